@@ -1,0 +1,82 @@
+"""The backend protocol: load, stream a chat with timestamps and usage, describe, close."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..config import ModelSpec
+from ..records import TokenSource
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat request, as the runner asks it of any backend."""
+
+    messages: tuple[dict[str, str], ...]
+    max_tokens: int
+    temperature: float = 0.0
+    seed: int | None = None
+    stream: bool = True
+    timeout_s: float = 120.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A content-carrying event. ``t_ns`` is when it arrived (perf_counter_ns), taken by the backend
+    as close to the wire or engine as it can; ``tokens`` is how many tokens it carries, when known."""
+
+    t_ns: int
+    text: str
+    tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The final event of a request: token counts and why generation stopped.
+
+    A stream that ends without it is broken, and the backend raises ``RequestError``."""
+
+    t_ns: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    token_source: TokenSource | None
+    finish_reason: str | None = None
+
+
+Event = TextDelta | Completion
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every engine implements. Construct with ``(name, spec)``; nothing heavy in ``__init__``."""
+
+    kind: str
+
+    async def load(self) -> float:
+        """Make the model ready (download, load weights, check the endpoint); return seconds spent."""
+        ...
+
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Yield ``TextDelta`` events then exactly one ``Completion``; raise ``RequestError`` on failure."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the model and engine for the report (path, engine version, endpoint...)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the model and any connection."""
+        ...
+
+
+BackendFactory = type[Backend]
+
+
+def make_backend(factory: Any, name: str, spec: ModelSpec) -> Backend:
+    backend = factory(name, spec)
+    if not isinstance(backend, Backend):
+        raise TypeError(f"{factory!r} does not implement the bakeoff Backend protocol")
+    return backend

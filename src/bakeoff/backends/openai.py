@@ -1,0 +1,227 @@
+"""Any OpenAI-compatible endpoint (Foundry Local service, llama.cpp server, vLLM, Ollama, LM Studio,
+``bakeoff serve``) over HTTP, streaming SSE with ``stream_options.include_usage``.
+
+Arrival times are taken as each SSE line is read off the connection. Token counts come from the
+server's ``usage``; when a server sends none, the number of content chunks is used and flagged
+``estimated``. Entries of the spec's ``options`` are merged into every request body (e.g. ``top_p``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from .. import __version__
+from ..config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
+from ..errors import ModelError, ModelNotFoundError, RequestError
+from .base import ChatRequest, Completion, Event, TextDelta
+
+
+def _now() -> int:
+    return time.perf_counter_ns()
+
+
+class OpenAIBackend:
+    """A model id served at an OpenAI-compatible ``/v1`` base URL."""
+
+    kind = "openai"
+
+    def __init__(self, name: str, spec: ModelSpec) -> None:
+        self.name = name
+        self.spec = spec
+        self.base_url = normalize_endpoint(spec.base_url or DEFAULT_ENDPOINT)
+        self.model_id = spec.model or name
+        key = spec.api_key or (os.environ.get(spec.api_key_env) if spec.api_key_env else None)
+        self.headers = {"User-Agent": f"bakeoff/{__version__}"}
+        if key:
+            self.headers["Authorization"] = f"Bearer {key}"
+        self._client: httpx.AsyncClient | None = None
+        self.server_models: list[str] | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=self.headers,
+                timeout=httpx.Timeout(30.0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+            )
+        return self._client
+
+    async def load(self) -> float:
+        """Check that the endpoint answers and lists the model (when it lists models at all)."""
+        start = time.perf_counter()
+        try:
+            resp = await self._http().get("/models", timeout=10.0)
+        except httpx.HTTPError as exc:
+            raise ModelError(
+                f"endpoint {self.base_url} is unreachable: {type(exc).__name__}: {exc}".rstrip(": "),
+                hint="start the server (e.g. `foundry service start` or `bakeoff serve`) or fix --endpoint",
+            ) from None
+        if resp.status_code == 200:
+            try:
+                ids = [m["id"] for m in resp.json().get("data", [])]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                ids = []
+            self.server_models = ids
+            if ids and self.model_id not in ids:
+                raise ModelNotFoundError(
+                    f"model {self.model_id!r} is not served at {self.base_url}; it serves: {', '.join(ids)}",
+                    hint="use one of those ids in --models, or load the model on the server first",
+                )
+        elif resp.status_code in (401, 403):
+            raise ModelError(
+                f"endpoint {self.base_url} refused the API key (HTTP {resp.status_code})",
+                hint="set api_key / api_key_env in models.json",
+            )
+        return time.perf_counter() - start
+
+    def describe(self) -> dict[str, Any]:
+        return {"endpoint": self.base_url, "model_id": self.model_id, "engine": "openai-compatible HTTP"}
+
+    def _body(self, req: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model_id,
+            "messages": list(req.messages),
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "stream": req.stream,
+        }
+        if req.seed is not None:
+            body["seed"] = req.seed
+        if req.stream:
+            body["stream_options"] = {"include_usage": True}
+        body.update(self.spec.options)
+        body.update(req.extra)
+        return body
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Event]:
+        state = _StreamState()
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                if request.stream:
+                    async for ev in self._stream(request, state):
+                        yield ev
+                else:
+                    async for ev in self._once(request):
+                        yield ev
+        except TimeoutError:
+            if state.chunks:
+                msg = f"stream stalled: no [DONE] within {request.timeout_s:g} s (got {state.chunks} chunks)"
+            else:
+                msg = f"no response within {request.timeout_s:g} s"
+            raise RequestError("timeout", msg, hint="raise --timeout or check the server") from None
+        except httpx.ConnectError as exc:
+            raise RequestError("connect", f"cannot connect to {self.base_url}: {exc}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise RequestError(
+                "broken_stream", f"connection broke after {state.chunks} chunks: {exc or type(exc).__name__}"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise RequestError("http", f"{type(exc).__name__}: {exc}") from None
+
+    async def _raise_for_status(self, resp: httpx.Response) -> None:
+        if resp.status_code < 400:
+            return
+        raw = (await resp.aread()).decode("utf-8", "replace")
+        detail = raw.strip()[:300]
+        try:
+            err = json.loads(raw).get("error")
+            if isinstance(err, dict) and err.get("message"):
+                detail = str(err["message"])
+            elif isinstance(err, str):
+                detail = err
+        except (ValueError, AttributeError):
+            pass
+        raise RequestError("http", f"HTTP {resp.status_code}: {detail}")
+
+    async def _stream(self, request: ChatRequest, state: _StreamState) -> AsyncIterator[Event]:
+        client = self._http()
+        timeout = httpx.Timeout(request.timeout_s)
+        async with client.stream("POST", "/chat/completions", json=self._body(request), timeout=timeout) as resp:
+            await self._raise_for_status(resp)
+            async for line in resp.aiter_lines():
+                t = _now()
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event: lines
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    state.done = True
+                    break
+                try:
+                    obj = json.loads(payload)
+                except ValueError:
+                    raise RequestError(
+                        "malformed", f"malformed SSE data after {state.chunks} chunks: {payload[:80]!r}"
+                    ) from None
+                if not isinstance(obj, dict):
+                    raise RequestError("malformed", f"SSE data is not a JSON object: {payload[:80]!r}")
+                if "error" in obj:
+                    err = obj["error"]
+                    msg = err.get("message") if isinstance(err, dict) else err
+                    raise RequestError("http", f"server error mid-stream: {msg}")
+                if obj.get("usage"):
+                    state.usage = obj["usage"]
+                for choice in obj.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    text = (delta.get("content") or "") + (delta.get("reasoning_content") or "")
+                    if choice.get("finish_reason"):
+                        state.finish_reason = choice["finish_reason"]
+                    if text:
+                        state.chunks += 1
+                        yield TextDelta(t, text)
+        if not state.done:
+            raise RequestError(
+                "broken_stream", f"stream ended without [DONE] after {state.chunks} chunks", hint="check the server log"
+            )
+        yield state.completion(_now())
+
+    async def _once(self, request: ChatRequest) -> AsyncIterator[Event]:
+        client = self._http()
+        resp = await client.post(
+            "/chat/completions", json=self._body(request), timeout=httpx.Timeout(request.timeout_s)
+        )
+        await self._raise_for_status(resp)
+        raw = await resp.aread()
+        t = _now()
+        try:
+            obj = json.loads(raw)
+            choice = obj["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise RequestError("malformed", f"response is not a chat completion: {raw[:120]!r}") from None
+        state = _StreamState(usage=obj.get("usage"), finish_reason=choice.get("finish_reason"))
+        state.chunks = 1 if text else 0
+        state.estimate = max(1, round(len(text) / 4)) if text else 0  # ~4 characters per token
+        if text:
+            yield TextDelta(t, text)
+        yield state.completion(t)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class _StreamState:
+    def __init__(self, usage: dict[str, Any] | None = None, finish_reason: str | None = None) -> None:
+        self.chunks = 0
+        self.done = False
+        self.usage = usage
+        self.finish_reason = finish_reason
+        self.estimate: int | None = None
+
+    def completion(self, t: int) -> Completion:
+        u = self.usage or {}
+        completion = u.get("completion_tokens")
+        if isinstance(completion, int):
+            prompt = u.get("prompt_tokens")
+            return Completion(t, prompt if isinstance(prompt, int) else None, completion, "usage", self.finish_reason)
+        estimate = self.chunks if self.estimate is None else self.estimate
+        return Completion(t, None, estimate, "estimated", self.finish_reason)

@@ -1,0 +1,235 @@
+"""The bake-off as a library call: resolve models, run them, write records and reports as they arrive.
+
+``run_bench`` is what ``bakeoff bench`` calls; everything it measures lands in ``out_dir``:
+``records.jsonl`` (one line per request, appended and flushed as each completes), ``summary.json``
+(rewritten after every model), ``report.md`` and ``report.csv`` (rendered from the saved summary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from . import embedded
+from .config import DEFAULT_ENDPOINT, BenchSettings, ModelSpec, PromptCase, normalize_endpoint
+from .errors import BakeoffError, ModelError
+from .load.runner import ModelOutcome, ModelTarget, Runner
+from .metrics.aggregate import summarize_model
+from .metrics.request import request_metrics
+from .monitors.environment import snapshot
+from .plugins import backend_names
+from .records import RequestRecord
+from .reporters import render_csv, render_markdown
+from .results import RunInfo, Summary, save_summary
+
+EventFn = Callable[[str, dict[str, Any]], None]
+
+
+def _infer_backend(alias: str, spec: ModelSpec) -> str:
+    if spec.backend:
+        return spec.backend
+    if spec.path or spec.embedded or (alias in embedded.EMBEDDED and not spec.model and not spec.base_url):
+        return "llamacpp"
+    return "openai"
+
+
+def resolve_targets(
+    names: Sequence[str], user_models: dict[str, ModelSpec], endpoint: str | None
+) -> list[ModelTarget]:
+    """Map each name the user gave to a backend and spec; unknown names become failed targets.
+
+    Order of lookup: ``BACKEND:ID``; an alias of the user's models file; with an endpoint, a model id
+    there; a built-in embedded alias. (With an endpoint, built-in aliases mean the endpoint's model of
+    that name; write ``llamacpp:ALIAS`` to run the embedded model in-process beside it.)
+    """
+    targets: list[ModelTarget] = []
+    backends = set(backend_names())
+    for name in names:
+        prefix, sep, rest = name.partition(":")
+        if sep and prefix in backends and rest:
+            targets.append(_prefixed(name, prefix, rest, endpoint))
+        elif name in user_models:
+            spec = user_models[name]
+            kind = _infer_backend(name, spec)
+            if kind == "openai":
+                spec = spec.model_copy(update={"base_url": spec.base_url or endpoint or DEFAULT_ENDPOINT})
+            elif kind == "llamacpp" and not spec.path and not spec.embedded:
+                spec = spec.model_copy(update={"embedded": name})
+            targets.append(ModelTarget(name, kind, spec))
+        elif endpoint:
+            targets.append(ModelTarget(name, "openai", ModelSpec(backend="openai", model=name, base_url=endpoint)))
+        elif name in embedded.EMBEDDED:
+            targets.append(ModelTarget(name, "llamacpp", ModelSpec(backend="llamacpp", embedded=name)))
+        else:
+            known = sorted({*user_models, *embedded.EMBEDDED})
+            targets.append(
+                ModelTarget(
+                    name,
+                    "unknown",
+                    None,
+                    f"unknown model {name!r}: not an alias ({', '.join(known)}); pass --endpoint URL to use a "
+                    "model id at a server, or llamacpp:/path/to/file.gguf for a local file",
+                )
+            )
+    return targets
+
+
+def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> ModelTarget:
+    if backend == "openai":
+        return ModelTarget(name, backend, ModelSpec(backend=backend, model=rest, base_url=endpoint or DEFAULT_ENDPOINT))
+    if backend == "llamacpp":
+        if rest in embedded.EMBEDDED:
+            return ModelTarget(name, backend, ModelSpec(backend=backend, embedded=rest))
+        path = Path(rest).expanduser()
+        if not path.is_file():
+            return ModelTarget(
+                name, backend, None, f"no GGUF file at {path} and no embedded model named {rest!r}"
+            )
+        return ModelTarget(name, backend, ModelSpec(backend=backend, path=str(path)))
+    return ModelTarget(name, backend, ModelSpec(backend=backend, model=rest))
+
+
+def endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
+    """Model ids listed at ``endpoint/models``."""
+    url = normalize_endpoint(endpoint) + "/models"
+    try:
+        resp = httpx.get(url, timeout=timeout)
+        resp.raise_for_status()
+        return [m["id"] for m in resp.json()["data"]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"cannot list models at {url}: {exc}",
+            hint="start the server or pass --models with the ids you want",
+        ) from None
+
+
+def prepare_embedded(targets: Sequence[ModelTarget], progress: Callable[[str, int, int], None] | None = None) -> None:
+    """Assemble and verify embedded models before timing starts; a failure marks only that target."""
+    for i, t in enumerate(targets):
+        alias = t.spec.embedded if t.spec else None
+        if not alias or t.error:
+            continue
+        model = embedded.EMBEDDED.get(alias)
+        if model is None:
+            continue
+        if embedded.is_ready(model):
+            continue
+        try:
+            embedded.ensure(model, (lambda d, n, a=alias: progress(a, d, n)) if progress else None)
+        except BakeoffError as exc:
+            targets[i] = ModelTarget(t.name, t.backend, t.spec, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)  # type: ignore[index]
+
+
+class RecordWriter:
+    """Appends each record to records.jsonl and flushes, so nothing measured is lost on a crash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: list[RequestRecord] = []
+        self._fh: IO[str] = path.open("a", encoding="utf-8")
+
+    def __call__(self, rec: RequestRecord) -> None:
+        self.records.append(rec)
+        m = request_metrics(rec)
+        line = rec.to_json()
+        line["metrics"] = {
+            "ttft_s": m.ttft_s,
+            "latency_s": m.latency_s,
+            "tpot_s": m.tpot_s,
+            "decode_tokens_per_s": m.decode_tokens_per_s,
+            "output_tokens_per_s": m.output_tokens_per_s,
+        }
+        self._fh.write(json.dumps(line) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def build_summary(
+    settings: BenchSettings,
+    env: dict[str, Any],
+    started: str,
+    outcomes: Sequence[ModelOutcome],
+    records: Sequence[RequestRecord],
+    prompt_count: int,
+) -> Summary:
+    models = []
+    for o in outcomes:
+        recs = [r for r in records if r.model == o.target.name]
+        resources: dict[str, Any] = {"load_s": o.load_s}
+        if "disk_mb" in o.info:
+            resources["disk_mb"] = o.info["disk_mb"]
+        models.append(
+            summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, o.info, resources)
+        )
+    run_settings = settings.model_dump(mode="json")
+    run_settings["prompt_count"] = prompt_count
+    return Summary(run=RunInfo(settings=run_settings, environment=env, started_at=started), models=models)
+
+
+def write_reports(summary: Summary, out_dir: Path) -> None:
+    """summary.json, then report.md and report.csv rendered from it."""
+    save_summary(summary, out_dir)
+    (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
+    (out_dir / "report.csv").write_text(render_csv(summary), encoding="utf-8")
+
+
+def run_bench(
+    settings: BenchSettings,
+    prompts: Sequence[PromptCase],
+    targets: Sequence[ModelTarget],
+    out_dir: Path,
+    on_event: EventFn | None = None,
+) -> Summary:
+    """Run every target and write everything under ``out_dir``. On Ctrl-C the partial summary is
+    written (``run.interrupted``) before ``KeyboardInterrupt`` propagates."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = _now_iso()
+    env = snapshot()
+    writer = RecordWriter(out_dir / "records.jsonl")
+    outcomes = [ModelOutcome(t) for t in targets]
+    events = on_event or (lambda kind, data: None)
+
+    def on_record(rec: RequestRecord) -> None:
+        writer(rec)
+        events("record", {"record": rec})
+
+    runner = Runner(settings, prompts, on_record, events)
+    t_start = time.perf_counter()
+
+    def finish(interrupted: bool) -> Summary:
+        summary = build_summary(settings, env, started, outcomes, writer.records, len(prompts))
+        summary.run.finished_at = _now_iso()
+        summary.run.wall_s = time.perf_counter() - t_start
+        summary.run.interrupted = interrupted
+        write_reports(summary, out_dir)
+        return summary
+
+    async def main() -> None:
+        for outcome in outcomes:
+            await runner.run_model(outcome.target, outcome)
+            save_summary(build_summary(settings, env, started, outcomes, writer.records, len(prompts)), out_dir)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        for o in outcomes:
+            if o.status == "skipped" and any(r.model == o.target.name for r in writer.records):
+                o.status, o.error = "error", "interrupted before it finished"
+        finish(True)
+        writer.close()
+        raise
+    writer.close()
+    return finish(False)

@@ -1,0 +1,237 @@
+"""The ``bakeoff`` command: parses flags, calls the library, renders. The one place that maps errors
+to exit codes (0 results, 1 no model produced results or a runtime error, 2 usage or config error)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .bench import endpoint_models, prepare_embedded, resolve_targets, run_bench, write_reports
+from .config import (
+    BenchSettings,
+    ModelSpec,
+    PromptCase,
+    env_overrides,
+    load_models_file,
+    load_prompts,
+    normalize_endpoint,
+    session_prompts,
+)
+from .embedded import DEFAULT_ALIASES
+from .errors import BakeoffError, UsageError
+from .reporters import render_csv, render_markdown
+from .reporters.terminal import summary_table
+from .results import load_summary
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run a bake-off between language models on your own hardware.",
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 130)
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"bakeoff {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _split(v: str) -> list[str]:
+    return [x.strip() for x in v.split(",") if x.strip()]
+
+
+@app.command()
+def bench(
+    models: Annotated[str | None, typer.Option("--models", "-m", help="Comma list: aliases, model ids at the endpoint, or BACKEND:ID. [env: BENCH_MODELS]")] = None,
+    models_file: Annotated[Path | None, typer.Option("--models-file", help="models.json: {alias: {capabilities, size_mb, backend, ...}}")] = None,
+    prompts: Annotated[Path | None, typer.Option("--prompts", "-p", help="Prompt set: a JSON list of strings or of {id, prompt, system, max_tokens}.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", help="A single prompt instead of a set. [env: BENCH_PROMPT]")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", "-e", help="OpenAI-compatible base URL (/v1 appended when missing). [env: FOUNDRY_LOCAL_ENDPOINT]")] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", "-r", help="Measured rounds over the prompt set (3). [env: BENCH_ROUNDS]")] = None,
+    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up requests per model, flagged and excluded from statistics.")] = 1,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Max new tokens per request (128). [env: BENCH_MAX_TOKENS]")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (0). [env: BENCH_TEMPERATURE]")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed sent with every request (0).")] = None,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Non-streaming requests: latency and tokens only, TTFT unknown. [env: BENCH_STREAM=0]")] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Requests in flight per model (closed loop).")] = 1,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per request before it counts as stalled.")] = 120.0,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")] = None,
+) -> None:
+    """Benchmark models over a prompt set and write summary.json, records.jsonl, report.md and report.csv."""
+    env = env_overrides()
+    stream = env.get("stream", True) and not no_stream
+    ep = endpoint or env.get("endpoint")
+    ep = normalize_endpoint(ep) if ep else None
+    user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
+
+    cases: list[PromptCase]
+    if prompts is not None:
+        cases, source = load_prompts(prompts), str(prompts)
+    elif prompt or env.get("prompt"):
+        text = prompt or env["prompt"]
+        cases, source = [PromptCase(id="p1", prompt=text)], "--prompt" if prompt else "BENCH_PROMPT"
+    else:
+        cases, source = session_prompts(), "built-in session prompts"
+
+    names = _split(models) if models else env.get("models")
+    if not names:
+        if ep:
+            names = endpoint_models(ep)
+        elif user_models:
+            names = list(user_models)
+        else:
+            names = list(DEFAULT_ALIASES)
+
+    try:
+        settings = BenchSettings(
+            models=names,
+            rounds=rounds if rounds is not None else env.get("rounds", 3),
+            warmup=warmup,
+            max_tokens=max_tokens if max_tokens is not None else env.get("max_tokens", 128),
+            temperature=temperature if temperature is not None else env.get("temperature", 0.0),
+            seed=seed if seed is not None else 0,
+            stream=stream,
+            concurrency=concurrency,
+            timeout_s=timeout,
+            endpoint=ep,
+            prompts_source=source,
+            models_file=str(models_file) if models_file else None,
+        )
+    except Exception as exc:  # pydantic ValidationError
+        errs = getattr(exc, "errors", lambda: [])()
+        if errs:
+            e = errs[0]
+            raise UsageError(f"invalid value for {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+        raise
+    out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    targets = resolve_targets(settings.models, user_models, ep)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as prog:
+        tasks: dict[str, Any] = {}
+
+        def on_asm(alias: str, done: int, total: int) -> None:
+            if alias not in tasks:
+                tasks[alias] = prog.add_task(f"assembling {alias}", total=total)
+            prog.update(tasks[alias], completed=done)
+
+        prepare_embedded(targets, on_asm)
+
+    per_model = len(cases) * settings.rounds + settings.warmup
+    err_console.print(
+        f"[bold]bakeoff[/] {len(targets)} models x {len(cases)} prompts x {settings.rounds} rounds "
+        f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}, "
+        f"{'streaming' if settings.stream else 'non-streaming'}, concurrency {settings.concurrency} -> {out_dir}"
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"), console=err_console,
+    ) as prog:
+        bars: dict[str, Any] = {}
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "model_start":
+                bars[data["model"]] = prog.add_task(data["model"], total=per_model, status="loading")
+            elif kind == "record":
+                rec = data["record"]
+                bar = bars.get(rec.model)
+                if bar is not None:
+                    prog.update(bar, advance=1, status="warm-up" if rec.warmup else "measuring")
+            elif kind == "model_end":
+                bar = bars.get(data["model"])
+                if bar is not None:
+                    colour = "green" if data["status"] == "ok" else "red"
+                    note = f"[{colour}]{data['status']}[/]" + (f": {data['error'][:70]}" if data["error"] else "")
+                    prog.update(bar, status=note, completed=per_model)
+
+        try:
+            summary = run_bench(settings, cases, targets, out_dir, on_event)
+        except KeyboardInterrupt:
+            prog.stop()
+            err_console.print(f"[yellow]interrupted[/]: partial results kept in {out_dir}")
+            raise typer.Exit(130) from None
+
+    console.print(summary_table(summary))
+    for m in summary.models:
+        if m.error:
+            err_console.print(f"[red]{m.model}[/]: {m.error}")
+    console.print(f"reports: {out_dir}/summary.json, records.jsonl, report.md, report.csv")
+    if not any(m.status == "ok" for m in summary.models):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, json or table")] = "table",
+    write: Annotated[bool, typer.Option("--write", help="Rewrite report.md and report.csv in the folder.")] = False,
+) -> None:
+    """Re-render the reports of a saved run from its summary.json."""
+    summary = load_summary(run_dir)
+    if write:
+        write_reports(summary, run_dir if run_dir.is_dir() else run_dir.parent)
+    if fmt == "md":
+        console.print(render_markdown(summary), markup=False, highlight=False)
+    elif fmt == "csv":
+        sys.stdout.write(render_csv(summary))
+    elif fmt == "json":
+        sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+    elif fmt == "table":
+        console.print(summary_table(summary))
+    else:
+        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json or table")
+
+
+def main() -> None:
+    """Entry point: run the app and turn bakeoff errors into a message and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except BakeoffError as exc:
+        if _state["debug"] or os.environ.get("BAKEOFF_DEBUG"):
+            traceback.print_exc()
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"  -> {exc.hint}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Configuration: models.json, prompt sets and run settings, validated with errors that name
+the file, line and key. Environment variables (BENCH_*, FOUNDRY_LOCAL_ENDPOINT) fill what flags leave unset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+DEFAULT_ENDPOINT = "http://localhost:5273/v1"
+"""Foundry Local's default service address, as the session uses it."""
+
+SESSION_PROMPTS = [
+    "Explain the principle of retrieval augmented generation in 2 sentences.",
+    "List 3 privacy benefits of local inference.",
+    "Summarize why model size impacts latency on consumer hardware.",
+    "Provide two scenarios where an SLM is preferable to an LLM.",
+]
+
+
+class ModelSpec(BaseModel):
+    """One entry of models.json: the session's ``{capabilities, size_mb}`` plus how to run it.
+
+    ``backend`` may be left out: a ``path`` or an embedded alias means ``llamacpp``, anything else
+    is a model id at an OpenAI-compatible endpoint (``openai``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str | None = None
+    path: str | None = Field(default=None, description="GGUF file for llamacpp")
+    embedded: str | None = Field(default=None, description="alias of a PyPI-shipped model")
+    model: str | None = Field(default=None, description="model id at the endpoint")
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+    license: str | None = None
+    capabilities: list[str] = Field(default_factory=list)
+    size_mb: float | None = Field(default=None, ge=0)
+    chat_format: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="engine options, e.g. n_ctx, n_threads")
+    reuse_prompt_cache: bool = False
+    description: str | None = None
+
+    @field_validator("capabilities")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", tag):
+                raise ValueError(f"capability tag {tag!r} must be lowercase letters, digits, '-', '_' or '.'")
+        return v
+
+
+class PromptCase(BaseModel):
+    """One prompt of a prompt set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    system: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+
+    def messages(self) -> tuple[dict[str, str], ...]:
+        msgs: list[dict[str, str]] = []
+        if self.system:
+            msgs.append({"role": "system", "content": self.system})
+        msgs.append({"role": "user", "content": self.prompt})
+        return tuple(msgs)
+
+
+class BenchSettings(BaseModel):
+    """Everything that shapes a run; saved in summary.json as ``run.settings``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str]
+    rounds: int = Field(default=3, ge=1)
+    warmup: int = Field(default=1, ge=0)
+    max_tokens: int = Field(default=128, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int | None = 0
+    stream: bool = True
+    concurrency: int = Field(default=1, ge=1, le=1024)
+    timeout_s: float = Field(default=120.0, gt=0)
+    endpoint: str | None = None
+    prompts_source: str = "built-in session prompts"
+    models_file: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON with locations
+
+
+def _read_json(path: Path) -> tuple[Any, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=str(path), hint="check the path you passed") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read file: {exc}", source=str(path)) from None
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON: {exc.msg} (column {exc.colno})",
+            source=str(path),
+            line=exc.lineno,
+            hint="fix the JSON syntax at that line",
+        ) from None
+
+
+def locate(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """Best-effort line number of a key path (strings are object keys, ints list indexes)."""
+    pos = 0
+    for part in loc:
+        if isinstance(part, str):
+            m = re.compile(r'"' + re.escape(part) + r'"\s*:').search(text, pos)
+            if not m:
+                break
+            pos = m.start()
+        else:
+            # advance to the part-th element of the list that starts after pos
+            start = text.find("[", pos)
+            if start < 0:
+                break
+            pos = _nth_element(text, start, part)
+    return text.count("\n", 0, pos) + 1
+
+
+def _nth_element(text: str, list_start: int, index: int) -> int:
+    """Offset of the index-th element of the JSON list whose '[' is at list_start."""
+    depth, count, in_str, esc = 0, 0, False, False
+    element_start = list_start + 1
+    for i in range(list_start + 1, len(text)):
+        c = text[i]
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif c == "," and depth == 0:
+            count += 1
+            if count > index:
+                break
+            element_start = i + 1
+    while element_start < len(text) and text[element_start] in " \t\r\n":
+        element_start += 1
+    return element_start
+
+
+def _raise_validation(exc: ValidationError, path: Path, text: str, prefix: tuple[int | str, ...] = ()) -> None:
+    err = exc.errors()[0]
+    loc = (*prefix, *err["loc"])
+    key = ".".join(str(p) for p in loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key {loc[-1]!r}"
+    hint = None
+    if err["type"] == "extra_forbidden" and prefix:
+        allowed = ", ".join(ModelSpec.model_fields) if len(prefix) == 1 else ", ".join(PromptCase.model_fields)
+        hint = f"allowed keys: {allowed}"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more error{'s' if more > 1 else ''})"
+    raise ConfigError(msg, source=str(path), line=locate(text, loc), key=key, hint=hint) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# models.json
+
+
+def load_models_file(path: str | Path) -> dict[str, ModelSpec]:
+    """Read ``{alias: spec}``; every error names the file, line and key."""
+    p = Path(path)
+    data, text = _read_json(p)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "expected an object mapping model aliases to settings",
+            source=str(p),
+            line=1,
+            hint='shape: {"qwen2.5-0.5b": {"capabilities": ["chat"], "size_mb": 500}}',
+        )
+    out: dict[str, ModelSpec] = {}
+    for alias, raw in data.items():
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                "expected an object of settings", source=str(p), line=locate(text, (alias,)), key=alias
+            )
+        try:
+            out[alias] = ModelSpec.model_validate(raw)
+        except ValidationError as exc:
+            _raise_validation(exc, p, text, (alias,))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# prompt sets
+
+
+def load_prompts(path: str | Path) -> list[PromptCase]:
+    """A JSON list of strings (the session's format) or of ``{id, prompt, system?, max_tokens?}``."""
+    p = Path(path)
+    data, text = _read_json(p)
+    if not isinstance(data, list) or not data:
+        raise ConfigError(
+            "expected a non-empty JSON list of prompts",
+            source=str(p),
+            line=1,
+            hint='e.g. ["Explain RAG in 2 sentences.", {"id": "privacy", "prompt": "..."}]',
+        )
+    cases: list[PromptCase] = []
+    for i, item in enumerate(data):
+        if isinstance(item, str):
+            item = {"id": f"p{i + 1}", "prompt": item}
+        elif isinstance(item, dict):
+            item = {"id": f"p{i + 1}", **item}
+        else:
+            raise ConfigError(
+                f"prompt {i + 1} must be a string or an object, got {type(item).__name__}",
+                source=str(p),
+                line=locate(text, (i,)),
+                key=f"[{i}]",
+            )
+        try:
+            cases.append(PromptCase.model_validate(item))
+        except ValidationError as exc:
+            _raise_validation(exc, p, text, (i,))
+    seen: set[str] = set()
+    for i, c in enumerate(cases):
+        if c.id in seen:
+            raise ConfigError(
+                f"duplicate prompt id {c.id!r}",
+                source=str(p),
+                line=locate(text, (i,)),
+                key=f"[{i}].id",
+                hint="give every prompt a unique id",
+            )
+        seen.add(c.id)
+    return cases
+
+
+def session_prompts() -> list[PromptCase]:
+    return [PromptCase(id=f"p{i + 1}", prompt=t) for i, t in enumerate(SESSION_PROMPTS)]
+
+
+# ---------------------------------------------------------------------------------------------
+# environment
+
+
+def normalize_endpoint(url: str) -> str:
+    """``http://host:5273`` -> ``http://host:5273/v1``; a trailing slash is dropped."""
+    url = url.strip().rstrip("/")
+    if not re.match(r"^https?://", url):
+        raise ConfigError(
+            f"endpoint {url!r} is not an http(s) URL",
+            source="--endpoint / FOUNDRY_LOCAL_ENDPOINT",
+            hint="use the form http://127.0.0.1:5273/v1",
+        )
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def env_bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"expected 1/0 or true/false, got {value!r}", source="environment", key=name)
+
+
+def env_number(name: str, value: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {value!r}", source="environment", key=name
+        ) from None
+
+
+def env_overrides(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Values from BENCH_* and FOUNDRY_LOCAL_ENDPOINT; flags given on the command line win over these."""
+    env = os.environ if env is None else env
+    out: dict[str, Any] = {}
+    if v := env.get("BENCH_MODELS"):
+        out["models"] = [m.strip() for m in v.split(",") if m.strip()]
+    if v := env.get("BENCH_ROUNDS"):
+        out["rounds"] = env_number("BENCH_ROUNDS", v, int)
+    if v := env.get("BENCH_PROMPT"):
+        out["prompt"] = v
+    if (v := env.get("BENCH_STREAM")) is not None:
+        out["stream"] = env_bool("BENCH_STREAM", v)
+    if v := env.get("BENCH_MAX_TOKENS"):
+        out["max_tokens"] = env_number("BENCH_MAX_TOKENS", v, int)
+    if v := env.get("BENCH_TEMPERATURE"):
+        out["temperature"] = env_number("BENCH_TEMPERATURE", v, float)
+    if v := env.get("FOUNDRY_LOCAL_ENDPOINT"):
+        out["endpoint"] = v
+    return out

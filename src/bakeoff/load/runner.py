@@ -1,0 +1,212 @@
+"""The runner: for each model, load it, send warm-up requests (flagged), then every prompt x every
+round with ``concurrency`` requests in flight (closed loop), stamping one record per request.
+
+Each model is isolated: a failed load, an HTTP error or a broken or stalled stream marks that
+request or model as failed with its reason, and the run goes on. Records are handed to the sink the
+moment they complete, so an interrupted run keeps everything measured so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
+from ..config import BenchSettings, ModelSpec, PromptCase
+from ..errors import BakeoffError, RequestError
+from ..plugins import load_backend_class
+from ..records import ContentEvent, RequestRecord
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """A model as the user named it, resolved to a backend and spec (or to the reason it cannot run)."""
+
+    name: str
+    backend: str
+    spec: ModelSpec | None
+    error: str | None = None
+
+
+@dataclass
+class ModelOutcome:
+    """What happened to one model, besides its records."""
+
+    target: ModelTarget
+    status: str = "skipped"  # ok | error | skipped
+    error: str | None = None
+    load_s: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    aborted: str | None = None
+
+
+RecordSink = Callable[[RequestRecord], None]
+
+
+@dataclass
+class Job:
+    prompt: PromptCase
+    round: int
+    warmup: bool
+
+
+class Runner:
+    """Runs a bake-off. ``on_record`` sees every record as it completes; ``on_event`` gets progress
+    notices (``model_start``, ``model_end``) for the CLI."""
+
+    def __init__(
+        self,
+        settings: BenchSettings,
+        prompts: Sequence[PromptCase],
+        on_record: RecordSink,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        max_consecutive_failures: int = 5,
+    ) -> None:
+        self.settings = settings
+        self.prompts = list(prompts)
+        self.on_record = on_record
+        self.on_event = on_event or (lambda kind, data: None)
+        self.max_consecutive_failures = max_consecutive_failures
+
+    def jobs(self) -> tuple[list[Job], list[Job]]:
+        warm = [Job(self.prompts[i % len(self.prompts)], 0, True) for i in range(self.settings.warmup)]
+        measured = [Job(p, r, False) for r in range(1, self.settings.rounds + 1) for p in self.prompts]
+        return warm, measured
+
+    async def run_model(self, target: ModelTarget, outcome: ModelOutcome) -> None:
+        """Benchmark one model, filling ``outcome``; never raises for model or request failures."""
+        warm, measured = self.jobs()
+        self.on_event("model_start", {"model": target.name, "total": len(warm) + len(measured)})
+        if target.error or target.spec is None:
+            outcome.status, outcome.error = "error", target.error or "no model spec"
+            self.on_event("model_end", {"model": target.name, "status": outcome.status, "error": outcome.error})
+            return
+        backend: Backend | None = None
+        try:
+            backend = make_backend(load_backend_class(target.backend), target.name, target.spec)
+            outcome.load_s = await backend.load()
+            outcome.info = backend.describe()
+        except BakeoffError as exc:
+            outcome.status, outcome.error = "error", f"load failed: {exc.message}"
+        except Exception as exc:  # an engine's own failure must not stop the batch
+            outcome.status, outcome.error = "error", f"load failed: {type(exc).__name__}: {exc}"
+        if outcome.error is None and backend is not None:
+            try:
+                await self._send_all(backend, target, warm, measured, outcome)
+            finally:
+                with_timeout = asyncio.wait_for(backend.close(), timeout=30)
+                try:
+                    await with_timeout
+                except Exception:
+                    pass
+        elif backend is not None:
+            try:
+                await backend.close()
+            except Exception:
+                pass
+        self.on_event("model_end", {"model": target.name, "status": outcome.status, "error": outcome.error})
+
+    async def _send_all(
+        self, backend: Backend, target: ModelTarget, warm: list[Job], measured: list[Job], outcome: ModelOutcome
+    ) -> None:
+        ok = 0
+        errors: list[str] = []
+        consecutive = 0
+
+        async def worker(queue: asyncio.Queue[Job]) -> None:
+            nonlocal ok, consecutive
+            while True:
+                try:
+                    job = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                if outcome.aborted:
+                    return
+                rec = await self.send(backend, target, job)
+                self.on_record(rec)
+                if rec.status == "ok":
+                    consecutive = 0
+                    ok += 0 if job.warmup else 1
+                else:
+                    consecutive += 1
+                    errors.append(rec.error or "unknown error")
+                    if consecutive >= self.max_consecutive_failures:
+                        outcome.aborted = (
+                            f"stopped after {consecutive} consecutive failed requests; last: {rec.error}"
+                        )
+
+        for phase in (warm, measured):
+            queue: asyncio.Queue[Job] = asyncio.Queue()
+            for job in phase:
+                queue.put_nowait(job)
+            width = min(self.settings.concurrency, max(1, len(phase)))
+            await asyncio.gather(*(worker(queue) for _ in range(width)))
+            if outcome.aborted:
+                break
+        if ok:
+            outcome.status = "ok"
+            outcome.error = outcome.aborted
+        else:
+            outcome.status = "error"
+            outcome.error = outcome.aborted or (errors[0] if errors else "no measured requests")
+
+    async def send(self, backend: Backend, target: ModelTarget, job: Job) -> RequestRecord:
+        """Send one request and stamp its record; failures become error records, never exceptions."""
+        s = self.settings
+        req = ChatRequest(
+            messages=job.prompt.messages(),
+            max_tokens=job.prompt.max_tokens or s.max_tokens,
+            temperature=s.temperature,
+            seed=s.seed,
+            stream=s.stream,
+            timeout_s=s.timeout_s,
+        )
+        events: list[ContentEvent] = []
+        parts: list[str] = []
+        done: Completion | None = None
+        error: str | None = None
+        kind: str | None = None
+        t0 = time.perf_counter_ns()
+        try:
+            async for ev in backend.stream_chat(req):
+                if isinstance(ev, TextDelta):
+                    if ev.text:
+                        events.append(ContentEvent(ev.t_ns - t0, ev.tokens))
+                        parts.append(ev.text)
+                elif isinstance(ev, Completion):
+                    done = ev
+            if done is None:
+                raise RequestError("broken_stream", "backend ended without a final event")
+        except RequestError as exc:
+            error, kind = exc.message, exc.kind
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error, kind = f"{type(exc).__name__}: {exc}", "engine"
+        t_end = time.perf_counter_ns()
+        base = dict(
+            model=target.name,
+            backend=target.backend,
+            prompt_id=job.prompt.id,
+            round=job.round,
+            warmup=job.warmup,
+            stream=s.stream,
+            t_scheduled_ns=t0,
+            t0_ns=t0,
+            t_end_ns=t_end,
+            events=tuple(events),
+            output="".join(parts),
+        )
+        if error is not None or done is None:
+            return RequestRecord(status="error", error=error, error_kind=kind, **base)  # type: ignore[arg-type]
+        return RequestRecord(
+            status="ok",
+            prompt_tokens=done.prompt_tokens,
+            completion_tokens=done.completion_tokens,
+            token_source=done.token_source,
+            finish_reason=done.finish_reason,
+            **base,  # type: ignore[arg-type]
+        )

@@ -1,0 +1,68 @@
+"""Per-request metrics, exactly as DESIGN.md defines them.
+
+t0 = just before the request is written; t_k = arrival of the k-th content event;
+N_out = usage.completion_tokens, else native counters, else an estimate (flagged by the record).
+
+- TTFT = t1 - t0 (streaming only; unknown, not zero, without streaming)
+- E2E latency = t_last - t0
+- TPOT = (E2E - TTFT) / (N_out - 1), for N_out >= 2; decode tokens/s = 1 / TPOT
+- ITL samples = gaps between content events / tokens each later event carries
+- output tokens/s per request = N_out / E2E
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..records import ContentEvent, RequestRecord
+
+NS = 1e-9
+
+
+@dataclass(frozen=True)
+class RequestMetrics:
+    ttft_s: float | None
+    latency_s: float | None
+    tpot_s: float | None
+    decode_tokens_per_s: float | None
+    output_tokens_per_s: float | None
+    itl_s: tuple[float, ...]
+
+
+def request_metrics(rec: RequestRecord) -> RequestMetrics:
+    """Metrics of one request; ``None`` wherever the definition does not apply."""
+    if rec.status != "ok" or not rec.events:
+        return RequestMetrics(None, None, None, None, None, ())
+    latency = rec.events[-1].offset_ns * NS
+    ttft = rec.events[0].offset_ns * NS if rec.stream else None
+    n_out = rec.completion_tokens
+    tpot = None
+    if ttft is not None and n_out is not None and n_out >= 2:
+        tpot = (latency - ttft) / (n_out - 1)
+    decode = 1.0 / tpot if tpot else None
+    out_tps = n_out / latency if (n_out and latency > 0) else None
+    itl = itl_samples(rec.events, n_out) if rec.stream else ()
+    return RequestMetrics(ttft, latency, tpot, decode, out_tps, itl)
+
+
+def itl_samples(events: Sequence[ContentEvent], n_out: int | None) -> tuple[float, ...]:
+    """Gaps between consecutive content events, each divided by the tokens the later event carries.
+
+    When events do not say how many tokens they carry (an HTTP stream), the tokens after the
+    first event are spread evenly over the later events: exact when every chunk carries the same
+    number of tokens, as servers do.
+    """
+    if len(events) < 2:
+        return ()
+    if all(e.tokens for e in events):
+        per_event = [float(e.tokens or 1) for e in events[1:]]
+    elif n_out and n_out >= len(events):
+        first = float(events[0].tokens) if events[0].tokens else n_out / len(events)
+        per_event = [(n_out - first) / (len(events) - 1)] * (len(events) - 1)
+    else:
+        per_event = [1.0] * (len(events) - 1)
+    return tuple(
+        (cur.offset_ns - prev.offset_ns) * NS / k
+        for prev, cur, k in zip(events, events[1:], per_event, strict=False)
+    )

@@ -1,0 +1,46 @@
+"""Summary statistics: numpy linear-interpolation percentiles over raw samples, always with n."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+class Stats(BaseModel):
+    """STATS of the data contract. Every field but ``n`` is ``None`` when there are no samples."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n: int
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+def stats(samples: Iterable[float | None]) -> Stats:
+    """Describe samples; ``None`` entries (unknown values) are dropped, never counted as zero.
+
+    Percentiles use numpy's ``linear`` method, so they always lie within [min, max].
+    """
+    arr = np.asarray([s for s in samples if s is not None], dtype=np.float64)
+    if arr.size == 0:
+        return Stats(n=0)
+    p = np.percentile(arr, PERCENTILES, method="linear")
+    return Stats(
+        n=int(arr.size),
+        mean=float(arr.mean()),
+        min=float(arr.min()),
+        max=float(arr.max()),
+        p50=float(p[0]),
+        p90=float(p[1]),
+        p95=float(p[2]),
+        p99=float(p[3]),
+    )

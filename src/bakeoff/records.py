@@ -1,0 +1,60 @@
+"""Per-request records: what was sent, what came back, and when (integer monotonic nanoseconds)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TokenSource = Literal["usage", "native", "estimated"]
+Status = Literal["ok", "error"]
+
+
+@dataclass(frozen=True)
+class ContentEvent:
+    """Arrival of one event that carries content: offset from t0 and the tokens it carries (if known)."""
+
+    offset_ns: int
+    tokens: int | None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request to one model. Timestamps are ``time.perf_counter_ns()`` values.
+
+    ``t0_ns`` is taken just before the request is written; ``events`` are the content-carrying
+    events in arrival order (role-only and empty frames excluded). For a non-streaming request the
+    single event is the arrival of the whole body, and TTFT is unknown.
+    """
+
+    model: str
+    backend: str
+    prompt_id: str
+    round: int
+    warmup: bool
+    stream: bool
+    status: Status
+    t_scheduled_ns: int
+    t0_ns: int
+    t_end_ns: int
+    events: tuple[ContentEvent, ...] = ()
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    token_source: TokenSource | None = None
+    finish_reason: str | None = None
+    output: str = ""
+    error: str | None = None
+    error_kind: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["events"] = [[e.offset_ns, e.tokens] for e in self.events]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RequestRecord:
+        d = dict(d)
+        d["events"] = tuple(ContentEvent(int(o), None if t is None else int(t)) for o, t in d.get("events", []))
+        for derived in ("metrics",):
+            d.pop(derived, None)
+        return cls(**d)

@@ -1,0 +1,101 @@
+"""benchmark_report.md: the session's table (Model | Avg latency | p95 | TPS) extended with TTFT,
+decode rate and status, then highlights, failures, per-prompt latency and sample responses."""
+
+from __future__ import annotations
+
+from ..results import ModelSummary, Summary
+from .format import num, rate, secs
+
+DEFINITIONS = """\
+- **TTFT** = t1 - t0: from just before the request is written to the first content-carrying event.
+- **Latency** (E2E) = t_last - t0.
+- **TPOT** = (E2E - TTFT) / (N_out - 1); **decode tok/s** = 1 / TPOT (streaming, N_out >= 2).
+- **Output tok/s** = N_out / E2E per request; **aggregate** = sum N_out / wall window of the model's run.
+- N_out = server `usage.completion_tokens`, else the engine's native count, else an estimate (flagged).
+- Percentiles: numpy linear interpolation over the raw per-request samples; n is shown beside them.
+  Warm-up requests are excluded."""
+
+
+def _highlights(models: list[ModelSummary]) -> list[str]:
+    ok = [m for m in models if m.status == "ok"]
+    out: list[str] = []
+
+    def best(key: str, attr: str, low: bool) -> ModelSummary | None:
+        cands = [m for m in ok if getattr(getattr(m, key), attr) is not None]
+        if not cands:
+            return None
+        return (min if low else max)(cands, key=lambda m: getattr(getattr(m, key), attr))
+
+    if m := best("ttft_s", "p50", True):
+        out.append(f"Fastest first token: **{m.model}** (TTFT p50 {secs(m.ttft_s.p50)}, n={m.ttft_s.n})")
+    if m := best("decode_tokens_per_s", "p50", False):
+        out.append(
+            f"Highest decode rate: **{m.model}** ({rate(m.decode_tokens_per_s.p50)} tok/s p50, "
+            f"n={m.decode_tokens_per_s.n})"
+        )
+    if m := best("latency_s", "p95", True):
+        out.append(f"Lowest p95 latency: **{m.model}** ({secs(m.latency_s.p95)}, n={m.latency_s.n})")
+    for m in models:
+        if m.status != "ok":
+            out.append(f"**{m.model}** {m.status}: {m.error}")
+        elif m.requests.error:
+            kinds = ", ".join(f"{k} x{v}" for k, v in sorted(m.errors_by_kind.items()))
+            out.append(f"**{m.model}**: {m.requests.error} failed requests ({kinds}); {m.error or ''}".rstrip("; "))
+        if m.tokens.source == "estimated":
+            out.append(f"**{m.model}**: token counts are estimated (the server sent no usage)")
+    return out
+
+
+def render_markdown(summary: Summary) -> str:
+    s = summary.run.settings
+    env = summary.run.environment
+    lines = [
+        "# Benchmark report",
+        "",
+        f"bakeoff {summary.tool.version} · started {summary.run.started_at}"
+        + (" · **interrupted: partial results**" if summary.run.interrupted else ""),
+        "",
+        f"Settings: rounds={s.get('rounds')}, warm-up={s.get('warmup')}, max_tokens={s.get('max_tokens')}, "
+        f"temperature={s.get('temperature')}, seed={s.get('seed')}, stream={s.get('stream')}, "
+        f"concurrency={s.get('concurrency')}, prompts: {s.get('prompts_source')} ({s.get('prompt_count')})",
+        "",
+        f"Machine: {env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} cores, "
+        f"{num(env.get('ram_gb'))} GB RAM, {env.get('os', '?')}, Python {env.get('python', '?')}",
+        "",
+        "| Model | Status | Avg latency | p95 | TTFT p50 | TTFT p95 | Decode tok/s (p50) | TPS (output tok/s, mean) | n ok/err |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in summary.models:
+        lines.append(
+            f"| {m.model} | {m.status} | {secs(m.latency_s.mean)} | {secs(m.latency_s.p95)} | "
+            f"{secs(m.ttft_s.p50)} | {secs(m.ttft_s.p95)} | {rate(m.decode_tokens_per_s.p50)} | "
+            f"{rate(m.output_tokens_per_s.mean)} | {m.requests.ok}/{m.requests.error} |"
+        )
+    hl = _highlights(summary.models)
+    if hl:
+        lines += ["", "## Highlights", ""] + [f"- {h}" for h in hl]
+    lines += ["", "## Latency per prompt (mean, seconds)", ""]
+    prompt_ids = list(dict.fromkeys(p.prompt_id for m in summary.models for p in m.per_prompt))
+    if prompt_ids:
+        lines.append("| Model | " + " | ".join(prompt_ids) + " |")
+        lines.append("|---|" + "---|" * len(prompt_ids))
+        for m in summary.models:
+            by = {p.prompt_id: p for p in m.per_prompt}
+            cells = [num(by[p].latency_s_mean, 3) if p in by else "" for p in prompt_ids]
+            lines.append(f"| {m.model} | " + " | ".join(cells) + " |")
+    else:
+        lines.append("No measured requests.")
+    lines += ["", "## Tokens", "", "| Model | Prompt tokens (mean) | Completion tokens (mean) | Source | Load |"]
+    lines.append("|---|---|---|---|---|")
+    for m in summary.models:
+        load = m.resources.get("load_s")
+        lines.append(
+            f"| {m.model} | {num(m.tokens.prompt_mean)} | {num(m.tokens.completion_mean)} | "
+            f"{m.tokens.source or 'n/a'} | {secs(load) if load is not None else 'n/a'} |"
+        )
+    lines += ["", "## Sample responses", ""]
+    for m in summary.models:
+        text = (m.sample_response or "(none)").strip().replace("\n", " ")
+        lines.append(f"- **{m.model}**: {text[:400]}{'...' if len(text) > 400 else ''}")
+    lines += ["", "## Definitions", "", DEFINITIONS, ""]
+    return "\n".join(lines)

@@ -1,0 +1,300 @@
+"""A fake OpenAI-compatible server whose timing and faults are chosen per request.
+
+It is a small HTTP/1.1 server on asyncio (keep-alive, chunked SSE) so that it controls exactly when
+each byte leaves and can break a stream in every way a real server does. Chunk *k* (0-based) of a
+streamed answer is written at ``ttft_ms + k * tokens_per_chunk * itl_ms`` after the request body
+arrived, against absolute deadlines so sleep overshoot never accumulates.
+
+A plan is picked per request: the server default, overridden by the plan registered for the
+request's model id, overridden by a ``"fake"`` object in the request body or an ``X-Fake-Plan``
+JSON header. Run it as ``python -m bakeoff.testing.fake_server --port 0`` or use ``FakeServer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields, replace
+from types import TracebackType
+from typing import Any, Literal
+
+Fault = Literal["http_500", "drop", "malformed", "stall", "no_done"]
+
+
+@dataclass(frozen=True)
+class FakePlan:
+    """How the fake server answers one request."""
+
+    ttft_ms: float = 200.0
+    itl_ms: float = 20.0
+    tokens: int = 64
+    tokens_per_chunk: int = 1
+    prompt_tokens: int | None = None  # None: one per whitespace-separated word of the messages
+    fault: Fault | None = None
+    fault_after: int = 0  # chunks sent before a drop/malformed/stall fault
+    usage: bool = True  # honour stream_options.include_usage (False: never send usage)
+    status: int = 500  # status code for fault=http_500
+
+    def merged(self, override: dict[str, Any] | None) -> FakePlan:
+        if not override:
+            return self
+        known = {f.name for f in fields(self)}
+        bad = set(override) - known
+        if bad:
+            raise ValueError(f"unknown fake plan keys: {sorted(bad)}")
+        return replace(self, **override)
+
+
+class _BadRequest(Exception):
+    pass
+
+
+class FakeOpenAIServer:
+    """The asyncio server itself; ``serve()`` runs until cancelled."""
+
+    def __init__(self, default: FakePlan | None = None, models: dict[str, FakePlan] | None = None) -> None:
+        self.default = default or FakePlan()
+        self.models = models or {"fake-model": self.default}
+        self.requests_seen = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                t_arrival = time.perf_counter()
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+                length = int(headers.get("content-length", "0"))
+                body = await reader.readexactly(length) if length else b""
+                t_arrival = time.perf_counter()
+                keep = await self.route(method, path.split("?")[0], headers, body, writer, t_arrival)
+                if not keep or headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def route(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        writer: asyncio.StreamWriter,
+        t_arrival: float,
+    ) -> bool:
+        if method == "GET" and path in ("/v1/models", "/models"):
+            data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]}
+            return await _send_json(writer, 200, data)
+        if method == "GET" and path == "/health":
+            return await _send_json(writer, 200, {"status": "ok"})
+        if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            self.requests_seen += 1
+            try:
+                req = json.loads(body or b"{}")
+                if not isinstance(req, dict) or not isinstance(req.get("messages"), list):
+                    raise _BadRequest("'messages' must be a list")
+                model = req.get("model")
+                if model not in self.models:
+                    return await _send_json(
+                        writer, 404, _error(f"model {model!r} not found; known: {', '.join(self.models)}")
+                    )
+                plan = self.models[model].merged(req.get("fake"))
+                if "x-fake-plan" in headers:
+                    plan = plan.merged(json.loads(headers["x-fake-plan"]))
+            except (ValueError, TypeError, _BadRequest) as exc:
+                return await _send_json(writer, 400, _error(str(exc)))
+            return await self.chat(req, plan, writer, t_arrival)
+        return await _send_json(writer, 404, _error(f"no route {method} {path}"))
+
+    async def chat(self, req: dict[str, Any], plan: FakePlan, writer: asyncio.StreamWriter, t0: float) -> bool:
+        n = max(0, min(plan.tokens, int(req.get("max_tokens") or plan.tokens)))
+        prompt_tokens = plan.prompt_tokens
+        if prompt_tokens is None:
+            prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}
+        finish = "length" if n < plan.tokens else "stop"
+        rid = f"chatcmpl-fake-{self.requests_seen}"
+        created = int(time.time())
+        model = req["model"]
+        if plan.fault == "http_500":
+            await _sleep_until(t0 + plan.ttft_ms / 1000)
+            return await _send_json(writer, plan.status, _error("injected failure", "server_error"))
+        words = [f"w{i} " for i in range(n)]
+        if not req.get("stream"):
+            await _sleep_until(t0 + (plan.ttft_ms + max(0, n - 1) * plan.itl_ms) / 1000)
+            data = {
+                "id": rid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)}, "finish_reason": finish}],
+            }
+            if plan.usage:
+                data["usage"] = usage
+            return await _send_json(writer, 200, data)
+
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+
+        def frame(obj: Any) -> bytes:
+            payload = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+            return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+
+        writer.write(frame(chunk({"role": "assistant", "content": ""})))  # role-only frame: not content
+        await writer.drain()
+        k = max(1, plan.tokens_per_chunk)
+        groups = [words[i : i + k] for i in range(0, n, k)]
+        for idx, group in enumerate(groups):
+            if plan.fault in ("drop", "malformed", "stall") and idx == plan.fault_after:
+                if plan.fault == "drop":
+                    writer.transport.abort()
+                    return False
+                if plan.fault == "malformed":
+                    writer.write(frame(b'{"choices": [{"delta": {"content": "oops'))
+                    await writer.drain()
+                else:
+                    await asyncio.sleep(3600)
+            await _sleep_until(t0 + (plan.ttft_ms + idx * k * plan.itl_ms) / 1000)
+            writer.write(frame(chunk({"content": "".join(group)})))
+            await writer.drain()
+        writer.write(frame(chunk({}, finish)))
+        include = (req.get("stream_options") or {}).get("include_usage")
+        if include and plan.usage:
+            writer.write(frame({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage}))
+        if plan.fault != "no_done":
+            writer.write(frame(b"[DONE]"))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+
+def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "code": None}}
+
+
+async def _send_json(writer: asyncio.StreamWriter, status: int, obj: Any) -> bool:
+    body = json.dumps(obj).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
+    writer.write(
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    return True
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.perf_counter()
+    if delay > 0.002:
+        await asyncio.sleep(delay - 0.001)
+    # finish the last millisecond precisely without blocking other streams for long
+    while (left := deadline - time.perf_counter()) > 0:
+        await asyncio.sleep(0 if left < 0.0002 else left / 2)
+
+
+async def serve(host: str, port: int, server: FakeOpenAIServer, ready: Any = None) -> None:
+    srv = await asyncio.start_server(server.handle, host, port, backlog=1024)
+    bound = srv.sockets[0].getsockname()[1]
+    if ready:
+        ready(bound)
+    async with srv:
+        await srv.serve_forever()
+
+
+def _parse_models(spec: str | None, default: FakePlan) -> dict[str, FakePlan]:
+    if not spec:
+        return {"fake-model": default}
+    raw = json.loads(spec)
+    return {name: default.merged(over) for name, over in raw.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="bakeoff's fake OpenAI-compatible server (loopback only)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--plan", default="{}", help="JSON default plan, e.g. '{\"ttft_ms\": 200}'")
+    ap.add_argument("--models", default=None, help="JSON {model_id: plan overrides}")
+    args = ap.parse_args(argv)
+    default = FakePlan().merged(json.loads(args.plan))
+    server = FakeOpenAIServer(default, _parse_models(args.models, default))
+
+    def ready(port: int) -> None:
+        print(f"listening on http://{args.host}:{port}/v1", flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, server, ready))
+
+
+class FakeServer:
+    """Run the fake server in a subprocess (its own interpreter, so its timing is not disturbed by the
+    client under test). Use as a context manager; ``base_url`` ends in ``/v1``."""
+
+    def __init__(self, plan: FakePlan | None = None, models: dict[str, FakePlan] | None = None) -> None:
+        self.plan = plan or FakePlan()
+        self.models = models
+        self.proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> FakeServer:
+        base = asdict(self.plan)
+        args = [sys.executable, "-m", "bakeoff.testing.fake_server", "--port", "0", "--plan", json.dumps(base)]
+        if self.models:
+            args += ["--models", json.dumps({k: _diff(self.plan, v) for k, v in self.models.items()})]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"fake server did not start: {line!r}")
+        self.base_url = line.split("listening on ", 1)[1].strip()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            self.proc = None
+
+    def lines(self) -> Iterator[str]:  # pragma: no cover - debugging aid
+        if self.proc and self.proc.stdout:
+            yield from self.proc.stdout
+
+
+def _diff(base: FakePlan, plan: FakePlan) -> dict[str, Any]:
+    a, b = asdict(base), asdict(plan)
+    return {k: v for k, v in b.items() if a[k] != v}
+
+
+if __name__ == "__main__":
+    main()

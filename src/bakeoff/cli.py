@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
@@ -39,7 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=False, width=None if sys.stdout.isatty() else 130)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
 _state = {"debug": False}
 
 
@@ -156,7 +157,7 @@ def bench(
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
             if kind == "model_start":
-                bars[data["model"]] = prog.add_task(data["model"], total=per_model, status="loading")
+                bars[data["model"]] = prog.add_task(escape(data["model"]), total=per_model, status="loading")
             elif kind == "record":
                 rec = data["record"]
                 bar = bars.get(rec.model)
@@ -166,7 +167,7 @@ def bench(
                 bar = bars.get(data["model"])
                 if bar is not None:
                     colour = "green" if data["status"] == "ok" else "red"
-                    note = f"[{colour}]{data['status']}[/]" + (f": {data['error'][:70]}" if data["error"] else "")
+                    note = f"[{colour}]{data['status']}[/]" + (f": {escape(data['error'][:70])}" if data["error"] else "")
                     prog.update(bar, status=note, completed=per_model)
 
         try:
@@ -179,7 +180,7 @@ def bench(
     console.print(summary_table(summary))
     for m in summary.models:
         if m.error:
-            err_console.print(f"[red]{m.model}[/]: {m.error}")
+            err_console.print(f"[red]{escape(m.model)}[/]: {escape(m.error)}", highlight=False)
     console.print(f"reports: {out_dir}/summary.json, records.jsonl, report.md, report.csv")
     if not any(m.status == "ok" for m in summary.models):
         raise typer.Exit(1)
@@ -208,29 +209,19 @@ def report(
 
 
 def main() -> None:
-    """Entry point: run the app and turn bakeoff errors into a message and an exit code."""
+    """Entry point: run the app and turn bakeoff errors into a message and an exit code.
+
+    Typer's standalone mode handles usage errors (exit 2) and ``typer.Exit``; every error of
+    bakeoff's own tree ends here, printed without a traceback unless ``--debug``."""
     try:
-        app(standalone_mode=False)
+        app()
     except BakeoffError as exc:
         if _state["debug"] or os.environ.get("BAKEOFF_DEBUG"):
             traceback.print_exc()
-        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"  -> {exc.hint}", highlight=False)
+            err_console.print(f"  -> {escape(exc.hint)}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else 1)
-        raise
 
 
 if __name__ == "__main__":

@@ -167,9 +167,10 @@ def _nth_element(text: str, list_start: int, index: int) -> int:
 
 
 def _raise_validation(exc: ValidationError, path: Path, text: str, prefix: tuple[int | str, ...] = ()) -> None:
-    err = exc.errors()[0]
+    # a misspelt key is usually the cause of a "field required" beside it: report it first
+    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = (*prefix, *err["loc"])
-    key = ".".join(str(p) for p in loc)
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = f"unknown key {loc[-1]!r}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..results import Summary
@@ -25,7 +26,7 @@ def summary_table(summary: Summary) -> Table:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
     for m in summary.models:
         t.add_row(
-            m.model,
+            escape(m.model),
             f"[{_STYLE[m.status]}]{m.status}[/]",
             secs(m.latency_s.mean),
             secs(m.latency_s.p95),

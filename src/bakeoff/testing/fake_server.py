@@ -7,7 +7,7 @@ arrived, against absolute deadlines so sleep overshoot never accumulates.
 
 A plan is picked per request: the server default, overridden by the plan registered for the
 request's model id, overridden by a ``"fake"`` object in the request body or an ``X-Fake-Plan``
-JSON header. Run it as ``python -m bakeoff.testing.fake_server --port 0`` or use ``FakeServer``.
+JSON header. Run it as ``python -m bakeoff.testing --port 0`` or use ``FakeServer``.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ class FakeServer:
 
     def __enter__(self) -> FakeServer:
         base = asdict(self.plan)
-        args = [sys.executable, "-m", "bakeoff.testing.fake_server", "--port", "0", "--plan", json.dumps(base)]
+        args = [sys.executable, "-m", "bakeoff.testing", "--port", "0", "--plan", json.dumps(base)]
         if self.models:
             args += ["--models", json.dumps({k: _diff(self.plan, v) for k, v in self.models.items()})]
         env = dict(os.environ, PYTHONUNBUFFERED="1")

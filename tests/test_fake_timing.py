@@ -1,0 +1,71 @@
+"""The harness measures a server with exactly known timing exactly (issue: TTFT within 2 ms,
+TPOT within 0.5 ms, token counts exact, streaming and not, concurrency 1 and 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import bench, read_records
+
+TTFT, ITL, N = 0.200, 0.020, 64
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_streaming_matches_plan(fake, tmp_path: Path, concurrency: int) -> None:
+    s = bench(fake.base_url, ["good"], tmp_path, rounds=4 if concurrency == 1 else 8, concurrency=concurrency)
+    m = s.models[0]
+    assert m.status == "ok" and m.requests.error == 0
+    assert m.requests.ok == (8 if concurrency == 1 else 16)
+    assert m.ttft_s.n == m.requests.ok
+    assert abs(m.ttft_s.p50 - TTFT) < 0.002, m.ttft_s
+    assert abs(m.tpot_s.p50 - ITL) < 0.0005, m.tpot_s
+    assert abs(m.decode_tokens_per_s.p50 - 1 / ITL) < 1.5
+    assert abs(m.latency_s.p50 - (TTFT + (N - 1) * ITL)) < 0.003
+    assert m.tokens.completion_mean == N and m.tokens.source == "usage"
+    # prompt tokens come from the server's usage: one per word of each prompt
+    assert m.tokens.prompt_mean == pytest.approx((3 + 4) / 2)
+    # output tokens/s per request = N / E2E, not (prompt + completion) / E2E
+    assert abs(m.output_tokens_per_s.p50 - N / (TTFT + (N - 1) * ITL)) < 0.2
+    # percentiles lie inside the samples
+    for st in (m.ttft_s, m.latency_s, m.tpot_s):
+        assert st.min <= st.p50 <= st.p95 <= st.p99 <= st.max
+    if concurrency == 8:
+        # 8 in flight: aggregate throughput is several times one stream's rate
+        assert m.aggregate_output_tokens_per_s > 4 * N / (TTFT + (N - 1) * ITL)
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_non_streaming_reports_latency_and_tokens_only(fake, tmp_path: Path, concurrency: int) -> None:
+    s = bench(fake.base_url, ["good"], tmp_path, rounds=4, stream=False, concurrency=concurrency)
+    m = s.models[0]
+    assert m.status == "ok"
+    assert m.ttft_s.n == 0 and m.ttft_s.p50 is None  # unknown, not zero
+    assert m.tpot_s.n == 0 and m.decode_tokens_per_s.n == 0
+    assert abs(m.latency_s.p50 - (TTFT + (N - 1) * ITL)) < 0.003
+    assert m.tokens.completion_mean == N and m.tokens.source == "usage"
+
+
+def test_chunks_carrying_several_tokens(fake, tmp_path: Path) -> None:
+    s = bench(fake.base_url, ["chunky"], tmp_path, rounds=2)
+    m = s.models[0]
+    assert m.tokens.completion_mean == 60
+    # 15 chunks of 4 tokens, 40 ms apart: ITL per token is 10 ms
+    assert abs(m.itl_s.p50 - 0.010) < 0.0005
+    assert abs(m.ttft_s.p50 - 0.100) < 0.002
+
+
+def test_warmup_is_recorded_but_excluded(fake, tmp_path: Path) -> None:
+    s = bench(fake.base_url, ["good"], tmp_path, rounds=1, warmup=2)
+    recs = read_records(tmp_path)
+    assert [r["warmup"] for r in recs] == [True, True, False, False]
+    assert s.models[0].requests.ok == 2 and s.models[0].latency_s.n == 2
+
+
+def test_missing_usage_is_flagged_estimated(fake, tmp_path: Path) -> None:
+    s = bench(fake.base_url, ["nousage"], tmp_path, rounds=1)
+    m = s.models[0]
+    assert m.tokens.source == "estimated"
+    assert m.tokens.completion_mean == 20  # one chunk per token on this server
+    assert "estimated" in (tmp_path / "report.md").read_text()

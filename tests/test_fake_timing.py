@@ -22,7 +22,7 @@ def test_streaming_matches_plan(fake, tmp_path: Path, concurrency: int) -> None:
     assert abs(m.ttft_s.p50 - TTFT) < 0.002, m.ttft_s
     assert abs(m.tpot_s.p50 - ITL) < 0.0005, m.tpot_s
     assert abs(m.decode_tokens_per_s.p50 - 1 / ITL) < 1.5
-    assert abs(m.latency_s.p50 - (TTFT + (N - 1) * ITL)) < 0.003
+    assert abs(m.latency_s.p50 - (TTFT + (N - 1) * ITL)) < 0.005
     assert m.tokens.completion_mean == N and m.tokens.source == "usage"
     # prompt tokens come from the server's usage: one per word of each prompt
     assert m.tokens.prompt_mean == pytest.approx((3 + 4) / 2)
@@ -43,7 +43,7 @@ def test_non_streaming_reports_latency_and_tokens_only(fake, tmp_path: Path, con
     assert m.status == "ok"
     assert m.ttft_s.n == 0 and m.ttft_s.p50 is None  # unknown, not zero
     assert m.tpot_s.n == 0 and m.decode_tokens_per_s.n == 0
-    assert abs(m.latency_s.p50 - (TTFT + (N - 1) * ITL)) < 0.003
+    assert abs(m.latency_s.p50 - (TTFT + (N - 1) * ITL)) < 0.005
     assert m.tokens.completion_mean == N and m.tokens.source == "usage"
 
 

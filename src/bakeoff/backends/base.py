@@ -24,6 +24,16 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """Optional first event: the moment the request started going onto the wire (t0).
+
+    Backends that can see it (HTTP, via the transport's trace hook) yield it so that client-side
+    set-up (building the request, taking a pooled connection) is not counted as server time."""
+
+    t_ns: int
+
+
+@dataclass(frozen=True)
 class TextDelta:
     """A content-carrying event. ``t_ns`` is when it arrived (perf_counter_ns), taken by the backend
     as close to the wire or engine as it can; ``tokens`` is how many tokens it carries, when known."""
@@ -46,7 +56,7 @@ class Completion:
     finish_reason: str | None = None
 
 
-Event = TextDelta | Completion
+Event = Sent | TextDelta | Completion
 
 
 @runtime_checkable

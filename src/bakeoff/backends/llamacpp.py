@@ -53,6 +53,23 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+OPENMP_WARNING = (
+    "llama-cpp-python was built with OpenMP: generating from any thread but the main one ran about 3x "
+    "slower here. Reinstall with CMAKE_ARGS='-DGGML_OPENMP=OFF' pip install --no-cache-dir "
+    "--force-reinstall llama-cpp-python (the Makefile does)."
+)
+
+
+def openmp_build() -> bool:
+    """True when the installed llama.cpp uses OpenMP (slow outside the main thread, see README)."""
+    try:
+        import llama_cpp
+
+        return b"OPENMP = 1" in llama_cpp.llama_print_system_info()
+    except Exception:
+        return False
+
+
 def _import_llama() -> Any:
     try:
         import llama_cpp
@@ -185,6 +202,8 @@ class LlamaCppBackend:
             info["n_threads"] = self.llm.n_threads
         if self.spec.embedded:
             info["embedded"] = self.spec.embedded
+        if openmp_build():
+            info["engine_warning"] = OPENMP_WARNING
         return info
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Event]:

@@ -20,7 +20,7 @@ import httpx
 from .. import __version__
 from ..config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
 from ..errors import ModelError, ModelNotFoundError, RequestError
-from .base import ChatRequest, Completion, Event, TextDelta
+from .base import ChatRequest, Completion, Event, Sent, TextDelta
 
 
 def _now() -> int:
@@ -144,16 +144,23 @@ class OpenAIBackend:
     async def _stream(self, request: ChatRequest, state: _StreamState) -> AsyncIterator[Event]:
         client = self._http()
         timeout = httpx.Timeout(request.timeout_s)
-        async with client.stream("POST", "/chat/completions", json=self._body(request), timeout=timeout) as resp:
+        sent = _SentMark()
+        async with client.stream(
+            "POST", "/chat/completions", json=self._body(request), timeout=timeout, extensions={"trace": sent}
+        ) as resp:
+            if sent.t_ns:
+                yield Sent(sent.t_ns)
             await self._raise_for_status(resp)
             async for line in resp.aiter_lines():
                 t = _now()
+                if state.done:
+                    continue  # drain to the end so the connection goes back to the pool
                 if not line.startswith("data:"):
                     continue  # blank separators, comments, event: lines
                 payload = line[5:].strip()
                 if payload == "[DONE]":
                     state.done = True
-                    break
+                    continue
                 try:
                     obj = json.loads(payload)
                 except ValueError:
@@ -184,9 +191,15 @@ class OpenAIBackend:
 
     async def _once(self, request: ChatRequest) -> AsyncIterator[Event]:
         client = self._http()
+        sent = _SentMark()
         resp = await client.post(
-            "/chat/completions", json=self._body(request), timeout=httpx.Timeout(request.timeout_s)
+            "/chat/completions",
+            json=self._body(request),
+            timeout=httpx.Timeout(request.timeout_s),
+            extensions={"trace": sent},
         )
+        if sent.t_ns:
+            yield Sent(sent.t_ns)
         await self._raise_for_status(resp)
         raw = await resp.aread()
         t = _now()
@@ -207,6 +220,17 @@ class OpenAIBackend:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+class _SentMark:
+    """httpcore trace hook: remembers when the request headers started going out (t0)."""
+
+    def __init__(self) -> None:
+        self.t_ns = 0
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> None:
+        if name == "http11.send_request_headers.started" and not self.t_ns:
+            self.t_ns = _now()
 
 
 class _StreamState:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
+from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
 from ..config import BenchSettings, ModelSpec, PromptCase
 from ..errors import BakeoffError, RequestError
 from ..plugins import load_backend_class
@@ -164,20 +164,23 @@ class Runner:
             stream=s.stream,
             timeout_s=s.timeout_s,
         )
-        events: list[ContentEvent] = []
+        arrivals: list[tuple[int, int | None]] = []
         parts: list[str] = []
         done: Completion | None = None
         error: str | None = None
         kind: str | None = None
-        t0 = time.perf_counter_ns()
+        t_dispatch = time.perf_counter_ns()
+        t0 = t_dispatch  # replaced by the backend's own send time when it reports one
         try:
             async for ev in backend.stream_chat(req):
                 if isinstance(ev, TextDelta):
                     if ev.text:
-                        events.append(ContentEvent(ev.t_ns - t0, ev.tokens))
+                        arrivals.append((ev.t_ns, ev.tokens))
                         parts.append(ev.text)
                 elif isinstance(ev, Completion):
                     done = ev
+                elif isinstance(ev, Sent):
+                    t0 = ev.t_ns
             if done is None:
                 raise RequestError("broken_stream", "backend ended without a final event")
         except RequestError as exc:
@@ -187,6 +190,7 @@ class Runner:
         except Exception as exc:
             error, kind = f"{type(exc).__name__}: {exc}", "engine"
         t_end = time.perf_counter_ns()
+        events = [ContentEvent(t - t0, k) for t, k in arrivals]
         base = dict(
             model=target.name,
             backend=target.backend,
@@ -194,7 +198,7 @@ class Runner:
             round=job.round,
             warmup=job.warmup,
             stream=s.stream,
-            t_scheduled_ns=t0,
+            t_scheduled_ns=t_dispatch,
             t0_ns=t0,
             t_end_ns=t_end,
             events=tuple(events),

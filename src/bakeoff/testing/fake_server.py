@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible server whose timing and faults are chosen per request.
 
-It is a small HTTP/1.1 server on asyncio (keep-alive, chunked SSE) so that it controls exactly when
+It is a small threaded HTTP/1.1 server (keep-alive, chunked SSE) so that it controls exactly when
 each byte leaves and can break a stream in every way a real server does. Chunk *k* (0-based) of a
 streamed answer is written at ``ttft_ms + k * tokens_per_chunk * itl_ms`` after the request body
 arrived, against absolute deadlines so sleep overshoot never accumulates.
@@ -13,12 +13,14 @@ JSON header. Run it as ``python -m bakeoff.testing --port 0`` or use ``FakeServe
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
@@ -57,97 +59,100 @@ class _BadRequest(Exception):
 
 
 class FakeOpenAIServer:
-    """The asyncio server itself; ``serve()`` runs until cancelled."""
+    """The server logic; one thread per connection, each timing its writes with ``time.sleep``
+    against absolute deadlines (sub-millisecond, unlike an event loop's millisecond-rounded timers)."""
 
     def __init__(self, default: FakePlan | None = None, models: dict[str, FakePlan] | None = None) -> None:
         self.default = default or FakePlan()
         self.models = models or {"fake-model": self.default}
         self.requests_seen = 0
+        self.closing = threading.Event()
+        self._lock = threading.Lock()
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def handle(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
         try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                t_arrival = time.perf_counter()
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+            while not self.closing.is_set():
+                request_line = reader.readline(65536)
+                if not request_line:
+                    break
+                headers: dict[str, str] = {}
+                while True:
+                    line = reader.readline(65536)
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    k, _, v = line.decode("latin-1").partition(":")
+                    headers[k.strip().lower()] = v.strip()
                 length = int(headers.get("content-length", "0"))
-                body = await reader.readexactly(length) if length else b""
+                body = reader.read(length) if length else b""
                 t_arrival = time.perf_counter()
-                keep = await self.route(method, path.split("?")[0], headers, body, writer, t_arrival)
+                method, path, _ = request_line.decode("latin-1").split(" ", 2)
+                keep = self.route(method, path.split("?")[0], headers, body, sock, t_arrival)
                 if not keep or headers.get("connection", "").lower() == "close":
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (OSError, ValueError):
             pass
         finally:
-            with contextlib.suppress(Exception):
-                writer.close()
+            with contextlib.suppress(OSError):
+                reader.close()
+                sock.close()
 
-    async def route(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str],
-        body: bytes,
-        writer: asyncio.StreamWriter,
-        t_arrival: float,
+    def route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, sock: socket.socket, t_arrival: float
     ) -> bool:
         if method == "GET" and path in ("/v1/models", "/models"):
             data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]}
-            return await _send_json(writer, 200, data)
+            return _send_json(sock, 200, data)
         if method == "GET" and path == "/health":
-            return await _send_json(writer, 200, {"status": "ok"})
+            return _send_json(sock, 200, {"status": "ok"})
         if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
-            self.requests_seen += 1
+            with self._lock:
+                self.requests_seen += 1
+                seq = self.requests_seen
             try:
                 req = json.loads(body or b"{}")
                 if not isinstance(req, dict) or not isinstance(req.get("messages"), list):
                     raise _BadRequest("'messages' must be a list")
                 model = req.get("model")
                 if model not in self.models:
-                    return await _send_json(
-                        writer, 404, _error(f"model {model!r} not found; known: {', '.join(self.models)}")
-                    )
+                    return _send_json(sock, 404, _error(f"model {model!r} not found; known: {', '.join(self.models)}"))
                 plan = self.models[model].merged(req.get("fake"))
                 if "x-fake-plan" in headers:
                     plan = plan.merged(json.loads(headers["x-fake-plan"]))
             except (ValueError, TypeError, _BadRequest) as exc:
-                return await _send_json(writer, 400, _error(str(exc)))
-            return await self.chat(req, plan, writer, t_arrival)
-        return await _send_json(writer, 404, _error(f"no route {method} {path}"))
+                return _send_json(sock, 400, _error(str(exc)))
+            return self.chat(req, plan, sock, t_arrival, seq)
+        return _send_json(sock, 404, _error(f"no route {method} {path}"))
 
-    async def chat(self, req: dict[str, Any], plan: FakePlan, writer: asyncio.StreamWriter, t0: float) -> bool:
+    def chat(self, req: dict[str, Any], plan: FakePlan, sock: socket.socket, t0: float, seq: int) -> bool:
         n = max(0, min(plan.tokens, int(req.get("max_tokens") or plan.tokens)))
         prompt_tokens = plan.prompt_tokens
         if prompt_tokens is None:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}
         finish = "length" if n < plan.tokens else "stop"
-        rid = f"chatcmpl-fake-{self.requests_seen}"
+        rid = f"chatcmpl-fake-{seq}"
         created = int(time.time())
         model = req["model"]
         if plan.fault == "http_500":
-            await _sleep_until(t0 + plan.ttft_ms / 1000)
-            return await _send_json(writer, plan.status, _error("injected failure", "server_error"))
+            _sleep_until(t0 + plan.ttft_ms / 1000)
+            return _send_json(sock, plan.status, _error("injected failure", "server_error"))
         words = [f"w{i} " for i in range(n)]
         if not req.get("stream"):
-            await _sleep_until(t0 + (plan.ttft_ms + max(0, n - 1) * plan.itl_ms) / 1000)
-            data = {
+            _sleep_until(t0 + (plan.ttft_ms + max(0, n - 1) * plan.itl_ms) / 1000)
+            data: dict[str, Any] = {
                 "id": rid,
                 "object": "chat.completion",
                 "created": created,
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)}, "finish_reason": finish}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "".join(words)}, "finish_reason": finish}
+                ],
             }
             if plan.usage:
                 data["usage"] = usage
-            return await _send_json(writer, 200, data)
-
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
+            return _send_json(sock, 200, data)
 
         def frame(obj: Any) -> bytes:
             payload = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
@@ -162,31 +167,32 @@ class FakeOpenAIServer:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
             }
 
-        writer.write(frame(chunk({"role": "assistant", "content": ""})))  # role-only frame: not content
-        await writer.drain()
+        sock.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + frame(chunk({"role": "assistant", "content": ""}))
+        )  # the role-only frame carries no content and must not count as the first token
         k = max(1, plan.tokens_per_chunk)
         groups = [words[i : i + k] for i in range(0, n, k)]
         for idx, group in enumerate(groups):
             if plan.fault in ("drop", "malformed", "stall") and idx == plan.fault_after:
                 if plan.fault == "drop":
-                    writer.transport.abort()
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sock.close()  # abrupt reset mid-body
                     return False
                 if plan.fault == "malformed":
-                    writer.write(frame(b'{"choices": [{"delta": {"content": "oops'))
-                    await writer.drain()
+                    sock.sendall(frame(b'{"choices": [{"delta": {"content": "oops'))
                 else:
-                    await asyncio.sleep(3600)
-            await _sleep_until(t0 + (plan.ttft_ms + idx * k * plan.itl_ms) / 1000)
-            writer.write(frame(chunk({"content": "".join(group)})))
-            await writer.drain()
-        writer.write(frame(chunk({}, finish)))
+                    self.closing.wait(3600)
+                    return False
+            _sleep_until(t0 + (plan.ttft_ms + idx * k * plan.itl_ms) / 1000)
+            sock.sendall(frame(chunk({"content": "".join(group)})))
+        tail = frame(chunk({}, finish))
         include = (req.get("stream_options") or {}).get("include_usage")
         if include and plan.usage:
-            writer.write(frame({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage}))
+            tail += frame({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage})
         if plan.fault != "no_done":
-            writer.write(frame(b"[DONE]"))
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+            tail += frame(b"[DONE]")
+        sock.sendall(tail + b"0\r\n\r\n")
         return True
 
 
@@ -194,33 +200,31 @@ def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "code": None}}
 
 
-async def _send_json(writer: asyncio.StreamWriter, status: int, obj: Any) -> bool:
+def _send_json(sock: socket.socket, status: int, obj: Any) -> bool:
     body = json.dumps(obj).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
+    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    sock.sendall(head.encode() + body)
     return True
 
 
-async def _sleep_until(deadline: float) -> None:
-    delay = deadline - time.perf_counter()
-    if delay > 0.002:
-        await asyncio.sleep(delay - 0.001)
-    # finish the last millisecond precisely without blocking other streams for long
+def _sleep_until(deadline: float) -> None:
     while (left := deadline - time.perf_counter()) > 0:
-        await asyncio.sleep(0 if left < 0.0002 else left / 2)
+        time.sleep(left if left < 0.002 else left - 0.001)
 
 
-async def serve(host: str, port: int, server: FakeOpenAIServer, ready: Any = None) -> None:
-    srv = await asyncio.start_server(server.handle, host, port, backlog=1024)
-    bound = srv.sockets[0].getsockname()[1]
+def serve(host: str, port: int, server: FakeOpenAIServer, ready: Any = None) -> None:
+    """Accept connections until interrupted; each connection gets its own thread."""
+    lsock = socket.create_server((host, port), backlog=1024)
     if ready:
-        ready(bound)
-    async with srv:
-        await srv.serve_forever()
+        ready(lsock.getsockname()[1])
+    try:
+        while True:
+            conn, _ = lsock.accept()
+            threading.Thread(target=server.handle, args=(conn,), daemon=True).start()
+    finally:
+        server.closing.set()
+        lsock.close()
 
 
 def _parse_models(spec: str | None, default: FakePlan) -> dict[str, FakePlan]:
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"listening on http://{args.host}:{port}/v1", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, server, ready))
+        serve(args.host, args.port, server, ready)
 
 
 class FakeServer:

@@ -15,16 +15,31 @@ import pytest
 BAKEOFF = str(Path(sys.executable).parent / "bakeoff")
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_") and k != "FOUNDRY_LOCAL_ENDPOINT"}
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("BENCH_") and k != "FOUNDRY_LOCAL_ENDPOINT"
+    }
     full_env.update(env or {})
     return subprocess.run([BAKEOFF, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 def test_bench_against_endpoint_writes_every_report(fake, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    r = run("bench", "--endpoint", fake.base_url.removesuffix("/v1"), "--models", "good,http500",
-            "--rounds", "1", "--max-tokens", "16", "--out", str(out))
+    r = run(
+        "bench",
+        "--endpoint",
+        fake.base_url.removesuffix("/v1"),
+        "--models",
+        "good,http500",
+        "--rounds",
+        "1",
+        "--max-tokens",
+        "16",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert "good" in r.stdout and "http500" in r.stdout and "Avg latency" in r.stdout
     assert "HTTP 500: injected failure" in r.stderr
@@ -41,8 +56,14 @@ def test_bench_against_endpoint_writes_every_report(fake, tmp_path: Path) -> Non
 
 
 def test_environment_variables_and_flags_override_them(fake, tmp_path: Path) -> None:
-    env = {"FOUNDRY_LOCAL_ENDPOINT": fake.base_url, "BENCH_MODELS": "good", "BENCH_ROUNDS": "2",
-           "BENCH_MAX_TOKENS": "8", "BENCH_PROMPT": "hello there", "BENCH_STREAM": "0"}
+    env = {
+        "FOUNDRY_LOCAL_ENDPOINT": fake.base_url,
+        "BENCH_MODELS": "good",
+        "BENCH_ROUNDS": "2",
+        "BENCH_MAX_TOKENS": "8",
+        "BENCH_PROMPT": "hello there",
+        "BENCH_STREAM": "0",
+    }
     r = run("bench", "--out", str(tmp_path / "a"), env=env)
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "a" / "summary.json").read_text())
@@ -56,8 +77,17 @@ def test_environment_variables_and_flags_override_them(fake, tmp_path: Path) -> 
 
 
 def test_exit_1_when_no_model_produces_results(fake, tmp_path: Path) -> None:
-    r = run("bench", "--endpoint", fake.base_url, "--models", "http500,nope", "--rounds", "1",
-            "--out", str(tmp_path / "x"))
+    r = run(
+        "bench",
+        "--endpoint",
+        fake.base_url,
+        "--models",
+        "http500,nope",
+        "--rounds",
+        "1",
+        "--out",
+        str(tmp_path / "x"),
+    )
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert (tmp_path / "x" / "summary.json").exists()
@@ -85,7 +115,12 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 
 def test_report_rerenders_from_saved_summary(fake, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert run("bench", "-e", fake.base_url, "-m", "good", "-r", "1", "--max-tokens", "4", "-o", str(out)).returncode == 0
+    assert (
+        run(
+            "bench", "-e", fake.base_url, "-m", "good", "-r", "1", "--max-tokens", "4", "-o", str(out)
+        ).returncode
+        == 0
+    )
     (out / "report.md").unlink()
     (out / "report.csv").unlink()
     r = run("report", str(out), "--write", "--format", "md")
@@ -101,7 +136,10 @@ def test_ctrl_c_keeps_what_was_measured(fake, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
     proc = subprocess.Popen(
         [BAKEOFF, "bench", "-e", fake.base_url, "-m", "good", "-r", "50", "--warmup", "0", "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -18,7 +18,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_session_shape_models_json(tmp_path: Path) -> None:
-    p = write(tmp_path, "models.json", '{"qwen2.5-0.5b": {"capabilities": ["chat", "summarize"], "size_mb": 500}}')
+    p = write(
+        tmp_path, "models.json", '{"qwen2.5-0.5b": {"capabilities": ["chat", "summarize"], "size_mb": 500}}'
+    )
     specs = load_models_file(p)
     assert specs["qwen2.5-0.5b"].capabilities == ["chat", "summarize"]
     # no backend, no path: a model id at the endpoint

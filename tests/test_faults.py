@@ -26,7 +26,9 @@ def test_mixed_run_isolates_every_failure(fake, tmp_path: Path) -> None:
     targets = resolve_targets(names, {}, fake.base_url)
     targets.append(ModelTarget("dead", "openai", ModelSpec(backend="openai", model="x", base_url=dead)))
     targets.append(resolve_targets(["ghost"], {}, None)[0])  # unknown alias, no endpoint
-    settings = BenchSettings(models=[*names, "dead", "ghost"], rounds=1, timeout_s=2.0, endpoint=fake.base_url)
+    settings = BenchSettings(
+        models=[*names, "dead", "ghost"], rounds=1, timeout_s=2.0, endpoint=fake.base_url
+    )
     s = run_bench(settings, PROMPTS, targets, tmp_path)
     by = {m.model: m for m in s.models}
     assert [m.model for m in s.models] == [*names, "dead", "ghost"]

@@ -64,7 +64,9 @@ def resolve_targets(
                 spec = spec.model_copy(update={"embedded": name})
             targets.append(ModelTarget(name, kind, spec))
         elif endpoint:
-            targets.append(ModelTarget(name, "openai", ModelSpec(backend="openai", model=name, base_url=endpoint)))
+            targets.append(
+                ModelTarget(name, "openai", ModelSpec(backend="openai", model=name, base_url=endpoint))
+            )
         elif name in embedded.EMBEDDED:
             targets.append(ModelTarget(name, "llamacpp", ModelSpec(backend="llamacpp", embedded=name)))
         else:
@@ -74,7 +76,8 @@ def resolve_targets(
                     name,
                     "unknown",
                     None,
-                    f"unknown model {name!r}: not an alias ({', '.join(known)}); pass --endpoint URL to use a "
+                    f"unknown model {name!r}: not an alias ({', '.join(known)}); "
+                    "pass --endpoint URL to use a "
                     "model id at a server, or llamacpp:/path/to/file.gguf for a local file",
                 )
             )
@@ -83,7 +86,9 @@ def resolve_targets(
 
 def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> ModelTarget:
     if backend == "openai":
-        return ModelTarget(name, backend, ModelSpec(backend=backend, model=rest, base_url=endpoint or DEFAULT_ENDPOINT))
+        return ModelTarget(
+            name, backend, ModelSpec(backend=backend, model=rest, base_url=endpoint or DEFAULT_ENDPOINT)
+        )
     if backend == "llamacpp":
         if rest in embedded.EMBEDDED:
             return ModelTarget(name, backend, ModelSpec(backend=backend, embedded=rest))
@@ -110,7 +115,9 @@ def endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
         ) from None
 
 
-def prepare_embedded(targets: Sequence[ModelTarget], progress: Callable[[str, int, int], None] | None = None) -> None:
+def prepare_embedded(
+    targets: list[ModelTarget], progress: Callable[[str, int, int], None] | None = None
+) -> None:
     """Assemble and verify embedded models before timing starts; a failure marks only that target."""
     for i, t in enumerate(targets):
         alias = t.spec.embedded if t.spec else None
@@ -121,10 +128,16 @@ def prepare_embedded(targets: Sequence[ModelTarget], progress: Callable[[str, in
             continue
         if embedded.is_ready(model):
             continue
+
+        def report(done: int, total: int, alias: str = alias) -> None:
+            if progress:
+                progress(alias, done, total)
+
         try:
-            embedded.ensure(model, (lambda d, n, a=alias: progress(a, d, n)) if progress else None)
+            embedded.ensure(model, report)
         except BakeoffError as exc:
-            targets[i] = ModelTarget(t.name, t.backend, t.spec, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)  # type: ignore[index]
+            reason = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            targets[i] = ModelTarget(t.name, t.backend, t.spec, reason)
 
 
 class RecordWriter:
@@ -220,7 +233,9 @@ def run_bench(
     async def main() -> None:
         for outcome in outcomes:
             await runner.run_model(outcome.target, outcome)
-            save_summary(build_summary(settings, env, started, outcomes, writer.records, len(prompts)), out_dir)
+            save_summary(
+                build_summary(settings, env, started, outcomes, writer.records, len(prompts)), out_dir
+            )
 
     try:
         asyncio.run(main())

@@ -11,9 +11,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from . import __version__
 from .bench import endpoint_models, prepare_embedded, resolve_targets, run_bench, write_reports
@@ -66,20 +74,71 @@ def _split(v: str) -> list[str]:
 
 @app.command()
 def bench(
-    models: Annotated[str | None, typer.Option("--models", "-m", help="Comma list: aliases, model ids at the endpoint, or BACKEND:ID. [env: BENCH_MODELS]")] = None,
-    models_file: Annotated[Path | None, typer.Option("--models-file", help="models.json: {alias: {capabilities, size_mb, backend, ...}}")] = None,
-    prompts: Annotated[Path | None, typer.Option("--prompts", "-p", help="Prompt set: a JSON list of strings or of {id, prompt, system, max_tokens}.")] = None,
-    prompt: Annotated[str | None, typer.Option("--prompt", help="A single prompt instead of a set. [env: BENCH_PROMPT]")] = None,
-    endpoint: Annotated[str | None, typer.Option("--endpoint", "-e", help="OpenAI-compatible base URL (/v1 appended when missing). [env: FOUNDRY_LOCAL_ENDPOINT]")] = None,
-    rounds: Annotated[int | None, typer.Option("--rounds", "-r", help="Measured rounds over the prompt set (3). [env: BENCH_ROUNDS]")] = None,
-    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up requests per model, flagged and excluded from statistics.")] = 1,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Max new tokens per request (128). [env: BENCH_MAX_TOKENS]")] = None,
-    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (0). [env: BENCH_TEMPERATURE]")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed sent with every request (0).")] = None,
-    no_stream: Annotated[bool, typer.Option("--no-stream", help="Non-streaming requests: latency and tokens only, TTFT unknown. [env: BENCH_STREAM=0]")] = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Requests in flight per model (closed loop).")] = 1,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed per request before it counts as stalled.")] = 120.0,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Comma list: aliases, model ids at the endpoint, or BACKEND:ID. [env: BENCH_MODELS]",
+        ),
+    ] = None,
+    models_file: Annotated[
+        Path | None,
+        typer.Option("--models-file", help="models.json: {alias: {capabilities, size_mb, backend, ...}}"),
+    ] = None,
+    prompts: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompts",
+            "-p",
+            help="Prompt set: a JSON list of strings or of {id, prompt, system, max_tokens}.",
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="A single prompt instead of a set. [env: BENCH_PROMPT]")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            "-e",
+            help="OpenAI-compatible base URL (/v1 appended when missing). [env: FOUNDRY_LOCAL_ENDPOINT]",
+        ),
+    ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option("--rounds", "-r", help="Measured rounds over the prompt set (3). [env: BENCH_ROUNDS]"),
+    ] = None,
+    warmup: Annotated[
+        int,
+        typer.Option("--warmup", help="Warm-up requests per model, flagged and excluded from statistics."),
+    ] = 1,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", help="Max new tokens per request (128). [env: BENCH_MAX_TOKENS]"),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="Sampling temperature (0). [env: BENCH_TEMPERATURE]")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Sampling seed sent with every request (0).")
+    ] = None,
+    no_stream: Annotated[
+        bool,
+        typer.Option(
+            "--no-stream",
+            help="Non-streaming requests: latency and tokens only, TTFT unknown. [env: BENCH_STREAM=0]",
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", help="Requests in flight per model (closed loop).")
+    ] = 1,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds allowed per request before it counts as stalled.")
+    ] = 120.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")
+    ] = None,
 ) -> None:
     """Benchmark models over a prompt set and write summary.json, records.jsonl, report.md and report.csv."""
     env = env_overrides()
@@ -121,18 +180,20 @@ def bench(
             prompts_source=source,
             models_file=str(models_file) if models_file else None,
         )
-    except Exception as exc:  # pydantic ValidationError
-        errs = getattr(exc, "errors", lambda: [])()
-        if errs:
-            e = errs[0]
-            raise UsageError(f"invalid value for {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-        raise
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        flag = "--" + "-".join(str(p) for p in e["loc"]).replace("_", "-").replace("timeout-s", "timeout")
+        raise UsageError(f"invalid value for {flag}: {e['msg']}") from None
     out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     targets = resolve_targets(settings.models, user_models, ep)
 
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     ) as prog:
         tasks: dict[str, Any] = {}
 
@@ -147,11 +208,16 @@ def bench(
     err_console.print(
         f"[bold]bakeoff[/] {len(targets)} models x {len(cases)} prompts x {settings.rounds} rounds "
         f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}, "
-        f"{'streaming' if settings.stream else 'non-streaming'}, concurrency {settings.concurrency} -> {out_dir}"
+        f"{'streaming' if settings.stream else 'non-streaming'}, "
+        f"concurrency {settings.concurrency} -> {out_dir}"
     )
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"), console=err_console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
     ) as prog:
         bars: dict[str, Any] = {}
 
@@ -167,7 +233,9 @@ def bench(
                 bar = bars.get(data["model"])
                 if bar is not None:
                     colour = "green" if data["status"] == "ok" else "red"
-                    note = f"[{colour}]{data['status']}[/]" + (f": {escape(data['error'][:70])}" if data["error"] else "")
+                    note = f"[{colour}]{data['status']}[/]" + (
+                        f": {escape(data['error'][:70])}" if data["error"] else ""
+                    )
                     prog.update(bar, status=note, completed=per_model)
 
         try:
@@ -190,7 +258,9 @@ def bench(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, json or table")] = "table",
-    write: Annotated[bool, typer.Option("--write", help="Rewrite report.md and report.csv in the folder.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Rewrite report.md and report.csv in the folder.")
+    ] = False,
 ) -> None:
     """Re-render the reports of a saved run from its summary.json."""
     summary = load_summary(run_dir)

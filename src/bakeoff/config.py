@@ -1,5 +1,6 @@
 """Configuration: models.json, prompt sets and run settings, validated with errors that name
-the file, line and key. Environment variables (BENCH_*, FOUNDRY_LOCAL_ENDPOINT) fill what flags leave unset."""
+the file, line and key. Environment variables (BENCH_*, FOUNDRY_LOCAL_ENDPOINT) fill what flags
+leave unset."""
 
 from __future__ import annotations
 
@@ -166,7 +167,9 @@ def _nth_element(text: str, list_start: int, index: int) -> int:
     return element_start
 
 
-def _raise_validation(exc: ValidationError, path: Path, text: str, prefix: tuple[int | str, ...] = ()) -> None:
+def _raise_validation(
+    exc: ValidationError, path: Path, text: str, prefix: tuple[int | str, ...] = ()
+) -> None:
     # a misspelt key is usually the cause of a "field required" beside it: report it first
     err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = (*prefix, *err["loc"])
@@ -176,7 +179,9 @@ def _raise_validation(exc: ValidationError, path: Path, text: str, prefix: tuple
         msg = f"unknown key {loc[-1]!r}"
     hint = None
     if err["type"] == "extra_forbidden" and prefix:
-        allowed = ", ".join(ModelSpec.model_fields) if len(prefix) == 1 else ", ".join(PromptCase.model_fields)
+        allowed = (
+            ", ".join(ModelSpec.model_fields) if len(prefix) == 1 else ", ".join(PromptCase.model_fields)
+        )
         hint = f"allowed keys: {allowed}"
     more = len(exc.errors()) - 1
     if more:
@@ -292,7 +297,9 @@ def env_number(name: str, value: str, kind: type[int] | type[float]) -> int | fl
         return kind(value)
     except ValueError:
         raise ConfigError(
-            f"expected {'an integer' if kind is int else 'a number'}, got {value!r}", source="environment", key=name
+            f"expected {'an integer' if kind is int else 'a number'}, got {value!r}",
+            source="environment",
+            key=name,
         ) from None
 
 

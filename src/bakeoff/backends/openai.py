@@ -185,7 +185,9 @@ class OpenAIBackend:
                         yield TextDelta(t, text)
         if not state.done:
             raise RequestError(
-                "broken_stream", f"stream ended without [DONE] after {state.chunks} chunks", hint="check the server log"
+                "broken_stream",
+                f"stream ended without [DONE] after {state.chunks} chunks",
+                hint="check the server log",
             )
         yield state.completion(_now())
 
@@ -246,6 +248,8 @@ class _StreamState:
         completion = u.get("completion_tokens")
         if isinstance(completion, int):
             prompt = u.get("prompt_tokens")
-            return Completion(t, prompt if isinstance(prompt, int) else None, completion, "usage", self.finish_reason)
+            return Completion(
+                t, prompt if isinstance(prompt, int) else None, completion, "usage", self.finish_reason
+            )
         estimate = self.chunks if self.estimate is None else self.estimate
         return Completion(t, None, estimate, "estimated", self.finish_reason)

@@ -9,6 +9,7 @@ moment they complete, so an interrupted run keeps everything measured so far.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ class Runner:
         self.on_event("model_start", {"model": target.name, "total": len(warm) + len(measured)})
         if target.error or target.spec is None:
             outcome.status, outcome.error = "error", target.error or "no model spec"
-            self.on_event("model_end", {"model": target.name, "status": outcome.status, "error": outcome.error})
+            self.on_event(
+                "model_end", {"model": target.name, "status": outcome.status, "error": outcome.error}
+            )
             return
         backend: Backend | None = None
         try:
@@ -97,20 +100,20 @@ class Runner:
             try:
                 await self._send_all(backend, target, warm, measured, outcome)
             finally:
-                with_timeout = asyncio.wait_for(backend.close(), timeout=30)
-                try:
-                    await with_timeout
-                except Exception:
-                    pass
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(backend.close(), timeout=30)
         elif backend is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await backend.close()
-            except Exception:
-                pass
         self.on_event("model_end", {"model": target.name, "status": outcome.status, "error": outcome.error})
 
     async def _send_all(
-        self, backend: Backend, target: ModelTarget, warm: list[Job], measured: list[Job], outcome: ModelOutcome
+        self,
+        backend: Backend,
+        target: ModelTarget,
+        warm: list[Job],
+        measured: list[Job],
+        outcome: ModelOutcome,
     ) -> None:
         ok = 0
         errors: list[str] = []

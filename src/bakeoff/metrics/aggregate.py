@@ -44,7 +44,7 @@ def summarize_model(
         window = (max(r.t_end_ns for r in measured) - min(r.t_scheduled_ns for r in measured)) * NS
         total = sum(r.completion_tokens or 0 for r in ok)
         agg = total / window if window > 0 else None
-    sources = {r.token_source for r in ok if r.token_source}
+    sources: set[str] = {r.token_source for r in ok if r.token_source}
     source = max(sources, key=lambda s: _SOURCE_RANK[s]) if sources else None
     per_prompt: list[PromptSummary] = []
     for pid in dict.fromkeys(r.prompt_id for r in measured):

@@ -34,6 +34,8 @@ def _pkg(name: str) -> str | None:
 def snapshot() -> dict[str, Any]:
     """CPU, cores, RAM, OS, Python, engine versions and the load on the machine when the run began."""
     vm = psutil.virtual_memory()
+    load1: float | None
+    load5: float | None
     try:
         load1, load5, _ = os.getloadavg()
     except OSError:

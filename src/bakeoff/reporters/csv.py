@@ -14,7 +14,13 @@ _FIELDS = ("n", "mean", "min", "max", "p50", "p90", "p95", "p99")
 def render_csv(summary: Summary) -> str:
     header = ["model", "backend", "status", "error", "requests_ok", "requests_error"]
     header += [f"{s}_{f}" for s in _STATS for f in _FIELDS]
-    header += ["aggregate_output_tokens_per_s", "prompt_tokens_mean", "completion_tokens_mean", "token_source", "load_s"]
+    header += [
+        "aggregate_output_tokens_per_s",
+        "prompt_tokens_mean",
+        "completion_tokens_mean",
+        "token_source",
+        "load_s",
+    ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)

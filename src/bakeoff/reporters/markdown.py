@@ -40,7 +40,9 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
             out.append(f"**{m.model}** {m.status}: {m.error}")
         elif m.requests.error:
             kinds = ", ".join(f"{k} x{v}" for k, v in sorted(m.errors_by_kind.items()))
-            out.append(f"**{m.model}**: {m.requests.error} failed requests ({kinds}); {m.error or ''}".rstrip("; "))
+            out.append(
+                f"**{m.model}**: {m.requests.error} failed requests ({kinds}); {m.error or ''}".rstrip("; ")
+            )
         if m.tokens.source == "estimated":
             out.append(f"**{m.model}**: token counts are estimated (the server sent no usage)")
     return out
@@ -62,7 +64,8 @@ def render_markdown(summary: Summary) -> str:
         f"Machine: {env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} cores, "
         f"{num(env.get('ram_gb'))} GB RAM, {env.get('os', '?')}, Python {env.get('python', '?')}",
         "",
-        "| Model | Status | Avg latency | p95 | TTFT p50 | TTFT p95 | Decode tok/s (p50) | TPS (output tok/s, mean) | n ok/err |",
+        "| Model | Status | Avg latency | p95 | TTFT p50 | TTFT p95 | Decode tok/s (p50) "
+        "| TPS (output tok/s, mean) | n ok/err |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in summary.models:
@@ -85,7 +88,12 @@ def render_markdown(summary: Summary) -> str:
             lines.append(f"| {m.model} | " + " | ".join(cells) + " |")
     else:
         lines.append("No measured requests.")
-    lines += ["", "## Tokens", "", "| Model | Prompt tokens (mean) | Completion tokens (mean) | Source | Load |"]
+    lines += [
+        "",
+        "## Tokens",
+        "",
+        "| Model | Prompt tokens (mean) | Completion tokens (mean) | Source | Load |",
+    ]
     lines.append("|---|---|---|---|---|")
     for m in summary.models:
         load = m.resources.get("load_s")

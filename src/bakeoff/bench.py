@@ -35,6 +35,8 @@ EventFn = Callable[[str, dict[str, Any]], None]
 def _infer_backend(alias: str, spec: ModelSpec) -> str:
     if spec.backend:
         return spec.backend
+    if spec.adapter:
+        return "adapter"
     if spec.path or spec.embedded or (alias in embedded.EMBEDDED and not spec.model and not spec.base_url):
         return "llamacpp"
     return "openai"
@@ -98,6 +100,8 @@ def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> Model
                 name, backend, None, f"no GGUF file at {path} and no embedded model named {rest!r}"
             )
         return ModelTarget(name, backend, ModelSpec(backend=backend, path=str(path)))
+    if backend == "adapter":
+        return ModelTarget(name, backend, ModelSpec(backend=backend, adapter=rest))
     return ModelTarget(name, backend, ModelSpec(backend=backend, model=rest))
 
 

@@ -3,6 +3,7 @@ to exit codes (0 results, 1 no model produced results or a runtime error, 2 usag
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import traceback
@@ -36,7 +37,7 @@ from .config import (
     session_prompts,
 )
 from .embedded import DEFAULT_ALIASES
-from .errors import BakeoffError, UsageError
+from .errors import BackendUnavailableError, BakeoffError, UsageError
 from .reporters import render_csv, render_markdown
 from .reporters.terminal import summary_table
 from .results import load_summary
@@ -276,6 +277,85 @@ def report(
         console.print(summary_table(summary))
     else:
         raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json or table")
+
+
+@app.command()
+def serve(
+    models: Annotated[
+        str | None,
+        typer.Option("--models", "-m", help="Comma list of aliases or BACKEND:ID (default: all known)."),
+    ] = None,
+    models_file: Annotated[
+        Path | None, typer.Option("--models-file", help="models.json with your aliases.")
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; loopback unless you mean otherwise.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (Foundry Local's default is 5273).")] = 5273,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="BAKEOFF_API_KEY", help="Require 'Authorization: Bearer KEY'."),
+    ] = None,
+    preload: Annotated[
+        bool, typer.Option("--preload", help="Load every model before accepting requests.")
+    ] = False,
+) -> None:
+    """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
+    try:
+        import uvicorn
+
+        from .server import ModelHost, create_app
+    except ImportError:
+        raise BackendUnavailableError(
+            "the server needs uvicorn and starlette", hint="pip install 'bakeoff[serve]'"
+        ) from None
+    user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
+    names = _split(models) if models else list(dict.fromkeys([*user_models, *DEFAULT_ALIASES]))
+    targets = resolve_targets(names, user_models, None)
+    bad = [t for t in targets if t.error]
+    for t in bad:
+        err_console.print(f"[yellow]skipping[/] {escape(t.name)}: {escape(t.error or '')}", highlight=False)
+    targets = [t for t in targets if not t.error]
+    if not targets:
+        raise UsageError("no servable models", hint="check --models / --models-file")
+    if not _is_loopback(host) and not api_key:
+        err_console.print(
+            f"[yellow]warning:[/] binding {escape(host)} without --api-key: anyone who can reach this "
+            "machine can use these models"
+        )
+    model_host = ModelHost(targets)
+    application = create_app(model_host, api_key=api_key)
+    err_console.print(
+        f"serving {len(targets)} models at http://{host}:{port}/v1: {', '.join(t.name for t in targets)}",
+        highlight=False,
+    )
+    config = uvicorn.Config(application, host=host, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    if preload:
+
+        async def run_preloaded() -> None:
+            # load inside the server's own event loop, so the backends' locks belong to it
+            for name, error in (await model_host.preload()).items():
+                if error:
+                    err_console.print(
+                        f"[red]{escape(name)}[/] failed to load: {escape(error)}", highlight=False
+                    )
+            await server.serve()
+
+        asyncio.run(run_preloaded())
+    else:
+        server.run()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main() -> None:

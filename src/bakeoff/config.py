@@ -48,6 +48,10 @@ class ModelSpec(BaseModel):
     chat_format: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="engine options, e.g. n_ctx, n_threads")
     reuse_prompt_cache: bool = False
+    adapter: str | None = Field(
+        default=None, description="custom adapter: NAME, module:Class or file.py:Class"
+    )
+    weights: str | None = Field(default=None, description="weights path handed to the adapter's load()")
     description: str | None = None
 
     @field_validator("capabilities")
@@ -211,10 +215,27 @@ def load_models_file(path: str | Path) -> dict[str, ModelSpec]:
                 "expected an object of settings", source=str(p), line=locate(text, (alias,)), key=alias
             )
         try:
-            out[alias] = ModelSpec.model_validate(raw)
+            spec = ModelSpec.model_validate(raw)
         except ValidationError as exc:
             _raise_validation(exc, p, text, (alias,))
+        out[alias] = _anchor_paths(spec, p.parent)
     return out
+
+
+def _anchor_paths(spec: ModelSpec, base: Path) -> ModelSpec:
+    """Relative ``path``, ``weights`` and adapter files are relative to the models file's folder."""
+
+    def anchor(v: str | None) -> str | None:
+        if not v:
+            return v
+        p = Path(v).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    update: dict[str, Any] = {"path": anchor(spec.path), "weights": anchor(spec.weights)}
+    if spec.adapter and ".py:" in spec.adapter:
+        file, _, cls = spec.adapter.rpartition(":")
+        update["adapter"] = f"{anchor(file)}:{cls}"
+    return spec.model_copy(update=update)
 
 
 # ---------------------------------------------------------------------------------------------

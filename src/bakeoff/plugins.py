@@ -15,6 +15,7 @@ _BUILTIN_FALLBACK = {
     # Used only when bakeoff runs from a source tree without installed metadata.
     "openai": "bakeoff.backends.openai:OpenAIBackend",
     "llamacpp": "bakeoff.backends.llamacpp:LlamaCppBackend",
+    "adapter": "bakeoff.backends.adapter:AdapterBackend",
 }
 
 

@@ -20,6 +20,8 @@ class ChatRequest:
     seed: int | None = None
     stream: bool = True
     timeout_s: float = 120.0
+    stop: tuple[str, ...] = ()
+    top_p: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,6 +66,8 @@ class Backend(Protocol):
     """What every engine implements. Construct with ``(name, spec)``; nothing heavy in ``__init__``."""
 
     kind: str
+    supports_streaming: bool
+    """False for engines that only return whole answers: their TTFT is unavailable, not E2E."""
 
     async def load(self) -> float:
         """Make the model ready (download, load weights, check the endpoint); return seconds spent."""

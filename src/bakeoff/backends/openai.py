@@ -31,6 +31,7 @@ class OpenAIBackend:
     """A model id served at an OpenAI-compatible ``/v1`` base URL."""
 
     kind = "openai"
+    supports_streaming = True
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name
@@ -95,6 +96,10 @@ class OpenAIBackend:
         }
         if req.seed is not None:
             body["seed"] = req.seed
+        if req.stop:
+            body["stop"] = list(req.stop)
+        if req.top_p is not None:
+            body["top_p"] = req.top_p
         if req.stream:
             body["stream_options"] = {"include_usage": True}
         body.update(self.spec.options)

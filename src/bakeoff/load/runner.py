@@ -159,6 +159,7 @@ class Runner:
     async def send(self, backend: Backend, target: ModelTarget, job: Job) -> RequestRecord:
         """Send one request and stamp its record; failures become error records, never exceptions."""
         s = self.settings
+        streams = s.stream and getattr(backend, "supports_streaming", True)
         req = ChatRequest(
             messages=job.prompt.messages(),
             max_tokens=job.prompt.max_tokens or s.max_tokens,
@@ -200,7 +201,7 @@ class Runner:
             prompt_id=job.prompt.id,
             round=job.round,
             warmup=job.warmup,
-            stream=s.stream,
+            stream=streams,
             t_scheduled_ns=t_dispatch,
             t0_ns=t0,
             t_end_ns=t_end,

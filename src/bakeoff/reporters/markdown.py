@@ -43,6 +43,8 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
             out.append(
                 f"**{m.model}**: {m.requests.error} failed requests ({kinds}); {m.error or ''}".rstrip("; ")
             )
+        if m.status == "ok" and m.info.get("ttft"):
+            out.append(f"**{m.model}**: TTFT {m.info['ttft']}")
         if m.tokens.source == "estimated":
             out.append(f"**{m.model}**: token counts are estimated (the server sent no usage)")
     return out

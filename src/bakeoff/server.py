@@ -1,0 +1,373 @@
+"""An OpenAI-compatible endpoint over any backend: ``bakeoff serve``.
+
+``GET /v1/models``, ``POST /v1/chat/completions`` (streaming SSE with ``[DONE]`` and
+``stream_options.include_usage``, or one JSON body), ``GET /health``. Models load on first use (or at
+start with ``preload``) and stay warm; an in-process model serves one request at a time (its backend's
+lock) while different models run in parallel. A client that disconnects mid-stream cancels its
+generation. Errors are OpenAI-shaped: 400 (field named), 401, 404 (known models listed), 413, 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
+from .errors import BackendUnavailableError, BakeoffError, RequestError
+from .load.runner import ModelTarget
+from .plugins import load_backend_class
+
+try:
+    from starlette.applications import Starlette
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+except ImportError:  # pragma: no cover - exercised only without the extra
+    Starlette = None  # type: ignore[assignment,misc]
+
+MAX_BODY_BYTES = 1 << 20
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+
+
+class _StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatBody(BaseModel):
+    """The fields of a chat completion request this server honours (others are ignored, as OpenAI's
+    compatible servers do)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1)
+    messages: list[_Message] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    stream: bool = False
+    stream_options: _StreamOptions | None = None
+    n: int = Field(default=1, ge=1, le=1)
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, list) and len(v) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return v
+
+
+def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return JSONResponse(body, status_code=status)
+
+
+@dataclass
+class HostedModel:
+    target: ModelTarget
+    backend: Backend | None = None
+    load_error: str | None = None
+    load_s: float | None = None
+    load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    active: int = 0
+    requests: int = 0
+    cancelled: int = 0
+    tokens_out: int = 0
+
+
+class ModelHost:
+    """The models behind the endpoint, loaded on first use and kept warm."""
+
+    def __init__(self, targets: list[ModelTarget], realtime: bool = True) -> None:
+        self.models: dict[str, HostedModel] = {t.name: HostedModel(t) for t in targets}
+        self.realtime = realtime
+        self.created = int(time.time())
+
+    async def get(self, name: str) -> Backend:
+        hosted = self.models[name]
+        async with hosted.load_lock:
+            if hosted.backend is not None:
+                return hosted.backend
+            t = hosted.target
+            if t.error or t.spec is None:
+                raise BakeoffError(t.error or "no model spec")
+            spec = t.spec
+            if self.realtime and t.backend in ("llamacpp", "adapter"):
+                spec = spec.model_copy(update={"options": {**spec.options, "realtime_stream": True}})
+            backend = make_backend(load_backend_class(t.backend), t.name, spec)
+            hosted.load_s = await backend.load()
+            hosted.backend = backend
+            hosted.load_error = None
+            return backend
+
+    async def preload(self) -> dict[str, str | None]:
+        results: dict[str, str | None] = {}
+        for name, hosted in self.models.items():
+            try:
+                await self.get(name)
+                results[name] = None
+            except Exception as exc:
+                hosted.load_error = str(exc)
+                results[name] = str(exc)
+        return results
+
+    async def close(self) -> None:
+        for hosted in self.models.values():
+            if hosted.backend is not None:
+                await hosted.backend.close()
+                hosted.backend = None
+
+
+def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_BODY_BYTES) -> Any:
+    """The Starlette application (requires the ``serve`` extra)."""
+    if Starlette is None:
+        raise BackendUnavailableError(
+            "the server needs starlette and uvicorn", hint="pip install 'bakeoff[serve]'"
+        )
+
+    def authorized(request: Request) -> bool:
+        if not api_key:
+            return True
+        given = request.headers.get("authorization", "")
+        return secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode())
+
+    def unauthorized() -> JSONResponse:
+        return _error(
+            401, "invalid or missing API key (send 'Authorization: Bearer <key>')", "invalid_api_key"
+        )
+
+    async def list_models(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        data = []
+        for name, hosted in host.models.items():
+            spec = hosted.target.spec
+            data.append(
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": host.created,
+                    "owned_by": "bakeoff",
+                    "backend": hosted.target.backend,
+                    "capabilities": spec.capabilities if spec else [],
+                    "license": spec.license if spec else None,
+                    "loaded": hosted.backend is not None,
+                }
+            )
+        return JSONResponse({"object": "list", "data": data})
+
+    async def health(request: Request) -> Response:
+        models = {
+            name: {
+                "loaded": h.backend is not None,
+                "load_error": h.load_error,
+                "active": h.active,
+                "requests": h.requests,
+                "cancelled": h.cancelled,
+                "tokens_out": h.tokens_out,
+            }
+            for name, h in host.models.items()
+        }
+        return JSONResponse({"status": "ok", "models": models})
+
+    async def chat(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            return _error(413, f"request body over {max_body} bytes", "invalid_request_error")
+        raw = bytearray()
+        try:
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > max_body:
+                    return _error(413, f"request body over {max_body} bytes", "invalid_request_error")
+        except ClientDisconnect:
+            return Response(status_code=499)
+        try:
+            payload = json.loads(raw or b"null")
+        except ValueError as exc:
+            return _error(400, f"request body is not valid JSON: {exc}", "invalid_request_error")
+        if not isinstance(payload, dict):
+            return _error(400, "request body must be a JSON object", "invalid_request_error")
+        try:
+            body = ChatBody.model_validate(payload)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            param = ".".join(str(p) for p in err["loc"])
+            return _error(400, f"invalid '{param}': {err['msg']}", "invalid_request_error", param)
+        if body.model not in host.models:
+            known = ", ".join(host.models)
+            return _error(
+                404, f"model {body.model!r} not found; this server has: {known}", "not_found_error", "model"
+            )
+        hosted = host.models[body.model]
+        try:
+            backend = await host.get(body.model)
+        except Exception as exc:
+            msg = exc.message if isinstance(exc, BakeoffError) else f"{type(exc).__name__}: {exc}"
+            hosted.load_error = msg
+            return _error(503, f"model {body.model!r} failed to load: {msg}", "model_unavailable")
+        stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
+        req = ChatRequest(
+            messages=tuple({"role": m.role, "content": m.text()} for m in body.messages),
+            max_tokens=body.max_completion_tokens or body.max_tokens or 512,
+            temperature=body.temperature,
+            seed=body.seed,
+            stream=body.stream,
+            timeout_s=600.0,
+            stop=stop,
+            top_p=body.top_p,
+        )
+        rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(
+                _sse(backend, hosted, req, rid, created, body.model, include_usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        hosted.active += 1
+        hosted.requests += 1
+        parts: list[str] = []
+        done: Completion | None = None
+        try:
+            async for ev in backend.stream_chat(req):
+                if isinstance(ev, TextDelta):
+                    parts.append(ev.text)
+                elif isinstance(ev, Completion):
+                    done = ev
+        except RequestError as exc:
+            return _error(500, f"generation failed: {exc.message}", "server_error")
+        finally:
+            hosted.active -= 1
+        if done is None:
+            return _error(500, "generation ended without a result", "server_error")
+        hosted.tokens_out += done.completion_tokens or 0
+        return JSONResponse(
+            {
+                "id": rid,
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(parts)},
+                        "finish_reason": done.finish_reason or "stop",
+                    }
+                ],
+                "usage": _usage(done),
+            }
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        await host.close()
+
+    routes = [
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _usage(done: Completion) -> dict[str, Any]:
+    prompt = done.prompt_tokens or 0
+    completion = done.completion_tokens or 0
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if done.token_source != "native" and done.token_source != "usage":
+        usage["bakeoff_token_source"] = done.token_source
+    return usage
+
+
+async def _sse(
+    backend: Backend,
+    hosted: HostedModel,
+    req: ChatRequest,
+    rid: str,
+    created: int,
+    model: str,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    def frame(obj: Any) -> bytes:
+        return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    hosted.active += 1
+    hosted.requests += 1
+    finished = False
+    stream = backend.stream_chat(req)
+    try:
+        yield frame(chunk({"role": "assistant", "content": ""}))
+        done: Completion | None = None
+        async for ev in stream:
+            if isinstance(ev, TextDelta) and ev.text:
+                yield frame(chunk({"content": ev.text}))
+            elif isinstance(ev, Completion):
+                done = ev
+        if done is None:
+            raise RequestError("engine", "generation ended without a result")
+        hosted.tokens_out += done.completion_tokens or 0
+        yield frame(chunk({}, done.finish_reason or "stop"))
+        if include_usage:
+            yield frame(
+                {
+                    "id": rid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": _usage(done),
+                }
+            )
+        yield b"data: [DONE]\n\n"
+        finished = True
+    except RequestError as exc:
+        # no [DONE]: a client sees a broken stream, with the reason in the last event
+        yield frame({"error": {"message": f"generation failed: {exc.message}", "type": "server_error"}})
+        finished = True
+    finally:
+        if not finished:
+            hosted.cancelled += 1  # client went away: closing the stream stops the engine
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        hosted.active -= 1

@@ -1,0 +1,54 @@
+"""Test adapters: a deterministic streaming echo engine, a blocking one, and one that cannot load."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+class EchoAdapter:
+    """Streams ``tok0 tok1 ...`` (one word per token, ``delay`` s apart) and logs how many tokens it
+    produced for each request to the file given as weights, so tests can see it stop early."""
+
+    delay = 0.005
+
+    def load(self, weights_path: str | None) -> None:
+        self.log = Path(weights_path) if weights_path else None
+
+    def _words(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
+        n = int(params.get("max_tokens") or 16)
+        produced = 0
+        try:
+            for i in range(n):
+                time.sleep(self.delay)
+                produced += 1
+                yield f"tok{i} "
+        finally:
+            if self.log:
+                with self.log.open("a") as fh:
+                    fh.write(f"{produced}\n")
+
+    def stream(self, prompt: str, **params: Any) -> Iterator[str]:
+        yield from self._words(prompt, params)
+
+    def generate(self, prompt: str, **params: Any) -> str:
+        return "".join(self._words(prompt, params))
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class BlockingEcho(EchoAdapter):
+    """No streaming: only whole answers."""
+
+    stream = None  # type: ignore[assignment]
+
+
+class BrokenAdapter:
+    def load(self, weights_path: str | None) -> None:
+        raise RuntimeError("weights are corrupt")
+
+    def generate(self, prompt: str, **params: Any) -> str:
+        return ""

@@ -163,3 +163,16 @@ def test_ctrl_c_keeps_what_was_measured(fake, tmp_path: Path) -> None:
 def test_help_and_version(flag: str) -> None:
     r = run(flag)
     assert r.returncode == 0 and ("bench" in r.stdout or "bakeoff" in r.stdout)
+
+
+def test_doctor_passes_and_fails_clearly(fake, tmp_path: Path) -> None:
+    r = run("doctor", "--endpoint", fake.base_url, "--models", "good,nousage")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PASS endpoint" in r.stdout and "PASS listed good" in r.stdout and "PASS answers good" in r.stdout
+    r = run("doctor", "--endpoint", fake.base_url, "--models", "good,ghost,http500")
+    assert r.returncode == 1
+    assert "FAIL listed ghost" in r.stdout and "FAIL answers ghost" in r.stdout
+    assert "FAIL answers http500" in r.stdout and "HTTP 500" in r.stdout
+    dead = "http://127.0.0.1:9/v1"
+    r = run("doctor", "--endpoint", dead, "--models", "x")
+    assert r.returncode == 1 and "FAIL endpoint" in r.stdout

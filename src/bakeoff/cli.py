@@ -280,6 +280,41 @@ def report(
 
 
 @app.command()
+def doctor(
+    models: Annotated[
+        str | None, typer.Option("--models", "-m", help="Comma list of models to check.")
+    ] = None,
+    models_file: Annotated[
+        Path | None, typer.Option("--models-file", help="models.json with your aliases.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", "-e", help="Check models at this OpenAI-compatible server.")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for each test answer.")] = 60.0,
+) -> None:
+    """Verify the set-up: cache, engines, each model listed and answering. Exit 1 if anything fails."""
+    from .doctor import run_doctor
+
+    env = env_overrides()
+    ep = endpoint or env.get("endpoint")
+    ep = normalize_endpoint(ep) if ep else None
+    user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
+    names = _split(models) if models else env.get("models")
+    if not names:
+        names = endpoint_models(ep) if ep else (list(user_models) or list(DEFAULT_ALIASES))
+    targets = resolve_targets(names, user_models, ep)
+    prepare_embedded(targets)
+    failed = 0
+    for check in run_doctor(targets, ep, timeout):
+        mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
+        failed += 0 if check.ok else 1
+        console.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", highlight=False)
+    if failed:
+        err_console.print(f"{failed} check(s) failed")
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     models: Annotated[
         str | None,

@@ -334,6 +334,14 @@ def serve(
     preload: Annotated[
         bool, typer.Option("--preload", help="Load every model before accepting requests.")
     ] = False,
+    stream_interval_ms: Annotated[
+        float,
+        typer.Option(
+            "--stream-interval-ms",
+            help="In-process engines: wake the server to send streamed tokens at most this often; the "
+            "first token always goes at once (0 = every token at once).",
+        ),
+    ] = 20.0,
 ) -> None:
     """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
     try:
@@ -358,7 +366,7 @@ def serve(
             f"[yellow]warning:[/] binding {escape(host)} without --api-key: anyone who can reach this "
             "machine can use these models"
         )
-    model_host = ModelHost(targets)
+    model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms)
     application = create_app(model_host, api_key=api_key)
     err_console.print(
         f"serving {len(targets)} models at http://{host}:{port}/v1: {', '.join(t.name for t in targets)}",

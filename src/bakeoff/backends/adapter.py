@@ -38,6 +38,7 @@ class AdapterBackend:
         self.adapter: Any = None
         self._lock = asyncio.Lock()
         self.realtime = bool(spec.options.get("realtime_stream", False))
+        self.interval_s = float(spec.options.get("stream_interval_ms", 0)) / 1000
 
     async def load(self) -> float:
         start = time.perf_counter()
@@ -129,7 +130,7 @@ class AdapterBackend:
         def produce(put: Put, stop: threading.Event) -> None:
             self._produce(request, put, stop)
 
-        async for ev in stream_from_thread(produce, request, self._lock, self.realtime):
+        async for ev in stream_from_thread(produce, request, self._lock, self.realtime, self.interval_s):
             yield ev
 
     async def close(self) -> None:

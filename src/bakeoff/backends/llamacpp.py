@@ -33,6 +33,7 @@ _INSTALL_HINT = "install the engine: pip install 'bakeoff[llamacpp]' (compiles l
 
 _ENGINE_OPTIONS = {
     "realtime_stream",
+    "stream_interval_ms",
     "n_ctx",
     "n_threads",
     "n_threads_batch",
@@ -42,6 +43,7 @@ _ENGINE_OPTIONS = {
     "use_mlock",
     "flash_attn",
 }
+_DELIVERY_OPTIONS = ("realtime_stream", "stream_interval_ms")
 _SAMPLING_OPTIONS = {
     "top_k",
     "top_p",
@@ -116,6 +118,7 @@ class LlamaCppBackend:
         self._format: Callable[[list[dict[str, str]]], tuple[str, bool, list[str]]] | None = None
         self.chat_format_used = ""
         self.realtime = bool(spec.options.get("realtime_stream", False))
+        self.interval_s = float(spec.options.get("stream_interval_ms", 0)) / 1000
 
     def _resolve_path(self) -> Path:
         if self.spec.path:
@@ -141,7 +144,9 @@ class LlamaCppBackend:
     async def load(self) -> float:
         llama_cpp = _import_llama()
         self.path = await asyncio.to_thread(self._resolve_path)
-        opts = {k: v for k, v in self.spec.options.items() if k in _ENGINE_OPTIONS and k != "realtime_stream"}
+        opts = {
+            k: v for k, v in self.spec.options.items() if k in _ENGINE_OPTIONS and k not in _DELIVERY_OPTIONS
+        }
         opts.setdefault("n_ctx", 2048)
         opts.setdefault("n_gpu_layers", 0)
         # llama-cpp-python defaults to half the logical CPUs; use every CPU this process may run on
@@ -237,7 +242,7 @@ class LlamaCppBackend:
         def produce(put: Put, stop: threading.Event) -> None:
             self._generate(request, put, stop)
 
-        async for ev in stream_from_thread(produce, request, self._lock, self.realtime):
+        async for ev in stream_from_thread(produce, request, self._lock, self.realtime, self.interval_s):
             yield ev
 
     def _generate(self, request: ChatRequest, put: Callable[[Any], None], stop: threading.Event) -> None:

@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--stream-interval-ms", type=float, default=20.0)
+    ap.add_argument("--stream-interval-ms", type=float, default=0.0)
     args = ap.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

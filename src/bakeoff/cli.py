@@ -341,7 +341,7 @@ def serve(
             help="In-process engines: wake the server to send streamed tokens at most this often; the "
             "first token always goes at once (0 = every token at once).",
         ),
-    ] = 20.0,
+    ] = 0.0,
 ) -> None:
     """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
     try:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import wire
 from .backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
 from .errors import BackendUnavailableError, BakeoffError, RequestError
 from .load.runner import ModelTarget
@@ -80,8 +81,7 @@ class ChatBody(BaseModel):
 
 
 def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(wire.error_body(message, kind, param), status_code=status)
 
 
 @dataclass
@@ -394,17 +394,10 @@ async def _sse(
 ) -> AsyncIterator[bytes]:
     """The SSE body: the role frame and first token together, then one frame per event."""
 
-    def frame(obj: Any) -> bytes:
-        return b"data: " + json.dumps(obj).encode() + b"\n\n"
+    frame = wire.sse
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": rid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
+        return wire.chunk(rid, created, model, delta, finish)
 
     async def events() -> AsyncIterator[Any]:
         for ev in head:
@@ -427,16 +420,7 @@ async def _sse(
         hosted.tokens_out += done.completion_tokens or 0
         tail = pending + frame(chunk({}, done.finish_reason or "stop"))
         if include_usage:
-            tail += frame(
-                {
-                    "id": rid,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [],
-                    "usage": _usage(done),
-                }
-            )
+            tail += frame(wire.usage_chunk(rid, created, model, _usage(done)))
         yield tail + b"data: [DONE]\n\n"
         finished = True
     except RequestError as exc:

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from types import TracebackType
 from typing import Any, Literal
 
+from .. import wire
+
 Fault = Literal["http_500", "drop", "malformed", "stall", "no_done"]
 
 
@@ -169,18 +171,12 @@ class FakeOpenAIServer:
                 data["usage"] = usage
             return _send_json(sock, 200, data)
 
-        def frame(obj: Any) -> bytes:
-            payload = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+        def frame(obj: Any) -> bytes:  # one SSE event as one HTTP chunk
+            payload = wire.sse(obj)
             return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-            return {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-            }
+            return wire.chunk(rid, created, model, delta, finish_reason)
 
         sock.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -204,16 +200,7 @@ class FakeOpenAIServer:
         tail = frame(chunk({}, finish))
         include = (req.get("stream_options") or {}).get("include_usage")
         if include and plan.usage:
-            tail += frame(
-                {
-                    "id": rid,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
+            tail += frame(wire.usage_chunk(rid, created, model, usage))
         if plan.fault != "no_done":
             tail += frame(b"[DONE]")
         sock.sendall(tail + b"0\r\n\r\n")
@@ -221,7 +208,7 @@ class FakeOpenAIServer:
 
 
 def _error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "code": None}}
+    return wire.error_body(message, kind)
 
 
 def _send_json(sock: socket.socket, status: int, obj: Any) -> bool:

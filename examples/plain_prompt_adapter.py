@@ -47,7 +47,7 @@ class PlainPromptAdapter:
     def generate(self, prompt: str, **params: Any) -> str:
         self.llm.reset()
         out = self.llm.create_completion(self._prompt(prompt), **self._args(params))
-        return str(out["choices"][0]["text"]).strip()
+        return str(out["choices"][0]["text"])
 
     def stream(self, prompt: str, **params: Any) -> Iterator[str]:
         self.llm.reset()

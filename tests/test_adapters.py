@@ -73,3 +73,22 @@ def test_stop_sequences_cut_adapter_output(tmp_path: Path) -> None:
 
     text, done = asyncio.run(go())
     assert text == "tok0 tok1 tok2 " and done.completion_tokens == 3
+
+
+def test_adapter_registered_through_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third-party package registers an adapter under 'bakeoff.adapters'; --models adapter:NAME uses it."""
+    site = tmp_path / "site"
+    dist = site / "echo_plugin-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[bakeoff.adapters]\nplugged-echo = echo_plugin_mod:EchoAdapter\n")
+    (site / "echo_plugin_mod.py").write_text((DATA / "echo_adapter.py").read_text())
+    monkeypatch.syspath_prepend(str(site))
+    from bakeoff.adapters import registered_adapters
+
+    assert registered_adapters()["plugged-echo"] == "echo_plugin_mod:EchoAdapter"
+    targets = resolve_targets(["adapter:plugged-echo"], {}, None)
+    settings = BenchSettings(models=["adapter:plugged-echo"], rounds=1, warmup=0, max_tokens=4)
+    s = run_bench(settings, [PromptCase(id="p", prompt="hi")], targets, tmp_path / "o")
+    m = s.models[0]
+    assert m.status == "ok" and m.backend == "adapter" and m.tokens.completion_mean == 4

@@ -123,10 +123,11 @@ def test_report_rerenders_from_saved_summary(fake, tmp_path: Path) -> None:
     )
     (out / "report.md").unlink()
     (out / "report.csv").unlink()
-    r = run("report", str(out), "--write", "--format", "md")
+    r = run("report", str(out), "--format", "md")
     assert r.returncode == 0 and "# Benchmark report" in r.stdout
     assert (out / "report.md").exists() and (out / "report.csv").exists()
-    assert run("report", str(out), "--format", "csv").stdout.startswith("model,backend")
+    assert run("report", str(out), "--format", "csv", "--no-write").stdout.startswith("model,backend")
+    assert run("report", str(out), "--format", "xml").returncode == 2
     r = run("report", str(tmp_path / "nothing"))
     assert r.returncode == 1 and "not found" in r.stderr
 

@@ -133,3 +133,25 @@ def test_missing_gguf_and_bad_file_fail_only_that_model(tmp_path: Path) -> None:
     assert good.status == "ok"
     assert bad.status == "error" and "could not load" in (bad.error or "")
     assert missing.status == "error" and "no GGUF file" in (missing.error or "")
+
+
+def test_example_adapter_streaming_and_blocking(tmp_path: Path) -> None:
+    """examples/models.json: the plain-prompt adapter over SmolLM2, streaming and blocking."""
+    from bakeoff.config import load_models_file
+
+    specs = load_models_file(Path(__file__).parent.parent / "examples" / "models.json")
+    names = ["smollm2-plain", "smollm2-plain-blocking"]
+    s = _run(
+        resolve_targets(names, specs, None),
+        tmp_path,
+        [PromptCase(id="p", prompt="What is 2 + 2?")],
+        rounds=1,
+        warmup=0,
+        max_tokens=8,
+    )
+    streaming, blocking = s.models
+    assert streaming.status == blocking.status == "ok", (streaming.error, blocking.error)
+    assert streaming.tokens.source == blocking.tokens.source == "native"
+    assert streaming.ttft_s.n == 1 and blocking.ttft_s.n == 0
+    assert blocking.info["ttft"].startswith("unavailable")
+    assert streaming.sample_response and blocking.sample_response

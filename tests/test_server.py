@@ -48,9 +48,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "echo-blocking": {"adapter": f"{DATA}/echo_adapter.py:BlockingEcho"},
         "broken": {"adapter": f"{DATA}/echo_adapter.py:BrokenAdapter"},
     }
-    names = "echo,echo-blocking,broken" + (",smollm2-135m" if HAS_LLAMA else "")
+    names = "echo,echo-blocking,broken" + (",smollm2-135m,smollm2-plain" if HAS_LLAMA else "")
     if HAS_LLAMA:
         models["smollm2-135m"] = {"embedded": "smollm2-135m"}
+        example = Path(__file__).parent.parent / "examples" / "plain_prompt_adapter.py"
+        models["smollm2-plain"] = {"adapter": f"{example}:PlainPromptAdapter"}  # the shipped example
     (tmp / "models.json").write_text(json.dumps(models))
     port = _free_port()
     proc = subprocess.Popen(
@@ -101,7 +103,7 @@ def test_models_listing(served: Served) -> None:
 def test_openai_client_streams_and_not(served: Served) -> None:
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=served.base, api_key=KEY)
-    models = ["echo", "echo-blocking"] + (["smollm2-135m"] if HAS_LLAMA else [])
+    models = ["echo", "echo-blocking"] + (["smollm2-135m", "smollm2-plain"] if HAS_LLAMA else [])
     for model in models:
         r = client.chat.completions.create(
             model=model, messages=[{"role": "user", "content": "Say hi"}], max_tokens=6, temperature=0

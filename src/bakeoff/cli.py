@@ -258,13 +258,17 @@ def bench(
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, csv, json or table")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="What to print: md, csv, json or table.")
+    ] = "table",
     write: Annotated[
-        bool, typer.Option("--write", help="Rewrite report.md and report.csv in the folder.")
-    ] = False,
+        bool, typer.Option("--write/--no-write", help="Rewrite report.md and report.csv beside summary.json.")
+    ] = True,
 ) -> None:
-    """Re-render the reports of a saved run from its summary.json."""
+    """Re-render a saved run's reports (report.md, report.csv) from its summary.json and print one."""
     summary = load_summary(run_dir)
+    if fmt not in ("md", "csv", "json", "table"):
+        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json or table")
     if write:
         write_reports(summary, run_dir if run_dir.is_dir() else run_dir.parent)
     if fmt == "md":

@@ -121,6 +121,19 @@ def test_cli_bakeoff_on_all_embedded_models(tmp_path: Path) -> None:
         assert m["backend"] == "llamacpp" and m["tokens"]["source"] == "native"
         assert m["resources"]["load_s"] > 0
     assert s["models"][2]["info"]["chat_format"] == "gemma"
+    res = {m["model"]: m["resources"] for m in s["models"]}
+    # memory grows with model size; disk sizes match the files
+    assert (
+        res["smollm2-135m"]["peak_rss_mb"]
+        < res["gemma3-270m"]["peak_rss_mb"]
+        < res["qwen2.5-coder-0.5b"]["peak_rss_mb"]
+    )
+    assert res["qwen2.5-coder-0.5b"]["disk_mb"] == pytest.approx(491.4, abs=0.1)
+    for r in res.values():
+        assert r["peak_rss_mb"] > r["disk_mb"] * 0.8  # the weights are resident while decoding
+        assert r["energy_source"] in ("measured", "estimated") and r["energy_j_per_token"] > 0
+        assert 0 < r["roofline_ratio"] < 2 and r["decode_ceiling_tok_s"] > 0
+        assert r["load_s"] > 0 and r["first_request_ttft_s"] > 0
     assert "smollm2-135m" in r.stdout and "qwen2.5-coder-0.5b" in r.stdout
 
 

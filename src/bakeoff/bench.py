@@ -23,7 +23,10 @@ from .errors import BakeoffError, ModelError
 from .load.runner import ModelOutcome, ModelTarget, Runner
 from .metrics.aggregate import summarize_model
 from .metrics.request import request_metrics
+from .metrics.resources import derive_resources
+from .monitors.bandwidth import memory_bandwidth_gbs
 from .monitors.environment import snapshot
+from .monitors.resources import ModelMonitor
 from .plugins import backend_names
 from .records import RequestRecord
 from .reporters import render_csv, render_markdown
@@ -174,6 +177,20 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _model_bytes(target: ModelTarget, info: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(bytes of weights read per token, download size) where known."""
+    spec = target.spec
+    download = None
+    if spec and spec.embedded and spec.embedded in embedded.EMBEDDED:
+        download = embedded.EMBEDDED[spec.embedded].size_bytes
+    path = info.get("path")
+    if path and Path(path).exists():
+        return Path(path).stat().st_size, download
+    if spec and spec.size_mb:
+        return int(spec.size_mb * 1e6), download
+    return download, download
+
+
 def build_summary(
     settings: BenchSettings,
     env: dict[str, Any],
@@ -183,14 +200,26 @@ def build_summary(
     prompt_count: int,
 ) -> Summary:
     models = []
+    gbs = (
+        env.get("memory_bandwidth", {}).get("gbs") if isinstance(env.get("memory_bandwidth"), dict) else None
+    )
     for o in outcomes:
         recs = [r for r in records if r.model == o.target.name]
-        resources: dict[str, Any] = {"load_s": o.load_s}
-        if "disk_mb" in o.info:
-            resources["disk_mb"] = o.info["disk_mb"]
-        models.append(
-            summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, o.info, resources)
+        row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, o.info)
+        model_bytes, download = _model_bytes(o.target, o.info)
+        row.resources = derive_resources(
+            row,
+            o.resources,
+            recs,
+            load_s=o.load_s,
+            model_bytes=model_bytes,
+            download_bytes=download,
+            bandwidth_gbs=gbs,
+            watts_per_core=settings.watts_per_core,
+            price_per_kwh=settings.price_per_kwh,
+            max_memory_mb=settings.max_memory_mb,
         )
+        models.append(row)
     run_settings = settings.model_dump(mode="json")
     run_settings["prompt_count"] = prompt_count
     return Summary(run=RunInfo(settings=run_settings, environment=env, started_at=started), models=models)
@@ -215,6 +244,7 @@ def run_bench(
     out_dir.mkdir(parents=True, exist_ok=True)
     started = _now_iso()
     env = snapshot()
+    env["memory_bandwidth"] = memory_bandwidth_gbs()  # measured once per machine, then cached
     writer = RecordWriter(out_dir / "records.jsonl")
     outcomes = [ModelOutcome(t) for t in targets]
     events = on_event or (lambda kind, data: None)
@@ -223,7 +253,20 @@ def run_bench(
         writer(rec)
         events("record", {"record": rec})
 
-    runner = Runner(settings, prompts, on_record, events)
+    monitors: dict[str, ModelMonitor] = {}
+    by_name = {o.target.name: o for o in outcomes}
+
+    def watch(kind: str, data: dict[str, Any]) -> None:
+        name = data.get("model")
+        if kind == "model_start" and name in by_name and by_name[name].target.spec is not None:
+            monitors[name] = ModelMonitor(by_name[name].target)
+        elif kind == "measure_start" and name in monitors:
+            monitors[name].measure_start()
+        elif kind == "model_end" and name in monitors:
+            by_name[name].resources = monitors.pop(name).finish()
+        events(kind, data)
+
+    runner = Runner(settings, prompts, on_record, watch)
     t_start = time.perf_counter()
 
     def finish(interrupted: bool) -> Summary:

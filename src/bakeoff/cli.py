@@ -140,6 +140,17 @@ def bench(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")
     ] = None,
+    max_memory_mb: Annotated[
+        float | None,
+        typer.Option("--max-memory-mb", help="Memory budget: models whose peak exceeds it do not fit."),
+    ] = None,
+    watts_per_core: Annotated[
+        float,
+        typer.Option("--watts-per-core", help="Energy estimate when RAPL is unreadable: W per busy core."),
+    ] = 10.0,
+    price_per_kwh: Annotated[
+        float, typer.Option("--price-per-kwh", help="Electricity price for the cost per million tokens.")
+    ] = 0.30,
 ) -> None:
     """Benchmark models over a prompt set and write summary.json, records.jsonl, report.md and report.csv."""
     env = env_overrides()
@@ -180,6 +191,9 @@ def bench(
             endpoint=ep,
             prompts_source=source,
             models_file=str(models_file) if models_file else None,
+            max_memory_mb=max_memory_mb,
+            watts_per_core=watts_per_core,
+            price_per_kwh=price_per_kwh,
         )
     except ValidationError as exc:
         e = exc.errors()[0]
@@ -272,7 +286,7 @@ def report(
     if write:
         write_reports(summary, run_dir if run_dir.is_dir() else run_dir.parent)
     if fmt == "md":
-        console.print(render_markdown(summary), markup=False, highlight=False)
+        sys.stdout.write(render_markdown(summary))
     elif fmt == "csv":
         sys.stdout.write(render_csv(summary))
     elif fmt == "json":

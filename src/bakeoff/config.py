@@ -96,6 +96,9 @@ class BenchSettings(BaseModel):
     concurrency: int = Field(default=1, ge=1, le=1024)
     timeout_s: float = Field(default=120.0, gt=0)
     endpoint: str | None = None
+    max_memory_mb: float | None = Field(default=None, gt=0)
+    watts_per_core: float = Field(default=10.0, gt=0)
+    price_per_kwh: float = Field(default=0.30, ge=0)
     prompts_source: str = "built-in session prompts"
     models_file: str | None = None
 

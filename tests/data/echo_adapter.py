@@ -52,3 +52,30 @@ class BrokenAdapter:
 
     def generate(self, prompt: str, **params: Any) -> str:
         return ""
+
+
+class HogAdapter(EchoAdapter):
+    """Holds a known 200 MB buffer (every page touched) while loaded."""
+
+    size = 200 * 1024 * 1024
+
+    def load(self, weights_path: str | None) -> None:
+        super().load(weights_path)
+        self.buf = bytearray(self.size)
+        self.buf[::4096] = b"\x01" * len(range(0, self.size, 4096))
+
+    def close(self) -> None:
+        del self.buf
+
+
+class BusyEcho(EchoAdapter):
+    """Burns CPU for each token instead of sleeping (so its energy estimate is not zero)."""
+
+    delay = 0.02
+
+    def _words(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
+        for i in range(int(params.get("max_tokens") or 16)):
+            end = time.perf_counter() + self.delay
+            while time.perf_counter() < end:
+                pass
+            yield f"tok{i} "

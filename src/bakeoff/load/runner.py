@@ -42,6 +42,7 @@ class ModelOutcome:
     load_s: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     aborted: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 RecordSink = Callable[[RequestRecord], None]
@@ -92,6 +93,7 @@ class Runner:
             backend = make_backend(load_backend_class(target.backend), target.name, target.spec)
             outcome.load_s = await backend.load()
             outcome.info = backend.describe()
+            self.on_event("loaded", {"model": target.name, "load_s": outcome.load_s})
         except BakeoffError as exc:
             outcome.status, outcome.error = "error", f"load failed: {exc.message}"
         except Exception as exc:  # an engine's own failure must not stop the batch
@@ -142,6 +144,8 @@ class Runner:
                         )
 
         for phase in (warm, measured):
+            if phase is measured:
+                self.on_event("measure_start", {"model": target.name})
             queue: asyncio.Queue[Job] = asyncio.Queue()
             for job in phase:
                 queue.put_nowait(job)

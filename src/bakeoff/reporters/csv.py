@@ -9,6 +9,24 @@ from ..results import Summary
 
 _STATS = ("ttft_s", "latency_s", "tpot_s", "itl_s", "decode_tokens_per_s", "output_tokens_per_s")
 _FIELDS = ("n", "mean", "min", "max", "p50", "p90", "p95", "p99")
+_RESOURCES = (
+    "load_s",
+    "first_request_ttft_s",
+    "peak_rss_mb",
+    "steady_rss_mb",
+    "fits_memory",
+    "disk_mb",
+    "energy_j_per_token",
+    "energy_source",
+    "cost_per_mtok",
+    "decode_ceiling_tok_s",
+    "roofline_ratio",
+    "other_load_pct",
+)
+
+
+def _cell(v: object) -> object:
+    return "" if v is None else v
 
 
 def render_csv(summary: Summary) -> str:
@@ -19,8 +37,8 @@ def render_csv(summary: Summary) -> str:
         "prompt_tokens_mean",
         "completion_tokens_mean",
         "token_source",
-        "load_s",
     ]
+    header += list(_RESOURCES)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -28,13 +46,13 @@ def render_csv(summary: Summary) -> str:
         row: list[object] = [m.model, m.backend, m.status, m.error or "", m.requests.ok, m.requests.error]
         for s in _STATS:
             st = getattr(m, s)
-            row += ["" if getattr(st, f) is None else getattr(st, f) for f in _FIELDS]
+            row += [_cell(getattr(st, f)) for f in _FIELDS]
         row += [
-            "" if m.aggregate_output_tokens_per_s is None else m.aggregate_output_tokens_per_s,
-            "" if m.tokens.prompt_mean is None else m.tokens.prompt_mean,
-            "" if m.tokens.completion_mean is None else m.tokens.completion_mean,
+            _cell(m.aggregate_output_tokens_per_s),
+            _cell(m.tokens.prompt_mean),
+            _cell(m.tokens.completion_mean),
             m.tokens.source or "",
-            m.resources.get("load_s", ""),
         ]
+        row += [_cell(m.resources.get(k)) for k in _RESOURCES]
         w.writerow(row)
     return buf.getvalue()

@@ -3,6 +3,7 @@ decode rate and status, then highlights, failures, per-prompt latency and sample
 
 from __future__ import annotations
 
+from ..monitors.energy import ENERGY_FORMULA
 from ..results import ModelSummary, Summary
 from .format import num, rate, secs
 
@@ -36,6 +37,11 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
     if m := best("latency_s", "p95", True):
         out.append(f"Lowest p95 latency: **{m.model}** ({secs(m.latency_s.p95)}, n={m.latency_s.n})")
     for m in models:
+        if m.resources.get("fits_memory") is False:
+            out.append(
+                f"**{m.model}** does not fit the memory budget: peak {m.resources.get('peak_rss_mb')} MB "
+                f"> {m.resources.get('max_memory_mb'):g} MB"
+            )
         if m.status != "ok":
             out.append(f"**{m.model}** {m.status}: {m.error}")
         elif m.requests.error:
@@ -47,6 +53,67 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
             out.append(f"**{m.model}**: TTFT {m.info['ttft']}")
         if m.tokens.source == "estimated":
             out.append(f"**{m.model}**: token counts are estimated (the server sent no usage)")
+    return out
+
+
+def _mb(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0f} MB"
+
+
+def _resources(summary: Summary) -> list[str]:
+    rows = [m for m in summary.models if m.resources.get("memory_source") or m.resources.get("disk_mb")]
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Resources",
+        "",
+        "| Model | Peak memory | Steady | Fits budget | Disk | Cold load | First answer TTFT | Warm TTFT "
+        "| Energy/token | Cost per 1M tokens | Decode ceiling | Of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in rows:
+        r = m.resources
+        fits = (
+            {True: "yes", False: "**no**", None: "n/a"}[r.get("fits_memory")] if "fits_memory" in r else "-"
+        )
+        e = r.get("energy_j_per_token")
+        energy = "n/a" if e is None else f"{e:.3f} J ({r.get('energy_source')})"
+        cost = "n/a" if r.get("cost_per_mtok") is None else f"{r['cost_per_mtok']:.4f}"
+        ratio = r.get("roofline_ratio")
+        out.append(
+            f"| {m.model} | {_mb(r.get('peak_rss_mb'))} | {_mb(r.get('steady_rss_mb'))} | {fits} "
+            f"| {_mb(r.get('disk_mb'))} | {secs(r.get('load_s'))} | {secs(r.get('first_request_ttft_s'))} "
+            f"| {secs(r.get('warm_ttft_s'))} | {energy} | {cost} "
+            f"| {num(r.get('decode_ceiling_tok_s'))} tok/s | {'n/a' if ratio is None else f'{ratio:.0%}'} |"
+        )
+    env = summary.run.environment
+    bw = env.get("memory_bandwidth") or {}
+    out += [
+        "",
+        "- Memory: "
+        + "; ".join(
+            sorted(
+                {str(m.resources.get("memory_source") or m.resources.get("memory_unavailable")) for m in rows}
+            )
+        ),
+        f"- Energy: {ENERGY_FORMULA}; price {rows[0].resources.get('price_per_kwh', 'n/a')} per kWh. "
+        "An *estimated* figure assumes a draw per busy core (`--watts-per-core`); RAPL was "
+        + (
+            "read."
+            if any(m.resources.get("energy_source") == "measured" for m in rows)
+            else "not readable here."
+        ),
+        f"- Decode ceiling = memory bandwidth / model bytes (each token reads every weight once); "
+        f"bandwidth {bw.get('gbs', 'n/a')} GB/s ({bw.get('method', 'not measured')}).",
+        "- First answer TTFT is the first (warm-up) request after load; warm TTFT is the measured p50.",
+    ]
+    busy = [m.model for m in rows if (m.resources.get("other_load_pct") or 0) > 20]
+    if busy:
+        out.append(
+            f"- **Other load** on the machine during {', '.join(busy)} (over 20% of the CPUs): "
+            "its figures may be low."
+        )
     return out
 
 
@@ -103,6 +170,7 @@ def render_markdown(summary: Summary) -> str:
             f"| {m.model} | {num(m.tokens.prompt_mean)} | {num(m.tokens.completion_mean)} | "
             f"{m.tokens.source or 'n/a'} | {secs(load) if load is not None else 'n/a'} |"
         )
+    lines += _resources(summary)
     lines += ["", "## Sample responses", ""]
     for m in summary.models:
         text = (m.sample_response or "(none)").strip().replace("\n", " ")

@@ -21,6 +21,7 @@ def summary_table(summary: Summary) -> Table:
         ("TTFT p50", "right"),
         ("Decode tok/s", "right"),
         ("Output tok/s", "right"),
+        ("Peak mem", "right"),
         ("ok/err", "right"),
     ]:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
@@ -33,9 +34,17 @@ def summary_table(summary: Summary) -> Table:
             secs(m.ttft_s.p50),
             rate(m.decode_tokens_per_s.p50),
             rate(m.output_tokens_per_s.mean),
+            _peak(m.resources),
             f"{m.requests.ok}/{m.requests.error}",
         )
     return t
+
+
+def _peak(r: dict[str, object]) -> str:
+    peak = r.get("peak_rss_mb")
+    if not isinstance(peak, int | float):
+        return "n/a"
+    return f"{peak:.0f} MB" + (" [red](over)[/]" if r.get("fits_memory") is False else "")
 
 
 def failure_lines(summary: Summary) -> list[str]:

@@ -126,3 +126,96 @@ def test_rapl_counter_wrap(tmp_path: Path) -> None:
     (z / "energy_uj").write_text("100\n")
     (z / "max_energy_range_uj").write_text("1000\n")
     assert energy.rapl_delta_j([z], 900, 100) == pytest.approx(200 / 1e6)
+
+
+class _FakeNvml:
+    """Stands in for pynvml: one GPU whose used memory rises by 512 MB once a model 'loads'."""
+
+    def __init__(self) -> None:
+        self.used = 1_000_000_000
+        self.energy_mj = 5_000_000
+
+    def nvmlInit(self) -> None: ...
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:
+        return i
+
+    def nvmlSystemGetDriverVersion(self) -> bytes:
+        return b"550.54"
+
+    def nvmlDeviceGetName(self, h: int) -> str:
+        return "Fake GPU"
+
+    def nvmlDeviceGetMemoryInfo(self, h: int) -> object:
+        return type("M", (), {"total": 80_000_000_000, "used": self.used})()
+
+    def nvmlDeviceGetUtilizationRates(self, h: int) -> object:
+        return type("U", (), {"gpu": 75})()
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> int:
+        self.energy_mj += 1000  # 1 J per reading
+        return self.energy_mj
+
+
+def test_gpu_memory_utilization_and_energy_through_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import time
+
+    from bakeoff.monitors import gpu
+
+    fake = _FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    assert gpu.describe() == [
+        {"index": 0, "name": "Fake GPU", "driver": "550.54", "memory_total_mb": 80000.0}
+    ]
+    sampler = gpu.GpuSampler(interval_s=0.005).start()
+    fake.used += 512_000_000
+    sampler.mark()
+    time.sleep(0.05)
+    out = sampler.finish()
+    assert out["gpu_peak_memory_mb"] == 512.0 and out["gpu_util_mean_pct"] == 75.0
+    assert out["gpu_energy_j"] == 1.0
+    row = ModelSummary(model="m", backend="llamacpp", status="ok")
+    from bakeoff.records import ContentEvent, RequestRecord
+
+    rec = RequestRecord(
+        model="m",
+        backend="llamacpp",
+        prompt_id="p",
+        round=1,
+        warmup=False,
+        stream=True,
+        status="ok",
+        t_scheduled_ns=0,
+        t0_ns=0,
+        t_end_ns=10,
+        events=(ContentEvent(5, 1), ContentEvent(10, 1)),
+        completion_tokens=2,
+        token_source="native",
+    )
+    derived = derive_resources(
+        row,
+        {**out, "cpu_s": 0.1},
+        [rec],
+        load_s=1.0,
+        model_bytes=None,
+        download_bytes=None,
+        bandwidth_gbs=None,
+        watts_per_core=10,
+        price_per_kwh=0.3,
+        max_memory_mb=None,
+    )
+    assert derived["energy_j"] == pytest.approx(2.0)  # 1 J GPU (measured) + 0.1 CPU-s x 10 W (estimated)
+    assert derived["energy_source"] == "estimated" and "NVML GPU" in derived["energy_method"]
+
+
+def test_no_gpu_without_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from bakeoff.monitors import gpu
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
+    assert gpu.describe() is None and gpu.GpuSampler().finish() == {}

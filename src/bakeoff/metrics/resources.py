@@ -24,7 +24,7 @@ def derive_resources(
     price_per_kwh: float,
     max_memory_mb: float | None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("rapl_j", "cpu_s")}
+    out: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("rapl_j", "cpu_s", "gpu_energy_j")}
     out["load_s"] = load_s
     if "disk_mb" in row.info:
         out["disk_mb"] = row.info["disk_mb"]
@@ -35,8 +35,18 @@ def derive_resources(
     out["first_request_ttft_s"] = request_metrics(first).ttft_s if first else None
     out["warm_ttft_s"] = row.ttft_s.p50
     tokens = sum(r.completion_tokens or 0 for r in records if not r.warmup and r.status == "ok")
-    if "rapl_j" in raw:
-        e = energy.EnergyEstimate(raw["rapl_j"], "measured", "RAPL package energy over the measured phase")
+    if "rapl_j" in raw or "gpu_energy_j" in raw:
+        parts = [(raw.get("rapl_j"), "RAPL CPU package"), (raw.get("gpu_energy_j"), "NVML GPU")]
+        used = [(j, label) for j, label in parts if j is not None]
+        cpu_note = ""
+        total = sum(j for j, _ in used)
+        if "rapl_j" not in raw and raw.get("cpu_s") is not None:
+            cpu = energy.estimate(raw["cpu_s"], watts_per_core)
+            total += cpu.energy_j
+            cpu_note = f" + CPU estimated ({cpu.method})"
+        source = "measured" if not cpu_note else "estimated"
+        method = " + ".join(label for _, label in used) + " energy over the measured phase" + cpu_note
+        e = energy.EnergyEstimate(total, source, method)
     elif raw.get("cpu_s") is not None:
         e = energy.estimate(raw["cpu_s"], watts_per_core)
     else:

@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 
 from .. import __version__
+from . import gpu
 
 
 def _cpu_model() -> str:
@@ -53,7 +54,7 @@ def snapshot() -> dict[str, Any]:
         "python_executable": sys.executable,
         "bakeoff": __version__,
         "engines": {k: v for k in ("llama-cpp-python", "httpx", "numpy") if (v := _pkg(k))},
-        "gpu": None,
+        "gpu": gpu.describe(),
         "loadavg_1m_at_start": load1,
         "loadavg_5m_at_start": load5,
         "busy_at_start": bool(load1 is not None and cores and load1 > 0.5 * cores),

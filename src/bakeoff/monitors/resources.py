@@ -12,6 +12,7 @@ import psutil
 
 from ..load.runner import ModelTarget
 from . import energy
+from .gpu import GpuSampler
 from .memory import RssSampler, server_pid
 
 MB = 1e6
@@ -39,6 +40,7 @@ class ModelMonitor:
                     f"the server at {host} is not a process on this machine (or not visible to this user)"
                 )
         self.sampler = RssSampler(self.pid).start() if self.pid else None
+        self.gpu = GpuSampler().start()
         self.zones = energy.rapl_zones()
         self.t_measure: float | None = None
         self.busy_measure: float | None = None
@@ -51,12 +53,13 @@ class ModelMonitor:
         self.own_cpu_start = _own_cpu()
         if self.sampler:
             self.sampler.mark()
+        self.gpu.mark()
         if self.zones:
             self.rapl_start = energy.rapl_read(self.zones)
 
     def finish(self) -> dict[str, Any]:
         """Raw measurements; ``derive_resources`` turns them into the summary's figures."""
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = self.gpu.finish()
         if self.sampler:
             self.sampler.stop()
             s = self.sampler

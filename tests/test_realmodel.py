@@ -129,12 +129,12 @@ def test_cli_bakeoff_on_all_embedded_models(tmp_path: Path) -> None:
         < res["qwen2.5-coder-0.5b"]["peak_rss_mb"]
     )
     assert res["qwen2.5-coder-0.5b"]["disk_mb"] == pytest.approx(491.4, abs=0.1)
-    for r in res.values():
-        assert r["peak_rss_mb"] > r["disk_mb"] * 0.8  # the weights are resident while decoding
-        assert r["energy_source"] in ("measured", "estimated") and r["energy_j_per_token"] > 0
-        assert r["decode_ceiling_tok_s"] > 0
-        assert r["load_s"] > 0 and r["first_request_ttft_s"] > 0
-    ratios = [r["roofline_ratio"] for r in res.values() if r["roofline_ratio"] is not None]
+    for rs in res.values():
+        assert rs["peak_rss_mb"] > rs["disk_mb"] * 0.8  # the weights are resident while decoding
+        assert rs["energy_source"] in ("measured", "estimated") and rs["energy_j_per_token"] > 0
+        assert rs["decode_ceiling_tok_s"] > 0
+        assert rs["load_s"] > 0 and rs["first_request_ttft_s"] > 0
+    ratios = [rs["roofline_ratio"] for rs in res.values() if rs["roofline_ratio"] is not None]
     assert len(ratios) >= 2 and all(0 < x < 2 for x in ratios)  # None only if a model stopped at 1 token
     assert "smollm2-135m" in r.stdout and "qwen2.5-coder-0.5b" in r.stdout
 

@@ -298,6 +298,31 @@ def report(
 
 
 @app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="The baseline run folder (or its summary.json).")],
+    new: Annotated[Path, typer.Argument(help="The run to judge against it.")],
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help='Gate rules, e.g. "ttft_s.p50>+10%,decode_tokens_per_s.mean<-5%".'),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the Markdown diff here.")] = None,
+) -> None:
+    """Compare two runs model by model; exit 1 when a --fail-on rule is broken by a real change."""
+    from .compare import compare as run_compare
+    from .compare import parse_rules, render_diff
+
+    rules = parse_rules(fail_on)
+    result = run_compare(base, new, rules)
+    text = render_diff(result, base, new)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
+    if result.broken:
+        err_console.print(f"[red]gate failed[/]: {len(result.broken)} rule(s) broken", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
 def doctor(
     models: Annotated[
         str | None, typer.Option("--models", "-m", help="Comma list of models to check.")

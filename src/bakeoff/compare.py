@@ -1,0 +1,243 @@
+"""Compare two saved runs: align models, report deltas with noise-aware verdicts, gate on rules.
+
+A change counts only when it is larger than the runs' own noise: with both runs' ``records.jsonl``
+at hand, the 95% bootstrap interval of the difference of the statistic (2000 resamples of the
+per-request values, fixed seed) must exclude zero; without records, the change must exceed the
+wider of the two runs' p50-to-p90 spreads. A ``--fail-on`` rule breaks only on a real (not noise)
+change beyond its threshold, so a CI gate does not flap on a shared machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UsageError
+from .results import ModelSummary, Summary, load_summary
+
+# metric -> direction in which bigger is better (+1) or worse (-1)
+METRICS: dict[str, int] = {
+    "ttft_s": -1,
+    "latency_s": -1,
+    "tpot_s": -1,
+    "decode_tokens_per_s": 1,
+    "output_tokens_per_s": 1,
+}
+DEFAULT_VIEW = [("ttft_s", "p50"), ("latency_s", "p50"), ("latency_s", "p95"), ("decode_tokens_per_s", "p50")]
+_RULE = re.compile(r"^\s*([a-z_]+)\.([a-z0-9_]+)\s*([<>])\s*([+-]?\d+(?:\.\d+)?)(%?)\s*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    stat: str
+    op: str  # '>' breaks when the change is above the threshold, '<' when below
+    value: float
+    relative: bool
+
+    def __str__(self) -> str:
+        return f"{self.metric}.{self.stat}{self.op}{self.value:+g}{'%' if self.relative else ''}"
+
+
+def parse_rules(text: str | None) -> list[Rule]:
+    """``"ttft_s.p50>+10%,decode_tokens_per_s.mean<-5%,quality.mean<-0.3"``."""
+    rules = []
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        m = _RULE.match(part)
+        if not m:
+            raise UsageError(
+                f"cannot read --fail-on rule {part.strip()!r}",
+                hint="write METRIC.STAT>+N% or METRIC.STAT<-N, e.g. ttft_s.p50>+10%",
+            )
+        metric, stat, op, value, pct = m.groups()
+        if metric not in METRICS and metric != "quality":
+            raise UsageError(
+                f"unknown metric {metric!r} in --fail-on", hint=f"one of {', '.join([*METRICS, 'quality'])}"
+            )
+        rules.append(Rule(metric, stat, op, float(value), pct == "%"))
+    return rules
+
+
+@dataclass(frozen=True)
+class Delta:
+    model: str
+    metric: str
+    stat: str
+    base: float | None
+    new: float | None
+    change: float | None  # new - base
+    relative: float | None  # change / base
+    verdict: str  # better | worse | unchanged | n/a
+    method: str
+
+
+def _samples(run_dir: Path, model: str, metric: str) -> list[float] | None:
+    path = run_dir / "records.jsonl"
+    if not path.exists():
+        return None
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if r.get("model") == model and not r.get("warmup") and r.get("status") == "ok":
+            v = (r.get("metrics") or {}).get(metric)
+            if v is not None:
+                out.append(float(v))
+    return out or None
+
+
+def _stat(xs: np.ndarray, stat: str) -> float:
+    if stat == "mean":
+        return float(xs.mean())
+    if stat.startswith("p") and stat[1:].isdigit():
+        return float(np.percentile(xs, int(stat[1:]), method="linear"))
+    raise UsageError(f"unknown statistic {stat!r}", hint="mean, p50, p90, p95 or p99")
+
+
+def bootstrap_diff(
+    a: Sequence[float], b: Sequence[float], stat: str, n: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% interval of stat(b) - stat(a), resampling each side's requests."""
+    rng = np.random.default_rng(seed)
+    xa, xb = np.asarray(a), np.asarray(b)
+    ia = rng.integers(0, len(xa), size=(n, len(xa)))
+    ib = rng.integers(0, len(xb), size=(n, len(xb)))
+    diffs = np.array([_stat(xb[j], stat) - _stat(xa[i], stat) for i, j in zip(ia, ib, strict=True)])
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _value(m: ModelSummary, metric: str, stat: str) -> float | None:
+    if metric == "quality":
+        v = m.quality.get(stat)
+        return float(v) if isinstance(v, int | float) else None
+    st = getattr(m, metric)
+    v = getattr(st, stat, None)
+    return float(v) if v is not None else None
+
+
+def delta(base_dir: Path, new_dir: Path, b: ModelSummary, n: ModelSummary, metric: str, stat: str) -> Delta:
+    vb, vn = _value(b, metric, stat), _value(n, metric, stat)
+    if vb is None or vn is None:
+        return Delta(b.model, metric, stat, vb, vn, None, None, "n/a", "missing in one run")
+    change = vn - vb
+    rel = change / vb if vb else None
+    direction = METRICS.get(metric, 1)
+    sa = _samples(base_dir, b.model, metric) if metric in METRICS else None
+    sb = _samples(new_dir, n.model, metric) if metric in METRICS else None
+    if sa and sb and len(sa) >= 2 and len(sb) >= 2:
+        lo, hi = bootstrap_diff(sa, sb, stat)
+        real = lo > 0 or hi < 0
+        method = f"bootstrap 95% CI of the difference [{lo:+.4g}, {hi:+.4g}], n={len(sa)}/{len(sb)}"
+    else:
+        st_b = getattr(b, metric, None) if metric in METRICS else None
+        st_n = getattr(n, metric, None) if metric in METRICS else None
+        spreads = [abs((s.p90 or 0) - (s.p50 or 0)) for s in (st_b, st_n) if s is not None]
+        noise = max(spreads) if spreads else 0.0
+        real = abs(change) > noise
+        method = f"no per-request records: change vs spread {noise:.4g}"
+    verdict = "unchanged" if not real else ("better" if change * direction > 0 else "worse")
+    return Delta(b.model, metric, stat, vb, vn, change, rel, verdict, method)
+
+
+@dataclass
+class Comparison:
+    base: Summary
+    new: Summary
+    deltas: list[Delta]
+    only_base: list[str]
+    only_new: list[str]
+    broken: list[tuple[Rule, Delta]]
+    prompts_differ: bool
+
+
+def compare(base_dir: Path, new_dir: Path, rules: Sequence[Rule] = ()) -> Comparison:
+    base, new = load_summary(base_dir), load_summary(new_dir)
+    bdir = base_dir if base_dir.is_dir() else base_dir.parent
+    ndir = new_dir if new_dir.is_dir() else new_dir.parent
+    bm = {m.model: m for m in base.models}
+    nm = {m.model: m for m in new.models}
+    views = list(dict.fromkeys([*DEFAULT_VIEW, *((r.metric, r.stat) for r in rules)]))
+    deltas = [
+        delta(bdir, ndir, bm[name], nm[name], metric, stat)
+        for name in bm
+        if name in nm
+        for metric, stat in views
+    ]
+    broken = []
+    for rule in rules:
+        for d in deltas:
+            if (d.metric, d.stat) != (rule.metric, rule.stat) or d.change is None or d.verdict == "unchanged":
+                continue
+            amount = (d.relative * 100 if d.relative is not None else None) if rule.relative else d.change
+            if amount is None:
+                continue
+            if (rule.op == ">" and amount > rule.value) or (rule.op == "<" and amount < rule.value):
+                broken.append((rule, d))
+    ps_b = base.run.settings.get("prompts_source"), base.run.settings.get("prompt_count")
+    ps_n = new.run.settings.get("prompts_source"), new.run.settings.get("prompt_count")
+    return Comparison(
+        base,
+        new,
+        deltas,
+        [m for m in bm if m not in nm],
+        [m for m in nm if m not in bm],
+        broken,
+        ps_b != ps_n,
+    )
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
+
+
+def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
+    def about(s: Summary) -> str:
+        return f"{s.run.started_at}, bakeoff {s.tool.version}, schema {s.schema_version}"
+
+    lines = [
+        "# Run comparison",
+        "",
+        f"Base: `{base_dir}` ({about(c.base)})  ",
+        f"New: `{new_dir}` ({about(c.new)})",
+        "",
+    ]
+    if c.prompts_differ:
+        lines += ["**Warning:** the two runs used different prompt sets; deltas may reflect that.", ""]
+    lines += ["| Model | Metric | Base | New | Change | Verdict |", "|---|---|---|---|---|---|"]
+    for d in c.deltas:
+        rel = f" ({d.relative:+.1%})" if d.relative is not None else ""
+        lines.append(
+            f"| {d.model} | {d.metric}.{d.stat} | {_fmt(d.base)} | {_fmt(d.new)} | "
+            f"{_fmt(d.change)}{rel} | {d.verdict} |"
+        )
+    if c.only_base or c.only_new:
+        lines += [
+            "",
+            f"Only in base: {', '.join(c.only_base) or '-'}; only in new: {', '.join(c.only_new) or '-'}",
+        ]
+    lines += ["", "## Gate", ""]
+    if c.broken:
+        lines += [
+            f"- **broken** `{r}`: {d.model} {d.metric}.{d.stat} {d.base:.4g} -> {d.new:.4g} ({d.method})"
+            for r, d in c.broken
+        ]
+    else:
+        lines.append("- no rule broken")
+    lines += [
+        "",
+        "Verdicts: "
+        + (c.deltas[0].method.split(" [")[0] if c.deltas else "")
+        + "; a change inside the runs' own spread is *unchanged*.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -179,23 +179,9 @@ def test_gpu_memory_utilization_and_energy_through_nvml(monkeypatch: pytest.Monk
     assert out["gpu_peak_memory_mb"] == 512.0 and out["gpu_util_mean_pct"] == 75.0
     assert out["gpu_energy_j"] == 1.0
     row = ModelSummary(model="m", backend="llamacpp", status="ok")
-    from bakeoff.records import ContentEvent, RequestRecord
+    from .test_metrics import rec as make_record
 
-    rec = RequestRecord(
-        model="m",
-        backend="llamacpp",
-        prompt_id="p",
-        round=1,
-        warmup=False,
-        stream=True,
-        status="ok",
-        t_scheduled_ns=0,
-        t0_ns=0,
-        t_end_ns=10,
-        events=(ContentEvent(5, 1), ContentEvent(10, 1)),
-        completion_tokens=2,
-        token_source="native",
-    )
+    rec = make_record([(5, 1), (10, 1)], 2, backend="llamacpp", token_source="native")
     derived = derive_resources(
         row,
         {**out, "cpu_s": 0.1},

@@ -191,6 +191,17 @@ def _model_bytes(target: ModelTarget, info: dict[str, Any]) -> tuple[int | None,
     return download, download
 
 
+def _facts(o: ModelOutcome) -> dict[str, Any]:
+    """The backend's description plus license and capability tags (models.json, else the registry)."""
+    info = dict(o.info)
+    spec = o.target.spec
+    reg = embedded.EMBEDDED.get(spec.embedded or "") if spec else None
+    info.setdefault("license", (spec.license if spec else None) or (reg.license if reg else None))
+    caps = (spec.capabilities if spec else None) or (list(reg.capabilities) if reg else [])
+    info.setdefault("capabilities", caps)
+    return info
+
+
 def build_summary(
     settings: BenchSettings,
     env: dict[str, Any],
@@ -205,7 +216,7 @@ def build_summary(
     )
     for o in outcomes:
         recs = [r for r in records if r.model == o.target.name]
-        row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, o.info)
+        row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, _facts(o))
         model_bytes, download = _model_bytes(o.target, o.info)
         row.resources = derive_resources(
             row,

@@ -323,6 +323,44 @@ def compare(
 
 
 @app.command()
+def recommend(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="e.g. latency=1,throughput=1,quality=2,memory=0.5")
+    ] = None,
+    max_memory_mb: Annotated[float | None, typer.Option("--max-memory-mb", help="Memory budget.")] = None,
+    max_p95_s: Annotated[
+        float | None, typer.Option("--max-p95-s", help="Latency SLO on p95, seconds.")
+    ] = None,
+    min_quality: Annotated[
+        float | None, typer.Option("--min-quality", help="Minimum mean quality score.")
+    ] = None,
+    license_: Annotated[
+        str | None, typer.Option("--license", help="Allowed licenses, e.g. apache-2.0,mit.")
+    ] = None,
+    capability: Annotated[str | None, typer.Option("--capability", help="Required capability tag.")] = None,
+) -> None:
+    """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence."""
+    from .recommend import Constraints, parse_weights, render_text
+    from .recommend import recommend as run_recommend
+
+    summary = load_summary(run_dir)
+    c = Constraints(
+        max_memory_mb=max_memory_mb,
+        max_p95_s=max_p95_s,
+        min_quality=min_quality,
+        licenses=tuple(x.lower() for x in _split(license_ or "")),
+        capability=capability,
+    )
+    result = run_recommend(
+        summary, run_dir if run_dir.is_dir() else run_dir.parent, parse_weights(weights), c
+    )
+    sys.stdout.write(render_text(result))
+    if result.winner is None:
+        raise typer.Exit(1)
+
+
+@app.command()
 def doctor(
     models: Annotated[
         str | None, typer.Option("--models", "-m", help="Comma list of models to check.")

@@ -1,0 +1,295 @@
+"""From numbers to a decision: hard constraints first, then a weighted score, the Pareto frontier of
+quality against speed, and how sure the call is.
+
+Scores are relative: on each dimension a model gets best/value (lower-is-better) or value/best
+(higher-is-better), so the best model scores 1; the weighted mean over the dimensions with data is
+the model's score. Its 95% interval comes from resampling each model's requests (latency and decode
+rate) 500 times with a fixed seed; when the runner-up's interval overlaps the winner's, the call is a
+tie, not a win.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UsageError
+from .results import ModelSummary, Summary
+
+DIMENSIONS = {"latency": -1, "throughput": 1, "quality": 1, "memory": -1}
+DEFAULT_WEIGHTS = {"latency": 1.0, "throughput": 1.0, "quality": 2.0, "memory": 0.5}
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    """``latency=1,throughput=1,quality=2,memory=0.5`` (unnamed dimensions keep their default)."""
+    weights = dict(DEFAULT_WEIGHTS)
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in DIMENSIONS:
+            raise UsageError(f"unknown weight {key!r}", hint=f"use {', '.join(DIMENSIONS)}")
+        try:
+            weights[key] = float(value)
+        except ValueError:
+            raise UsageError(f"weight {key} must be a number, got {value!r}") from None
+        if weights[key] < 0:
+            raise UsageError(f"weight {key} must not be negative")
+    return weights
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_memory_mb: float | None = None
+    max_p95_s: float | None = None
+    min_quality: float | None = None
+    licenses: tuple[str, ...] = ()
+    capability: str | None = None
+
+
+@dataclass
+class Candidate:
+    model: str
+    values: dict[str, float | None]
+    score: float = 0.0
+    interval: tuple[float, float] = (0.0, 0.0)
+    excluded: str | None = None
+    pareto: bool = False
+    lost_because: str | None = None
+
+
+@dataclass
+class Recommendation:
+    winner: str | None
+    runners_up: list[str]
+    confidence: str
+    candidates: list[Candidate]
+    dimensions: list[str]
+    weights: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    frontier_axes: tuple[str, str] = ("throughput", "quality")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "winner": self.winner,
+            "runners_up": self.runners_up,
+            "confidence": self.confidence,
+            "dimensions": self.dimensions,
+            "weights": self.weights,
+            "frontier_axes": list(self.frontier_axes),
+            "notes": self.notes,
+            "candidates": [c.__dict__ | {"interval": list(c.interval)} for c in self.candidates],
+        }
+
+
+def _values(m: ModelSummary) -> dict[str, float | None]:
+    q = m.quality.get("mean")
+    return {
+        "latency": m.latency_s.p50,
+        "throughput": m.decode_tokens_per_s.p50 or m.output_tokens_per_s.mean,
+        "quality": float(q) if isinstance(q, int | float) else None,
+        "memory": m.resources.get("peak_rss_mb"),
+    }
+
+
+def _check(m: ModelSummary, c: Constraints) -> str | None:
+    if m.status != "ok":
+        return f"no results ({m.status}: {m.error})"
+    peak = m.resources.get("peak_rss_mb")
+    if c.max_memory_mb is not None:
+        if peak is None:
+            return "memory unknown, so the memory budget cannot be checked"
+        if peak > c.max_memory_mb:
+            return f"peak memory {peak:.0f} MB > budget {c.max_memory_mb:g} MB"
+    if c.max_p95_s is not None and (m.latency_s.p95 is None or m.latency_s.p95 > c.max_p95_s):
+        return f"p95 latency {m.latency_s.p95 or float('nan'):.2f} s > SLO {c.max_p95_s:g} s"
+    q = m.quality.get("mean")
+    if c.min_quality is not None and (not isinstance(q, int | float) or q < c.min_quality):
+        return f"quality {q if q is not None else 'unknown'} < minimum {c.min_quality:g}"
+    lic = str(m.info.get("license") or "").lower()
+    if c.licenses and lic not in c.licenses:
+        return f"license {m.info.get('license') or 'unknown'!r} not in {', '.join(c.licenses)}"
+    if c.capability and c.capability not in (m.info.get("capabilities") or []):
+        return f"lacks capability {c.capability!r}"
+    return None
+
+
+def _scores(
+    vals: Mapping[str, Mapping[str, float | None]], dims: list[str], w: Mapping[str, float]
+) -> dict[str, float]:
+    best: dict[str, float | None] = {}
+    for d in dims:
+        xs = [x for v in vals.values() if (x := v[d]) is not None and x > 0]
+        best[d] = (min(xs) if DIMENSIONS[d] < 0 else max(xs)) if xs else None
+    total_w = sum(w[d] for d in dims) or 1.0
+    out = {}
+    for name, v in vals.items():
+        s = 0.0
+        for d in dims:
+            x, b = v[d], best[d]
+            if x is None or b is None or x <= 0:
+                continue
+            s += w[d] * ((b / x) if DIMENSIONS[d] < 0 else (x / b))
+        out[name] = s / total_w
+    return out
+
+
+def _samples(run_dir: Path | None) -> dict[str, dict[str, list[float]]]:
+    out: dict[str, dict[str, list[float]]] = {}
+    path = run_dir / "records.jsonl" if run_dir else None
+    if not path or not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if r.get("warmup") or r.get("status") != "ok":
+            continue
+        m = r.get("metrics") or {}
+        d = out.setdefault(r["model"], {"latency": [], "throughput": []})
+        if m.get("latency_s") is not None:
+            d["latency"].append(m["latency_s"])
+        if m.get("decode_tokens_per_s") is not None:
+            d["throughput"].append(m["decode_tokens_per_s"])
+    return out
+
+
+def recommend(
+    summary: Summary,
+    run_dir: Path | None = None,
+    weights: Mapping[str, float] | None = None,
+    constraints: Constraints | None = None,
+    boot: int = 500,
+) -> Recommendation:
+    w = dict(weights or DEFAULT_WEIGHTS)
+    c = constraints or Constraints()
+    cands = [Candidate(m.model, _values(m), excluded=_check(m, c)) for m in summary.models]
+    ok = [x for x in cands if x.excluded is None]
+    notes: list[str] = []
+    for x in cands:
+        if x.excluded:
+            x.lost_because = f"excluded: {x.excluded}"
+    if not ok:
+        return Recommendation(None, [], "no model meets the constraints", cands, [], w, notes)
+    dims = [d for d in DIMENSIONS if w.get(d, 0) > 0 and all(x.values[d] is not None for x in ok)]
+    for d in DIMENSIONS:
+        if w.get(d, 0) > 0 and d not in dims:
+            notes.append(f"{d} left out of the score: not measured for every remaining model")
+    vals = {x.model: x.values for x in ok}
+    point = _scores(vals, dims, w)
+    samples = _samples(run_dir)
+    rng = np.random.default_rng(0)
+    draws: dict[str, list[float]] = {x.model: [] for x in ok}
+    for _ in range(boot if samples else 0):
+        rv = {}
+        for name, v in vals.items():
+            v2 = dict(v)
+            for d in ("latency", "throughput"):
+                xs = samples.get(name, {}).get(d)
+                if d in dims and xs:
+                    v2[d] = float(np.median(rng.choice(xs, size=len(xs))))
+            rv[name] = v2
+        for name, s in _scores(rv, dims, w).items():
+            draws[name].append(s)
+    for x in ok:
+        x.score = point[x.model]
+        ds = draws[x.model]
+        x.interval = (
+            (float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))) if ds else (x.score, x.score)
+        )
+    ranked = sorted(ok, key=lambda x: x.score, reverse=True)
+    winner, rest = ranked[0], ranked[1:]
+    ties = [x.model for x in rest if x.interval[1] >= winner.interval[0]]
+    if not samples:
+        notes.append("no per-request records: score intervals unavailable, ties judged on points only")
+    if ties:
+        confidence = f"tie: {', '.join(ties)} within the winner's 95% interval"
+    elif rest:
+        confidence = (
+            "clear: the runner-up's 95% interval lies below the winner's "
+            f"({rest[0].interval[1]:.3f} < {winner.interval[0]:.3f})"
+        )
+    else:
+        confidence = "only one model meets the constraints"
+    for x in rest:
+        gaps = {
+            d: w[d]
+            * (
+                1
+                - (
+                    (winner.values[d] or 0) / (x.values[d] or 1)
+                    if DIMENSIONS[d] < 0
+                    else (x.values[d] or 0) / (winner.values[d] or 1)
+                )
+            )
+            for d in dims
+        }
+        if gaps:
+            gap = max(gaps, key=lambda k: gaps[k])
+            x.lost_because = (
+                f"biggest gap: {gap} ({_fmt(gap, x.values[gap])} vs {_fmt(gap, winner.values[gap])})"
+            )
+    axes = ("throughput", "quality") if "quality" in dims else ("throughput", "memory")
+    if axes[1] == "memory":
+        notes.append("no quality scores: the frontier is speed against memory")
+    for x in ok:
+        x.pareto = not any(_dominates(y, x, axes) for y in ok if y is not x)
+    return Recommendation(winner.model, [x.model for x in rest], confidence, cands, dims, w, notes, axes)
+
+
+def _dominates(a: Candidate, b: Candidate, axes: Sequence[str]) -> bool:
+    better_or_equal, strictly = True, False
+    for d in axes:
+        va, vb = a.values[d], b.values[d]
+        if va is None or vb is None:
+            return False
+        sa, sb = (va, vb) if DIMENSIONS[d] > 0 else (-va, -vb)
+        if sa < sb:
+            better_or_equal = False
+        if sa > sb:
+            strictly = True
+    return better_or_equal and strictly
+
+
+def _fmt(d: str | None, v: float | None) -> str:
+    if v is None or d is None:
+        return "n/a"
+    return {
+        "latency": f"{v:.2f} s",
+        "throughput": f"{v:.1f} tok/s",
+        "quality": f"{v:.2f}",
+        "memory": f"{v:.0f} MB",
+    }[d]
+
+
+def render_text(r: Recommendation) -> str:
+    lines = []
+    if r.winner is None:
+        lines.append("No recommendation: " + r.confidence)
+    else:
+        lines.append(f"Recommended: {r.winner}  ({r.confidence})")
+        if r.runners_up:
+            lines.append("Runners-up: " + ", ".join(r.runners_up))
+    lines.append(
+        f"Score over {', '.join(r.dimensions) or 'nothing'} with weights "
+        + ", ".join(f"{k}={v:g}" for k, v in r.weights.items())
+    )
+    for c in sorted(r.candidates, key=lambda x: (x.excluded is not None, -x.score)):
+        mark = "*" if c.model == r.winner else " "
+        front = " [Pareto]" if c.pareto else ""
+        if c.excluded:
+            lines.append(f" {mark} {c.model}: {c.lost_because}")
+        else:
+            lines.append(
+                f" {mark} {c.model}: score {c.score:.3f} (95% {c.interval[0]:.3f}-{c.interval[1]:.3f}){front}"
+                + (f"; {c.lost_because}" if c.lost_because else "")
+            )
+    lines += [f"note: {n}" for n in r.notes]
+    return "\n".join(lines) + "\n"

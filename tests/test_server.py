@@ -243,3 +243,72 @@ def test_same_model_in_process_and_served_side_by_side(served: Served, tmp_path:
     assert a.resources["memory_source"].startswith("bakeoff's own process")
     assert b.resources["memory_source"].startswith("server process pid")
     assert b.resources["peak_rss_mb"] > a.resources["peak_rss_mb"] * 0.5
+
+
+def test_capability_routing_from_a_saved_run(tmp_path: Path) -> None:
+    """serve --route RUN_DIR answers model "auto" / "auto:<capability>" with the recommended model."""
+    models = {
+        "quick": {"adapter": f"{DATA}/echo_adapter.py:EchoAdapter", "capabilities": ["chat"]},
+        "coder": {"adapter": f"{DATA}/echo_adapter.py:SlowEcho", "capabilities": ["chat", "code"]},
+    }
+    (tmp_path / "models.json").write_text(json.dumps(models))
+    bakeoff = str(Path(sys.executable).parent / "bakeoff")
+    r = subprocess.run(
+        [
+            bakeoff,
+            "bench",
+            "--models-file",
+            str(tmp_path / "models.json"),
+            "-r",
+            "3",
+            "--max-tokens",
+            "6",
+            "-o",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            bakeoff,
+            "serve",
+            "--models-file",
+            str(tmp_path / "models.json"),
+            "--port",
+            str(port),
+            "--route",
+            str(tmp_path / "run"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(100):
+            try:
+                ids = {
+                    m["id"]: m.get("routes_to") for m in httpx.get(base + "/models", timeout=1).json()["data"]
+                }
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert ids["auto"] == "quick" and ids["auto:code"] == "coder" and ids["auto:chat"] == "quick"
+        body = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
+        assert (
+            httpx.post(base + "/chat/completions", json={**body, "model": "auto:code"}).json()["model"]
+            == "coder"
+        )
+        assert (
+            httpx.post(base + "/chat/completions", json={**body, "model": "auto"}).json()["model"] == "quick"
+        )
+        assert (
+            httpx.post(base + "/chat/completions", json={**body, "model": "auto:vision"}).status_code == 404
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -237,10 +238,25 @@ def build_summary(
 
 
 def write_reports(summary: Summary, out_dir: Path) -> None:
-    """summary.json, then report.md and report.csv rendered from it."""
+    """summary.json, then report.md, report.csv and report.html rendered from it (and records.jsonl)."""
     save_summary(summary, out_dir)
     (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
     (out_dir / "report.csv").write_text(render_csv(summary), encoding="utf-8")
+    (out_dir / "report.html").write_text(html_report(out_dir, summary), encoding="utf-8")
+
+
+def html_report(run_dir: Path, summary: Summary) -> str:
+    """The HTML page of a saved run, with the default recommendation."""
+    from .recommend import recommend
+    from .reporters.html import render_html
+
+    records = []
+    path = run_dir / "records.jsonl"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+    return render_html(summary, records, recommend(summary, run_dir))
 
 
 def run_bench(

@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from . import __version__
-from .bench import endpoint_models, prepare_embedded, resolve_targets, run_bench, write_reports
+from .bench import endpoint_models, html_report, prepare_embedded, resolve_targets, run_bench, write_reports
 from .config import (
     BenchSettings,
     ModelSpec,
@@ -264,7 +264,7 @@ def bench(
     for m in summary.models:
         if m.error:
             err_console.print(f"[red]{escape(m.model)}[/]: {escape(m.error)}", highlight=False)
-    console.print(f"reports: {out_dir}/summary.json, records.jsonl, report.md, report.csv")
+    console.print(f"reports: {out_dir}/summary.json, records.jsonl, report.md, report.csv, report.html")
     if not any(m.status == "ok" for m in summary.models):
         raise typer.Exit(1)
 
@@ -281,14 +281,16 @@ def report(
 ) -> None:
     """Re-render a saved run's reports (report.md, report.csv) from its summary.json and print one."""
     summary = load_summary(run_dir)
-    if fmt not in ("md", "csv", "json", "table"):
-        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json or table")
+    if fmt not in ("md", "csv", "json", "table", "html"):
+        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json, html or table")
     if write:
         write_reports(summary, run_dir if run_dir.is_dir() else run_dir.parent)
     if fmt == "md":
         sys.stdout.write(render_markdown(summary))
     elif fmt == "csv":
         sys.stdout.write(render_csv(summary))
+    elif fmt == "html":
+        sys.stdout.write(html_report(run_dir if run_dir.is_dir() else run_dir.parent, summary))
     elif fmt == "json":
         sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     elif fmt == "table":
@@ -423,6 +425,12 @@ def serve(
             "first token always goes at once (0 = every token at once).",
         ),
     ] = 0.0,
+    route: Annotated[
+        Path | None,
+        typer.Option(
+            "--route", help='Answer model "auto" / "auto:<capability>" with this run\'s recommendation.'
+        ),
+    ] = None,
 ) -> None:
     """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
     try:
@@ -448,6 +456,14 @@ def serve(
             "machine can use these models"
         )
     model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms)
+    if route is not None:
+        from .routing import routes_from_run
+
+        model_host.routes, notes = routes_from_run(route, [t.name for t in targets])
+        for note in notes:
+            err_console.print(f"[yellow]route[/] {escape(note)}", highlight=False)
+        for name, target in model_host.routes.items():
+            err_console.print(f"route {escape(name)} -> {escape(target)}", highlight=False)
     application = create_app(model_host, api_key=api_key)
     err_console.print(
         f"serving {len(targets)} models at http://{host}:{port}/v1: {', '.join(t.name for t in targets)}",

@@ -106,6 +106,7 @@ class ModelHost:
         self.models: dict[str, HostedModel] = {t.name: HostedModel(t) for t in targets}
         self.realtime = realtime
         self.stream_interval_ms = stream_interval_ms
+        self.routes: dict[str, str] = {}  # "auto" / "auto:<capability>" -> a served model
         self.created = int(time.time())
 
     async def get(self, name: str) -> Backend:
@@ -129,6 +130,12 @@ class ModelHost:
             hosted.backend = backend
             hosted.load_error = None
             return backend
+
+    def resolve(self, name: str) -> str | None:
+        """A served model's own name, or where an ``auto`` route points."""
+        if name in self.models:
+            return name
+        return self.routes.get(name)
 
     async def preload(self) -> dict[str, str | None]:
         results: dict[str, str | None] = {}
@@ -184,6 +191,16 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
                     "loaded": hosted.backend is not None,
                 }
             )
+        for route, target in host.routes.items():
+            data.append(
+                {
+                    "id": route,
+                    "object": "model",
+                    "created": host.created,
+                    "owned_by": "bakeoff-route",
+                    "routes_to": target,
+                }
+            )
         return JSONResponse({"object": "list", "data": data})
 
     async def health(request: Request) -> Response:
@@ -226,12 +243,14 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
             err = exc.errors()[0]
             param = ".".join(str(p) for p in err["loc"])
             return _error(400, f"invalid '{param}': {err['msg']}", "invalid_request_error", param)
-        if body.model not in host.models:
-            known = ", ".join(host.models)
+        served = host.resolve(body.model)
+        if served is None:
+            known = ", ".join([*host.models, *host.routes])
             return _error(
                 404, f"model {body.model!r} not found; this server has: {known}", "not_found_error", "model"
             )
-        hosted = host.models[body.model]
+        body.model = served  # answers name the model that really served the request
+        hosted = host.models[served]
         try:
             backend = await host.get(body.model)
         except Exception as exc:

@@ -79,3 +79,9 @@ class BusyEcho(EchoAdapter):
             while time.perf_counter() < end:
                 pass
             yield f"tok{i} "
+
+
+class SlowEcho(EchoAdapter):
+    """Four times slower per token than EchoAdapter."""
+
+    delay = 0.02

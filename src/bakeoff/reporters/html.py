@@ -109,7 +109,8 @@ def _scatter(rec: Recommendation) -> str:
     out.append(f'<line x1="{left}" y1="{h - bottom}" x2="{W - 10}" y2="{h - bottom}" stroke="#999"/>')
     out.append(f'<line x1="{left}" y1="10" x2="{left}" y2="{h - bottom}" stroke="#999"/>')
     out.append(f'<text x="{W // 2}" y="{h - 8}">{_e(xa)} (decode tok/s, higher is better)</text>')
-    out.append(f'<text x="4" y="16">{_e(ya)}</text>')
+    better = "MB, lower is better" if ya == "memory" else "higher is better"
+    out.append(f'<text x="4" y="16">{_e(ya)} ({better})</text>')
     front = sorted((p for p in pts if p[3]), key=lambda p: p[1])
     if len(front) > 1:
         d = " ".join(f"{'M' if i == 0 else 'L'}{px(p[1]):.1f},{py(p[2]):.1f}" for i, p in enumerate(front))
@@ -227,7 +228,8 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
             parts.append(f"<p class=bad>{_e(m.model)}: {_e(m.error)}</p>")
     names = [m.model for m in summary.models]
     parts += [
-        f"<h2>Quality against speed</h2><div class=chart>{_scatter(rec)}</div>",
+        f"<h2>{'Quality' if rec.frontier_axes[1] == 'quality' else 'Memory'} against speed</h2>"
+        f"<div class=chart>{_scatter(rec)}</div>",
         "<p class=muted>Dashed: the Pareto frontier (no other model is better on both axes).</p>",
         "<h2>Latency distributions</h2><div class=chart>",
         _box_plot("end-to-end latency", [(n, _samples(records, n, "latency_s")) for n in names], 1.0, "s"),

@@ -73,7 +73,9 @@ def test_recommend_cli_on_a_real_run(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
     r = run("recommend", str(tmp_path / "run"), "--weights", "memory=0")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0].startswith("Recommended: ") and "tie:" in r.stdout.splitlines()[0]
+    first = r.stdout.splitlines()[0]
+    # fast and twin share one plan: either may win, usually as a tie (intervals overlap); slow never does
+    assert first.startswith(("Recommended: fast ", "Recommended: twin ")), first
     slow_line = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("slow:"))
     assert "biggest gap:" in slow_line
     r = run("recommend", str(tmp_path / "run"), "--weights", "bogus=1")

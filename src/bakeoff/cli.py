@@ -152,7 +152,7 @@ def bench(
         float, typer.Option("--price-per-kwh", help="Electricity price for the cost per million tokens.")
     ] = 0.30,
 ) -> None:
-    """Benchmark models over a prompt set and write summary.json, records.jsonl, report.md and report.csv."""
+    """Benchmark models over a prompt set; write summary.json, records.jsonl and md, csv, html reports."""
     env = env_overrides()
     stream = env.get("stream", True) and not no_stream
     ep = endpoint or env.get("endpoint")
@@ -279,7 +279,7 @@ def report(
         bool, typer.Option("--write/--no-write", help="Rewrite report.md and report.csv beside summary.json.")
     ] = True,
 ) -> None:
-    """Re-render a saved run's reports (report.md, report.csv) from its summary.json and print one."""
+    """Re-render a saved run's reports (md, csv, html) from its summary.json and print one."""
     summary = load_summary(run_dir)
     if fmt not in ("md", "csv", "json", "table", "html"):
         raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json, html or table")

@@ -166,6 +166,7 @@ class RecordWriter:
             "tpot_s": m.tpot_s,
             "decode_tokens_per_s": m.decode_tokens_per_s,
             "output_tokens_per_s": m.output_tokens_per_s,
+            "latency_from_scheduled_s": m.latency_from_scheduled_s,
         }
         self._fh.write(json.dumps(line) + "\n")
         self._fh.flush()

@@ -144,6 +144,15 @@ def bench(
         float | None,
         typer.Option("--max-memory-mb", help="Memory budget: models whose peak exceeds it do not fit."),
     ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate", help="Open loop: send measured requests at this many per second, whatever is in flight."
+        ),
+    ] = None,
+    poisson: Annotated[
+        bool, typer.Option("--poisson", help="With --rate: Poisson arrivals instead of even spacing.")
+    ] = False,
     watts_per_core: Annotated[
         float,
         typer.Option("--watts-per-core", help="Energy estimate when RAPL is unreadable: W per busy core."),
@@ -192,6 +201,8 @@ def bench(
             prompts_source=source,
             models_file=str(models_file) if models_file else None,
             max_memory_mb=max_memory_mb,
+            rate=rate,
+            arrival="poisson" if poisson else "constant",
             watts_per_core=watts_per_core,
             price_per_kwh=price_per_kwh,
         )

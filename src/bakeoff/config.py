@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -94,6 +94,8 @@ class BenchSettings(BaseModel):
     seed: int | None = 0
     stream: bool = True
     concurrency: int = Field(default=1, ge=1, le=1024)
+    rate: float | None = Field(default=None, gt=0, description="open loop: requests per second")
+    arrival: Literal["constant", "poisson"] = "constant"
     timeout_s: float = Field(default=120.0, gt=0)
     endpoint: str | None = None
     max_memory_mb: float | None = Field(default=None, gt=0)

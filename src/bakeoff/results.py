@@ -56,6 +56,8 @@ class ModelSummary(_Strict):
     itl_s: Stats = Field(default_factory=lambda: Stats(n=0))
     decode_tokens_per_s: Stats = Field(default_factory=lambda: Stats(n=0))
     output_tokens_per_s: Stats = Field(default_factory=lambda: Stats(n=0))
+    latency_from_scheduled_s: Stats = Field(default_factory=lambda: Stats(n=0))
+    ttft_from_scheduled_s: Stats = Field(default_factory=lambda: Stats(n=0))
     aggregate_output_tokens_per_s: float | None = None
     tokens: TokenInfo = Field(default_factory=TokenInfo)
     errors_by_kind: dict[str, int] = Field(default_factory=dict)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
 from ..config import BenchSettings, ModelSpec, PromptCase
 from ..errors import BakeoffError, RequestError
@@ -46,6 +48,16 @@ class ModelOutcome:
 
 
 RecordSink = Callable[[RequestRecord], None]
+
+
+def arrival_offsets(n: int, rate: float, arrival: str, seed: int | None) -> list[int]:
+    """Nanosecond send offsets of ``n`` requests at ``rate`` per second: evenly spaced (constant) or
+    with exponential gaps (Poisson), seeded so a run can be repeated."""
+    if arrival == "poisson":
+        gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=n)
+        times = np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.array([])
+        return [int(t * 1e9) for t in times]
+    return [int(i / rate * 1e9) for i in range(n)]
 
 
 @dataclass
@@ -121,8 +133,21 @@ class Runner:
         errors: list[str] = []
         consecutive = 0
 
-        async def worker(queue: asyncio.Queue[Job]) -> None:
+        def tally(job: Job, rec: RequestRecord) -> None:
             nonlocal ok, consecutive
+            self.on_record(rec)
+            if rec.status == "ok":
+                consecutive = 0
+                ok += 0 if job.warmup else 1
+            else:
+                consecutive += 1
+                errors.append(rec.error or "unknown error")
+                if consecutive >= self.max_consecutive_failures:
+                    outcome.aborted = (
+                        f"stopped after {consecutive} consecutive failed requests; last: {rec.error}"
+                    )
+
+        async def worker(queue: asyncio.Queue[Job]) -> None:
             while True:
                 try:
                     job = queue.get_nowait()
@@ -130,22 +155,31 @@ class Runner:
                     return
                 if outcome.aborted:
                     return
-                rec = await self.send(backend, target, job)
-                self.on_record(rec)
-                if rec.status == "ok":
-                    consecutive = 0
-                    ok += 0 if job.warmup else 1
-                else:
-                    consecutive += 1
-                    errors.append(rec.error or "unknown error")
-                    if consecutive >= self.max_consecutive_failures:
-                        outcome.aborted = (
-                            f"stopped after {consecutive} consecutive failed requests; last: {rec.error}"
-                        )
+                tally(job, await self.send(backend, target, job))
+
+        async def open_loop(jobs: list[Job]) -> None:
+            """Send each job at its scheduled time whatever is still in flight (no coordinated omission)."""
+            start = time.perf_counter_ns()
+            offsets = arrival_offsets(
+                len(jobs), self.settings.rate or 1.0, self.settings.arrival, self.settings.seed
+            )
+
+            async def fire(job: Job, at_ns: int) -> None:
+                delay = (at_ns - time.perf_counter_ns()) / 1e9
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if outcome.aborted:
+                    return
+                tally(job, await self.send(backend, target, job, scheduled_ns=at_ns))
+
+            await asyncio.gather(*(fire(j, start + off) for j, off in zip(jobs, offsets, strict=True)))
 
         for phase in (warm, measured):
             if phase is measured:
                 self.on_event("measure_start", {"model": target.name})
+                if self.settings.rate:
+                    await open_loop(phase)
+                    break
             queue: asyncio.Queue[Job] = asyncio.Queue()
             for job in phase:
                 queue.put_nowait(job)
@@ -160,8 +194,13 @@ class Runner:
             outcome.status = "error"
             outcome.error = outcome.aborted or (errors[0] if errors else "no measured requests")
 
-    async def send(self, backend: Backend, target: ModelTarget, job: Job) -> RequestRecord:
-        """Send one request and stamp its record; failures become error records, never exceptions."""
+    async def send(
+        self, backend: Backend, target: ModelTarget, job: Job, scheduled_ns: int | None = None
+    ) -> RequestRecord:
+        """Send one request and stamp its record; failures become error records, never exceptions.
+
+        ``scheduled_ns`` is when an open-loop schedule meant it to go out (kept in the record, so
+        latency can be reported from it); closed loop, it is the dispatch time."""
         s = self.settings
         streams = s.stream and getattr(backend, "supports_streaming", True)
         req = ChatRequest(
@@ -206,7 +245,7 @@ class Runner:
             round=job.round,
             warmup=job.warmup,
             stream=streams,
-            t_scheduled_ns=t_dispatch,
+            t_scheduled_ns=t_dispatch if scheduled_ns is None else scheduled_ns,
             t0_ns=t0,
             t_end_ns=t_end,
             events=tuple(events),

@@ -74,6 +74,8 @@ def summarize_model(
         itl_s=stats(x for m in metrics for x in m.itl_s),
         decode_tokens_per_s=stats(m.decode_tokens_per_s for m in metrics),
         output_tokens_per_s=stats(m.output_tokens_per_s for m in metrics),
+        latency_from_scheduled_s=stats(m.latency_from_scheduled_s for m in metrics),
+        ttft_from_scheduled_s=stats(m.ttft_from_scheduled_s for m in metrics),
         aggregate_output_tokens_per_s=agg,
         tokens=TokenInfo(
             prompt_mean=_mean([r.prompt_tokens for r in ok]),

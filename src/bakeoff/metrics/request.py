@@ -8,6 +8,8 @@ N_out = usage.completion_tokens, else native counters, else an estimate (flagged
 - TPOT = (E2E - TTFT) / (N_out - 1), for N_out >= 2; decode tokens/s = 1 / TPOT
 - ITL samples = gaps between content events / tokens each later event carries
 - output tokens/s per request = N_out / E2E
+- latency (and TTFT) from scheduled = the same, measured from the time an open-loop schedule meant
+  the request to go out, so a backlog shows instead of being hidden (no coordinated omission)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class RequestMetrics:
     decode_tokens_per_s: float | None
     output_tokens_per_s: float | None
     itl_s: tuple[float, ...]
+    latency_from_scheduled_s: float | None = None
+    ttft_from_scheduled_s: float | None = None
 
 
 def request_metrics(rec: RequestRecord) -> RequestMetrics:
@@ -43,7 +47,10 @@ def request_metrics(rec: RequestRecord) -> RequestMetrics:
     decode = 1.0 / tpot if tpot else None
     out_tps = n_out / latency if (n_out and latency > 0) else None
     itl = itl_samples(rec.events, n_out) if rec.stream else ()
-    return RequestMetrics(ttft, latency, tpot, decode, out_tps, itl)
+    wait = (rec.t0_ns - rec.t_scheduled_ns) * NS  # open loop: how late the request really went out
+    return RequestMetrics(
+        ttft, latency, tpot, decode, out_tps, itl, latency + wait, None if ttft is None else ttft + wait
+    )
 
 
 def itl_samples(events: Sequence[ContentEvent], n_out: int | None) -> tuple[float, ...]:

@@ -7,7 +7,15 @@ import io
 
 from ..results import Summary
 
-_STATS = ("ttft_s", "latency_s", "tpot_s", "itl_s", "decode_tokens_per_s", "output_tokens_per_s")
+_STATS = (
+    "ttft_s",
+    "latency_s",
+    "tpot_s",
+    "itl_s",
+    "decode_tokens_per_s",
+    "output_tokens_per_s",
+    "latency_from_scheduled_s",
+)
 _FIELDS = ("n", "mean", "min", "max", "p50", "p90", "p95", "p99")
 _RESOURCES = (
     "load_s",

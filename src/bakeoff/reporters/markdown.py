@@ -143,6 +143,21 @@ def render_markdown(summary: Summary) -> str:
             f"{secs(m.ttft_s.p50)} | {secs(m.ttft_s.p95)} | {rate(m.decode_tokens_per_s.p50)} | "
             f"{rate(m.output_tokens_per_s.mean)} | {m.requests.ok}/{m.requests.error} |"
         )
+    if s.get("rate"):
+        lines += [
+            "",
+            f"Open loop: {s.get('arrival')} arrivals at {s.get('rate')} requests/s. "
+            "Latency from the scheduled send time (a backlog shows here, not hidden):",
+            "",
+            "| Model | Latency p50 from scheduled | p95 | TTFT p50 from scheduled | Aggregate output tok/s |",
+            "|---|---|---|---|---|",
+        ]
+        for m in summary.models:
+            ls = m.latency_from_scheduled_s
+            lines.append(
+                f"| {m.model} | {secs(ls.p50)} | {secs(ls.p95)} "
+                f"| {secs(m.ttft_from_scheduled_s.p50)} | {rate(m.aggregate_output_tokens_per_s)} |"
+            )
     hl = _highlights(summary.models)
     if hl:
         lines += ["", "## Highlights", ""] + [f"- {h}" for h in hl]

@@ -1,0 +1,63 @@
+"""Open-loop load: requests go out on schedule whatever is in flight, and latency is also reported
+from the scheduled time, so a backlog shows (no coordinated omission)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.config import BenchSettings, PromptCase, load_models_file
+from bakeoff.load.runner import arrival_offsets
+
+from .conftest import read_records
+
+DATA = Path(__file__).parent / "data"
+PROMPTS = [PromptCase(id=f"p{i}", prompt="hello") for i in range(4)]
+
+
+def test_arrival_schedules() -> None:
+    assert arrival_offsets(4, 10.0, "constant", 0) == [0, 100_000_000, 200_000_000, 300_000_000]
+    p = arrival_offsets(2000, 50.0, "poisson", 7)
+    assert p == arrival_offsets(2000, 50.0, "poisson", 7)  # seeded: repeatable
+    gaps = np.diff(p) / 1e9
+    assert gaps.mean() == pytest.approx(0.02, rel=0.1) and gaps.std() == pytest.approx(0.02, rel=0.15)
+
+
+def test_open_loop_shows_the_backlog_a_closed_loop_hides(tmp_path: Path) -> None:
+    """An in-process engine serves one request at a time (16 tokens x 5 ms = 80 ms each). A closed
+    loop never asks faster than it answers, so it reports ~80 ms; asked for 25 requests/s the engine
+    falls behind, and the open-loop latency (from the scheduled send) shows the queue."""
+    (tmp_path / "m.json").write_text(json.dumps({"echo": {"adapter": f"{DATA}/echo_adapter.py:EchoAdapter"}}))
+    specs = load_models_file(tmp_path / "m.json")
+    targets = resolve_targets(["echo"], specs, None)
+    closed = run_bench(
+        BenchSettings(models=["echo"], rounds=4, max_tokens=16), PROMPTS, targets, tmp_path / "c"
+    )
+    settings = BenchSettings(models=["echo"], rounds=4, warmup=1, max_tokens=16, rate=25.0)
+    s = run_bench(settings, PROMPTS, targets, tmp_path / "o")
+    m, c = s.models[0], closed.models[0]
+    assert m.requests.ok == c.requests.ok == 16
+    assert c.latency_s.p95 < 0.2
+    assert m.latency_from_scheduled_s.p95 > 3 * c.latency_s.p95
+    # requests went out on time, so the queue is inside the measured latency too
+    assert abs(m.latency_from_scheduled_s.p95 - m.latency_s.p95) < 0.01
+    recs = [r for r in read_records(tmp_path / "o") if not r["warmup"]]
+    sched = sorted(r["t_scheduled_ns"] for r in recs)
+    assert np.allclose(np.diff(sched), 40_000_000, atol=1000)  # scheduled at 25/s
+    assert "Open loop: constant arrivals at 25.0 requests/s" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_open_loop_below_capacity_matches_closed_loop(fake, tmp_path: Path) -> None:
+    settings = BenchSettings(
+        models=["good"], rounds=2, warmup=0, rate=4.0, arrival="poisson", endpoint=fake.base_url
+    )
+    s = run_bench(settings, PROMPTS[:2], resolve_targets(["good"], {}, fake.base_url), tmp_path)
+    m = s.models[0]
+    assert m.requests.ok == 4
+    # the fake server answers requests in parallel: no backlog, so both latencies agree
+    assert abs(m.latency_from_scheduled_s.p50 - m.latency_s.p50) < 0.01
+    assert abs(m.ttft_s.p50 - 0.2) < 0.003

@@ -319,13 +319,16 @@ def compare(
         typer.Option("--fail-on", help='Gate rules, e.g. "ttft_s.p50>+10%,decode_tokens_per_s.mean<-5%".'),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the Markdown diff here.")] = None,
+    min_change_pct: Annotated[
+        float, typer.Option("--min-change-pct", help="Smaller changes are 'unchanged' however certain.")
+    ] = 2.0,
 ) -> None:
     """Compare two runs model by model; exit 1 when a --fail-on rule is broken by a real change."""
     from .compare import compare as run_compare
     from .compare import parse_rules, render_diff
 
     rules = parse_rules(fail_on)
-    result = run_compare(base, new, rules)
+    result = run_compare(base, new, rules, min_change=min_change_pct / 100)
     text = render_diff(result, base, new)
     if out:
         out.write_text(text, encoding="utf-8")

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from .monitors.resources import ModelMonitor
 from .plugins import backend_names
 from .records import RequestRecord
 from .reporters import render_csv, render_markdown
-from .results import RunInfo, Summary, save_summary
+from .results import RunInfo, Summary, load_records, save_summary
 
 EventFn = Callable[[str, dict[str, Any]], None]
 
@@ -251,13 +250,7 @@ def html_report(run_dir: Path, summary: Summary) -> str:
     from .recommend import recommend
     from .reporters.html import render_html
 
-    records = []
-    path = run_dir / "records.jsonl"
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError):
-                records.append(json.loads(line))
-    return render_html(summary, records, recommend(summary, run_dir))
+    return render_html(summary, load_records(run_dir), recommend(summary, run_dir))
 
 
 def run_bench(

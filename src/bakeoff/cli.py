@@ -73,6 +73,18 @@ def _split(v: str) -> list[str]:
     return [x.strip() for x in v.split(",") if x.strip()]
 
 
+def _model_names(
+    flag: str | None, env: dict[str, Any], endpoint: str | None, user_models: dict[str, ModelSpec]
+) -> list[str]:
+    """--models, else BENCH_MODELS, else all models at the endpoint, in the models file, or embedded."""
+    names: list[str] = _split(flag) if flag else env.get("models") or []
+    if names:
+        return names
+    if endpoint:
+        return endpoint_models(endpoint)
+    return list(user_models) or list(DEFAULT_ALIASES)
+
+
 @app.command()
 def bench(
     models: Annotated[
@@ -177,14 +189,7 @@ def bench(
     else:
         cases, source = session_prompts(), "built-in session prompts"
 
-    names = _split(models) if models else env.get("models")
-    if not names:
-        if ep:
-            names = endpoint_models(ep)
-        elif user_models:
-            names = list(user_models)
-        else:
-            names = list(DEFAULT_ALIASES)
+    names = _model_names(models, env, ep, user_models)
 
     try:
         settings = BenchSettings(
@@ -396,10 +401,7 @@ def doctor(
     ep = endpoint or env.get("endpoint")
     ep = normalize_endpoint(ep) if ep else None
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
-    names = _split(models) if models else env.get("models")
-    if not names:
-        names = endpoint_models(ep) if ep else (list(user_models) or list(DEFAULT_ALIASES))
-    targets = resolve_targets(names, user_models, ep)
+    targets = resolve_targets(_model_names(models, env, ep, user_models), user_models, ep)
     prepare_embedded(targets)
     failed = 0
     for check in run_doctor(targets, ep, timeout):

@@ -10,16 +10,16 @@ change beyond its threshold, so a CI gate does not flap on a shared machine.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import UsageError
-from .results import ModelSummary, Summary, load_summary
+from .results import ModelSummary, Summary, load_records, load_summary, measured_samples
 
 # metric -> direction in which bigger is better (+1) or worse (-1)
 METRICS: dict[str, int] = {
@@ -79,23 +79,6 @@ class Delta:
     method: str
 
 
-def _samples(run_dir: Path, model: str, metric: str) -> list[float] | None:
-    path = run_dir / "records.jsonl"
-    if not path.exists():
-        return None
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if r.get("model") == model and not r.get("warmup") and r.get("status") == "ok":
-            v = (r.get("metrics") or {}).get(metric)
-            if v is not None:
-                out.append(float(v))
-    return out or None
-
-
 def _stat(xs: np.ndarray, stat: str) -> float:
     if stat == "mean":
         return float(xs.mean())
@@ -132,8 +115,8 @@ that calls a 0.3% TTFT shift "better" is reporting precision, not a difference a
 
 
 def delta(
-    base_dir: Path,
-    new_dir: Path,
+    base_records: list[dict[str, Any]],
+    new_records: list[dict[str, Any]],
     b: ModelSummary,
     n: ModelSummary,
     metric: str,
@@ -146,8 +129,8 @@ def delta(
     change = vn - vb
     rel = change / vb if vb else None
     direction = METRICS.get(metric, 1)
-    sa = _samples(base_dir, b.model, metric) if metric in METRICS else None
-    sb = _samples(new_dir, n.model, metric) if metric in METRICS else None
+    sa = measured_samples(base_records, b.model, metric) if metric in METRICS else None
+    sb = measured_samples(new_records, n.model, metric) if metric in METRICS else None
     if sa and sb and len(sa) >= 2 and len(sb) >= 2:
         lo, hi = bootstrap_diff(sa, sb, stat)
         real = lo > 0 or hi < 0
@@ -180,13 +163,12 @@ def compare(
     base_dir: Path, new_dir: Path, rules: Sequence[Rule] = (), min_change: float = MIN_CHANGE
 ) -> Comparison:
     base, new = load_summary(base_dir), load_summary(new_dir)
-    bdir = base_dir if base_dir.is_dir() else base_dir.parent
-    ndir = new_dir if new_dir.is_dir() else new_dir.parent
+    brecs, nrecs = load_records(base_dir), load_records(new_dir)  # read once, not once per delta
     bm = {m.model: m for m in base.models}
     nm = {m.model: m for m in new.models}
     views = list(dict.fromkeys([*DEFAULT_VIEW, *((r.metric, r.stat) for r in rules)]))
     deltas = [
-        delta(bdir, ndir, bm[name], nm[name], metric, stat, min_change)
+        delta(brecs, nrecs, bm[name], nm[name], metric, stat, min_change)
         for name in bm
         if name in nm
         for metric, stat in views

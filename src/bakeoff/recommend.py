@@ -10,7 +10,6 @@ tie, not a win.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
-from .results import ModelSummary, Summary
+from .results import ModelSummary, Summary, load_records, measured_samples
 
 DIMENSIONS = {"latency": -1, "throughput": 1, "quality": 1, "memory": -1}
 DEFAULT_WEIGHTS = {"latency": 1.0, "throughput": 1.0, "quality": 2.0, "memory": 0.5}
@@ -140,27 +139,6 @@ def _scores(
     return out
 
 
-def _samples(run_dir: Path | None) -> dict[str, dict[str, list[float]]]:
-    out: dict[str, dict[str, list[float]]] = {}
-    path = run_dir / "records.jsonl" if run_dir else None
-    if not path or not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if r.get("warmup") or r.get("status") != "ok":
-            continue
-        m = r.get("metrics") or {}
-        d = out.setdefault(r["model"], {"latency": [], "throughput": []})
-        if m.get("latency_s") is not None:
-            d["latency"].append(m["latency_s"])
-        if m.get("decode_tokens_per_s") is not None:
-            d["throughput"].append(m["decode_tokens_per_s"])
-    return out
-
-
 def recommend(
     summary: Summary,
     run_dir: Path | None = None,
@@ -184,7 +162,15 @@ def recommend(
             notes.append(f"{d} left out of the score: not measured for every remaining model")
     vals = {x.model: x.values for x in ok}
     point = _scores(vals, dims, w)
-    samples = _samples(run_dir)
+    records = load_records(run_dir) if run_dir else []
+    samples: dict[str, dict[str, list[float]]] = {}
+    for name in vals:
+        per = {
+            "latency": measured_samples(records, name, "latency_s"),
+            "throughput": measured_samples(records, name, "decode_tokens_per_s"),
+        }
+        if any(per.values()):
+            samples[name] = per
     rng = np.random.default_rng(0)
     draws: dict[str, list[float]] = {x.model: [] for x in ok}
     for _ in range(boot if samples else 0):

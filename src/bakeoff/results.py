@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,6 +99,32 @@ def save_summary(summary: Summary, out_dir: Path) -> Path:
     tmp.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def load_records(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's ``records.jsonl`` as dicts (unreadable lines skipped; empty when there is none)."""
+    path = (run_dir if run_dir.is_dir() else run_dir.parent) / "records.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def measured_samples(records: Sequence[dict[str, Any]], model: str, metric: str) -> list[float]:
+    """One metric's per-request values for a model: measured (not warm-up), successful requests."""
+    return [
+        float(v)
+        for r in records
+        if r.get("model") == model
+        and not r.get("warmup")
+        and r.get("status") == "ok"
+        and (v := (r.get("metrics") or {}).get(metric)) is not None
+    ]
 
 
 def load_summary(path: Path) -> Summary:

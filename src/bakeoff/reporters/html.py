@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..recommend import Recommendation
-from ..results import Summary
+from ..results import Summary, measured_samples
 from .format import num, rate, secs
 
 W, ROW = 640, 26
@@ -43,17 +43,6 @@ def _e(s: object) -> str:
 
 def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
-
-
-def _samples(records: Sequence[dict[str, Any]], model: str, key: str) -> list[float]:
-    return [
-        float(r["metrics"][key])
-        for r in records
-        if r.get("model") == model
-        and not r.get("warmup")
-        and r.get("status") == "ok"
-        and (r.get("metrics") or {}).get(key) is not None
-    ]
 
 
 def _box_plot(title: str, series: list[tuple[str, list[float]]], unit: float, label: str) -> str:
@@ -232,8 +221,18 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
         f"<div class=chart>{_scatter(rec)}</div>",
         "<p class=muted>Dashed: the Pareto frontier (no other model is better on both axes).</p>",
         "<h2>Latency distributions</h2><div class=chart>",
-        _box_plot("end-to-end latency", [(n, _samples(records, n, "latency_s")) for n in names], 1.0, "s"),
-        _box_plot("time to first token", [(n, _samples(records, n, "ttft_s")) for n in names], 1000.0, "ms"),
+        _box_plot(
+            "end-to-end latency",
+            [(n, measured_samples(records, n, "latency_s")) for n in names],
+            1.0,
+            "s",
+        ),
+        _box_plot(
+            "time to first token",
+            [(n, measured_samples(records, n, "ttft_s")) for n in names],
+            1000.0,
+            "ms",
+        ),
         "</div><h2>Latency per prompt</h2><div class=chart>",
         _heat_map(summary),
         "</div><h2>Resources</h2><div class=chart>",

@@ -28,6 +28,8 @@ from .monitors.bandwidth import memory_bandwidth_gbs
 from .monitors.environment import snapshot
 from .monitors.resources import ModelMonitor
 from .plugins import backend_names
+from .quality.aggregate import apply_quality
+from .quality.store import save_cases
 from .records import RequestRecord
 from .reporters import render_csv, render_markdown
 from .results import RunInfo, Summary, load_records, save_summary
@@ -267,6 +269,7 @@ def run_bench(
     env = snapshot()
     env["memory_bandwidth"] = memory_bandwidth_gbs()  # measured once per machine, then cached
     writer = RecordWriter(out_dir / "records.jsonl")
+    save_cases(prompts, out_dir)
     outcomes = [ModelOutcome(t) for t in targets]
     events = on_event or (lambda kind, data: None)
 
@@ -292,6 +295,7 @@ def run_bench(
 
     def finish(interrupted: bool) -> Summary:
         summary = build_summary(settings, env, started, outcomes, writer.records, len(prompts))
+        apply_quality(summary, out_dir, prompts, writer.records)
         summary.run.finished_at = _now_iso()
         summary.run.wall_s = time.perf_counter() - t_start
         summary.run.interrupted = interrupted
@@ -301,9 +305,8 @@ def run_bench(
     async def main() -> None:
         for outcome in outcomes:
             await runner.run_model(outcome.target, outcome)
-            save_summary(
-                build_summary(settings, env, started, outcomes, writer.records, len(prompts)), out_dir
-            )
+            partial = build_summary(settings, env, started, outcomes, writer.records, len(prompts))
+            save_summary(apply_quality(partial, out_dir, prompts, writer.records), out_dir)
 
     try:
         asyncio.run(main())

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 DEFAULT_ENDPOINT = "http://localhost:5273/v1"
 """Foundry Local's default service address, as the session uses it."""
@@ -63,8 +63,78 @@ class ModelSpec(BaseModel):
         return v
 
 
+class Aspect(BaseModel):
+    """Something a good answer covers (a decision, an owner, a date), judged per output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    text: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0)
+
+
+CheckType = Literal[
+    "contains", "icontains", "not_contains", "regex", "max_words", "min_words", "is_json", "python"
+]
+
+
+class CheckSpec(BaseModel):
+    """A deterministic assertion on an output.
+
+    ``contains``/``icontains``/``not_contains`` take a string or a list (every item must / must not
+    appear); ``regex`` a pattern searched anywhere (``flags`` may hold ``i``, ``m``, ``s``);
+    ``max_words``/``min_words`` a number; ``is_json`` no value; ``python`` a ``module:function`` or
+    ``file.py:function`` called as ``function(output, case)`` returning a bool or ``(bool, reason)``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: CheckType
+    value: str | int | list[str] | None = None
+    flags: str = ""
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> CheckSpec:
+        t, v = self.type, self.value
+        if t in ("contains", "icontains", "not_contains"):
+            ok = (isinstance(v, str) and v != "") or (isinstance(v, list) and v and all(v))
+            if not ok:
+                raise ValueError(f"check {t!r} needs a non-empty string or list of strings as value")
+        elif t in ("regex", "python"):
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"check {t!r} needs a string value")
+            if t == "regex":
+                try:
+                    re.compile(v)
+                except re.error as exc:
+                    raise ValueError(f"invalid regex {v!r}: {exc}") from None
+            if t == "python" and ":" not in v:
+                raise ValueError("check 'python' value must be module:function or file.py:function")
+        elif t in ("max_words", "min_words") and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise ValueError(f"check {t!r} needs a non-negative integer value")
+        if set(self.flags) - set("ims"):
+            raise ValueError("regex flags may only be i, m and s")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Stable name for reports: the given id, else ``type:value``."""
+        if self.id:
+            return self.id
+        if self.value is None:
+            return self.type
+        v = self.value if not isinstance(self.value, list) else "|".join(self.value)
+        return f"{self.type}:{str(v)[:40]}"
+
+
 class PromptCase(BaseModel):
-    """One prompt of a prompt set."""
+    """One prompt of a prompt set, with what a good answer covers and how to check it.
+
+    ``source`` is material the prompt works on (a meeting transcript): inline text, or
+    ``{"file": "relative/path.txt"}`` resolved against the prompt file when loaded. It is put in the
+    prompt where ``{source}`` appears, else after the prompt on its own.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,12 +142,34 @@ class PromptCase(BaseModel):
     prompt: str = Field(min_length=1)
     system: str | None = None
     max_tokens: int | None = Field(default=None, ge=1)
+    aspects: list[Aspect] = Field(default_factory=list)
+    reference: str | None = None
+    source: str | None = None
+    checks: list[CheckSpec] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("aspects")
+    @classmethod
+    def _unique_aspects(cls, v: list[Aspect]) -> list[Aspect]:
+        ids = [a.id for a in v]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate aspect id {sorted(dup)[0]!r}")
+        return v
+
+    def user_text(self) -> str:
+        """The user message: the prompt with its source material."""
+        if not self.source:
+            return self.prompt
+        if "{source}" in self.prompt:
+            return self.prompt.replace("{source}", self.source)
+        return f"{self.prompt}\n\n{self.source}"
 
     def messages(self) -> tuple[dict[str, str], ...]:
         msgs: list[dict[str, str]] = []
         if self.system:
             msgs.append({"role": "system", "content": self.system})
-        msgs.append({"role": "user", "content": self.prompt})
+        msgs.append({"role": "user", "content": self.user_text()})
         return tuple(msgs)
 
 
@@ -264,6 +356,9 @@ def load_prompts(path: str | Path) -> list[PromptCase]:
             item = {"id": f"p{i + 1}", "prompt": item}
         elif isinstance(item, dict):
             item = {"id": f"p{i + 1}", **item}
+            src = item.get("source")
+            if isinstance(src, dict):
+                item["source"] = _read_source(src, p, text, i)
         else:
             raise ConfigError(
                 f"prompt {i + 1} must be a string or an object, got {type(item).__name__}",
@@ -287,6 +382,52 @@ def load_prompts(path: str | Path) -> list[PromptCase]:
             )
         seen.add(c.id)
     return cases
+
+
+def _read_source(src: dict[str, Any], path: Path, text: str, index: int) -> str:
+    """``{"file": "x.txt"}`` -> the file's text, resolved against the prompt file's folder."""
+    line = locate(text, (index, "source"))
+    if set(src) != {"file"} or not isinstance(src["file"], str):
+        raise ConfigError(
+            'source must be a string or {"file": "path"}',
+            source=str(path),
+            line=line,
+            key=f"[{index}].source",
+        )
+    f = (path.parent / src["file"]).expanduser()
+    try:
+        return f.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read source file {f}: {exc.strerror or exc}",
+            source=str(path),
+            line=line,
+            key=f"[{index}].source.file",
+            hint="paths are relative to the prompt file",
+        ) from None
+
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+def builtin_suites() -> list[str]:
+    """Names of the suites shipped with bakeoff (``bakeoff bench --suite NAME``)."""
+    return sorted(p.parent.name for p in SUITES_DIR.glob("*/suite.json"))
+
+
+def load_suite(name: str) -> tuple[list[PromptCase], str]:
+    """A built-in suite by name, or a suite file / folder holding ``suite.json``; (cases, source)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        path = path / "suite.json"
+    if path.is_file():
+        return load_prompts(path), str(path)
+    if name in builtin_suites():
+        return load_prompts(SUITES_DIR / name / "suite.json"), f"suite {name}"
+    raise UsageError(
+        f"unknown suite {name!r}",
+        hint=f"built-in suites: {', '.join(builtin_suites())}; or give a suite.json path",
+    )
 
 
 def session_prompts() -> list[PromptCase]:

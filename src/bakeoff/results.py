@@ -89,6 +89,9 @@ class Summary(_Strict):
     tool: ToolInfo = Field(default_factory=ToolInfo)
     run: RunInfo
     models: list[ModelSummary] = Field(default_factory=list)
+    quality: dict[str, Any] = Field(
+        default_factory=dict, description="run-level quality: judges, agreement, pairwise ranking, notes"
+    )
 
 
 def save_summary(summary: Summary, out_dir: Path) -> Path:

@@ -117,6 +117,123 @@ def _resources(summary: Summary) -> list[str]:
     return out
 
 
+MAX_CHECK_ROWS = 12
+
+
+def _pct(v: object) -> str:
+    return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
+
+
+def _quality(summary: Summary) -> list[str]:
+    """Quality beside speed, the judges, agreement with people, pairwise ranking and warnings."""
+    from .terminal import agreement_line, quality_cell
+
+    if not any(m.quality for m in summary.models):
+        return []
+    rq = summary.quality
+    out = [
+        "",
+        "## Quality beside speed",
+        "",
+        "| Model | Quality 1-5 [95% CI] | n cases | Source | Judged | Unparsed | Checks passed "
+        "| Aspects covered | Decode tok/s (p50) | TTFT p50 | Peak memory |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    ranked = sorted(
+        summary.models,
+        key=lambda m: -m.quality["mean"] if isinstance(m.quality.get("mean"), int | float) else 99,
+    )
+    for m in ranked:
+        q = m.quality
+        unparsed = f"{q.get('unparsed', 0)} ({_pct(q.get('unparsed_rate'))})" if q.get("judged") else "-"
+        ch = q.get("checks") or {}
+        checks = (
+            f"{_pct(ch.get('pass_rate'))} ({ch.get('passed')}/{ch.get('total')})" if ch.get("total") else "-"
+        )
+        peak = m.resources.get("peak_rss_mb")
+        lines_src = q.get("source") or "-"
+        if q.get("self_judging_skipped") and not q.get("human_scored"):
+            lines_src += " (judge: not self-scored)"
+        out.append(
+            f"| {m.model} | {quality_cell(q)} | {q.get('n', 0)} | {lines_src} | {q.get('judged', 0)} "
+            f"| {unparsed} | {checks} | {_pct(q.get('aspect_coverage_mean'))} "
+            f"| {rate(m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
+            f"| {_mb(peak) if isinstance(peak, int | float) else 'n/a'} |"
+        )
+    judges = rq.get("judges") or {}
+    if judges:
+        out += ["", "Judges:"]
+        for label, info in judges.items():
+            spv = info.get("seconds_per_verdict")
+            out.append(
+                f"- {label} ({info.get('rubric')}, temperature 0, seed 0"
+                + (f", {secs(spv)} per verdict" if isinstance(spv, int | float) else "")
+                + (
+                    f", {info['disk_mb']:.0f} MB of weights"
+                    if isinstance(info.get("disk_mb"), int | float)
+                    else ""
+                )
+                + ")"
+            )
+    else:
+        out += ["", "No judge has scored this run yet: `bakeoff judge RUN_DIR --judge MODEL`."]
+    aspects = rq.get("shared_aspects") or []
+    if aspects:
+        out += [
+            "",
+            "Aspect coverage, aspects shared by several cases (share of answers covering it; partial = "
+            "half; every aspect is in summary.json):",
+            "",
+        ]
+        out += ["| Model | " + " | ".join(aspects) + " |", "|---" * (len(aspects) + 1) + "|"]
+        for m in summary.models:
+            cov = m.quality.get("aspect_coverage", {})
+            out.append(f"| {m.model} | " + " | ".join(_pct(cov.get(a)) for a in aspects) + " |")
+    by_check = {m.model: (m.quality.get("checks") or {}).get("by_check", {}) for m in summary.models}
+    failing = {c for d in by_check.values() for c, r in d.items() if r < 1}
+
+    def spread(c: str) -> float:
+        rates = [d[c] for d in by_check.values() if c in d]
+        return max(rates) - min(rates) if rates else 0.0
+
+    shown = sorted(failing, key=lambda c: (-spread(c), c))[:MAX_CHECK_ROWS]
+    if shown:
+        out += [
+            "",
+            "Checks that failed somewhere, those that separate the models most first (pass rate):",
+            "",
+        ]
+        out += ["| Check | " + " | ".join(by_check) + " |", "|---" * (len(by_check) + 1) + "|"]
+        for c in shown:
+            out.append(f"| {c} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
+        if len(failing) > len(shown):
+            out.append(f"\n{len(failing) - len(shown)} more failing checks: per answer in checks.jsonl.")
+    for label, a in (rq.get("agreement") or {}).items():
+        out += ["", f"Human vs judge {label}: {agreement_line(a)}"]
+    pw = rq.get("pairwise")
+    if pw:
+        out += [
+            "",
+            f"Pairwise ({pw['comparisons']} order-swapped comparisons, judge consistent across orders in "
+            f"{_pct(pw.get('position_consistency'))}; inconsistent pairs are ties):",
+            "",
+            "| Model | Bradley-Terry (log, 0 = average) [95% CI] | Win rate | W/L/T |",
+            "|---|---|---|---|",
+        ]
+        for name in pw["order"]:
+            r = pw["models"][name]
+            ci = r.get("bt_ci95")
+            cis = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
+            out.append(
+                f"| {name} | {r['bt']:+.2f}{cis} | {_pct(r.get('win_rate'))} "
+                f"| {r['wins']}/{r['losses']}/{r['ties']} |"
+            )
+    notes = rq.get("notes") or []
+    if notes:
+        out += [""] + [f"> **Note:** {n}" for n in notes]
+    return out
+
+
 def render_markdown(summary: Summary) -> str:
     s = summary.run.settings
     env = summary.run.environment
@@ -158,6 +275,7 @@ def render_markdown(summary: Summary) -> str:
                 f"| {m.model} | {secs(ls.p50)} | {secs(ls.p95)} "
                 f"| {secs(m.ttft_from_scheduled_s.p50)} | {rate(m.aggregate_output_tokens_per_s)} |"
             )
+    lines += _quality(summary)
     hl = _highlights(summary.models)
     if hl:
         lines += ["", "## Highlights", ""] + [f"- {h}" for h in hl]

@@ -25,7 +25,16 @@ def summary_table(summary: Summary) -> Table:
         ("ok/err", "right"),
     ]:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    has_q = any(isinstance(m.quality.get("mean"), int | float) for m in summary.models)
+    has_checks = any(isinstance(m.quality.get("check_pass_rate"), int | float) for m in summary.models)
+    if has_q:
+        t.add_column("Quality", justify="right", no_wrap=True)
+    if has_checks:
+        t.add_column("Checks", justify="right", no_wrap=True)
     for m in summary.models:
+        extra = ([quality_cell(m.quality)] if has_q else []) + (
+            [_pct(m.quality.get("check_pass_rate"))] if has_checks else []
+        )
         t.add_row(
             escape(m.model),
             f"[{_STYLE[m.status]}]{m.status}[/]",
@@ -36,8 +45,70 @@ def summary_table(summary: Summary) -> Table:
             rate(m.output_tokens_per_s.mean),
             _peak(m.resources),
             f"{m.requests.ok}/{m.requests.error}",
+            *extra,
         )
     return t
+
+
+def _num(v: object, fmt: str = ".2f") -> str:
+    return format(v, fmt) if isinstance(v, int | float) else "n/a"
+
+
+def _pct(v: object) -> str:
+    return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
+
+
+def quality_cell(q: dict[str, object]) -> str:
+    """``3.42 [3.10-3.75]`` or ``n/a``."""
+    mean, ci = q.get("mean"), q.get("ci95")
+    if not isinstance(mean, int | float):
+        return "n/a"
+    if isinstance(ci, list) and len(ci) == 2:
+        return f"{mean:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
+    return f"{mean:.2f}"
+
+
+def quality_table(summary: Summary) -> Table:
+    """Quality beside speed: score with its interval, source, unparsed rate, checks, aspects, speed."""
+    t = Table(title="quality and speed", header_style="bold")
+    cols = [
+        ("Model", "left"),
+        ("Quality 1-5 [95% CI]", "right"),
+        ("n", "right"),
+        ("Source", "left"),
+        ("Unparsed", "right"),
+        ("Checks", "right"),
+        ("Aspects", "right"),
+        ("Pair wins", "right"),
+        ("Decode tok/s", "right"),
+        ("TTFT p50", "right"),
+    ]
+    for col, just in cols:
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+    for m in summary.models:
+        q = m.quality
+        pw = q.get("pairwise")
+        t.add_row(
+            escape(m.model),
+            quality_cell(q),
+            str(q.get("n", 0)),
+            str(q.get("source") or "-"),
+            _pct(q.get("unparsed_rate")),
+            _pct(q.get("check_pass_rate")),
+            _pct(q.get("aspect_coverage_mean")),
+            _pct(pw.get("win_rate")) if isinstance(pw, dict) else "-",
+            rate(m.decode_tokens_per_s.p50),
+            secs(m.ttft_s.p50),
+        )
+    return t
+
+
+def agreement_line(a: dict[str, object]) -> str:
+    """One line of human-judge agreement statistics."""
+    return (
+        f"n={a.get('n')}, exact {_pct(a.get('exact'))}, within one {_pct(a.get('within_one'))}, "
+        f"quadratic kappa {_num(a.get('kappa_quadratic'))}, Spearman {_num(a.get('spearman'))}"
+    )
 
 
 def _peak(r: dict[str, object]) -> str:

@@ -1,0 +1,1 @@
+"""Quality: deterministic checks, a judge model, pairwise verdicts, human annotation, agreement."""

@@ -1,0 +1,265 @@
+"""Per-model ``quality`` blocks and the run-level ``quality`` block of summary.json, from the run's
+records, prompt cases, judgments, pairwise verdicts and human scores (pure over saved files).
+
+The unit of a mean is the prompt case: each measured answer gets its human score if a person scored
+that exact text, else the mean of the judges' parsed scores; a case's score is the mean over its
+answers, and the model's mean is over cases, with a bootstrap 95% interval from resampling cases.
+Unparsed judgments never become scores; their rate is reported beside the mean.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import PromptCase
+from ..records import RequestRecord
+from ..results import Summary, load_records
+from .agreement import agreement
+from .checks import run_checks
+from .pairwise import rank
+from .store import (
+    CASES_FILE,
+    HumanScore,
+    Judgment,
+    load_cases,
+    load_human,
+    load_judgments,
+    load_pairs,
+    sha,
+)
+
+SMALL_JUDGE_MB = 2000.0
+"""A judge whose weights take less disk than this (about 3B parameters at 4 bits) is called weak."""
+
+
+def bootstrap_ci(values: Sequence[float], boot: int = 2000, seed: int = 0) -> tuple[float, float] | None:
+    """Percentile 95% interval of the mean; None for fewer than two values."""
+    if len(values) < 2:
+        return None
+    arr = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, len(arr), (boot, len(arr)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _measured(records: Sequence[RequestRecord], model: str) -> list[RequestRecord]:
+    return [r for r in records if r.model == model and not r.warmup and r.status == "ok"]
+
+
+def check_block(
+    cases: dict[str, PromptCase], recs: Sequence[RequestRecord]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Pass rates per model and per check, and the per-output results."""
+    rows: list[dict[str, Any]] = []
+    by_check: dict[str, list[bool]] = defaultdict(list)
+    for r in recs:
+        case = cases.get(r.prompt_id)
+        if case is None or not case.checks:
+            continue
+        results = run_checks(case, r.output)
+        for res in results:
+            by_check[res.check].append(res.passed)
+        rows.append(
+            {
+                "model": r.model,
+                "case_id": r.prompt_id,
+                "round": r.round,
+                "output_sha": sha(r.output),
+                "results": [{"check": x.check, "passed": x.passed, "reason": x.reason} for x in results],
+            }
+        )
+    flat = [p for v in by_check.values() for p in v]
+    block: dict[str, Any] = {
+        "total": len(flat),
+        "passed": sum(flat),
+        "pass_rate": sum(flat) / len(flat) if flat else None,
+        "outputs_all_passed": sum(all(x["passed"] for x in row["results"]) for row in rows),
+        "outputs": len(rows),
+        "by_check": {k: sum(v) / len(v) for k, v in sorted(by_check.items())},
+    }
+    return block, rows
+
+
+def model_quality(
+    model: str,
+    cases: dict[str, PromptCase],
+    recs: Sequence[RequestRecord],
+    judgments: Sequence[Judgment],
+    humans: Sequence[HumanScore],
+    skipped_self: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The quality block of one model (see module docstring for how scores combine)."""
+    checks, check_rows = check_block(cases, recs)
+    mine = [j for j in judgments if j.model == model]
+    judge_scores: dict[tuple[str, str], list[int]] = defaultdict(list)
+    judge_aspects: dict[tuple[str, str], dict[str, float | None]] = {}
+    for j in mine:
+        if j.ok and j.score is not None:
+            judge_scores[(j.case_id, j.output_sha)].append(j.score)
+            judge_aspects.setdefault((j.case_id, j.output_sha), j.aspects)
+    human = {(h.case_id, h.output_sha): h for h in humans if h.model == model}
+
+    per_case: dict[str, list[float]] = defaultdict(list)
+    judge_case: dict[str, list[float]] = defaultdict(list)
+    human_case: dict[str, list[float]] = defaultdict(list)
+    coverage: dict[str, list[float]] = defaultdict(list)
+    weighted: list[float] = []
+    sources: set[str] = set()
+    for r in recs:
+        k = (r.prompt_id, sha(r.output))
+        js = judge_scores.get(k)
+        if js:
+            judge_case[r.prompt_id].append(float(np.mean(js)))
+        h = human.get(k)
+        if h is not None:
+            human_case[r.prompt_id].append(float(h.score))
+            per_case[r.prompt_id].append(float(h.score))
+            sources.add("human")
+            aspects = {a: v for a, v in h.aspects.items() if v is not None} or judge_aspects.get(k, {})
+        elif js:
+            per_case[r.prompt_id].append(float(np.mean(js)))
+            sources.add("judge")
+            aspects = judge_aspects.get(k, {})
+        else:
+            continue
+        case = cases.get(r.prompt_id)
+        weights = {a.id: a.weight for a in case.aspects} if case else {}
+        num = den = 0.0
+        for aid, v in aspects.items():
+            if v is None:
+                continue
+            coverage[aid].append(v)
+            w = weights.get(aid, 1.0)
+            num, den = num + w * v, den + w
+        if den:
+            weighted.append(num / den)
+
+    def case_mean(d: dict[str, list[float]]) -> tuple[float | None, list[float]]:
+        vals = [float(np.mean(v)) for v in d.values() if v]
+        return (float(np.mean(vals)) if vals else None), vals
+
+    mean, case_scores = case_mean(per_case)
+    ci = bootstrap_ci(case_scores)
+    unparsed = sum(not j.ok for j in mine)
+    block: dict[str, Any] = {
+        "mean": None if mean is None else round(mean, 4),
+        "ci95": None if ci is None else [round(ci[0], 4), round(ci[1], 4)],
+        "n": len(case_scores),
+        "n_outputs": sum(len(v) for v in per_case.values()),
+        "source": "+".join(sorted(sources, reverse=True)) or None,
+        "judge_mean": case_mean(judge_case)[0],
+        "human_mean": case_mean(human_case)[0],
+        "judges": sorted({j.judge for j in mine}),
+        "judged": len(mine),
+        "unparsed": unparsed,
+        "unparsed_rate": unparsed / len(mine) if mine else None,
+        "self_judging_skipped": skipped_self,
+        "human_scored": len({(h.case_id, h.output_sha) for h in human.values()}),
+        "checks": checks,
+        "check_pass_rate": checks["pass_rate"],
+        "aspect_coverage": {k: round(float(np.mean(v)), 4) for k, v in sorted(coverage.items())},
+        "aspect_coverage_mean": round(float(np.mean(weighted)), 4) if weighted else None,
+    }
+    return block, check_rows
+
+
+def _agreement_by_judge(
+    judgments: Sequence[Judgment], humans: Sequence[HumanScore]
+) -> dict[str, dict[str, Any]]:
+    human = {(h.model, h.case_id, h.output_sha): h.score for h in humans}
+    pairs: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for j in judgments:
+        h = human.get((j.model, j.case_id, j.output_sha))
+        if h is not None and j.ok and j.score is not None:
+            pairs[j.judge][0].append(h)
+            pairs[j.judge][1].append(j.score)
+    return {judge: agreement(hs, js) for judge, (hs, js) in sorted(pairs.items())}
+
+
+def apply_quality(
+    summary: Summary,
+    run_dir: Path,
+    cases: Sequence[PromptCase] | None = None,
+    records: Sequence[RequestRecord] | None = None,
+) -> Summary:
+    """Fill every model's ``quality`` and the run's ``quality`` from the files in ``run_dir``;
+    writes ``checks.jsonl`` (per-output check results). A run without saved cases is left as it is."""
+    if cases is None:
+        if not (run_dir / CASES_FILE).exists():
+            return summary
+        cases = load_cases(run_dir)
+    recs = (
+        list(records) if records is not None else [RequestRecord.from_json(d) for d in load_records(run_dir)]
+    )
+    by_id = {c.id: c for c in cases}
+    judgments = load_judgments(run_dir)
+    pairs = load_pairs(run_dir)
+    humans = load_human(run_dir)
+    meta = dict(summary.quality)
+    judges_meta: dict[str, Any] = meta.get("judges", {})
+    self_skipped = {m for info in judges_meta.values() for m in info.get("skipped_self", [])}
+    all_rows: list[dict[str, Any]] = []
+    for m in summary.models:
+        block, rows = model_quality(
+            m.model, by_id, _measured(recs, m.model), judgments, humans, m.model in self_skipped
+        )
+        m.quality = block
+        all_rows += rows
+    with (run_dir / "checks.jsonl").open("w", encoding="utf-8") as fh:
+        for row in all_rows:
+            fh.write(json.dumps(row) + "\n")
+    run_q: dict[str, Any] = {
+        "judges": judges_meta,
+        "cases": len(cases),
+        "cases_with_aspects": sum(bool(c.aspects) for c in cases),
+        "cases_with_checks": sum(bool(c.checks) for c in cases),
+        "shared_aspects": sorted(
+            a for a, n in Counter(a.id for c in cases for a in c.aspects).items() if n >= 2
+        ),
+        "agreement": _agreement_by_judge(judgments, humans),
+        "notes": [],
+    }
+    if pairs:
+        names = [m.model for m in summary.models if m.status == "ok"]
+        in_pairs = {v.first for v in pairs} | {v.second for v in pairs}
+        run_q["pairwise"] = rank([n for n in names if n in in_pairs], pairs)
+        for name, r in run_q["pairwise"]["models"].items():
+            next(m for m in summary.models if m.model == name).quality["pairwise"] = r
+    run_q["notes"] = quality_notes(summary, run_q)
+    summary.quality = run_q
+    return summary
+
+
+def quality_notes(summary: Summary, run_q: dict[str, Any]) -> list[str]:
+    """Plain warnings a reader needs next to the scores: weak judge, unparsed replies, self-judging."""
+    notes = []
+    for label, info in run_q["judges"].items():
+        mb = info.get("disk_mb")
+        if isinstance(mb, int | float) and mb < SMALL_JUDGE_MB:
+            notes.append(
+                f"judge {label} is a small model ({mb:.0f} MB of weights): its scores are weak evidence; "
+                "check them against people with `bakeoff annotate export`"
+            )
+    for m in summary.models:
+        q = m.quality
+        rate = q.get("unparsed_rate")
+        if isinstance(rate, float) and rate > 0:
+            notes.append(
+                f"{m.model}: {q['unparsed']} of {q['judged']} judgments unparsed ({rate:.0%}); "
+                "they are excluded from its mean"
+            )
+        if q.get("self_judging_skipped") and q.get("judge_mean") is None:
+            notes.append(f"{m.model} is the judge, so no judge scored it (a model never judges itself)")
+    pw = run_q.get("pairwise")
+    if pw and pw.get("position_consistency") is not None and pw["position_consistency"] < 0.5:
+        notes.append(
+            f"the pairwise judge agreed with itself across swapped orders in only "
+            f"{pw['position_consistency']:.0%} of comparisons: inconsistent pairs count as ties"
+        )
+    return notes

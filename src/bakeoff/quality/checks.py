@@ -1,0 +1,116 @@
+"""Deterministic assertions on an output (``contains``, ``regex``, ``max_words``, a Python hook...)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import CheckSpec, PromptCase
+from ..errors import ConfigError
+
+HookFn = Callable[[str, dict[str, Any]], Any]
+_hooks: dict[str, HookFn] = {}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check on one output: passed or not, and why not."""
+
+    check: str
+    passed: bool
+    reason: str = ""
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _items(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def load_hook(ref: str) -> HookFn:
+    """``module:function`` or ``path/to/file.py:function``."""
+    if ref in _hooks:
+        return _hooks[ref]
+    target, _, attr = ref.rpartition(":")
+    try:
+        if target.endswith(".py"):
+            path = Path(target).expanduser()
+            spec = importlib.util.spec_from_file_location(f"bakeoff_check_{abs(hash(path))}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+        fn = getattr(module, attr)
+    except (ImportError, AttributeError, OSError, SyntaxError) as exc:
+        raise ConfigError(
+            f"check hook {ref!r} cannot be loaded: {exc}",
+            hint="write module:function (importable) or file.py:function",
+        ) from None
+    if not callable(fn):
+        raise ConfigError(f"check hook {ref!r} is not callable")
+    hook: HookFn = fn
+    _hooks[ref] = hook
+    return hook
+
+
+def run_check(spec: CheckSpec, output: str, case: PromptCase) -> CheckResult:
+    """Evaluate one check; a hook that raises fails the check with the exception as its reason."""
+    t, v, label = spec.type, spec.value, spec.label
+    if t == "contains":
+        missing = [s for s in _items(v) if s not in output]
+        return CheckResult(label, not missing, f"missing {missing!r}" if missing else "")
+    if t == "icontains":
+        low = output.casefold()
+        missing = [s for s in _items(v) if s.casefold() not in low]
+        return CheckResult(label, not missing, f"missing {missing!r}" if missing else "")
+    if t == "not_contains":
+        low = output.casefold()
+        found = [s for s in _items(v) if s.casefold() in low]
+        return CheckResult(label, not found, f"contains {found!r}" if found else "")
+    if t == "regex":
+        flags = 0
+        for f, bit in (("i", re.IGNORECASE), ("m", re.MULTILINE), ("s", re.DOTALL)):
+            if f in spec.flags:
+                flags |= bit
+        ok = re.search(str(v), output, flags) is not None
+        return CheckResult(label, ok, "" if ok else f"no match for /{v}/")
+    if t in ("max_words", "min_words"):
+        n, limit = _words(output), int(v)  # type: ignore[arg-type]
+        ok = n <= limit if t == "max_words" else n >= limit
+        return CheckResult(label, ok, "" if ok else f"{n} words")
+    if t == "is_json":
+        text = output.strip()
+        fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.DOTALL)
+        try:
+            json.loads(fence.group(1) if fence else text)
+        except ValueError as exc:
+            return CheckResult(label, False, f"not JSON: {exc}")
+        return CheckResult(label, True)
+    # python hook
+    fn = load_hook(str(v))
+    try:
+        got = fn(output, case.model_dump(mode="json"))
+    except Exception as exc:
+        return CheckResult(label, False, f"hook raised {type(exc).__name__}: {exc}")
+    if isinstance(got, tuple) and len(got) == 2:
+        return CheckResult(label, bool(got[0]), "" if got[0] else str(got[1]))
+    return CheckResult(label, bool(got), "" if got else "hook returned false")
+
+
+def run_checks(case: PromptCase, output: str) -> list[CheckResult]:
+    """Every check of ``case`` on ``output``."""
+    return [run_check(c, output, case) for c in case.checks]
+
+
+def pass_rate(results: Sequence[CheckResult]) -> float | None:
+    return sum(r.passed for r in results) / len(results) if results else None

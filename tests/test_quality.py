@@ -1,0 +1,367 @@
+"""The quality pipeline end to end on scripted adapters: checks, judge (cache, unparsed, self-judging),
+pairwise with a position-biased judge, blind annotation round trip, agreement, and the reports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_prompts, load_suite
+from bakeoff.errors import ConfigError, UsageError
+from bakeoff.quality.agreement import agreement
+from bakeoff.quality.aggregate import apply_quality
+from bakeoff.quality.annotate import export_sheet, import_sheet
+from bakeoff.quality.checks import run_checks
+from bakeoff.quality.judge import run_judge
+from bakeoff.quality.pairwise import Comparison, bradley_terry
+from bakeoff.quality.store import load_cases, load_judgments, outputs
+from bakeoff.records import RequestRecord
+from bakeoff.results import load_records, load_summary
+from tests.test_cli import run as cli
+
+ADAPTERS = Path(__file__).parent / "data" / "quality_adapters.py"
+
+
+def spec(cls: str) -> ModelSpec:
+    return ModelSpec(adapter=f"{ADAPTERS}:{cls}")
+
+
+MODELS = {
+    name: spec(cls) for name, cls in [("good", "GoodNotes"), ("poor", "PoorNotes"), ("inject", "InjectNotes")]
+}
+JUDGES = {
+    name: spec(cls)
+    for name, cls in [
+        ("kjudge", "KeywordJudge"),
+        ("garbage", "GarbageJudge"),
+        ("always-a", "AlwaysA"),
+        ("pairjudge", "KeywordPairJudge"),
+        ("echo", "ObedientJudge"),
+    ]
+}
+
+CASES = [
+    PromptCase(
+        id="standup",
+        prompt="Notes please:\n{source}",
+        source="Marco: we ship 4.2 on Thursday.",
+        aspects=[
+            {"id": "decisions", "text": "Ships Thursday", "weight": 2},
+            {"id": "owners", "text": "Marco"},
+        ],
+        checks=[
+            {"type": "icontains", "value": "thursday"},
+            {"type": "python", "value": f"{ADAPTERS}:mentions_marco", "id": "names Marco"},
+            {"type": "max_words", "value": 40},
+        ],
+    ),
+    PromptCase(id="rag", prompt="Explain RAG.", aspects=[{"id": "retrieval", "text": "retrieves"}]),
+    PromptCase(id="plain", prompt="Say hi."),
+]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache" / "models"))
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    settings = BenchSettings(models=list(MODELS), rounds=2, warmup=1)
+    run_bench(settings, CASES, resolve_targets(list(MODELS), MODELS, None), out)
+    return out
+
+
+def judge(out: Path, name: str, **kw: object) -> object:
+    summary = load_summary(out)
+    recs = [RequestRecord.from_json(d) for d in load_records(out)]
+    target = resolve_targets([name], {**MODELS, **JUDGES}, None)[0]
+    result = run_judge(out, summary, load_cases(out), outputs(recs), target, **kw)  # type: ignore[arg-type]
+    summary.quality = {"judges": {result.judge: {"skipped_self": list(result.skipped_self)}}}
+    apply_quality(summary, out)
+    return result, summary
+
+
+def test_checks_each_type() -> None:
+    case = PromptCase(
+        id="c",
+        prompt="p",
+        checks=[
+            {"type": "contains", "value": ["Alpha", "Beta"]},
+            {"type": "icontains", "value": "gamma"},
+            {"type": "not_contains", "value": ["as an ai"]},
+            {"type": "regex", "value": "^alpha", "flags": "im"},
+            {"type": "max_words", "value": 5},
+            {"type": "min_words", "value": 3},
+            {"type": "is_json"},
+        ],
+    )
+    res = {r.check: r for r in run_checks(case, "Alpha Beta GAMMA")}
+    assert [r.passed for r in res.values()] == [True, True, True, True, True, True, False]
+    res = run_checks(case, '```json\n{"alpha": "Beta gamma", "x": "As an AI"}\n```')
+    by = {r.check.split(":")[0]: r for r in res}
+    assert by["contains"].passed is False and "Alpha" in by["contains"].reason
+    assert by["not_contains"].passed is False
+    assert by["is_json"].passed is True
+    assert by["regex"].passed is False
+
+
+def test_check_hook_that_raises_fails_with_reason(tmp_path: Path) -> None:
+    hook = tmp_path / "hooks.py"
+    hook.write_text("def boom(output, case):\n    raise ValueError('bad input')\n")
+    case = PromptCase(id="c", prompt="p", checks=[{"type": "python", "value": f"{hook}:boom"}])
+    (r,) = run_checks(case, "x")
+    assert not r.passed and "ValueError: bad input" in r.reason
+
+
+def test_malformed_checks_name_file_line_and_key(tmp_path: Path) -> None:
+    p = tmp_path / "prompts.json"
+    p.write_text(
+        '[\n  {"id": "a", "prompt": "x",\n   "checks": [{"type": "regex", "value": "(unclosed"}]}\n]\n'
+    )
+    with pytest.raises(ConfigError) as e:
+        load_prompts(p)
+    assert "prompts.json:" in str(e.value) and "checks" in str(e.value) and "invalid regex" in str(e.value)
+    p.write_text('[{"id": "a", "prompt": "x", "checks": [{"type": "sounds_good"}]}]')
+    with pytest.raises(ConfigError, match="type"):
+        load_prompts(p)
+    p.write_text('[{"id": "a", "prompt": "x", "source": {"file": "missing.txt"}}]')
+    with pytest.raises(ConfigError, match=r"missing\.txt"):
+        load_prompts(p)
+
+
+def test_meeting_notes_suite_is_complete() -> None:
+    cases, source = load_suite("meeting-notes")
+    meetings = [c for c in cases if "meeting-notes" in c.tags]
+    assert len(meetings) >= 8 and len(cases) == len(meetings) + 4
+    for c in meetings:
+        assert c.source and len(c.source.split()) > 80
+        assert {"decisions", "owners", "dates", "open_questions"} <= {a.id for a in c.aspects}
+        assert len(c.checks) >= 3
+        assert c.source in c.messages()[-1]["content"]
+    with pytest.raises(UsageError, match="meeting-notes"):
+        load_suite("no-such-suite")
+
+
+def test_bench_records_check_pass_rates_and_saves_cases(run: Path) -> None:
+    s = load_summary(run)
+    q = {m.model: m.quality for m in s.models}
+    assert q["good"]["checks"]["pass_rate"] == 1.0
+    assert q["poor"]["checks"]["passed"] == 2 and q["poor"]["checks"]["total"] == 6  # only max_words passes
+    assert q["good"]["mean"] is None and q["good"]["source"] is None  # nobody has judged yet
+    assert [c.id for c in load_cases(run)] == ["standup", "rag", "plain"]
+    rows = [json.loads(x) for x in (run / "checks.jsonl").read_text().splitlines()]
+    assert len(rows) == 6  # 3 models x 2 rounds of the one case with checks
+    assert any(
+        r["results"][1] == {"check": "names Marco", "passed": False, "reason": "Marco is not named"}
+        for r in rows
+    )
+
+
+def test_judge_scores_caches_and_means_by_case(run: Path) -> None:
+    result, s = judge(run, "kjudge")
+    assert result.judged == 9 and result.cached == 0 and result.unparsed == 0  # 3 models x 3 distinct answers
+    q = {m.model: m.quality for m in s.models}
+    assert q["good"]["mean"] == 5.0 and q["poor"]["mean"] == 2.0 and q["inject"]["mean"] == 2.0
+    assert q["good"]["n"] == 3 and q["good"]["n_outputs"] == 6
+    assert q["good"]["aspect_coverage"]["decisions"] == 1.0 and q["poor"]["aspect_coverage"]["owners"] == 0.0
+    again, _ = judge(run, "kjudge")
+    assert again.cached == 9 and again.calls == 0
+    assert len(load_judgments(run)) == 9  # replaced by key, not duplicated
+
+
+def test_unparsed_is_excluded_and_counted_never_scored(run: Path) -> None:
+    result, s = judge(run, "garbage")
+    assert result.unparsed == 9 and result.calls == 18  # one retry each
+    for m in s.models:
+        assert m.quality["mean"] is None and m.quality["unparsed_rate"] == 1.0
+    j = load_judgments(run)[0]
+    assert j.score is None and "---retry---" in j.raw and "after retry" in (j.error or "")
+    assert any("unparsed" in n for n in s.quality["notes"])
+
+
+def test_echoing_judge_is_not_fooled_by_an_injected_answer(run: Path) -> None:
+    _, s = judge(run, "echo")
+    assert {m.model: m.quality["mean"] for m in s.models}["inject"] == 1.0
+
+
+def test_a_candidate_never_judges_itself(run: Path) -> None:
+    result, s = judge(run, "good")
+    assert result.skipped_self == ("good",)
+    assert {j.model for j in load_judgments(run)} == {"poor", "inject"}
+    good = next(m for m in s.models if m.model == "good")
+    assert good.quality["self_judging_skipped"] and good.quality["mean"] is None
+
+
+def test_position_biased_pairwise_judge_yields_only_ties(run: Path) -> None:
+    result, s = judge(run, "always-a", pairwise=True)
+    assert result.pairs == 3 * 3 * 2  # 3 cases x 3 pairs x 2 orders
+    pw = s.quality["pairwise"]
+    assert pw["comparisons"] == 9 and pw["position_consistency"] == 0.0
+    for r in pw["models"].values():
+        assert r["ties"] == 6 and r["wins"] == 0 and r["win_rate"] == 0.5 and r["bt"] == 0.0
+    assert any("inconsistent pairs count as ties" in n for n in s.quality["notes"])
+
+
+def test_consistent_pairwise_judge_ranks_with_intervals(run: Path) -> None:
+    _, s = judge(run, "pairjudge", pairwise=True)
+    pw = s.quality["pairwise"]
+    assert pw["order"][0] == "good" and pw["position_consistency"] == 1.0
+    good = pw["models"]["good"]
+    assert good["wins"] == 6 and good["win_rate"] == 1.0 and good["bt"] > 0
+    assert good["bt_ci95"][0] <= good["bt"] <= good["bt_ci95"][1]
+
+
+def test_bradley_terry_orders_by_strength() -> None:
+    comps = [Comparison(str(i), "a", "b", "a", True) for i in range(8)]
+    comps += [Comparison(str(i), "b", "c", "b", True) for i in range(8)]
+    comps += [Comparison(str(i), "a", "c", "a", True) for i in range(8)]
+    bt = bradley_terry(["a", "b", "c"], comps)
+    assert bt["a"] > bt["b"] > bt["c"] and abs(sum(bt.values())) < 1e-9
+
+
+def fill(
+    sheet: Path, out: Path, score: dict[str, str], edit: dict[int, dict[str, str]] | None = None
+) -> None:
+    rows = list(csv.DictReader(sheet.open()))
+    for r in rows:
+        r["score"] = score.get(r["output"], "")
+        r["aspect_1_met"] = "y" if r["score"] and r["aspect_1"] else ""
+    for i, changes in (edit or {}).items():
+        rows[i].update(changes)
+    with out.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_annotation_round_trip_is_blind_and_overrides_the_judge(run: Path, tmp_path: Path) -> None:
+    judge(run, "kjudge")
+    recs = [RequestRecord.from_json(d) for d in load_records(run)]
+    sheet = tmp_path / "sheet.csv"
+    n = export_sheet(run, load_cases(run), outputs(recs), sheet, seed=3)
+    assert n == 9
+    text = sheet.read_text()
+    assert "GoodNotes" not in text and "good" not in next(csv.reader(sheet.open()))
+    ids = [r["row_id"] for r in csv.DictReader(sheet.open())]
+    assert len(set(ids)) == 9 and all(len(i) == 8 for i in ids)
+    key = list(csv.DictReader((run / "annotation-key.csv").open()))
+    assert {k["model"] for k in key} == {"good", "poor", "inject"}
+    # a second export keeps the ids of the same answers
+    export_sheet(run, load_cases(run), outputs(recs), tmp_path / "again.csv", seed=4)
+    assert sorted(r["row_id"] for r in csv.DictReader((tmp_path / "again.csv").open())) == sorted(ids)
+
+    from tests.data.quality_adapters import GoodNotes, InjectNotes, PoorNotes
+
+    filled = tmp_path / "filled.csv"
+    fill(sheet, filled, {GoodNotes.text: "4", PoorNotes.text: "2", InjectNotes.text: "1"})
+    import_sheet(run, load_cases(run), filled)
+    s = apply_quality(load_summary(run), run)
+    q = {m.model: m.quality for m in s.models}
+    assert q["good"]["mean"] == 4.0 and q["good"]["judge_mean"] == 5.0 and q["good"]["source"] == "human"
+    assert q["inject"]["mean"] == 1.0 and q["inject"]["human_scored"] == 3
+    ((label, a),) = s.quality["agreement"].items()
+    assert label.startswith("kjudge") and a["n"] == 9
+    assert a["exact"] == pytest.approx(3 / 9) and a["within_one"] == pytest.approx(9 / 9)
+    assert a["spearman"] == pytest.approx(
+        agreement([4] * 3 + [2] * 3 + [1] * 3, [5] * 3 + [2] * 6)["spearman"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({0: {"score": "7"}}, "score '7' must be a whole number from 1 to 5"),
+        ({0: {"score": "four"}}, "score 'four'"),
+        ({0: {"score": "3.5"}}, "score '3.5'"),
+        ({0: {"row_id": "deadbeef"}}, "unknown row_id 'deadbeef'"),
+        ({1: {"row_id": "__dup__"}}, "repeats row 2"),
+        ({-1: {"aspect_1_met": "maybe"}}, "aspect_1_met 'maybe'"),
+        ({-2: {"aspect_1_met": "y"}}, "aspect_1_met is marked but this case has only 0 aspects"),
+    ],
+)
+def test_malformed_sheets_are_rejected_whole(run: Path, tmp_path: Path, edit: dict, message: str) -> None:
+    recs = [RequestRecord.from_json(d) for d in load_records(run)]
+    sheet = tmp_path / "sheet.csv"
+    export_sheet(run, load_cases(run), outputs(recs), sheet, seed=1)
+    rows = list(csv.DictReader(sheet.open()))
+    first_id = rows[0]["row_id"]
+    for changes in edit.values():
+        if changes.get("row_id") == "__dup__":
+            changes["row_id"] = first_id
+    # -1: the first row whose case has aspects; -2: the first whose case has none
+    with_aspects = next(i for i, r in enumerate(rows) if r["aspect_1"])
+    without = next(i for i, r in enumerate(rows) if not r["aspect_1"])
+    edit = {{-1: with_aspects, -2: without}.get(i, i): c for i, c in edit.items()}
+    bad = tmp_path / "bad.csv"
+    fill(sheet, bad, {}, edit)
+    with pytest.raises(ConfigError, match="nothing was imported") as e:
+        import_sheet(run, load_cases(run), bad)
+    assert message in str(e.value) and "bad.csv" in str(e.value)
+    assert not (run / "human.jsonl").exists()
+
+
+def test_sheet_without_score_column_is_rejected(run: Path, tmp_path: Path) -> None:
+    recs = [RequestRecord.from_json(d) for d in load_records(run)]
+    export_sheet(run, load_cases(run), outputs(recs), tmp_path / "s.csv", seed=1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("row_id,notes\nabc,hi\n")
+    with pytest.raises(ConfigError, match="no score column"):
+        import_sheet(run, load_cases(run), bad)
+
+
+def test_agreement_statistics() -> None:
+    perfect = agreement([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+    assert perfect["exact"] == 1.0 and perfect["kappa_quadratic"] == pytest.approx(1.0)
+    assert perfect["spearman"] == pytest.approx(1.0)
+    off = agreement([1, 2, 3, 4, 5], [2, 3, 4, 5, 5])
+    assert off["exact"] == 0.2 and off["within_one"] == 1.0 and 0 < off["kappa_quadratic"] < 1
+    assert agreement([3, 3, 3], [3, 3, 3])["spearman"] is None  # undefined, not a made-up number
+    assert agreement([], [])["n"] == 0
+
+
+def test_cli_suite_judge_annotate_and_report(tmp_path: Path) -> None:
+    models = tmp_path / "models.json"
+    models.write_text(json.dumps({n: {"adapter": s.adapter} for n, s in {**MODELS, **JUDGES}.items()}))
+    out = tmp_path / "cli-run"
+    mf = ["--models-file", str(models)]
+    r = cli(
+        "bench",
+        *mf,
+        "-m",
+        "good,poor",
+        "--suite",
+        "meeting-notes",
+        "-r",
+        "1",
+        "--warmup",
+        "0",
+        "-o",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Checks" in r.stdout
+    r = cli("judge", str(out), *mf, "--judge", "kjudge")
+    assert r.returncode == 0, r.stderr
+    assert "judged 26 answers" in r.stdout and "quality and speed" in r.stdout
+    md = (out / "report.md").read_text()
+    assert "## Quality beside speed" in md and "| good | 5.00" in md and "kjudge" in md
+    r = cli("judge", str(out), *mf, "--judge", "pairjudge", "--pairwise")
+    assert r.returncode == 0, r.stderr
+    assert "Bradley-Terry" in (out / "report.md").read_text()
+    sheet = tmp_path / "sheet.csv"
+    r = cli("annotate", "export", str(out), "-o", str(sheet))
+    assert r.returncode == 0 and sheet.exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("row_id,score\nnope,9\n")
+    r = cli("annotate", "import", str(out), str(bad))
+    assert r.returncode == 2 and "unknown row_id 'nope'" in r.stderr and "Traceback" not in r.stderr
+    r = cli("judge", str(out), "--judge", "no-such-model")
+    assert r.returncode != 0 and "unknown model" in r.stderr and "Traceback" not in r.stderr
+    r = cli("bench", "--suite", "meeting-notes", "--prompt", "x", "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and "only one of" in r.stderr

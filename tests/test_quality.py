@@ -12,8 +12,8 @@ import pytest
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_prompts, load_suite
 from bakeoff.errors import ConfigError, UsageError
-from bakeoff.quality.agreement import agreement
 from bakeoff.quality.aggregate import apply_quality
+from bakeoff.quality.agreement import agreement
 from bakeoff.quality.annotate import export_sheet, import_sheet
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.judge import run_judge
@@ -136,7 +136,7 @@ def test_malformed_checks_name_file_line_and_key(tmp_path: Path) -> None:
 
 
 def test_meeting_notes_suite_is_complete() -> None:
-    cases, source = load_suite("meeting-notes")
+    cases, _ = load_suite("meeting-notes")
     meetings = [c for c in cases if "meeting-notes" in c.tags]
     assert len(meetings) >= 8 and len(cases) == len(meetings) + 4
     for c in meetings:

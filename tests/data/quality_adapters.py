@@ -18,7 +18,10 @@ class _Fixed:
 
 
 class GoodNotes(_Fixed):
-    text = "Decisions: ship 4.2 on Thursday; dark mode waits for 4.3.\nAction items: Marco cuts the branch tonight."
+    text = (
+        "Decisions: ship 4.2 on Thursday; dark mode waits for 4.3.\n"
+        "Action items: Marco cuts the branch tonight."
+    )
 
 
 class PoorNotes(_Fixed):

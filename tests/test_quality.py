@@ -11,7 +11,7 @@ import pytest
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_prompts, load_suite
-from bakeoff.errors import ConfigError, UsageError
+from bakeoff.errors import ConfigError, ModelError, UsageError
 from bakeoff.quality.aggregate import apply_quality
 from bakeoff.quality.agreement import agreement
 from bakeoff.quality.annotate import export_sheet, import_sheet
@@ -21,6 +21,7 @@ from bakeoff.quality.pairwise import Comparison, bradley_terry
 from bakeoff.quality.store import load_cases, load_judgments, outputs
 from bakeoff.records import RequestRecord
 from bakeoff.results import load_records, load_summary
+from bakeoff.testing import FakeServer
 from tests.test_cli import run as cli
 
 ADAPTERS = Path(__file__).parent / "data" / "quality_adapters.py"
@@ -365,3 +366,26 @@ def test_cli_suite_judge_annotate_and_report(tmp_path: Path) -> None:
     assert r.returncode != 0 and "unknown model" in r.stderr and "Traceback" not in r.stderr
     r = cli("bench", "--suite", "meeting-notes", "--prompt", "x", "-o", str(tmp_path / "x"))
     assert r.returncode == 2 and "only one of" in r.stderr
+
+
+def test_judge_over_http_reads_unreadable_replies_as_unparsed(run: Path, fake: FakeServer) -> None:
+    """The fake server answers in filler words: every verdict is unparsed after its one retry."""
+    result, s = judge_at(run, "nousage", fake.base_url)
+    assert result.judged == 9 and result.unparsed == 9 and result.calls == 18
+    assert all(m.quality["mean"] is None and m.quality["unparsed_rate"] == 1.0 for m in s.models)
+
+
+def test_dead_judge_stops_after_five_and_caches_none(run: Path, fake: FakeServer, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="5 requests in a row"):
+        judge_at(run, "http500", fake.base_url)
+    js = load_judgments(run)
+    assert len(js) == 5 and all(not j.ok and (j.error or "").startswith("judge request failed") for j in js)
+    assert not list((tmp_path / "cache" / "judgments").rglob("*.json"))  # an outage never poisons the cache
+
+
+def judge_at(out: Path, model: str, base_url: str) -> tuple:
+    summary = load_summary(out)
+    recs = [RequestRecord.from_json(d) for d in load_records(out)]
+    target = resolve_targets([model], {}, base_url)[0]
+    result = run_judge(out, summary, load_cases(out), outputs(recs), target, timeout_s=10)
+    return result, apply_quality(summary, out)

@@ -170,3 +170,47 @@ def test_example_adapter_streaming_and_blocking(tmp_path: Path) -> None:
     assert streaming.ttft_s.n == 1 and blocking.ttft_s.n == 0
     assert blocking.info["ttft"].startswith("unavailable")
     assert streaming.sample_response and blocking.sample_response
+
+
+def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real judge path: SmolLM2 answers a short case with aspects, Qwen 0.5B grades it. A weak
+    judge may not produce a readable verdict, so either a score 1-5 or an unparsed judgment with the
+    raw reply and reason, never anything in between; Qwen's own answers are never judged by Qwen."""
+    from bakeoff.quality.aggregate import apply_quality
+    from bakeoff.quality.judge import JudgeCache, run_judge
+    from bakeoff.quality.store import load_cases, load_judgments, outputs
+    from bakeoff.records import RequestRecord
+    from bakeoff.results import load_records, load_summary
+
+    monkeypatch.setattr(JudgeCache, "get", lambda self, key: None)  # always ask the model
+    case = PromptCase(
+        id="standup",
+        prompt="In one sentence, what was decided?\n\n{source}",
+        source="Marco: we ship version 4.2 on Thursday. Dark mode waits for 4.3.",
+        max_tokens=24,
+        aspects=[{"id": "decisions", "text": "Version 4.2 ships on Thursday"}],
+        checks=[{"type": "icontains", "value": "thursday"}],
+    )
+    _run(
+        resolve_targets(["smollm2-135m", "qwen2.5-coder-0.5b"], {}, None),
+        tmp_path,
+        [case],
+        rounds=1,
+        warmup=0,
+    )
+    summary = load_summary(tmp_path)
+    recs = [RequestRecord.from_json(d) for d in load_records(tmp_path)]
+    judge = resolve_targets(["qwen2.5-coder-0.5b"], {}, None)[0]
+    res = run_judge(tmp_path, summary, load_cases(tmp_path), outputs(recs), judge, max_tokens=96)
+    assert res.skipped_self == ("qwen2.5-coder-0.5b",) and res.judged == 1 and res.fresh == 1
+    (j,) = load_judgments(tmp_path)
+    assert j.model == "smollm2-135m" and j.raw.strip() and j.seconds > 0
+    assert (j.ok and j.score in {1, 2, 3, 4, 5} and j.error is None) or (
+        not j.ok and j.score is None and j.error
+    )
+    summary.quality = {"judges": {res.judge: {"skipped_self": list(res.skipped_self), "disk_mb": 491.4}}}
+    s = apply_quality(summary, tmp_path)
+    q = {m.model: m.quality for m in s.models}
+    assert q["smollm2-135m"]["judged"] == 1 and q["qwen2.5-coder-0.5b"]["judged"] == 0
+    assert q["smollm2-135m"]["checks"]["total"] == 1
+    assert any("small model" in n for n in s.quality["notes"])

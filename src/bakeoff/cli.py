@@ -252,7 +252,8 @@ def bench(
     per_model = len(cases) * settings.rounds + settings.warmup
     err_console.print(
         f"[bold]bakeoff[/] {len(targets)} models x {len(cases)} prompts x {settings.rounds} rounds "
-        f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}, "
+        f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}"
+        f"{' (cases may set their own)' if any(c.max_tokens for c in cases) else ''}, "
         f"{'streaming' if settings.stream else 'non-streaming'}, "
         f"concurrency {settings.concurrency} -> {out_dir}"
     )
@@ -449,18 +450,29 @@ def judge(
                 bar[kind] = prog.add_task(f"judging ({kind}) with {escape(judge_model)}", total=total)
             prog.update(bar[kind], completed=done)
 
-        result = run_judge(
-            folder,
-            summary,
-            cases,
-            outs,
-            targets[0],
-            pairwise=pairwise,
-            use_cache=not no_cache,
-            max_tokens=max_tokens,
-            timeout_s=timeout,
-            progress=on_progress,
-        )
+        try:
+            result = run_judge(
+                folder,
+                summary,
+                cases,
+                outs,
+                targets[0],
+                pairwise=pairwise,
+                use_cache=not no_cache,
+                max_tokens=max_tokens,
+                timeout_s=timeout,
+                progress=on_progress,
+            )
+        except (KeyboardInterrupt, BakeoffError) as exc:
+            prog.stop()
+            apply_quality(summary, folder)  # keep every verdict that arrived
+            write_reports(summary, folder)
+            if isinstance(exc, BakeoffError):
+                raise
+            err_console.print(
+                f"[yellow]interrupted[/]: verdicts so far kept in {folder}; run again to resume"
+            )
+            raise typer.Exit(130) from None
     judges = dict(summary.quality.get("judges", {}))
     entry = dict(judges.get(result.judge, {}))
     fresh = {

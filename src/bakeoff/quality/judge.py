@@ -170,7 +170,7 @@ async def _ask_with_retry(
     try:
         raw, s = await judge.ask(messages)
     except BakeoffError as exc:
-        return Parsed(False, error=f"judge request failed: {exc.message}"), "", 1, spent
+        return Parsed(False, error=f"{REQUEST_FAILED}: {exc.message}"), "", 1, spent
     spent += s
     got = parse(raw)
     if got.ok:
@@ -189,6 +189,32 @@ async def _ask_with_retry(
         2,
         spent,
     )
+
+
+REQUEST_FAILED = "judge request failed"
+MAX_FAILURE_STREAK = 5
+
+
+def failed_request(error: str | None) -> bool:
+    """The judge did not answer at all (as opposed to answering unreadably): never cached."""
+    return bool(error and error.startswith(REQUEST_FAILED))
+
+
+class _FailureStreak:
+    """Stops a judge run after 5 requests in a row that got no answer (a dead or stalled judge)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.count = 0
+
+    def see(self, error: str | None) -> None:
+        self.count = self.count + 1 if failed_request(error) else 0
+        if self.count >= MAX_FAILURE_STREAK:
+            raise ModelError(
+                f"judge {self.label} failed {self.count} requests in a row ({error}); stopped",
+                hint="check the judge model or endpoint; verdicts so far are in judgments.jsonl "
+                "and cached, so running the same command again resumes",
+            )
 
 
 def _self_models(summary: Summary, judge: JudgeModel) -> set[str]:
@@ -210,6 +236,7 @@ async def score_outputs(
 ) -> list[Judgment]:
     """Rubric-score each output; append each judgment to judgments.jsonl as it arrives."""
     done: list[Judgment] = []
+    streak = _FailureStreak(judge.label)
     for i, o in enumerate(outs):
         case = cases[o.case_id]
         key = sha(json.dumps([judge.label, rubric.RUBRIC_VERSION, case_fingerprint(case), o.output_sha]))
@@ -241,8 +268,10 @@ async def score_outputs(
                 attempts=attempts,
                 seconds=round(spent, 4),
             )
-            cache.put(key, asdict(j))
+            if not failed_request(j.error):
+                cache.put(key, asdict(j))
         append(run_dir / JUDGMENTS_FILE, j)
+        streak.see(j.error)
         done.append(j)
         if progress:
             progress("score", i + 1, len(outs))
@@ -277,6 +306,7 @@ async def compare_pairs(
             if oa and ob:
                 jobs += [(case, oa, ob), (case, ob, oa)]
     done: list[PairVerdict] = []
+    streak = _FailureStreak(judge.label)
     for i, (case, x, y) in enumerate(jobs):
         key = pair_key(judge.label, case, x, y)
         hit = cache.get(key)
@@ -303,8 +333,10 @@ async def compare_pairs(
                 attempts=attempts,
                 seconds=round(spent, 4),
             )
-            cache.put(key, asdict(v))
+            if not failed_request(v.error):
+                cache.put(key, asdict(v))
         append(run_dir / PAIRWISE_FILE, v)
+        streak.see(v.error)
         done.append(v)
         if progress:
             progress("pairwise", i + 1, len(jobs))

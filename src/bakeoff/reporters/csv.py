@@ -31,6 +31,18 @@ _RESOURCES = (
     "roofline_ratio",
     "other_load_pct",
 )
+_QUALITY = (
+    "mean",
+    "n",
+    "source",
+    "judge_mean",
+    "human_mean",
+    "judged",
+    "unparsed",
+    "unparsed_rate",
+    "check_pass_rate",
+    "aspect_coverage_mean",
+)
 
 
 def _cell(v: object) -> object:
@@ -47,6 +59,7 @@ def render_csv(summary: Summary) -> str:
         "token_source",
     ]
     header += list(_RESOURCES)
+    header += [f"quality_{k}" for k in _QUALITY] + ["quality_ci95_low", "quality_ci95_high", "pairwise_bt"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -62,5 +75,9 @@ def render_csv(summary: Summary) -> str:
             m.tokens.source or "",
         ]
         row += [_cell(m.resources.get(k)) for k in _RESOURCES]
+        q = m.quality
+        ci = q.get("ci95") or [None, None]
+        pw = q.get("pairwise") or {}
+        row += [_cell(q.get(k)) for k in _QUALITY] + [_cell(ci[0]), _cell(ci[1]), _cell(pw.get("bt"))]
         w.writerow(row)
     return buf.getvalue()

@@ -13,6 +13,7 @@ import numpy as np
 from ..recommend import Recommendation
 from ..results import Summary, measured_samples
 from .format import num, rate, secs
+from .terminal import quality_cell
 
 W, ROW = 640, 26
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d"]
@@ -200,18 +201,24 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
     parts.append(
         "<h2>Summary</h2><table><tr><th>Model</th><th>Status</th><th>Avg latency</th><th>p95</th>"
         "<th>TTFT p50</th><th>Decode tok/s</th><th>Output tok/s</th><th>Peak memory</th>"
-        "<th>n ok/err</th></tr>"
+        "<th>n ok/err</th><th>Quality 1-5 [95% CI]</th><th>Unparsed</th><th>Checks passed</th></tr>"
     )
     for m in summary.models:
         cls = "" if m.status == "ok" else " class=bad"
         peak = m.resources.get("peak_rss_mb")
+        q = m.quality
+        unparsed = q.get("unparsed_rate")
+        checks = q.get("check_pass_rate")
         parts.append(
             f"<tr{cls}><td>{_e(m.model)}</td><td>{_e(m.status)}</td><td>{secs(m.latency_s.mean)}</td>"
             f"<td>{secs(m.latency_s.p95)}</td><td>{secs(m.ttft_s.p50)}</td><td>{rate(m.decode_tokens_per_s.p50)}</td>"
             f"<td>{rate(m.output_tokens_per_s.mean)}</td><td>{num(peak, 0)} MB</td>"
-            f"<td>{m.requests.ok}/{m.requests.error}</td></tr>"
+            f"<td>{m.requests.ok}/{m.requests.error}</td><td>{_e(quality_cell(q))}</td>"
+            f"<td>{f'{unparsed:.0%}' if isinstance(unparsed, float) else '-'}</td>"
+            f"<td>{f'{checks:.0%}' if isinstance(checks, float) else '-'}</td></tr>"
         )
     parts.append("</table>")
+    parts += [f"<p class=muted>Quality note: {_e(n)}</p>" for n in summary.quality.get("notes", [])]
     for m in summary.models:
         if m.error:
             parts.append(f"<p class=bad>{_e(m.model)}: {_e(m.error)}</p>")

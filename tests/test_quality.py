@@ -389,3 +389,19 @@ def judge_at(out: Path, model: str, base_url: str) -> tuple:
     target = resolve_targets([model], {}, base_url)[0]
     result = run_judge(out, summary, load_cases(out), outputs(recs), target, timeout_s=10)
     return result, apply_quality(summary, out)
+
+
+def test_recommend_weighs_checks_then_judge_quality(run: Path) -> None:
+    from bakeoff.recommend import recommend
+
+    rec = recommend(load_summary(run), run)
+    assert "checks" in rec.dimensions and "quality" not in rec.dimensions
+    assert rec.frontier_axes == ("throughput", "checks")
+    by = {c.model: c for c in rec.candidates}
+    assert by["good"].values["checks"] == 1.0 and by["poor"].values["checks"] == pytest.approx(1 / 3)
+    _, s = judge(run, "kjudge")
+    rec = recommend(s, run)
+    assert "quality" in rec.dimensions and rec.frontier_axes == ("throughput", "quality")
+    after = {c.model: c for c in rec.candidates}
+    assert after["good"].values["quality"] == 5.0 and after["poor"].values["quality"] == 2.0
+    assert rec.winner == "good"

@@ -362,7 +362,8 @@ def compare(
 def recommend(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
     weights: Annotated[
-        str | None, typer.Option("--weights", help="e.g. latency=1,throughput=1,quality=2,memory=0.5")
+        str | None,
+        typer.Option("--weights", help="e.g. latency=1,throughput=1,quality=2,checks=1,memory=0.5"),
     ] = None,
     max_memory_mb: Annotated[float | None, typer.Option("--max-memory-mb", help="Memory budget.")] = None,
     max_p95_s: Annotated[

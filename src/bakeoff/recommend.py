@@ -20,12 +20,12 @@ import numpy as np
 from .errors import UsageError
 from .results import ModelSummary, Summary, load_records, measured_samples
 
-DIMENSIONS = {"latency": -1, "throughput": 1, "quality": 1, "memory": -1}
-DEFAULT_WEIGHTS = {"latency": 1.0, "throughput": 1.0, "quality": 2.0, "memory": 0.5}
+DIMENSIONS = {"latency": -1, "throughput": 1, "quality": 1, "checks": 1, "memory": -1}
+DEFAULT_WEIGHTS = {"latency": 1.0, "throughput": 1.0, "quality": 2.0, "checks": 1.0, "memory": 0.5}
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
-    """``latency=1,throughput=1,quality=2,memory=0.5`` (unnamed dimensions keep their default)."""
+    """``latency=1,throughput=1,quality=2,checks=1,memory=0.5`` (unnamed dimensions keep their default)."""
     weights = dict(DEFAULT_WEIGHTS)
     for part in (text or "").split(","):
         if not part.strip():
@@ -89,10 +89,12 @@ class Recommendation:
 
 def _values(m: ModelSummary) -> dict[str, float | None]:
     q = m.quality.get("mean")
+    ch = m.quality.get("check_pass_rate")
     return {
         "latency": m.latency_s.p50,
         "throughput": m.decode_tokens_per_s.p50 or m.output_tokens_per_s.mean,
         "quality": float(q) if isinstance(q, int | float) else None,
+        "checks": float(ch) if isinstance(ch, int | float) else None,
         "memory": m.resources.get("peak_rss_mb"),
     }
 
@@ -222,8 +224,11 @@ def recommend(
             x.lost_because = (
                 f"biggest gap: {gap} ({_fmt(gap, x.values[gap])} vs {_fmt(gap, winner.values[gap])})"
             )
-    axes = ("throughput", "quality") if "quality" in dims else ("throughput", "memory")
-    if axes[1] == "memory":
+    second = next((d for d in ("quality", "checks") if d in dims), "memory")
+    axes = ("throughput", second)
+    if second == "checks":
+        notes.append("no quality score for every model: the frontier is speed against checks passed")
+    elif second == "memory":
         notes.append("no quality scores: the frontier is speed against memory")
     for x in ok:
         x.pareto = not any(_dominates(y, x, axes) for y in ok if y is not x)
@@ -251,6 +256,7 @@ def _fmt(d: str | None, v: float | None) -> str:
         "latency": f"{v:.2f} s",
         "throughput": f"{v:.1f} tok/s",
         "quality": f"{v:.2f}",
+        "checks": f"{v:.0%} of checks",
         "memory": f"{v:.0f} MB",
     }[d]
 

@@ -76,6 +76,9 @@ def _box_plot(title: str, series: list[tuple[str, list[float]]], unit: float, la
     return "".join(out)
 
 
+FRONTIER_TITLES = {"quality": "Quality", "checks": "Checks passed", "memory": "Memory"}
+
+
 def _scatter(rec: Recommendation) -> str:
     xa, ya = rec.frontier_axes
     pts: list[tuple[str, float, float, bool]] = [
@@ -224,7 +227,7 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
             parts.append(f"<p class=bad>{_e(m.model)}: {_e(m.error)}</p>")
     names = [m.model for m in summary.models]
     parts += [
-        f"<h2>{'Quality' if rec.frontier_axes[1] == 'quality' else 'Memory'} against speed</h2>"
+        f"<h2>{FRONTIER_TITLES.get(rec.frontier_axes[1], 'Memory')} against speed</h2>"
         f"<div class=chart>{_scatter(rec)}</div>",
         "<p class=muted>Dashed: the Pareto frontier (no other model is better on both axes).</p>",
         "<h2>Latency distributions</h2><div class=chart>",

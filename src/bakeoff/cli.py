@@ -422,7 +422,6 @@ def judge(
     """Score every answer of a run 1-5 against its aspects with a judge model (or compare pairs)."""
     from .quality.aggregate import apply_quality
     from .quality.judge import run_judge
-    from .quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
     from .quality.store import load_cases, outputs
     from .records import RequestRecord
     from .results import load_records
@@ -478,12 +477,9 @@ def judge(
     entry = dict(judges.get(result.judge, {}))
     fresh = {
         "alias": judge_model,
-        "rubric": PAIRWISE_VERSION if pairwise else RUBRIC_VERSION,
         "skipped_self": list(result.skipped_self),
         "disk_mb": result.info.get("disk_mb"),
         "engine": result.info.get("engine"),
-        "seconds_per_verdict": round(result.judge_seconds / result.fresh, 3) if result.fresh else None,
-        "verdicts_timed": result.fresh or None,
     }
     entry.update({k: v for k, v in fresh.items() if v is not None or k not in entry})
     judges[result.judge] = entry

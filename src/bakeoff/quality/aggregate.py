@@ -27,6 +27,7 @@ from .store import (
     CASES_FILE,
     HumanScore,
     Judgment,
+    PairVerdict,
     load_cases,
     load_human,
     load_judgments,
@@ -214,6 +215,9 @@ def apply_quality(
     with (run_dir / "checks.jsonl").open("w", encoding="utf-8") as fh:
         for row in all_rows:
             fh.write(json.dumps(row) + "\n")
+    for prefix, verdicts in (("", judgments), ("pairwise_", pairs)):
+        for label, stats in judge_stats(verdicts, prefix).items():
+            judges_meta.setdefault(label, {}).update(stats)
     run_q: dict[str, Any] = {
         "judges": judges_meta,
         "cases": len(cases),
@@ -234,6 +238,29 @@ def apply_quality(
     run_q["notes"] = quality_notes(summary, run_q)
     summary.quality = run_q
     return summary
+
+
+def judge_stats(
+    verdicts: Sequence[Judgment] | Sequence[PairVerdict], prefix: str = ""
+) -> dict[str, dict[str, Any]]:
+    """Per judge: verdicts, unparsed, retries, and seconds per verdict as first measured (a cached
+    verdict keeps the time it took when it was asked)."""
+    by: dict[str, list[Judgment | PairVerdict]] = defaultdict(list)
+    for v in verdicts:
+        by[v.judge].append(v)
+    out = {}
+    for label, vs in by.items():
+        secs = [v.seconds for v in vs if v.seconds > 0]
+        stats = {
+            "rubric": ", ".join(sorted({v.rubric for v in vs})),
+            "verdicts": len(vs),
+            "unparsed": sum(not v.ok for v in vs),
+            "retried": sum(v.attempts > 1 for v in vs),
+            "seconds_per_verdict": round(float(np.mean(secs)), 3) if secs else None,
+            "seconds_per_verdict_p50": round(float(np.median(secs)), 3) if secs else None,
+        }
+        out[label] = {prefix + k: v for k, v in stats.items()}
+    return out
 
 
 def quality_notes(summary: Summary, run_q: dict[str, Any]) -> list[str]:

@@ -85,10 +85,20 @@ def identity(info: dict[str, Any]) -> tuple[str, ...] | None:
     return None
 
 
-def judge_label(target: ModelTarget, info: dict[str, Any]) -> str:
-    """The judge's name in results and cache keys: its alias plus what identifies the model."""
+def judge_key_id(target: ModelTarget, info: dict[str, Any]) -> str:
+    """What a cache key knows the judge by: its alias plus what identifies the model (full path,
+    endpoint model id, adapter weights), so another file under the same alias never hits the cache."""
     ident = identity(info)
     return target.name if ident is None else f"{target.name}={ident[-1]}"
+
+
+def judge_label(target: ModelTarget, info: dict[str, Any]) -> str:
+    """The judge's name in results: its alias, plus the file name or model id when they differ."""
+    ident = identity(info)
+    if ident is None:
+        return target.name
+    what = Path(ident[-1]).name if ident[0] == "path" else ident[-1]
+    return target.name if what == target.name else f"{target.name} ({what})"
 
 
 def case_fingerprint(case: PromptCase) -> str:
@@ -127,6 +137,7 @@ class JudgeModel:
         self.backend: Backend | None = None
         self.info: dict[str, Any] = {}
         self.label = target.name
+        self.key_id = target.name
 
     async def load(self) -> None:
         spec = self.target.spec
@@ -135,6 +146,7 @@ class JudgeModel:
         await self.backend.load()
         self.info = self.backend.describe()
         self.label = judge_label(self.target, self.info)
+        self.key_id = judge_key_id(self.target, self.info)
 
     async def ask(self, messages: Sequence[dict[str, str]]) -> tuple[str, float]:
         assert self.backend is not None
@@ -239,10 +251,10 @@ async def score_outputs(
     streak = _FailureStreak(judge.label)
     for i, o in enumerate(outs):
         case = cases[o.case_id]
-        key = sha(json.dumps([judge.label, rubric.RUBRIC_VERSION, case_fingerprint(case), o.output_sha]))
+        key = sha(json.dumps([judge.key_id, rubric.RUBRIC_VERSION, case_fingerprint(case), o.output_sha]))
         hit = cache.get(key)
         if hit is not None:
-            j = replace(Judgment(**hit), model=o.model, cached=True)
+            j = replace(Judgment(**hit), model=o.model, judge=judge.label, cached=True)
         else:
             ids = [aid for aid, _ in rubric.aspect_list(case)]
             got, raw, attempts, spent = await _ask_with_retry(
@@ -308,10 +320,10 @@ async def compare_pairs(
     done: list[PairVerdict] = []
     streak = _FailureStreak(judge.label)
     for i, (case, x, y) in enumerate(jobs):
-        key = pair_key(judge.label, case, x, y)
+        key = pair_key(judge.key_id, case, x, y)
         hit = cache.get(key)
         if hit is not None:
-            v = replace(PairVerdict(**hit), first=x.model, second=y.model, cached=True)
+            v = replace(PairVerdict(**hit), first=x.model, second=y.model, judge=judge.label, cached=True)
         else:
             got, raw, attempts, spent = await _ask_with_retry(
                 judge,

@@ -120,6 +120,10 @@ def _resources(summary: Summary) -> list[str]:
 MAX_CHECK_ROWS = 12
 
 
+def _secs(v: object) -> str:
+    return secs(v) if isinstance(v, int | float) else "n/a"
+
+
 def _pct(v: object) -> str:
     return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
@@ -164,17 +168,22 @@ def _quality(summary: Summary) -> list[str]:
     if judges:
         out += ["", "Judges:"]
         for label, info in judges.items():
-            spv = info.get("seconds_per_verdict")
-            out.append(
-                f"- {label} ({info.get('rubric')}, temperature 0, seed 0"
-                + (f", {secs(spv)} per verdict" if isinstance(spv, int | float) else "")
-                + (
-                    f", {info['disk_mb']:.0f} MB of weights"
-                    if isinstance(info.get("disk_mb"), int | float)
-                    else ""
+            parts = ["temperature 0, seed 0"]
+            if info.get("verdicts"):
+                parts.append(
+                    f"{info['verdicts']} rubric verdicts ({info.get('rubric')}), "
+                    f"{info['unparsed']} unparsed, {info['retried']} retried, "
+                    f"{_secs(info.get('seconds_per_verdict'))} per verdict"
                 )
-                + ")"
-            )
+            if info.get("pairwise_verdicts"):
+                parts.append(
+                    f"{info['pairwise_verdicts']} pairwise verdicts ({info.get('pairwise_rubric')}), "
+                    f"{info['pairwise_unparsed']} unparsed, "
+                    f"{_secs(info.get('pairwise_seconds_per_verdict'))} per verdict"
+                )
+            if isinstance(info.get("disk_mb"), int | float):
+                parts.append(f"{info['disk_mb']:.0f} MB of weights")
+            out.append(f"- {label}: " + "; ".join(parts))
     else:
         out += ["", "No judge has scored this run yet: `bakeoff judge RUN_DIR --judge MODEL`."]
     aspects = rq.get("shared_aspects") or []

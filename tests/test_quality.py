@@ -405,3 +405,13 @@ def test_recommend_weighs_checks_then_judge_quality(run: Path) -> None:
     after = {c.model: c for c in rec.candidates}
     assert after["good"].values["quality"] == 5.0 and after["poor"].values["quality"] == 2.0
     assert rec.winner == "good"
+
+
+def test_verdicts_under_an_older_rubric_are_ignored_not_mixed(run: Path) -> None:
+    _, s = judge(run, "kjudge")
+    lines = (run / "judgments.jsonl").read_text().splitlines()
+    old = json.loads(lines[0]) | {"key": "old-key", "rubric": "rubric-v0", "score": 1}
+    (run / "judgments.jsonl").write_text("\n".join([*lines, json.dumps(old)]) + "\n")
+    s = apply_quality(load_summary(run), run)
+    assert {m.model: m.quality["mean"] for m in s.models}["good"] == 5.0
+    assert any("1 verdicts under older rubric versions are ignored" in n for n in s.quality["notes"])

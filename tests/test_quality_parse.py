@@ -37,6 +37,18 @@ SCORED = [
     ("**Score:** 4/5", 4, "pattern"),
     ("Overall score = 2", 2, "pattern"),
     ("Reasoning first.\n\nFinal score: 5 out of 5.", 5, "pattern"),
+    # cut off by the token limit after the score (real Qwen2.5-Coder-0.5B replies at max_tokens 256)
+    (
+        '{"aspects": {"decisions": "yes", "owners": "yes"}, "score": "4", "reason": "The answer covers '
+        "all aspects of the meeting, including the decision to run the old search in parallel. The",
+        4,
+        "truncated",
+    ),
+    (
+        '{"aspects": {"decisions": "yes"}, "score": 2, "reason": "It says \\"done\\", {not} really',
+        2,
+        "truncated",
+    ),
     # the verdict object after a quoted object from the answer: the last one with a score wins
     ('The answer contains {"foo": 1}. Verdict: {"score": 2}', 2, "object"),
 ]
@@ -56,7 +68,9 @@ UNPARSED = [
     ('{"aspects": {"decisions": "yes"}, "reason": "forgot the score"}', "missing score field"),
     ("Score: 4\nActually, Score: 2", "conflicting anchored scores"),
     ("Score: 9", "anchored but out of range"),
-    ('{"score": 4', "truncated JSON, no anchored line"),
+    ('{"score": 4', "cut inside the score field: the value may be unfinished"),
+    ('{"aspects": {"decisions": "yes", "owners": "n', "cut before the score"),
+    ('{"aspects": {"decisions": "yes"}, "score": "1-5", "reason": "one sentence"}', "template copied"),
     ("<think>the answer deserves Score: 5\n</think>", "a score only inside reasoning"),
 ]
 

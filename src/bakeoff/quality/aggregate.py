@@ -23,6 +23,7 @@ from ..results import Summary, load_records
 from .agreement import agreement
 from .checks import run_checks
 from .pairwise import rank
+from .rubric import PAIRWISE_VERSION, RUBRIC_VERSION
 from .store import (
     CASES_FILE,
     HumanScore,
@@ -199,8 +200,11 @@ def apply_quality(
         list(records) if records is not None else [RequestRecord.from_json(d) for d in load_records(run_dir)]
     )
     by_id = {c.id: c for c in cases}
-    judgments = load_judgments(run_dir)
-    pairs = load_pairs(run_dir)
+    all_judgments, all_pairs = load_judgments(run_dir), load_pairs(run_dir)
+    # verdicts under an older rubric are kept in the files but never mixed with current ones
+    judgments = [j for j in all_judgments if j.rubric == RUBRIC_VERSION]
+    pairs = [v for v in all_pairs if v.rubric == PAIRWISE_VERSION]
+    stale = len(all_judgments) - len(judgments) + len(all_pairs) - len(pairs)
     humans = load_human(run_dir)
     meta = dict(summary.quality)
     judges_meta: dict[str, Any] = meta.get("judges", {})
@@ -236,6 +240,11 @@ def apply_quality(
         for name, r in run_q["pairwise"]["models"].items():
             next(m for m in summary.models if m.model == name).quality["pairwise"] = r
     run_q["notes"] = quality_notes(summary, run_q)
+    if stale:
+        run_q["notes"].append(
+            f"{stale} verdicts under older rubric versions are ignored (current: {RUBRIC_VERSION}, "
+            f"{PAIRWISE_VERSION}); run `bakeoff judge` again to redo them"
+        )
     summary.quality = run_q
     return summary
 

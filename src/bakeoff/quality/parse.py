@@ -5,9 +5,11 @@ Layers, in order, each tried only when the one before found nothing usable:
 1. strip reasoning blocks (``<think>...</think>`` and kin) and any verbatim copy of the judged output;
 2. the whole text as JSON; 3. each fenced code block as JSON (last first); 4. the last balanced
 ``{...}`` object; 5. the same candidates after a tolerant repair (single quotes, trailing commas,
-bare keys, Python literals); 6. anchored patterns on a line of their own (``Score: 4``,
-``Score: 4/5``; ``Winner: A``). A JSON object that is found but holds an invalid value (a score of 7,
-no score) stops there as unparsed: the parser does not go looking for a number elsewhere.
+bare keys, Python literals); 6. an object cut off by the token limit, up to its last complete field
+(the rubric asks for the score before the reason, so a rambling reason does not lose it);
+7. anchored patterns on a line of their own (``Score: 4``, ``Score: 4/5``; ``Winner: A``).
+A JSON object that is found but holds an invalid value (a score of 7, no score) stops there as
+unparsed: the parser does not go looking for a number elsewhere.
 """
 
 from __future__ import annotations
@@ -123,6 +125,38 @@ def _loads(s: str) -> Any:
         return None
 
 
+def truncated_object(text: str) -> str | None:
+    """An object cut off by the token limit, kept up to its last complete top-level field and closed.
+
+    ``{"aspects": {...}, "score": 4, "reason": "The answer cov`` -> ``{"aspects": {...}, "score": 4}``.
+    A field the cut went through is dropped whole, so a score is kept only if its value was finished
+    (followed by a comma)."""
+    start = -1
+    depth, in_str, esc = 0, False, False
+    last_comma = -1
+    for i, c in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c in "{[":
+            if depth == 0:
+                start, last_comma = i, -1
+            depth += 1
+        elif c in "}]" and depth > 0:
+            depth -= 1
+        elif c == "," and depth == 1:
+            last_comma = i
+    if depth == 0 or start < 0 or last_comma < 0 or text[start] != "{":
+        return None
+    return text[start:last_comma] + "}"
+
+
 def _layers(text: str) -> Iterator[tuple[str, dict[str, Any]]]:
     seen: list[tuple[str, str]] = list(_candidates(text))
     for via, cand in seen:
@@ -133,6 +167,13 @@ def _layers(text: str) -> Iterator[tuple[str, dict[str, Any]]]:
         got = _loads(repair(cand))
         if isinstance(got, dict):
             yield f"{via}+repair", got
+    cut = truncated_object(text)
+    if cut is not None:
+        got = _loads(cut)
+        if not isinstance(got, dict):
+            got = _loads(repair(cut))
+        if isinstance(got, dict):
+            yield "truncated", got
 
 
 def _lower_keys(d: dict[str, Any]) -> dict[str, Any]:

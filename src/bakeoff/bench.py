@@ -18,6 +18,7 @@ from typing import IO, Any
 import httpx
 
 from . import embedded
+from .catalog import registered_specs
 from .config import DEFAULT_ENDPOINT, BenchSettings, ModelSpec, PromptCase, normalize_endpoint
 from .errors import BakeoffError, ModelError
 from .load.runner import ModelOutcome, ModelTarget, Runner
@@ -58,6 +59,7 @@ def resolve_targets(
     """
     targets: list[ModelTarget] = []
     backends = set(backend_names())
+    user_models = {**registered_specs(), **user_models}  # imported models resolve like models.json
     for name in names:
         prefix, sep, rest = name.partition(":")
         if sep and prefix in backends and rest:
@@ -107,6 +109,10 @@ def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> Model
         return ModelTarget(name, backend, ModelSpec(backend=backend, path=str(path)))
     if backend == "adapter":
         return ModelTarget(name, backend, ModelSpec(backend=backend, adapter=rest))
+    if backend == "foundry":
+        mine = registered_specs().get(rest)
+        if mine is not None and mine.backend == "foundry":
+            return ModelTarget(name, backend, mine)
     return ModelTarget(name, backend, ModelSpec(backend=backend, model=rest))
 
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.realmodel
 def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
     home = tmp_path_factory.mktemp("foundry-home")
     env = {
-        "BAKEOFF_CACHE": str(home / "cache" / "models"),
+        "BAKEOFF_CACHE": str(home / "cache"),
         "HOME": str(home),  # Foundry Local keeps its app data under the home folder
     }
     gguf = embedded.ensure(embedded.EMBEDDED["smollm2-135m"])
@@ -46,7 +46,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
 def test_import_to_foundry_writes_an_onnx_genai_folder(converted: tuple[dict[str, str], Path]) -> None:
     env, out = converted
     assert (out / "genai_config.json").is_file() and any(out.glob("*.onnx"))
-    reg = json.loads((Path(env["BAKEOFF_CACHE"]).parent / "registry.json").read_text())
+    reg = json.loads((Path(env["BAKEOFF_CACHE"]) / "registry.json").read_text())
     assert reg["smol-onnx"]["backend"] == "foundry" and reg["smol-onnx"]["format"] == "onnx-genai"
     r = run("models", "list", "--backend", "foundry", env=env)
     assert r.returncode == 0 and "smol-onnx" in r.stdout

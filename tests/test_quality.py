@@ -67,7 +67,7 @@ CASES = [
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache" / "models"))
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture()
@@ -171,6 +171,7 @@ def test_judge_scores_caches_and_means_by_case(run: Path) -> None:
     assert q["good"]["mean"] == 5.0 and q["poor"]["mean"] == 2.0 and q["inject"]["mean"] == 2.0
     assert q["good"]["n"] == 3 and q["good"]["n_outputs"] == 6
     assert q["good"]["aspect_coverage"]["decisions"] == 1.0 and q["poor"]["aspect_coverage"]["owners"] == 0.0
+    assert len(list((run.parent / "cache" / "judgments").rglob("*.json"))) == 9
     again, _ = judge(run, "kjudge")
     assert again.cached == 9 and again.calls == 0
     assert len(load_judgments(run)) == 9  # replaced by key, not duplicated

@@ -166,7 +166,7 @@ def registry_entries() -> list[Entry]:
                 alias=alias,
                 id=r.model or p.name,
                 backend=r.backend,
-                source=f"imported ({r.format})",
+                source="imported",
                 device="cpu",
                 size_mb=_size_mb(p),
                 license=r.license,
@@ -249,8 +249,12 @@ def foundry_entries(include_public: bool = True) -> tuple[list[Entry], list[str]
         try:
             models = mgr.catalog.list_models()
         except Exception as exc:
+            models = []
+            warnings.append(f"Foundry Local's public catalog failed: {type(exc).__name__}: {exc}")
+        if not models:
             warnings.append(
-                f"Foundry Local public catalog unreachable ({type(exc).__name__}: {exc}); offline?"
+                f"Foundry Local's public catalog ({foundry.PUBLIC_CATALOG}) is unreachable: offline? "
+                "Only locally registered Foundry models are listed"
             )
         else:
             for m in models:

@@ -582,20 +582,21 @@ def models_list(
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
     entries, warnings = list_models(backend, cached, user_models, normalize_endpoint(ep) if ep else None)
     t = Table(title="models", header_style="bold")
-    for col in ("Alias", "Id / variant", "Backend", "Device", "Size", "License", "Capabilities", "Cached",
-                "Loaded", "Source"):  # fmt: skip
-        t.add_column(col, overflow="fold")
+    show_loaded = any(e.loaded is not None for e in entries)
+    cols = ["Alias", "Id / variant", "Backend", "Device", "Size", "License", "Capabilities", "Cached"]
+    cols += ["Loaded"] if show_loaded else []
+    for col in [*cols, "Source"]:
+        wraps = col in ("Id / variant", "Capabilities", "Source")
+        t.add_column(col, overflow="fold", no_wrap=not wraps, min_width=22 if col == "Id / variant" else None)
     for e in entries:
-        size = (
-            "-"
-            if e.size_mb is None
-            else f"{e.size_mb:.0f} MB" + (" (download)" if e.size_is_download else "")
-        )
-        t.add_row(
-            escape(e.alias), escape(e.id), e.backend, e.device or "-", size, escape(e.license or "-"),
-            escape(", ".join(e.capabilities) or "-"), _yes_no(e.cached), _yes_no(e.loaded), escape(e.source),
-        )  # fmt: skip
+        size = "-" if e.size_mb is None else f"{e.size_mb:.0f} MB" + ("*" if e.size_is_download else "")
+        row = [escape(e.alias), escape(e.id), e.backend, e.device or "-", size, escape(e.license or "-"),
+               escape(", ".join(e.capabilities) or "-"), _yes_no(e.cached)]  # fmt: skip
+        row += [_yes_no(e.loaded)] if show_loaded else []
+        t.add_row(*row, escape(e.source))
     console.print(t)
+    if any(e.size_is_download for e in entries):
+        console.print("* download size (not on this machine yet)", style="dim")
     for w in warnings:
         err_console.print(f"[yellow]note[/]: {escape(w)}", highlight=False)
 

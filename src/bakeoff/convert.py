@@ -10,6 +10,7 @@ is the ``convert`` extra; ``torch==2.13.0`` installs a CPU build.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ CONVERT_HINT = (
 
 
 def missing_modules() -> list[str]:
-    return [m for m in ("torch", "transformers", "gguf", "accelerate", "onnxruntime_genai") if not _has(m)]
+    need = ("torch", "transformers", "gguf", "accelerate", "onnxruntime_genai", "onnx", "onnx_ir")
+    return [m for m in need if not _has(m)]
 
 
 def _has(module: str) -> bool:
@@ -38,13 +40,21 @@ def _has(module: str) -> bool:
 
 def gguf_to_hf(gguf: Path, out: Path) -> None:
     """Dequantize a GGUF file into a Hugging Face folder (safetensors, config, tokenizer)."""
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF loader draws its own bars
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-    fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the weights are dequantized now; the builder refuses "gguf"
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     real_missing = [k for k in missing if not k.endswith("lm_head.weight")]  # tied to the embeddings
     if real_missing or unexpected:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +31,7 @@ INSTALL_HINT = (
     "pip install 'bakeoff[foundry]' (foundry-local-sdk 2.x, Linux x86-64/ARM64, Windows, macOS arm64)"
 )
 _manager_lock = threading.Lock()
+PUBLIC_CATALOG = "https://api.catalog.azureml.ms"
 
 
 def sdk() -> Any:
@@ -48,7 +51,11 @@ def manager() -> Any:
     with _manager_lock:
         if fl.FoundryLocalManager.instance is None:
             try:
-                fl.FoundryLocalManager.initialize(fl.Configuration(app_name="bakeoff"))
+                # the native runtime logs to the terminal; keep it to fatal errors unless asked
+                level = os.environ.get("FOUNDRY_LOCAL_LOG_LEVEL", "Fatal")
+                fl.FoundryLocalManager.initialize(
+                    fl.Configuration(app_name="bakeoff", log_level=fl.LogLevel(level))
+                )
             except Exception as exc:
                 raise BackendUnavailableError(
                     f"Foundry Local could not start: {type(exc).__name__}: {exc}",
@@ -69,6 +76,10 @@ def find_model(ref: str, path: str | None = None) -> Any:
     mgr = manager()
     local = mgr.get_catalog(fl.CatalogType.LOCAL)
     model = local.get_model_variant(local_model_id(ref)) or local.get_model(ref)
+    if model is not None and path and not _same_path(model, Path(path)):
+        # registered before from another folder (a re-import): point it at this one
+        local.unregister_model(model.id)
+        model = None
     if model is None and path:
         folder = Path(path).expanduser()
         if not (folder / "genai_config.json").is_file():
@@ -82,22 +93,47 @@ def find_model(ref: str, path: str | None = None) -> Any:
             model = local.register_model(model_path=str(folder), model_id=local_model_id(ref), metadata=meta)
     if model is not None:
         return model
+    offline = ModelError(
+        f"Foundry Local model {ref!r} is not registered locally, and the public catalog "
+        f"({PUBLIC_CATALOG}) could not be read: offline?",
+        hint="connect to the internet to use catalog models, or bring one in with "
+        "`bakeoff models import PATH --name ALIAS --to foundry`",
+    )
     try:
         public = mgr.catalog
         model = public.get_model_variant(ref) or public.get_model(ref)
-    except Exception as exc:  # the public catalog needs the internet
-        raise ModelError(
-            f"Foundry Local model {ref!r} is not registered locally and the public catalog is "
-            f"unreachable ({type(exc).__name__}: {exc})",
-            hint="connect to the internet to use catalog models, or import one with "
-            "`bakeoff models import PATH --name ALIAS --to foundry`",
-        ) from None
+        if model is None and not public.list_models():  # an unreachable catalog reads as empty
+            raise offline
+    except ModelError:
+        raise
+    except Exception:  # the public catalog needs the internet
+        raise offline from None
     if model is None:
         raise ModelError(
             f"no Foundry Local model {ref!r} in the local or public catalog",
             hint="`bakeoff models list --backend foundry` shows what exists",
         )
     return model
+
+
+def _config_provider(path: str | None) -> str:
+    """The execution provider a GenAI folder's ``genai_config.json`` asks for (none listed: CPU)."""
+    if not path:
+        return "default"
+    try:
+        cfg = json.loads((Path(path) / "genai_config.json").read_text(encoding="utf-8"))
+        opts = cfg["model"]["decoder"]["session_options"].get("provider_options") or []
+    except (OSError, ValueError, KeyError, TypeError):
+        return "default (genai_config.json)"
+    names = [next(iter(o)) for o in opts if isinstance(o, dict) and o]
+    return ", ".join(names) if names else "CPUExecutionProvider"
+
+
+def _same_path(model: Any, folder: Path) -> bool:
+    try:
+        return Path(model.get_path()).resolve() == folder.expanduser().resolve()
+    except Exception:
+        return False
 
 
 def _runtime(model: Any) -> tuple[str | None, str | None]:
@@ -128,16 +164,18 @@ class FoundryBackend:
 
     async def load(self) -> float:
         start = time.perf_counter()
-        self.model = await asyncio.to_thread(find_model, self.ref, self.spec.path)
-        if not self.model.is_cached:
-            raise ModelError(
-                f"Foundry Local model {self.model.id} is not downloaded",
-                hint=f"bakeoff models download {self.ref}",
-            )
+        model = await asyncio.to_thread(find_model, self.ref, self.spec.path)
         try:
-            await asyncio.to_thread(self.model.load)
+            await asyncio.to_thread(model.load)
         except Exception as exc:
-            raise ModelError(f"Foundry Local could not load {self.model.id}: {exc}") from None
+            # a registered local model is never "cached"; a catalog one must be downloaded first
+            if not self.spec.path and not model.is_cached:
+                raise ModelError(
+                    f"Foundry Local model {model.id} is not downloaded",
+                    hint=f"bakeoff models download {self.ref}",
+                ) from None
+            raise ModelError(f"Foundry Local could not load {model.id}: {exc}") from None
+        self.model = model
         return time.perf_counter() - start
 
     def describe(self) -> dict[str, Any]:
@@ -149,7 +187,7 @@ class FoundryBackend:
         if self.model is not None:
             device, ep = _runtime(self.model)
             info.update({"variant": self.model.id, "alias": self.model.alias, "device": device or "cpu"})
-            info["execution_provider"] = ep or "default (genai_config.json)"
+            info["execution_provider"] = ep or _config_provider(self.spec.path)
             try:
                 path = self.model.get_path()
                 info["path"] = path

@@ -586,8 +586,8 @@ def models_list(
     cols = ["Alias", "Id / variant", "Backend", "Device", "Size", "License", "Capabilities", "Cached"]
     cols += ["Loaded"] if show_loaded else []
     for col in [*cols, "Source"]:
-        wraps = col in ("Id / variant", "Capabilities", "Source")
-        t.add_column(col, overflow="fold", no_wrap=not wraps, min_width=22 if col == "Id / variant" else None)
+        wraps = col in ("Id / variant", "Capabilities", "Source", "License")
+        t.add_column(col, overflow="fold", no_wrap=not wraps)
     for e in entries:
         size = "-" if e.size_mb is None else f"{e.size_mb:.0f} MB" + ("*" if e.size_is_download else "")
         row = [escape(e.alias), escape(e.id), e.backend, e.device or "-", size, escape(e.license or "-"),

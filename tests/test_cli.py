@@ -141,15 +141,23 @@ def test_ctrl_c_keeps_what_was_measured(fake, tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # a test run started in the background inherits SIGINT ignored; a user's terminal does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 60
+    rec = out / "records.jsonl"
     while time.time() < deadline:
-        rec = out / "records.jsonl"
         if rec.exists() and len(rec.read_text().splitlines()) >= 2:
             break
         time.sleep(0.1)
+    measured = len(rec.read_text().splitlines()) if rec.exists() else 0
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"bench did not stop within 30 s of Ctrl-C ({measured} records before it): {err[-2000:]}")
     assert proc.returncode == 130, err
     assert "interrupted" in err
     s = json.loads((out / "summary.json").read_text())

@@ -69,6 +69,20 @@ def check_engine(targets: Sequence[ModelTarget]) -> list[Check]:
                     "engine llama.cpp", not openmp_build(), OPENMP_WARNING if openmp_build() else "installed"
                 )
             )
+    if any(t.backend == "foundry" for t in targets):
+        from .backends import foundry
+
+        try:
+            foundry.sdk()
+            foundry.manager()
+        except BakeoffError as exc:
+            out.append(Check("engine Foundry Local", False, f"{exc.message} ({exc.hint})"))
+        else:
+            from importlib.metadata import version
+
+            out.append(
+                Check("engine Foundry Local", True, f"foundry-local-sdk {version('foundry-local-sdk')}")
+            )
     return out
 
 

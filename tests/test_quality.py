@@ -416,3 +416,16 @@ def test_verdicts_under_an_older_rubric_are_ignored_not_mixed(run: Path) -> None
     s = apply_quality(load_summary(run), run)
     assert {m.model: m.quality["mean"] for m in s.models}["good"] == 5.0
     assert any("1 verdicts under older rubric versions are ignored" in n for n in s.quality["notes"])
+
+
+def test_markdown_tables_survive_pipes_in_check_names(run: Path) -> None:
+    from bakeoff.reporters.markdown import render_markdown
+
+    s = load_summary(run)
+    s.models[0].quality["checks"]["by_check"] = {"regex:a|b": 0.5}
+    md = render_markdown(s)
+    assert "| regex:a\\|b |" in md
+    assert CASES[0].checks[0].label == "icontains:thursday"
+    assert PromptCase(id="x", prompt="y", checks=[{"type": "contains", "value": ["a", "b"]}]).checks[
+        0
+    ].label == ("contains:a, b")

@@ -124,7 +124,7 @@ class CheckSpec(BaseModel):
             return self.id
         if self.value is None:
             return self.type
-        v = self.value if not isinstance(self.value, list) else "|".join(self.value)
+        v = self.value if not isinstance(self.value, list) else ", ".join(self.value)
         return f"{self.type}:{str(v)[:40]}"
 
 

@@ -124,6 +124,11 @@ def _secs(v: object) -> str:
     return secs(v) if isinstance(v, int | float) else "n/a"
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _pct(v: object) -> str:
     return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
@@ -214,7 +219,7 @@ def _quality(summary: Summary) -> list[str]:
         ]
         out += ["| Check | " + " | ".join(by_check) + " |", "|---" * (len(by_check) + 1) + "|"]
         for c in shown:
-            out.append(f"| {c} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
+            out.append(f"| {_cell(c)} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
         if len(failing) > len(shown):
             out.append(f"\n{len(failing) - len(shown)} more failing checks: per answer in checks.jsonl.")
     for label, a in (rq.get("agreement") or {}).items():

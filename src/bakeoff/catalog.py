@@ -477,17 +477,13 @@ def import_model(
                 "or run it on Foundry Local with --to foundry",
             )
         raise UsageError(f"{path} is neither a GGUF file nor a Hugging Face model folder")
+    from .backends import foundry
     from .convert import to_onnx_genai
 
+    foundry.sdk()  # before a conversion that would be wasted without it
     out = home() / "converted" / alias
     to_onnx_genai(path, out, say)
-    from .backends import foundry
-
     say("registering with Foundry Local's local catalog")
-    try:
-        foundry.sdk()
-    except BackendUnavailableError:
-        raise
     registered_id = foundry.local_model_id(alias)
     foundry.find_model(alias, str(out))
     register(alias, Registered("foundry", str(out), "onnx-genai", str(path), _now(), owned=True, model=alias))

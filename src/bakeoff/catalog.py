@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -488,15 +488,3 @@ def import_model(
     foundry.find_model(alias, str(out))
     register(alias, Registered("foundry", str(out), "onnx-genai", str(path), _now(), owned=True, model=alias))
     return f"{alias}: converted to {out} ({_size_mb(out)} MB) and registered as {registered_id}"
-
-
-def all_specs(user_models: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
-    """Registered models under the user's models.json entries (the file wins on a clash)."""
-    return {**registered_specs(), **user_models}
-
-
-def describe_sources(entries: Sequence[Entry]) -> str:
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.source] = counts.get(e.source, 0) + 1
-    return ", ".join(f"{n} from {s}" for s, n in counts.items())

@@ -422,14 +422,13 @@ def judge(
     """Score every answer of a run 1-5 against its aspects with a judge model (or compare pairs)."""
     from .quality.aggregate import apply_quality
     from .quality.judge import run_judge
-    from .quality.store import load_cases, outputs
-    from .records import RequestRecord
-    from .results import load_records
+    from .quality.store import load_cases, load_run_records, outputs
 
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     summary = load_summary(folder)
     cases = load_cases(folder)
-    outs = outputs(RequestRecord.from_json(d) for d in load_records(folder))
+    records = load_run_records(folder)
+    outs = outputs(records)
     env = env_overrides()
     ep = endpoint or env.get("endpoint")
     ep = normalize_endpoint(ep) if ep else None
@@ -465,7 +464,7 @@ def judge(
             )
         except (KeyboardInterrupt, BakeoffError) as exc:
             prog.stop()
-            apply_quality(summary, folder)  # keep every verdict that arrived
+            apply_quality(summary, folder, cases, records)  # keep every verdict that arrived
             write_reports(summary, folder)
             if isinstance(exc, BakeoffError):
                 raise
@@ -484,7 +483,7 @@ def judge(
     entry.update({k: v for k, v in fresh.items() if v is not None or k not in entry})
     judges[result.judge] = entry
     summary.quality = {**summary.quality, "judges": judges}
-    apply_quality(summary, folder)
+    apply_quality(summary, folder, cases, records)
     write_reports(summary, folder)
     done = result.pairs if pairwise else result.judged
     per = f", {secs(result.judge_seconds / result.fresh)} per verdict" if result.fresh else ""
@@ -515,13 +514,11 @@ def annotate_export(
 ) -> None:
     """Write a blind CSV sheet (random row ids; models only in RUN_DIR/annotation-key.csv)."""
     from .quality.annotate import export_sheet
-    from .quality.store import load_cases, outputs
-    from .records import RequestRecord
-    from .results import load_records
+    from .quality.store import load_cases, load_run_records, outputs
 
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     load_summary(folder)
-    outs = outputs(RequestRecord.from_json(d) for d in load_records(folder))
+    outs = outputs(load_run_records(folder))
     n = export_sheet(folder, load_cases(folder), outs, out, seed)
     console.print(
         f"wrote {n} rows to {out} (fill in 'score' 1-5 and the aspect_N_met columns y/p/n); "

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import PromptCase
 from ..records import RequestRecord
-from ..results import Summary, load_records
+from ..results import Summary
 from .agreement import agreement
 from .checks import run_checks
 from .pairwise import rank
@@ -33,6 +33,7 @@ from .store import (
     load_human,
     load_judgments,
     load_pairs,
+    load_run_records,
     sha,
 )
 
@@ -196,9 +197,7 @@ def apply_quality(
         if not (run_dir / CASES_FILE).exists():
             return summary
         cases = load_cases(run_dir)
-    recs = (
-        list(records) if records is not None else [RequestRecord.from_json(d) for d in load_records(run_dir)]
-    )
+    recs = list(records) if records is not None else load_run_records(run_dir)
     by_id = {c.id: c for c in cases}
     all_judgments, all_pairs = load_judgments(run_dir), load_pairs(run_dir)
     # verdicts under an older rubric are kept in the files but never mixed with current ones

@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,3 @@ def run_check(spec: CheckSpec, output: str, case: PromptCase) -> CheckResult:
 def run_checks(case: PromptCase, output: str) -> list[CheckResult]:
     """Every check of ``case`` on ``output``."""
     return [run_check(c, output, case) for c in case.checks]
-
-
-def pass_rate(results: Sequence[CheckResult]) -> float | None:
-    return sum(r.passed for r in results) / len(results) if results else None

@@ -29,8 +29,6 @@ from .store import (
     Output,
     PairVerdict,
     append,
-    load_judgments,
-    load_pairs,
     sha,
 )
 
@@ -114,7 +112,6 @@ class JudgeOutcome:
     cached: int = 0
     unparsed: int = 0
     skipped_self: tuple[str, ...] = ()
-    seconds: float = 0.0
     calls: int = 0
     pairs: int = 0
     fresh: int = 0
@@ -229,6 +226,13 @@ class _FailureStreak:
             )
 
 
+def _keep(verdict: Any, path: Path, streak: _FailureStreak, done: list[Any]) -> None:
+    """Append a verdict to the run's file as it arrives, and stop a judge that no longer answers."""
+    append(path, verdict)
+    streak.see(verdict.error)
+    done.append(verdict)
+
+
 def _self_models(summary: Summary, judge: JudgeModel) -> set[str]:
     mine = identity(judge.info)
     out = set()
@@ -282,9 +286,7 @@ async def score_outputs(
             )
             if not failed_request(j.error):
                 cache.put(key, asdict(j))
-        append(run_dir / JUDGMENTS_FILE, j)
-        streak.see(j.error)
-        done.append(j)
+        _keep(j, run_dir / JUDGMENTS_FILE, streak, done)
         if progress:
             progress("score", i + 1, len(outs))
     return done
@@ -347,9 +349,7 @@ async def compare_pairs(
             )
             if not failed_request(v.error):
                 cache.put(key, asdict(v))
-        append(run_dir / PAIRWISE_FILE, v)
-        streak.see(v.error)
-        done.append(v)
+        _keep(v, run_dir / PAIRWISE_FILE, streak, done)
         if progress:
             progress("pairwise", i + 1, len(jobs))
     return done
@@ -383,7 +383,6 @@ def run_judge(
             mine = _self_models(summary, judge)
             todo = [o for o in outs if o.model not in mine and o.case_id in by_id]
             res = JudgeOutcome(judge=judge.label, skipped_self=tuple(sorted(mine)), info=judge.info)
-            t0 = time.perf_counter()
             if pairwise:
                 models = [m.model for m in summary.models if m.model not in mine and m.status == "ok"]
                 verdicts = await compare_pairs(judge, by_id, todo, models, run_dir, cache, progress)
@@ -401,7 +400,6 @@ def run_judge(
                 res.calls = sum(j.attempts for j in judged if not j.cached)
                 res.fresh = sum(not j.cached for j in judged)
                 res.judge_seconds = sum(j.seconds for j in judged if not j.cached)
-            res.seconds = time.perf_counter() - t0
             return res
         finally:
             await judge.close()
@@ -409,4 +407,4 @@ def run_judge(
     return asyncio.run(main())
 
 
-__all__ = ["JudgeCache", "JudgeModel", "JudgeOutcome", "load_judgments", "load_pairs", "run_judge"]
+__all__ = ["JudgeCache", "JudgeModel", "JudgeOutcome", "run_judge"]

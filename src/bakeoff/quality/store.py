@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ..config import PromptCase
 from ..errors import ReportError
 from ..records import RequestRecord
+from ..results import load_records
 
 CASES_FILE = "cases.json"
 JUDGMENTS_FILE = "judgments.jsonl"
@@ -109,6 +110,11 @@ def load_cases(run_dir: Path) -> list[PromptCase]:
         return [PromptCase.model_validate(c) for c in json.loads(path.read_text(encoding="utf-8"))]
     except (ValueError, ValidationError) as exc:
         raise ReportError(f"{path} is not a valid prompt-case file: {exc}") from None
+
+
+def load_run_records(run_dir: Path) -> list[RequestRecord]:
+    """The run's records.jsonl as records (the one reader, ``results.load_records``, underneath)."""
+    return [RequestRecord.from_json(d) for d in load_records(run_dir)]
 
 
 def outputs(records: Iterable[RequestRecord]) -> list[Output]:

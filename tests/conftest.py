@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,3 +45,31 @@ def bench(
 
 def read_records(out: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def needs(available: bool, what: str, require_env: str) -> pytest.MarkDecorator:
+    """Skip when ``what`` is missing, unless ``require_env`` is set (CI sets it): then the test runs
+    and fails, so a missing dependency can never turn into a silent skip."""
+    return pytest.mark.skipif(
+        not available and not os.environ.get(require_env),
+        reason=f"{what} not installed (set {require_env}=1 to require it)",
+    )
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With BAKEOFF_NO_SKIPS=1 (``.ci/run`` sets it) any skipped test fails the run, listed by name."""
+    if _SKIPPED and os.environ.get("BAKEOFF_NO_SKIPS") and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["BAKEOFF_NO_SKIPS is set, and these tests were skipped:", *(f"  {s}" for s in _SKIPPED)]
+        if tr is not None:
+            tr.write_line("\n".join(lines), red=True)

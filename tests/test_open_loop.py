@@ -11,7 +11,7 @@ import pytest
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, PromptCase, load_models_file
-from bakeoff.load.runner import arrival_offsets
+from bakeoff.load.schedule import arrival_offsets
 
 from .conftest import read_records
 

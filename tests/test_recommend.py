@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bakeoff.metrics.stats import stats
-from bakeoff.recommend import Constraints, parse_weights, recommend, render_text
+from bakeoff.recommend import Constraints, parse_weights, recommend
+from bakeoff.reporters.recommendation import render_text
 from bakeoff.results import ModelSummary, RunInfo, Summary
 from bakeoff.testing import FakePlan, FakeServer
 

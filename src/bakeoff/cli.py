@@ -345,7 +345,8 @@ def compare(
 ) -> None:
     """Compare two runs model by model; exit 1 when a --fail-on rule is broken by a real change."""
     from .compare import compare as run_compare
-    from .compare import parse_rules, render_diff
+    from .compare import parse_rules
+    from .reporters.diff import render_diff
 
     rules = parse_rules(fail_on)
     result = run_compare(base, new, rules, min_change=min_change_pct / 100)
@@ -378,8 +379,9 @@ def recommend(
     capability: Annotated[str | None, typer.Option("--capability", help="Required capability tag.")] = None,
 ) -> None:
     """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence."""
-    from .recommend import Constraints, parse_weights, render_text
+    from .recommend import Constraints, parse_weights
     from .recommend import recommend as run_recommend
+    from .reporters.recommendation import render_text
 
     summary = load_summary(run_dir)
     c = Constraints(

@@ -75,7 +75,7 @@ class Delta:
     new: float | None
     change: float | None  # new - base
     relative: float | None  # change / base
-    verdict: str  # better | worse | unchanged | n/a
+    verdict: str  # better | worse | unchanged | too few samples | n/a
     method: str
 
 
@@ -109,6 +109,18 @@ def _value(m: ModelSummary, metric: str, stat: str) -> float | None:
     return float(v) if v is not None else None
 
 
+REAL = ("better", "worse")
+"""The verdicts a --fail-on rule can break on: noise, too few samples and missing values never do."""
+
+
+def _n(m: ModelSummary, metric: str) -> int:
+    st = getattr(m, metric, None)
+    return int(getattr(st, "n", 0) or 0)
+
+
+MIN_SAMPLES = 2
+"""A verdict needs at least this many measured requests on each side: one sample has no spread."""
+
 MIN_CHANGE = 0.02
 """Changes smaller than this fraction are "unchanged" even when statistically detectable: a benchmark
 that calls a 0.3% TTFT shift "better" is reporting precision, not a difference anyone can use."""
@@ -131,7 +143,12 @@ def delta(
     direction = METRICS.get(metric, 1)
     sa = measured_samples(base_records, b.model, metric) if metric in METRICS else None
     sb = measured_samples(new_records, n.model, metric) if metric in METRICS else None
-    if sa and sb and len(sa) >= 2 and len(sb) >= 2:
+    if metric in METRICS:
+        counts = (len(sa), len(sb)) if sa and sb else (_n(b, metric), _n(n, metric))
+        if min(counts) < MIN_SAMPLES:
+            method = f"too few samples to tell a change from noise: n={counts[0]}/{counts[1]}"
+            return Delta(b.model, metric, stat, vb, vn, change, rel, "too few samples", method)
+    if sa and sb:
         lo, hi = bootstrap_diff(sa, sb, stat)
         real = lo > 0 or hi < 0
         method = f"bootstrap 95% CI of the difference [{lo:+.4g}, {hi:+.4g}], n={len(sa)}/{len(sb)}"
@@ -176,7 +193,7 @@ def compare(
     broken = []
     for rule in rules:
         for d in deltas:
-            if (d.metric, d.stat) != (rule.metric, rule.stat) or d.change is None or d.verdict == "unchanged":
+            if (d.metric, d.stat) != (rule.metric, rule.stat) or d.change is None or d.verdict not in REAL:
                 continue
             amount = (d.relative * 100 if d.relative is not None else None) if rule.relative else d.change
             if amount is None:
@@ -194,50 +211,3 @@ def compare(
         broken,
         ps_b != ps_n,
     )
-
-
-def _fmt(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4g}"
-
-
-def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
-    def about(s: Summary) -> str:
-        return f"{s.run.started_at}, bakeoff {s.tool.version}, schema {s.schema_version}"
-
-    lines = [
-        "# Run comparison",
-        "",
-        f"Base: `{base_dir}` ({about(c.base)})  ",
-        f"New: `{new_dir}` ({about(c.new)})",
-        "",
-    ]
-    if c.prompts_differ:
-        lines += ["**Warning:** the two runs used different prompt sets; deltas may reflect that.", ""]
-    lines += ["| Model | Metric | Base | New | Change | Verdict |", "|---|---|---|---|---|---|"]
-    for d in c.deltas:
-        rel = f" ({d.relative:+.1%})" if d.relative is not None else ""
-        lines.append(
-            f"| {d.model} | {d.metric}.{d.stat} | {_fmt(d.base)} | {_fmt(d.new)} | "
-            f"{_fmt(d.change)}{rel} | {d.verdict} |"
-        )
-    if c.only_base or c.only_new:
-        lines += [
-            "",
-            f"Only in base: {', '.join(c.only_base) or '-'}; only in new: {', '.join(c.only_new) or '-'}",
-        ]
-    lines += ["", "## Gate", ""]
-    if c.broken:
-        lines += [
-            f"- **broken** `{r}`: {d.model} {d.metric}.{d.stat} {d.base:.4g} -> {d.new:.4g} ({d.method})"
-            for r, d in c.broken
-        ]
-    else:
-        lines.append("- no rule broken")
-    lines += [
-        "",
-        "Verdicts: "
-        + (c.deltas[0].method.split(" [")[0] if c.deltas else "")
-        + "; a change inside the runs' own spread, or under 2% of the base, is *unchanged*.",
-        "",
-    ]
-    return "\n".join(lines)

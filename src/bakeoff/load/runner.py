@@ -15,13 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
 from ..config import BenchSettings, ModelSpec, PromptCase
 from ..errors import BakeoffError, RequestError
 from ..plugins import load_backend_class
 from ..records import ContentEvent, RequestRecord
+from .schedule import arrival_offsets
 
 
 @dataclass(frozen=True)
@@ -48,16 +47,6 @@ class ModelOutcome:
 
 
 RecordSink = Callable[[RequestRecord], None]
-
-
-def arrival_offsets(n: int, rate: float, arrival: str, seed: int | None) -> list[int]:
-    """Nanosecond send offsets of ``n`` requests at ``rate`` per second: evenly spaced (constant) or
-    with exponential gaps (Poisson), seeded so a run can be repeated."""
-    if arrival == "poisson":
-        gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=n)
-        times = np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.array([])
-        return [int(t * 1e9) for t in times]
-    return [int(i / rate * 1e9) for i in range(n)]
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ..load.runner import ModelTarget
 from ..plugins import load_backend_class
 from ..results import Summary
 from . import rubric
+from .identity import judge_key_id, judge_label, self_models
 from .parse import Parsed, parse_score, parse_winner
 from .store import (
     JUDGMENTS_FILE,
@@ -70,33 +71,6 @@ class JudgeCache:
             tmp.replace(path)
         except OSError:
             pass  # a read-only cache costs only speed
-
-
-def identity(info: dict[str, Any]) -> tuple[str, ...] | None:
-    """What makes two model descriptions the same model: its file, its endpoint id, or its weights."""
-    if info.get("path"):
-        return ("path", str(Path(str(info["path"])).resolve()))
-    if info.get("model_id"):
-        return ("endpoint", str(info.get("endpoint", "")).rstrip("/"), str(info["model_id"]))
-    if info.get("weights"):
-        return ("adapter", str(info.get("engine")), str(info["weights"]))
-    return None
-
-
-def judge_key_id(target: ModelTarget, info: dict[str, Any]) -> str:
-    """What a cache key knows the judge by: its alias plus what identifies the model (full path,
-    endpoint model id, adapter weights), so another file under the same alias never hits the cache."""
-    ident = identity(info)
-    return target.name if ident is None else f"{target.name}={ident[-1]}"
-
-
-def judge_label(target: ModelTarget, info: dict[str, Any]) -> str:
-    """The judge's name in results: its alias, plus the file name or model id when they differ."""
-    ident = identity(info)
-    if ident is None:
-        return target.name
-    what = Path(ident[-1]).name if ident[0] == "path" else ident[-1]
-    return target.name if what == target.name else f"{target.name} ({what})"
 
 
 def case_fingerprint(case: PromptCase) -> str:
@@ -231,15 +205,6 @@ def _keep(verdict: Any, path: Path, streak: _FailureStreak, done: list[Any]) -> 
     append(path, verdict)
     streak.see(verdict.error)
     done.append(verdict)
-
-
-def _self_models(summary: Summary, judge: JudgeModel) -> set[str]:
-    mine = identity(judge.info)
-    out = set()
-    for m in summary.models:
-        if m.model == judge.target.name or (mine is not None and identity(m.info) == mine):
-            out.add(m.model)
-    return out
 
 
 async def score_outputs(
@@ -380,7 +345,7 @@ def run_judge(
             await judge.close()
             raise
         try:
-            mine = _self_models(summary, judge)
+            mine = self_models(summary, judge.target, judge.info)
             todo = [o for o in outs if o.model not in mine and o.case_id in by_id]
             res = JudgeOutcome(judge=judge.label, skipped_self=tuple(sorted(mine)), info=judge.info)
             if pairwise:

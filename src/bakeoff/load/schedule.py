@@ -1,0 +1,15 @@
+"""Open-loop schedules: when each request is meant to go out (pure: counts and a seed in, times out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def arrival_offsets(n: int, rate: float, arrival: str, seed: int | None) -> list[int]:
+    """Nanosecond send offsets of ``n`` requests at ``rate`` per second: evenly spaced (constant) or
+    with exponential gaps (Poisson), seeded so a run can be repeated."""
+    if arrival == "poisson":
+        gaps = np.random.default_rng(seed).exponential(1.0 / rate, size=n)
+        times = np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.array([])
+        return [int(t * 1e9) for t in times]
+    return [int(i / rate * 1e9) for i in range(n)]

@@ -1,0 +1,55 @@
+"""The Markdown diff of two runs that ``bakeoff compare`` prints and writes (renders a Comparison)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compare import Comparison
+from ..results import Summary
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
+
+
+def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
+    def about(s: Summary) -> str:
+        return f"{s.run.started_at}, bakeoff {s.tool.version}, schema {s.schema_version}"
+
+    lines = [
+        "# Run comparison",
+        "",
+        f"Base: `{base_dir}` ({about(c.base)})  ",
+        f"New: `{new_dir}` ({about(c.new)})",
+        "",
+    ]
+    if c.prompts_differ:
+        lines += ["**Warning:** the two runs used different prompt sets; deltas may reflect that.", ""]
+    lines += ["| Model | Metric | Base | New | Change | Verdict |", "|---|---|---|---|---|---|"]
+    for d in c.deltas:
+        rel = f" ({d.relative:+.1%})" if d.relative is not None else ""
+        lines.append(
+            f"| {d.model} | {d.metric}.{d.stat} | {_fmt(d.base)} | {_fmt(d.new)} | "
+            f"{_fmt(d.change)}{rel} | {d.verdict} |"
+        )
+    if c.only_base or c.only_new:
+        lines += [
+            "",
+            f"Only in base: {', '.join(c.only_base) or '-'}; only in new: {', '.join(c.only_new) or '-'}",
+        ]
+    lines += ["", "## Gate", ""]
+    if c.broken:
+        lines += [
+            f"- **broken** `{r}`: {d.model} {d.metric}.{d.stat} {d.base:.4g} -> {d.new:.4g} ({d.method})"
+            for r, d in c.broken
+        ]
+    else:
+        lines.append("- no rule broken")
+    lines += [
+        "",
+        "Verdicts: "
+        + "; ".join(dict.fromkeys(d.method.split(" [")[0].split(":")[0] for d in c.deltas if d.method))
+        + "; a change inside the runs' own spread, or under 2% of the base, is *unchanged*.",
+        "",
+    ]
+    return "\n".join(lines)

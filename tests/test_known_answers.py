@@ -1,0 +1,375 @@
+"""Known answers for every number bakeoff computes from records: statistics, per-request metrics,
+aggregates, the open-loop schedule and the resource formulas.
+
+Every expected value here was worked out by hand (the arithmetic is in the comments), never by
+calling the code under test or the library it calls. ``make mutation`` runs these tests against
+planted one-line bugs; each assertion below exists because some mutant survived without it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bakeoff.metrics import request_metrics, stats
+from bakeoff.metrics.aggregate import summarize_model
+from bakeoff.metrics.resources import derive_resources
+from bakeoff.monitors import energy
+from bakeoff.records import ContentEvent, RequestRecord
+from bakeoff.results import ModelSummary
+
+MS = 1_000_000
+S = 1_000_000_000
+
+
+def rec(
+    events: list[tuple[int, int | None]],
+    n_out: int | None,
+    *,
+    scheduled: int = 0,
+    t0: int = 0,
+    end: int | None = None,
+    **kw: object,
+) -> RequestRecord:
+    """A record whose events are offsets from ``t0``; ``end`` defaults to the last event."""
+    base: dict[str, object] = dict(
+        model="m",
+        backend="openai",
+        prompt_id="p1",
+        round=1,
+        warmup=False,
+        stream=True,
+        status="ok",
+        t_scheduled_ns=scheduled,
+        t0_ns=t0,
+        t_end_ns=end if end is not None else t0 + (events[-1][0] if events else 0),
+        events=tuple(ContentEvent(o, t) for o, t in events),
+        prompt_tokens=10,
+        completion_tokens=n_out,
+        token_source="usage",
+    )
+    base.update(kw)
+    return RequestRecord(**base)  # type: ignore[arg-type]
+
+
+# --- statistics: numpy's linear method, worked by hand --------------------------------------------
+
+
+def test_percentiles_of_five_samples_by_hand() -> None:
+    # sorted [1, 2, 3, 4, 10]; position = p/100 * (n-1) = 0.04 p
+    s = stats([4.0, 1.0, 3.0, 2.0, 10.0])
+    assert s.n == 5
+    assert s.mean == pytest.approx(4.0)  # 20 / 5
+    assert s.min == 1.0 and s.max == 10.0
+    assert s.p50 == pytest.approx(3.0)  # position 2
+    assert s.p90 == pytest.approx(7.6)  # position 3.6: 4 + 0.6 * (10 - 4)
+    assert s.p95 == pytest.approx(8.8)  # position 3.8: 4 + 0.8 * 6
+    assert s.p99 == pytest.approx(9.76)  # position 3.96: 4 + 0.96 * 6
+
+
+def test_percentiles_of_two_samples_by_hand() -> None:
+    s = stats([0.2, 0.1])
+    assert (s.p50, s.p90, s.p95, s.p99) == pytest.approx((0.15, 0.19, 0.195, 0.199))
+    assert s.mean == pytest.approx(0.15) and s.min == 0.1 and s.max == 0.2
+
+
+def test_one_sample_is_every_percentile() -> None:
+    s = stats([7.0, None])
+    assert s.n == 1
+    assert (s.mean, s.min, s.max, s.p50, s.p90, s.p95, s.p99) == (7.0,) * 7
+
+
+def test_empty_samples_are_unknown_not_zero() -> None:
+    s = stats([None, None])
+    assert s.n == 0
+    assert (s.mean, s.min, s.max, s.p50, s.p90, s.p95, s.p99) == (None,) * 7
+
+
+# --- per-request metrics --------------------------------------------------------------------------
+
+
+def test_open_loop_latency_counts_the_wait_behind_the_schedule() -> None:
+    # meant to go out at 0, really sent at 300 ms (backlog); tokens at +100 ms and +150 ms after the send
+    r = rec([(100 * MS, None), (150 * MS, None)], 2, scheduled=0, t0=300 * MS)
+    m = request_metrics(r)
+    assert m.ttft_s == pytest.approx(0.100) and m.latency_s == pytest.approx(0.150)
+    assert m.ttft_from_scheduled_s == pytest.approx(0.400)  # 0.3 s wait + 0.1 s
+    assert m.latency_from_scheduled_s == pytest.approx(0.450)  # 0.3 s wait + 0.15 s
+    assert m.tpot_s == pytest.approx(0.050) and m.decode_tokens_per_s == pytest.approx(20.0)
+    assert m.output_tokens_per_s == pytest.approx(2 / 0.150)
+
+
+def test_closed_loop_latency_from_schedule_equals_latency() -> None:
+    r = rec([(100 * MS, None), (150 * MS, None)], 2, scheduled=5 * S, t0=5 * S)
+    m = request_metrics(r)
+    assert m.latency_from_scheduled_s == pytest.approx(0.150) and m.ttft_from_scheduled_s == pytest.approx(
+        0.1
+    )
+
+
+def test_non_streaming_has_no_ttft_from_schedule_either() -> None:
+    m = request_metrics(rec([(400 * MS, None)], 8, scheduled=0, t0=100 * MS, stream=False))
+    assert m.ttft_s is None and m.ttft_from_scheduled_s is None and m.itl_s == ()
+    assert m.latency_from_scheduled_s == pytest.approx(0.5)
+    assert m.output_tokens_per_s == pytest.approx(20.0)  # 8 / 0.4: per-request rate is from the send
+
+
+def test_all_tokens_in_one_event_give_zero_tpot_and_no_decode_rate() -> None:
+    # five tokens in a single chunk: E2E == TTFT, TPOT = 0 / 4 = 0, decode rate undefined (not infinite)
+    m = request_metrics(rec([(100 * MS, 5)], 5))
+    assert m.tpot_s == 0.0 and m.decode_tokens_per_s is None and m.itl_s == ()
+
+
+def test_two_tokens_is_the_first_tpot() -> None:
+    m = request_metrics(rec([(100 * MS, None), (130 * MS, None)], 2))
+    assert m.tpot_s == pytest.approx(0.030)  # (0.13 - 0.10) / (2 - 1)
+
+
+def test_unknown_token_count_has_no_rates() -> None:
+    m = request_metrics(rec([(100 * MS, None), (130 * MS, None)], None))
+    assert m.tpot_s is None and m.decode_tokens_per_s is None and m.output_tokens_per_s is None
+    assert m.itl_s == pytest.approx((0.030,))  # one token per event when nothing says otherwise
+
+
+def test_itl_spreads_the_tokens_after_a_known_first_event() -> None:
+    # first event carries 2 tokens, 6 more over two events: 3 each; gaps 40 and 60 ms
+    m = request_metrics(rec([(100 * MS, 2), (140 * MS, None), (200 * MS, None)], 8))
+    assert m.itl_s == pytest.approx((0.040 / 3, 0.060 / 3))
+
+
+def test_itl_spreads_evenly_when_the_first_event_is_unknown_too() -> None:
+    # 9 tokens over 3 events of unknown size: 3 per event; gaps 30 and 60 ms -> 10 and 20 ms per token
+    m = request_metrics(rec([(100 * MS, None), (130 * MS, None), (190 * MS, None)], 9))
+    assert m.itl_s == pytest.approx((0.010, 0.020))
+
+
+def test_itl_with_fewer_tokens_than_events_counts_one_per_event() -> None:
+    m = request_metrics(rec([(100 * MS, None), (140 * MS, None), (200 * MS, None)], 2))
+    assert m.itl_s == pytest.approx((0.040, 0.060))
+
+
+def test_itl_when_every_event_says_its_tokens() -> None:
+    m = request_metrics(rec([(100 * MS, 3), (160 * MS, 2), (190 * MS, 1)], 6))
+    assert m.itl_s == pytest.approx((0.030, 0.030))  # 60 ms / 2 tokens, 30 ms / 1 token
+
+
+def test_failed_and_empty_requests_have_no_numbers() -> None:
+    for r in (rec([(100 * MS, None)], 3, status="error", error="x"), rec([], 3)):
+        m = request_metrics(r)
+        assert (m.ttft_s, m.latency_s, m.tpot_s, m.decode_tokens_per_s, m.output_tokens_per_s) == (None,) * 5
+        assert m.latency_from_scheduled_s is None and m.ttft_from_scheduled_s is None
+
+
+# --- one model's summary row --------------------------------------------------------------------
+
+
+def _staggered() -> list[RequestRecord]:
+    return [
+        # warm-up long before: must not widen the window
+        rec([(50 * MS, None), (100 * MS, None)], 4, scheduled=0, t0=0, warmup=True, prompt_id="p1"),
+        # a: scheduled 0.2 s, first token +0.1 s, ends at 1.0 s, 10 tokens
+        rec([(100 * MS, None), (800 * MS, None)], 10, scheduled=200 * MS, t0=200 * MS, prompt_id="p1"),
+        # b: scheduled 0.5 s but sent at 0.6 s, ends at 2.2 s, 30 tokens
+        rec(
+            [(200 * MS, None), (1600 * MS, None)],
+            30,
+            scheduled=500 * MS,
+            t0=600 * MS,
+            prompt_id="p2",
+            prompt_tokens=30,
+            token_source="native",
+        ),
+        # a failure inside the window, no tokens
+        rec([], None, scheduled=900 * MS, t0=900 * MS, end=1500 * MS, status="error", error="HTTP 500: x",
+            error_kind="http", prompt_id="p2"),
+    ]  # fmt: skip
+
+
+def test_aggregate_rate_spans_first_scheduled_send_to_last_end() -> None:
+    s = summarize_model("m", "openai", "ok", None, _staggered())
+    # window 2.2 s - 0.2 s = 2.0 s; 10 + 30 tokens -> 20 tok/s (warm-up and failure add no tokens)
+    assert s.aggregate_output_tokens_per_s == pytest.approx(20.0)
+
+
+def test_summary_row_by_hand() -> None:
+    s = summarize_model("m", "openai", "ok", None, _staggered())
+    assert s.requests.ok == 2 and s.requests.error == 1
+    assert s.errors_by_kind == {"http": 1}
+    assert s.ttft_s.n == 2 and s.ttft_s.mean == pytest.approx(0.15)  # (0.1 + 0.2) / 2
+    assert s.latency_s.mean == pytest.approx(1.2)  # (0.8 + 1.6) / 2
+    # TPOT a = 0.7 / 9, b = 1.4 / 29
+    assert s.tpot_s.min == pytest.approx(1.4 / 29) and s.tpot_s.max == pytest.approx(0.7 / 9)
+    assert s.decode_tokens_per_s.max == pytest.approx(29 / 1.4)
+    assert s.output_tokens_per_s.mean == pytest.approx((10 / 0.8 + 30 / 1.6) / 2)
+    assert s.latency_from_scheduled_s.max == pytest.approx(1.7)  # b waited 0.1 s
+    assert s.ttft_from_scheduled_s.max == pytest.approx(0.3)
+    assert s.itl_s.n == 2  # one gap per request
+    assert s.tokens.prompt_mean == pytest.approx(20.0) and s.tokens.completion_mean == pytest.approx(20.0)
+    assert s.tokens.source == "native"  # the least trustworthy source any request used
+    p1, p2 = s.per_prompt
+    assert (p1.prompt_id, p1.n, p1.errors) == ("p1", 1, 0)
+    assert p1.latency_s_mean == pytest.approx(0.8) and p1.ttft_s_mean == pytest.approx(0.1)
+    assert p1.completion_tokens_mean == pytest.approx(10.0)
+    assert (p2.prompt_id, p2.n, p2.errors) == ("p2", 1, 1)
+    assert p2.latency_s_mean == pytest.approx(1.6)
+
+
+def test_estimated_token_counts_outrank_every_other_source() -> None:
+    rs = _staggered()
+    rs.append(rec([(10 * MS, None), (20 * MS, None)], 2, scheduled=S, t0=S, token_source="estimated"))
+    assert summarize_model("m", "openai", "ok", None, rs).tokens.source == "estimated"
+    only_usage = [r for r in _staggered() if r.token_source != "native"]
+    assert summarize_model("m", "openai", "ok", None, only_usage).tokens.source == "usage"
+
+
+def test_sample_response_is_the_first_answered_text() -> None:
+    a = rec([(10 * MS, None)], 1, output="")
+    b = rec([(10 * MS, None)], 1, output="second")
+    c = rec([(10 * MS, None)], 1, output="third")
+    assert summarize_model("m", "openai", "ok", None, [a, b, c]).sample_response == "second"
+
+
+def test_no_successful_request_has_no_aggregate_rate() -> None:
+    bad = rec([], None, status="error", error="x", error_kind=None)
+    s = summarize_model("m", "openai", "error", "x", [bad])
+    assert s.aggregate_output_tokens_per_s is None and s.errors_by_kind == {"unknown": 1}
+
+
+# --- resources: energy, cost, roofline, budget ------------------------------------------------------
+
+
+def _row(decode_p50: float | None = 25.0) -> ModelSummary:
+    return ModelSummary(
+        model="m",
+        backend="llamacpp",
+        status="ok",
+        decode_tokens_per_s=stats([decode_p50] if decode_p50 else []),
+        ttft_s=stats([0.1, 0.3]),
+    )
+
+
+def _token_records() -> list[RequestRecord]:
+    return [
+        rec([(900 * MS, None), (950 * MS, None)], 20, warmup=True),  # cold first answer: TTFT 0.9 s
+        rec([(100 * MS, None), (200 * MS, None)], 40),
+        rec([(100 * MS, None), (200 * MS, None)], 60),
+        rec([], None, status="error", error="x"),
+    ]
+
+
+def _derive(raw: dict[str, float], **kw: object) -> dict[str, object]:
+    args: dict[str, object] = dict(
+        load_s=1.5,
+        model_bytes=123_456_789,
+        download_bytes=98_765_432,
+        bandwidth_gbs=None,
+        watts_per_core=10.0,
+        price_per_kwh=0.30,
+        max_memory_mb=None,
+    )
+    args.update(kw)
+    return derive_resources(_row(), raw, _token_records(), **args)  # type: ignore[arg-type]
+
+
+def test_measured_rapl_energy_per_token_and_cost() -> None:
+    out = _derive({"rapl_j": 50.0, "cpu_s": 4.0, "peak_rss_mb": 300.0})
+    # 100 measured tokens (the 20 warm-up tokens do not count): 0.5 J per token;
+    # cost = 0.5 J x 1e6 tokens / 3.6e6 J per kWh x 0.30 = 0.041666...
+    assert out["energy_j"] == 50.0 and out["energy_source"] == "measured"
+    assert out["energy_method"] == "RAPL CPU package energy over the measured phase"
+    assert out["energy_j_per_token"] == pytest.approx(0.5)
+    assert out["cost_per_mtok"] == pytest.approx(0.5 * 1e6 / 3.6e6 * 0.30)
+    assert out["price_per_kwh"] == 0.30
+    assert "rapl_j" not in out and "cpu_s" not in out and out["peak_rss_mb"] == 300.0
+
+
+def test_gpu_energy_plus_estimated_cpu() -> None:
+    out = _derive({"gpu_energy_j": 30.0, "cpu_s": 2.0}, watts_per_core=12.0)
+    # 30 J measured on the GPU + 2 CPU-s x 12 W = 24 J estimated -> 54 J, labelled estimated
+    assert out["energy_j"] == pytest.approx(54.0) and out["energy_source"] == "estimated"
+    assert out["energy_method"] == (
+        "NVML GPU energy over the measured phase + CPU estimated (2.00 CPU-s x 12 W per busy core)"
+    )
+    assert out["energy_j_per_token"] == pytest.approx(0.54)
+    assert "gpu_energy_j" not in out
+
+
+def test_rapl_and_gpu_together_are_measured() -> None:
+    out = _derive({"rapl_j": 10.0, "gpu_energy_j": 30.0, "cpu_s": 2.0})
+    assert out["energy_j"] == pytest.approx(40.0) and out["energy_source"] == "measured"
+    assert out["energy_method"] == "RAPL CPU package + NVML GPU energy over the measured phase"
+
+
+def test_cpu_time_estimate_alone() -> None:
+    out = _derive({"cpu_s": 3.0}, watts_per_core=12.0, price_per_kwh=0.5)
+    assert out["energy_j"] == pytest.approx(36.0) and out["energy_source"] == "estimated"
+    assert out["energy_j_per_token"] == pytest.approx(0.36)
+    assert out["cost_per_mtok"] == pytest.approx(0.36 * 1e6 / 3.6e6 * 0.5)
+    assert out["energy_method"] == "3.00 CPU-s x 12 W per busy core"
+
+
+def test_no_energy_reading_is_unknown() -> None:
+    out = _derive({})
+    assert out["energy_j"] is None and out["energy_j_per_token"] is None and out["cost_per_mtok"] is None
+
+
+def test_disk_download_load_and_first_answer() -> None:
+    out = _derive({})
+    assert out["disk_mb"] == 123.5 and out["download_mb"] == 98.8 and out["load_s"] == 1.5
+    assert out["first_request_ttft_s"] == pytest.approx(0.9)  # the warm-up, answered cold
+    assert out["warm_ttft_s"] == pytest.approx(0.2)  # p50 of the measured [0.1, 0.3]
+    assert _derive({}, download_bytes=None)["download_mb"] is None
+
+
+def test_disk_size_the_backend_reported_wins() -> None:
+    row = _row()
+    row.info["disk_mb"] = 77.0
+    out = derive_resources(
+        row, {}, [], load_s=None, model_bytes=1_000_000, download_bytes=None, bandwidth_gbs=None,
+        watts_per_core=10, price_per_kwh=0.3, max_memory_mb=None,
+    )  # fmt: skip
+    assert out["disk_mb"] == 77.0 and out["first_request_ttft_s"] is None
+
+
+def test_roofline_ratio() -> None:
+    # 10 GB/s / 0.2 GB per token = 50 tok/s ceiling; decode p50 25 -> ratio 0.5
+    out = _derive({}, bandwidth_gbs=10.0, model_bytes=200_000_000)
+    assert out["decode_ceiling_tok_s"] == 50.0 and out["roofline_ratio"] == 0.5
+    assert out["memory_bandwidth_gbs"] == 10.0
+    assert _derive({}, bandwidth_gbs=None)["roofline_ratio"] is None
+
+
+def test_memory_budget_boundary() -> None:
+    assert _derive({"peak_rss_mb": 300.0}, max_memory_mb=300.0)["fits_memory"] is True  # equal fits
+    out = _derive({"peak_rss_mb": 300.5}, max_memory_mb=300.0)
+    assert out["fits_memory"] is False and out["max_memory_mb"] == 300.0
+    assert _derive({}, max_memory_mb=300.0)["fits_memory"] is None  # unknown peak: unknown, not "fits"
+    assert "fits_memory" not in _derive({"peak_rss_mb": 1.0})
+
+
+def test_energy_helpers_by_hand(tmp_path: object) -> None:
+    e = energy.estimate(2.5, 8.0)
+    assert e.energy_j == 20.0 and e.source == "estimated"
+    j, cost = energy.per_token(7.2, 4, 0.25)
+    assert j == pytest.approx(1.8) and cost == pytest.approx(1.8 * 1e6 / 3.6e6 * 0.25)  # 0.125
+    assert energy.estimate(1.0).energy_j == 10.0  # the documented default: 10 W per busy core
+    assert energy.per_token(3.6, 1)[1] == pytest.approx(0.30)  # default price 0.30 per kWh
+
+
+def test_rapl_zones_and_readings(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    for name, uj in (("intel-rapl:0", "1000"), ("intel-rapl:1", "500"), ("intel-rapl:0:0", "7")):
+        (root / name).mkdir()
+        (root / name / "energy_uj").write_text(uj + "\n")
+        (root / name / "max_energy_range_uj").write_text("10000\n")
+    (root / "intel-rapl:2").mkdir()
+    (root / "intel-rapl:2" / "energy_uj").write_text("unreadable\n")
+    monkeypatch.setattr(energy, "RAPL", root)
+    zones = energy.rapl_zones()
+    assert [z.name for z in zones] == ["intel-rapl:0", "intel-rapl:1"]  # packages only, readable only
+    assert energy.rapl_read(zones) == 1500
+    assert energy.rapl_delta_j(zones, 1000, 4000) == pytest.approx(0.003)
+    assert energy.rapl_delta_j(zones, 19_000, 1000) == pytest.approx(0.002)  # wrapped: + 2 x 10000 uJ
+    monkeypatch.setattr(energy, "RAPL", root / "absent")
+    assert energy.rapl_zones() == []

@@ -1,0 +1,184 @@
+"""Known answers for the judging arithmetic: agreement (kappa and Spearman worked by hand), pairwise
+combination and Bradley-Terry (closed form for two models, the MLE equations for three), and who
+counts as the judge itself."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from bakeoff.load.runner import ModelTarget
+from bakeoff.quality.agreement import agreement
+from bakeoff.quality.identity import identity, judge_key_id, judge_label, self_models
+from bakeoff.quality.pairwise import Comparison, bradley_terry, combine, rank
+from bakeoff.quality.store import PairVerdict
+from bakeoff.results import ModelSummary, RunInfo, Summary
+
+HUMAN = [1, 2, 3, 4, 5, 3, 2, 4]
+JUDGE = [2, 2, 3, 5, 4, 3, 1, 4]
+
+
+def test_agreement_worked_by_hand() -> None:
+    a = agreement(HUMAN, JUDGE)
+    assert a["n"] == 8
+    assert a["exact"] == 0.5  # positions 2, 3, 6, 8 agree
+    assert a["within_one"] == 1.0
+    # quadratic weights (i-j)^2/16: observed disagreement 4 x 1/16 over 8 = 1/32;
+    # expected from the marginals = 3/16; kappa = 1 - (1/32)/(3/16) = 5/6
+    assert a["kappa_quadratic"] == pytest.approx(5 / 6)
+    # average ranks human [1, 2.5, 4.5, 6.5, 8, 4.5, 2.5, 6.5], judge [2.5, 2.5, 4.5, 8, 6.5, 4.5, 1, 6.5];
+    # deviations from 4.5: cross products sum to 36, squares to 40.5 each; rho = 36 / 40.5 = 8/9
+    assert a["spearman"] == pytest.approx(8 / 9)
+
+
+def test_agreement_of_opposite_raters() -> None:
+    a = agreement([1, 2, 4, 5], [5, 4, 2, 1])
+    assert a["exact"] == 0.0 and a["within_one"] == 0.0
+    assert a["spearman"] == pytest.approx(-1.0)
+    # observed: mean of (16 + 4 + 4 + 16)/16 = 0.625; both marginals uniform over {1, 2, 4, 5}, so
+    # expected = mean over the 16 pairs of (i-j)^2/16 = 80/16/16 = 0.3125; kappa = 1 - 0.625/0.3125 = -1
+    assert a["kappa_quadratic"] == pytest.approx(-1.0)
+
+
+def test_agreement_where_it_is_undefined() -> None:
+    same = agreement([3, 3, 3], [3, 3, 3])
+    assert same["exact"] == 1.0 and same["kappa_quadratic"] is None and same["spearman"] is None
+    one_sided = agreement([1, 2, 3], [3, 3, 3])
+    assert one_sided["spearman"] is None  # a constant rater has no rank order
+    assert one_sided["kappa_quadratic"] == pytest.approx(0.0)  # constant judge: no better than chance
+    two = agreement([1, 5], [1, 5])
+    assert two["spearman"] is None and two["kappa_quadratic"] == pytest.approx(1.0)  # n < 3: no rho
+    assert agreement([], [])["exact"] is None
+    with pytest.raises(ValueError, match="same length"):
+        agreement([1], [1, 2])
+
+
+def v(
+    case: str, first: str, second: str, winner: str | None, ok: bool = True, judge: str = "j"
+) -> PairVerdict:
+    return PairVerdict("k", judge, "r", case, first, second, ok, winner)
+
+
+def test_combine_order_swapped_pairs() -> None:
+    verdicts = [
+        v("1", "a", "b", "A"), v("1", "b", "a", "B"),  # a both times
+        v("2", "a", "b", "A"), v("2", "b", "a", "A"),  # position bias: tie, inconsistent
+        v("3", "a", "b", "tie"), v("3", "b", "a", "tie"),  # tie both ways: consistent
+        v("4", "a", "b", "B"), v("4", "b", "a", None, ok=False),  # half unparsed: dropped
+        v("5", "a", "b", "B"),  # no swapped twin: dropped
+        v("6", "b", "a", "A"), v("6", "a", "b", "B"),  # b both times, listed swapped
+        v("7", "a", "b", "A", judge="other"), v("7", "b", "a", "B", judge="j"),  # different judges
+    ]  # fmt: skip
+    got = {c.case_id: (c.a, c.b, c.winner, c.consistent) for c in combine(verdicts)}
+    assert got == {
+        "1": ("a", "b", "a", True),
+        "2": ("a", "b", None, False),
+        "3": ("a", "b", None, True),
+        "6": ("a", "b", "b", True),
+    }
+
+
+def test_bradley_terry_two_models_closed_form() -> None:
+    # a beats b 3 times, b beats a once, one tie; prior adds one virtual tie: wins a = 3 + 0.5 + 0.5 = 4,
+    # wins b = 1 + 0.5 + 0.5 = 2; MLE p_a / p_b = 4 / 2, log-strengths centred: +-ln(2)/2
+    comps = [Comparison(str(i), "a", "b", "a", True) for i in range(3)]
+    comps += [Comparison("3", "a", "b", "b", True), Comparison("4", "a", "b", None, False)]
+    bt = bradley_terry(["a", "b"], comps)
+    assert bt["a"] == pytest.approx(math.log(2) / 2, abs=1e-6)
+    assert bt["b"] == pytest.approx(-math.log(2) / 2, abs=1e-6)
+    assert bradley_terry([], []) == {}
+    even = bradley_terry(["a", "b"], [])
+    assert even == {"a": pytest.approx(0.0), "b": pytest.approx(0.0)}
+
+
+def test_bradley_terry_three_models_satisfy_the_likelihood_equations() -> None:
+    wins = {("a", "b"): 5, ("b", "a"): 1, ("b", "c"): 4, ("c", "b"): 2, ("a", "c"): 4, ("c", "a"): 2}
+    comps = [
+        Comparison(f"{w}{lo}{i}", *sorted((w, lo)), w, True) for (w, lo), n in wins.items() for i in range(n)
+    ]
+    bt = bradley_terry(["a", "b", "c"], comps)
+    p = {m: math.exp(x) for m, x in bt.items()}
+    assert sum(bt.values()) == pytest.approx(0.0, abs=1e-9)
+    for i in p:  # observed wins (+ half the virtual tie per pair) = expected wins under the model
+        observed = sum(wins[(i, j)] + 0.5 for j in p if j != i)
+        expected = sum((wins[(i, j)] + wins[(j, i)] + 1) * p[i] / (p[i] + p[j]) for j in p if j != i)
+        assert observed == pytest.approx(expected, rel=1e-6)
+    assert bt["a"] > bt["b"] > bt["c"]
+
+
+def test_rank_counts_win_rates_and_consistency() -> None:
+    verdicts = [
+        v("1", "a", "b", "A"), v("1", "b", "a", "B"),
+        v("2", "a", "b", "A"), v("2", "b", "a", "B"),
+        v("3", "a", "b", "A"), v("3", "b", "a", "A"),
+        v("4", "a", "b", None, ok=False), v("4", "b", "a", "A"),
+    ]  # fmt: skip
+    r = rank(["a", "b"], verdicts, boot=50)
+    a, b = r["models"]["a"], r["models"]["b"]
+    assert (a["wins"], a["losses"], a["ties"], a["comparisons"]) == (2, 0, 1, 3)
+    assert (b["wins"], b["losses"], b["ties"], b["comparisons"]) == (0, 2, 1, 3)
+    assert a["win_rate"] == pytest.approx(2.5 / 3) and b["win_rate"] == pytest.approx(0.5 / 3)
+    assert r["order"] == ["a", "b"] and r["comparisons"] == 3
+    assert r["position_consistency"] == pytest.approx(2 / 3)
+    assert r["unparsed"] == 1 and r["verdicts"] == 8
+    # a: 2 + 0.5 (tie) + 0.5 (prior) = 3 wins, b: 0 + 0.5 + 0.5 = 1 -> a's log-strength = ln(3)/2
+    assert a["bt"] == pytest.approx(round(math.log(3) / 2, 4))
+    lo, hi = a["bt_ci95"]
+    assert lo <= a["bt"] <= hi and hi <= round(
+        math.log(7) / 2, 4
+    )  # at most 3 wins of 3 resampled cases: (3.5/0.5)
+    empty = rank(["a", "b"], [])
+    assert empty["models"]["a"]["win_rate"] is None and empty["models"]["a"]["bt_ci95"] is None
+    assert empty["position_consistency"] is None
+
+
+def test_identity_by_file_endpoint_or_weights(tmp_path: Path) -> None:
+    f = tmp_path / "m.gguf"
+    f.write_text("x")
+    (tmp_path / "sub").mkdir()
+    assert identity({"path": str(tmp_path / "sub" / ".." / "m.gguf")}) == ("path", str(f.resolve()))
+    assert identity({"model_id": "qwen", "endpoint": "http://h:1/v1/"}) == (
+        "endpoint",
+        "http://h:1/v1",
+        "qwen",
+    )
+    assert identity({"model_id": "qwen"}) == ("endpoint", "", "qwen")
+    assert identity({"weights": "/w", "engine": "torch"}) == ("adapter", "torch", "/w")
+    assert identity({"license": "x"}) is None
+
+
+def test_judge_key_and_label(tmp_path: Path) -> None:
+    t = ModelTarget("judge", "llamacpp", None)
+    f = str((tmp_path / "qwen.gguf").resolve())
+    assert judge_key_id(t, {"path": f}) == f"judge={f}"
+    assert judge_key_id(t, {}) == "judge"
+    assert judge_label(t, {"path": f}) == "judge (qwen.gguf)"
+    assert judge_label(t, {"model_id": "judge"}) == "judge"  # nothing to add
+    assert judge_label(t, {"model_id": "qwen-7b", "endpoint": "http://h/v1"}) == "judge (qwen-7b)"
+    assert judge_label(t, {}) == "judge"
+
+
+def _summary(*rows: tuple[str, dict[str, object]]) -> Summary:
+    return Summary(
+        run=RunInfo(settings={}, environment={}, started_at="t"),
+        models=[ModelSummary(model=n, backend="llamacpp", status="ok", info=i) for n, i in rows],
+    )
+
+
+def test_a_judge_never_judges_itself_under_another_name(tmp_path: Path) -> None:
+    gguf = str(tmp_path / "qwen.gguf")
+    s = _summary(
+        ("qwen", {"path": gguf}),
+        ("same-file", {"path": gguf}),
+        ("other", {"path": str(tmp_path / "smol.gguf")}),
+        ("served", {"model_id": "qwen", "endpoint": "http://h/v1"}),
+        ("served-elsewhere", {"model_id": "qwen", "endpoint": "http://other/v1"}),
+        ("no-info", {}),
+    )
+    judge = ModelTarget("judge-alias", "llamacpp", None)
+    assert self_models(s, judge, {"path": gguf}) == {"qwen", "same-file"}
+    assert self_models(s, judge, {"model_id": "qwen", "endpoint": "http://h/v1/"}) == {"served"}
+    assert self_models(s, ModelTarget("no-info", "llamacpp", None), {}) == {"no-info"}  # by alias
+    assert self_models(s, judge, {}) == set()

@@ -220,3 +220,179 @@ def test_render_names_each_verdict(tmp_path: Path) -> None:
     }
     assert rows["ttft_s.p50"] == "better" and rows["latency_s.p50"] == "worse"
     assert "- **broken** `latency_s.p50>+10%`: m latency_s.p50 1 -> 1.5" in text
+
+
+def test_rule_errors_say_what_to_write() -> None:
+    from bakeoff.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        parse_rules("ttft>10")
+    assert e.value.message == "cannot read --fail-on rule 'ttft>10'"
+    assert e.value.hint == "write METRIC.STAT>+N% or METRIC.STAT<-N, e.g. ttft_s.p50>+10%"
+    with pytest.raises(UsageError) as e:
+        parse_rules("speed.p50>+1%")
+    assert e.value.message == "unknown metric 'speed' in --fail-on"
+    assert e.value.hint == (
+        "one of ttft_s, latency_s, tpot_s, decode_tokens_per_s, output_tokens_per_s, quality"
+    )
+    assert [str(r) for r in parse_rules("ttft_s.p50>+1%,,latency_s.p95>+2%")] == [
+        "ttft_s.p50>+1%",
+        "latency_s.p95>+2%",
+    ]  # an empty part is skipped, not the end
+
+
+def test_statistics_of_a_resample() -> None:
+    from bakeoff.compare import _stat
+    from bakeoff.errors import UsageError
+
+    xs = np.array([4.0, 1.0, 3.0, 2.0, 10.0])
+    assert _stat(xs, "mean") == 4.0 and _stat(xs, "p90") == pytest.approx(7.6, rel=1e-12)
+    assert _stat(xs, "p5") == pytest.approx(1.2, rel=1e-12)  # position 0.2: 1 + 0.2 x 1
+    for bad in ("x50", "median", "pxx"):
+        with pytest.raises(UsageError) as e:
+            _stat(xs, bad)
+        assert (
+            e.value.message == f"unknown statistic {bad!r}" and e.value.hint == "mean, p50, p90, p95 or p99"
+        )
+
+
+def test_bootstrap_resamples_every_request() -> None:
+    # a = [10, 0]: a resampled mean is 10, 5 or 0 with chances 1/4, 1/2, 1/4; b is constant 0.
+    # diffs b - a are -10 (25%), -5, 0 (25%): the 2.5th percentile is -10 and the 97.5th is 0.
+    assert bootstrap_diff([10.0, 0.0], [0.0, 0.0], "mean") == (-10.0, 0.0)
+    assert bootstrap_diff([0.0, 0.0], [10.0, 0.0], "mean") == (0.0, 10.0)
+    a, b = list(np.linspace(1, 2, 30)), list(np.linspace(1.1, 2.2, 30))
+    assert bootstrap_diff(a, b, "p50") == bootstrap_diff(a, b, "p50")  # fixed seed: repeatable
+
+
+def test_quality_is_compared_as_a_run_level_figure() -> None:
+    b = ModelSummary(model="m", backend="x", status="ok", quality={"mean": 4.0})
+    n = ModelSummary(model="m", backend="x", status="ok", quality={"mean": 3.0})
+    d = delta([], [], b, n, "quality", "mean")
+    assert (d.verdict, d.change, d.relative) == ("worse", -1.0, -0.25)
+    assert d.method == "a run-level figure: any change is real"
+    assert delta([], [], n, b, "quality", "mean").verdict == "better"
+    assert delta([], [], b, b, "quality", "mean").verdict == "unchanged"
+    odd = ModelSummary(model="m", backend="x", status="ok", quality={"mean": "n/a"})
+    assert delta([], [], b, odd, "quality", "mean").verdict == "n/a"
+
+
+def test_missing_value_keeps_what_is_known() -> None:
+    d = delta([], [], row(latency_s=TIGHT), row(), "latency_s", "p50")
+    assert (d.base, d.new, d.change, d.relative, d.verdict, d.method) == (1.0, None, None, None, "n/a",
+                                                                          "missing in one run")  # fmt: skip
+
+
+def test_relative_change_and_a_zero_base() -> None:
+    d = delta([], [], row(latency_s=[2.0] * 5), row(latency_s=[3.0] * 5), "latency_s", "p50")
+    assert d.relative == pytest.approx(0.5, rel=1e-12) and d.verdict == "worse"
+    z = delta([], [], row(latency_s=[0.0] * 5), row(latency_s=[1.0] * 5), "latency_s", "p50")
+    assert z.relative is None and z.verdict == "worse"  # no relative change from zero, still a change
+
+
+def test_too_few_samples_names_both_counts() -> None:
+    b, n = row(latency_s=TIGHT), row(latency_s=[5.0])
+    d = delta(records(latency_s=TIGHT), records(latency_s=[5.0]), b, n, "latency_s", "p50")
+    assert d.method == "too few samples to tell a change from noise: n=8/1"
+    assert (d.model, d.metric, d.stat, d.base, d.new) == ("m", "latency_s", "p50", 1.0, 5.0)
+    assert d.change == 4.0 and d.relative == 4.0
+
+
+def test_two_samples_are_enough() -> None:
+    assert verdict("latency_s", [1.0, 1.0], [2.0, 2.0]) == "worse"
+    assert verdict("latency_s", [1.0, 1.0], [2.0, 2.0], with_records=False) == "worse"
+
+
+def test_records_on_one_side_only_fall_back_to_the_summaries() -> None:
+    base, new = [1.0] * 5, [2.0] * 5
+    d = delta(records(latency_s=base), [], row(latency_s=base), row(latency_s=new), "latency_s", "p50")
+    assert d.verdict == "worse" and d.method == "no per-request records: change vs spread 0"
+
+
+def test_bootstrap_method_and_the_exact_zero_interval() -> None:
+    flat = [1.0] * 8
+    d = delta(records(latency_s=flat), records(latency_s=[3.0] * 8), row(latency_s=flat),
+              row(latency_s=[3.0] * 8), "latency_s", "p50")  # fmt: skip
+    assert d.method == "bootstrap 95% CI of the difference [+2, +2], n=8/8"
+    # identical constant runs: the interval is exactly [0, 0], which does not exclude zero
+    same = delta(records(latency_s=flat), records(latency_s=flat), row(latency_s=flat), row(latency_s=flat),
+                 "latency_s", "p50", 0.0)  # fmt: skip
+    assert same.verdict == "unchanged"
+
+
+def test_a_change_equal_to_the_spread_is_noise() -> None:
+    # base spread: p90 1.6 - p50 1.0; a change of exactly the same amount is not beyond it
+    base = [1.0, 1.0, 1.0, 1.0, 2.0]
+    new = [1.6] * 5
+    assert verdict("latency_s", base, new, with_records=False) == "unchanged"
+
+
+def test_exactly_two_percent_is_a_change() -> None:
+    assert verdict("latency_s", [50.0] * 8, [51.0] * 8) == "worse"  # 1/50 = 2% exactly
+
+
+def test_compare_passes_its_floor_on(tmp_path: Path) -> None:
+    flat, up = [1.0] * 8, [1.015] * 8  # +1.5%
+    write_run(tmp_path / "a", row(latency_s=flat), records(latency_s=flat))
+    write_run(tmp_path / "b", row(latency_s=up), records(latency_s=up))
+    views = {
+        (d.metric, d.stat): d.verdict for d in compare(tmp_path / "a", tmp_path / "b", min_change=0.01).deltas
+    }
+    assert views[("latency_s", "p50")] == "worse"
+    views = {(d.metric, d.stat): d.verdict for d in compare(tmp_path / "a", tmp_path / "b").deltas}
+    assert views[("latency_s", "p50")] == "unchanged"
+
+
+def test_gate_thresholds_are_strict_and_read_in_percent(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", row("z", latency_s=[0.0] * 5), row("m", latency_s=[2.0] * 5))
+    write_run(tmp_path / "b", row("z", latency_s=[1.0] * 5), row("m", latency_s=[2.2] * 5))
+    # m: +0.2 s = +10.000000000000009%: breaks ">+10%" but not ">+10.05%"; z has no relative change
+    broken = compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>+10%")).broken
+    assert [d.model for _, d in broken] == ["m"]
+    assert compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>+10.05%")).broken == []
+    # absolute: z changed by exactly 1.0 s, which is not above 1.0
+    assert [
+        d.model for _, d in compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>1")).broken
+    ] == []
+    assert [
+        d.model for _, d in compare(tmp_path / "b", tmp_path / "a", parse_rules("latency_s.p50<-1")).broken
+    ] == []
+    got = compare(tmp_path / "b", tmp_path / "a", parse_rules("latency_s.p50<-0.5")).broken
+    assert [d.model for _, d in got] == ["z"]
+
+
+def test_settings_and_machine_differences_are_named(tmp_path: Path) -> None:
+    from bakeoff.compare import setting_differences
+
+    def s(settings: dict[str, Any], env: dict[str, Any]) -> Summary:
+        return Summary(run=RunInfo(settings=settings, environment=env, started_at="t"))
+
+    a = s({"max_tokens": 128, "stream": True, "prompts_sha256": "aa", "rounds": 3, "old_key": 1},
+          {"cpu_model": "Xeon", "cpu_count": 2, "loadavg_1m_at_start": 0.1})  # fmt: skip
+    b = s({"max_tokens": 64, "stream": True, "prompts_sha256": "bb", "rounds": 3},
+          {"cpu_model": "EPYC", "cpu_count": 2, "loadavg_1m_at_start": 3.0})  # fmt: skip
+    assert setting_differences(a, b) == [
+        "prompts_sha256: 'aa' -> 'bb'",
+        "max_tokens: 128 -> 64",
+        "machine cpu_model: 'Xeon' -> 'EPYC'",
+    ]
+    assert setting_differences(a, a) == []
+    save_summary(a, tmp_path / "a")
+    save_summary(b, tmp_path / "b")
+    c = compare(tmp_path / "a", tmp_path / "b")
+    text = render_diff(c, tmp_path / "a", tmp_path / "b")
+    assert "**Warning:** the two runs differ in settings or machine" in text
+    assert "- max_tokens: 128 -> 64" in text and "- machine cpu_model: 'Xeon' -> 'EPYC'" in text
+
+
+def test_a_value_new_in_this_run_is_kept() -> None:
+    d = delta([], [], row(), row(latency_s=TIGHT), "latency_s", "p50")
+    assert (d.base, d.new, d.verdict) == (None, 1.0, "n/a")
+    assert delta([], [], row(latency_s=TIGHT), row(latency_s=TIGHT), "latency_s", "p42").verdict == "n/a"
+
+
+def test_record_counts_decide_when_both_runs_have_records() -> None:
+    # the summaries say n=1 (say, an older summary), but each run holds eight measured requests
+    b, n = row(latency_s=[1.0]), row(latency_s=[2.0])
+    d = delta(records(latency_s=[1.0] * 8), records(latency_s=[2.0] * 8), b, n, "latency_s", "p50")
+    assert d.verdict == "worse" and d.method.endswith("n=8/8")

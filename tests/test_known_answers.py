@@ -373,3 +373,105 @@ def test_rapl_zones_and_readings(tmp_path: object, monkeypatch: pytest.MonkeyPat
     assert energy.rapl_delta_j(zones, 19_000, 1000) == pytest.approx(0.002)  # wrapped: + 2 x 10000 uJ
     monkeypatch.setattr(energy, "RAPL", root / "absent")
     assert energy.rapl_zones() == []
+
+
+# --- edges that a planted bug would move ----------------------------------------------------------
+
+
+def test_zero_duration_request_has_no_rates() -> None:
+    # everything arrived at t0 (a clock too coarse to see it): no rate rather than a division by zero
+    r = rec([(0, None)], 1, scheduled=0, t0=0, end=0)
+    m = request_metrics(r)
+    assert m.latency_s == 0.0 and m.output_tokens_per_s is None
+    s = summarize_model("m", "openai", "ok", None, [r])
+    assert s.aggregate_output_tokens_per_s is None  # a zero window
+
+
+def test_requests_without_a_token_count_add_no_tokens() -> None:
+    known = rec([(100 * MS, None), (1000 * MS, None)], 10, scheduled=0, t0=0)
+    unknown = rec([(100 * MS, None), (1000 * MS, None)], None, scheduled=0, t0=0, token_source=None)
+    s = summarize_model("m", "openai", "ok", None, [known, unknown])
+    assert s.aggregate_output_tokens_per_s == pytest.approx(10.0, rel=1e-12)  # 10 tokens in 1 s
+    out = derive_resources(
+        s, {"cpu_s": 1.0}, [known, unknown], load_s=None, model_bytes=None, download_bytes=None,
+        bandwidth_gbs=None, watts_per_core=10.0, price_per_kwh=0.3, max_memory_mb=None,
+    )  # fmt: skip
+    assert out["energy_j_per_token"] == pytest.approx(1.0, rel=1e-12)  # 10 J over 10 tokens
+
+
+def test_failures_only_give_no_aggregate_even_over_a_real_window() -> None:
+    bad = rec([], None, scheduled=0, t0=0, end=2 * S, status="error", error="x", error_kind="http")
+    s = summarize_model("m", "openai", "error", "all failed", [bad], {"license": "MIT"}, {"peak_rss_mb": 5.0})
+    assert s.aggregate_output_tokens_per_s is None
+    assert s.error == "all failed" and s.status == "error"
+    assert s.info == {"license": "MIT"} and s.resources == {"peak_rss_mb": 5.0}
+    assert s.per_prompt[0].latency_s_mean is None and s.per_prompt[0].ttft_s_mean is None
+    assert s.sample_response is None
+
+
+def test_unit_conversions_are_exact() -> None:
+    # 1e6 bytes per MB and 1e9 ns per s, not approximately: a huge file and a long run show any slip
+    out = _derive({}, model_bytes=500_000_000_000, download_bytes=700_000_000_000)
+    assert out["disk_mb"] == 500_000.0 and out["download_mb"] == 700_000.0
+    out = _derive({"rapl_j": 50.123456})
+    assert out["energy_j"] == 50.123 and out["energy_j_per_token"] == pytest.approx(0.50123456, rel=1e-12)
+    assert out["cost_per_mtok"] == pytest.approx(0.50123456 * 1e6 / 3.6e6 * 0.30, rel=1e-12)
+    assert energy.per_token(3.6, 1, 1.0)[1] == pytest.approx(1.0, rel=1e-12)  # 3.6 J/token = 1 kWh/Mtok
+
+
+def test_rounding_of_the_roofline() -> None:
+    # 10 GB/s over 333,333,333 bytes: ceiling 30.00000003 -> 30.0; decode 25 -> ratio 0.83333 -> 0.833
+    out = _derive({}, bandwidth_gbs=10.0, model_bytes=333_333_333)
+    assert out["decode_ceiling_tok_s"] == 30.0 and out["roofline_ratio"] == 0.833
+    out = _derive({}, bandwidth_gbs=10.0, model_bytes=300_000_000)
+    assert out["decode_ceiling_tok_s"] == 33.3  # 33.333... to one decimal
+    no_decode = derive_resources(
+        _row(None), {}, [], load_s=None, model_bytes=300_000_000, download_bytes=None, bandwidth_gbs=10.0,
+        watts_per_core=10.0, price_per_kwh=0.3, max_memory_mb=None,
+    )  # fmt: skip
+    assert no_decode["roofline_ratio"] is None and no_decode["decode_ceiling_tok_s"] == 33.3
+
+
+def test_unknown_energy_keeps_every_key() -> None:
+    out = _derive({})
+    assert {"energy_j", "energy_source", "energy_j_per_token", "cost_per_mtok"} <= set(out)
+    assert out["energy_source"] is None
+
+
+def test_rapl_delta_without_wrap_and_zero() -> None:
+    from pathlib import Path
+
+    assert energy.rapl_delta_j([Path("/nonexistent")], 5000, 5000) == 0.0  # no wrap read for a zero delta
+    assert energy.rapl_delta_j([], 1, 2_000_001) == 2.0  # exactly 1e6 uJ per J
+
+
+def test_an_unreadable_zone_first_does_not_hide_the_others(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    for name, uj in (("intel-rapl:0", "garbage"), ("intel-rapl:1", "10"), ("intel-rapl:2", "20")):
+        (root / name).mkdir()
+        (root / name / "energy_uj").write_text(uj)
+    monkeypatch.setattr(energy, "RAPL", root)
+    assert [z.name for z in energy.rapl_zones()] == ["intel-rapl:1", "intel-rapl:2"]
+
+
+def test_poisson_offsets_are_numpys_exponential_gaps_in_whole_nanoseconds() -> None:
+    """Independent reference: numpy's seeded exponential draws, summed and floored to nanoseconds."""
+    import numpy as np
+
+    from bakeoff.load.schedule import arrival_offsets
+
+    gaps = np.random.default_rng(42).exponential(1 / 5.0, size=6)
+    expected = [0] + [int(t * 1_000_000_000) for t in np.cumsum(gaps[:-1])]
+    assert arrival_offsets(6, 5.0, "poisson", 42) == expected
+
+
+def test_ci95_is_the_2_5th_and_97_5th_percentile() -> None:
+    from bakeoff.metrics.stats import ci95
+
+    # 1001 draws 0..1000: positions 0.025 x 1000 = 25 and 0.975 x 1000 = 975 exactly
+    assert ci95(float(x) for x in range(1001)) == (25.0, 975.0)
+    assert ci95([1, 2]) == pytest.approx((1.025, 1.975), rel=1e-12)  # integers are fine

@@ -60,4 +60,4 @@ def test_open_loop_below_capacity_matches_closed_loop(fake, tmp_path: Path) -> N
     assert m.requests.ok == 4
     # the fake server answers requests in parallel: no backlog, so both latencies agree
     assert abs(m.latency_from_scheduled_s.p50 - m.latency_s.p50) < 0.01
-    assert abs(m.ttft_s.p50 - 0.2) < 0.003
+    assert 0.2 <= m.ttft_s.p50 < 0.2 + 0.025  # generous: a busy CI machine; exactness is a bench/

@@ -182,3 +182,102 @@ def test_a_judge_never_judges_itself_under_another_name(tmp_path: Path) -> None:
     assert self_models(s, judge, {"model_id": "qwen", "endpoint": "http://h/v1/"}) == {"served"}
     assert self_models(s, ModelTarget("no-info", "llamacpp", None), {}) == {"no-info"}  # by alias
     assert self_models(s, judge, {}) == set()
+
+
+def test_agreement_uses_the_whole_1_to_5_scale() -> None:
+    # human [1, 2, 5], judge [2, 1, 5]. On the 1-5 scale, weights (i-j)^2/16: observed (1 + 1 + 0)/16/3;
+    # expected over the marginals {1, 2, 5} x {1, 2, 5}: squared gaps sum to 52 over 9 pairs, /16.
+    # kappa = 1 - (2/3) / (52/9) = 23/26. (Over the used labels only it would be 0.5.)
+    a = agreement([1, 2, 5], [2, 1, 5])
+    assert a["kappa_quadratic"] == pytest.approx(23 / 26, rel=1e-12)
+    assert a["spearman"] == pytest.approx(0.5, rel=1e-12)  # ranks [1,2,3] vs [2,1,3]: 1 - 6*2/(3*8)
+    assert a["exact"] == pytest.approx(1 / 3) and a["n"] == 3
+
+
+def test_three_pairs_are_enough_for_spearman() -> None:
+    a = agreement([1, 2, 3], [1, 3, 2])
+    assert a["spearman"] == pytest.approx(0.5) and a["kappa_quadratic"] == pytest.approx(0.5)
+
+
+def test_empty_agreement_is_all_unknown() -> None:
+    assert agreement([], []) == {
+        "n": 0,
+        "exact": None,
+        "within_one": None,
+        "kappa_quadratic": None,
+        "spearman": None,
+    }
+    with pytest.raises(ValueError, match=r"^paired scores must have the same length$"):
+        agreement([1, 2], [1])
+    both_constant = agreement([3, 3, 3], [4, 4, 4])
+    assert both_constant["kappa_quadratic"] is None and both_constant["within_one"] == 1.0
+
+
+def test_a_tie_against_a_pick_is_inconsistent() -> None:
+    got = combine([v("1", "a", "b", "tie"), v("1", "b", "a", "A")])  # tie, then b
+    assert [(c.winner, c.consistent) for c in got] == [(None, False)]
+
+
+def test_rank_counts_ties_and_models_outside_the_list() -> None:
+    verdicts = [
+        v("1", "a", "b", "tie"), v("1", "b", "a", "tie"),
+        v("2", "a", "b", "tie"), v("2", "b", "a", "tie"),
+        v("3", "a", "b", "A"), v("3", "b", "a", "B"),
+    ]  # fmt: skip
+    r = rank(["b"], verdicts, boot=20)  # "a" was judged but is not ranked (e.g. it was the judge)
+    b = r["models"]["b"]
+    assert (b["wins"], b["losses"], b["ties"], b["comparisons"]) == (0, 1, 2, 3)
+    assert b["win_rate"] == pytest.approx((0 + 0.5 * 2) / 3)
+    assert b["bt"] == 0.0 and bradley_terry(["a"], []) == {"a": 0.0}  # alone, a model is the mean
+
+
+def test_rank_is_repeatable_and_resamples_every_case() -> None:
+    one = [v("1", "a", "b", "A"), v("1", "b", "a", "B")]
+    r = rank(["a", "b"], one, boot=30)  # a single case: every resample is that case
+    assert r["models"]["a"]["bt_ci95"] == [r["models"]["a"]["bt"]] * 2
+    many = [
+        x for i in range(6) for x in (v(str(i), "a", "b", "A" if i % 3 else "B"), v(str(i), "b", "a", "B"))
+    ]
+    assert rank(["a", "b"], many, boot=200) == rank(["a", "b"], many, boot=200)
+
+
+def test_judge_key_uses_the_endpoint_model_id() -> None:
+    t = ModelTarget("judge", "openai", None)
+    assert judge_key_id(t, {"model_id": "qwen-7b", "endpoint": "http://h/v1"}) == "judge=qwen-7b"
+    assert judge_label(t, {"model_id": "org/qwen-7b", "endpoint": "http://h/v1"}) == "judge (org/qwen-7b)"
+
+
+def test_one_rater_with_two_levels_still_gets_kappa_and_rho() -> None:
+    # human [1, 2, 2], judge constant 3: observed (4 + 1 + 1)/16/3 = 1/8; expected
+    # (1/3 x 4 + 2/3 x 1)/16 = 1/8 -> kappa 0 (no better than chance), rho undefined
+    a = agreement([1, 2, 2], [3, 3, 3])
+    assert a["kappa_quadratic"] == pytest.approx(0.0, abs=1e-12) and a["spearman"] is None
+    assert agreement([3, 3, 3], [1, 2, 2])["kappa_quadratic"] == pytest.approx(0.0, abs=1e-12)
+    assert agreement([3, 3, 3], [1, 2, 3])["spearman"] is None
+    # ranks [1.5, 1.5, 3] against [1, 2, 3]: covariance 1.5, variances 1.5 and 2 -> 1.5 / sqrt(3)
+    assert agreement([1, 1, 2], [1, 2, 3])["spearman"] == pytest.approx(1.5 / math.sqrt(3), rel=1e-12)
+    assert agreement([1, 2, 3], [1, 1, 2])["spearman"] == pytest.approx(1.5 / math.sqrt(3), rel=1e-12)
+
+
+def test_bradley_terry_ignores_models_outside_the_ranking() -> None:
+    outside = [Comparison("0", "a", "z", "z", True), Comparison("0", "b", "z", "z", True)]
+    inside = [Comparison(str(i), "a", "b", "a", True) for i in range(3)]
+    # a: 3 + 0.5 prior, b: 0.5 -> +-ln(7)/2; the games against z change nothing
+    bt = bradley_terry(["a", "b"], [*outside, *inside])
+    assert bt["a"] == pytest.approx(math.log(7) / 2, abs=1e-6) and bt == bradley_terry(["a", "b"], inside)
+
+
+def test_rank_order_is_by_strength_not_by_name() -> None:
+    verdicts = [x for i in range(3) for x in (v(str(i), "a", "b", "B"), v(str(i), "b", "a", "A"))]
+    assert rank(["a", "b"], verdicts, boot=10)["order"] == ["b", "a"]
+
+
+def test_rank_intervals_are_seeded() -> None:
+    verdicts = [
+        x
+        for i in range(40)
+        for x in (v(str(i), "a", "b", "A" if i % 3 else "B"), v(str(i), "b", "a", "B" if i % 5 else "A"))
+    ]
+    r0 = rank(["a", "b"], verdicts, boot=200)
+    assert r0 == rank(["a", "b"], verdicts, boot=200)
+    assert r0 != rank(["a", "b"], verdicts, boot=200, seed=1)  # fine-grained enough to show a reseed

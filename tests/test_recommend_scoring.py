@@ -192,3 +192,258 @@ def test_parse_weights() -> None:
     ):
         with pytest.raises(UsageError, match=msg):
             parse_weights(bad)
+
+
+def _run_with_records(tmp_path: Path, s: Summary, per_model: dict[str, dict[str, list[float]]]) -> Path:
+    save_summary(s, tmp_path)
+    recs = []
+    for name, metrics in per_model.items():
+        n = max(len(v) for v in metrics.values())
+        recs += [
+            {"model": name, "status": "ok", "warmup": False, "metrics": {k: v[i] for k, v in metrics.items()}}
+            for i in range(n)
+        ]
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(x) + "\n" for x in recs))
+    return tmp_path
+
+
+def test_to_json_by_hand() -> None:
+    r = recommend(summary(model("A", 1.0, 50, 200), model("B", 2.0, 100, 100)))
+    j = r.to_json()
+    assert set(j) == {"winner", "runners_up", "confidence", "dimensions", "weights", "frontier_axes", "notes",
+                      "candidates"}  # fmt: skip
+    assert j["winner"] == "B" and j["runners_up"] == ["A"] and j["confidence"] == r.confidence
+    assert j["dimensions"] == ["latency", "throughput", "memory"] and j["weights"] == DEFAULT_WEIGHTS
+    assert j["frontier_axes"] == ["throughput", "memory"] and j["notes"] == r.notes
+    a = next(c for c in j["candidates"] if c["model"] == "A")
+    assert a["interval"] == [pytest.approx(0.7), pytest.approx(0.7)] and a["pareto"] is False
+    assert a["values"] == {
+        "latency": 1.0,
+        "throughput": 50.0,
+        "quality": None,
+        "checks": None,
+        "memory": 200.0,
+    }
+    none = recommend(summary(model("x", 1, 1, 1, status="error"))).to_json()
+    assert (none["winner"], none["runners_up"], none["dimensions"], none["notes"]) == (None, [], [], [])
+    assert none["weights"] == DEFAULT_WEIGHTS and len(none["candidates"]) == 1
+
+
+def test_what_each_loser_lost_on() -> None:
+    # weights chosen so one dimension's gap is the largest each time
+    cases = [
+        ("latency=5", model("L", 2.0, 100, 100), "biggest gap: latency (2.00 s vs 1.00 s)"),
+        ("memory=9", model("L", 1.0, 100, 400), "biggest gap: memory (400 MB vs 100 MB)"),
+    ]
+    for weights, loser, expected in cases:
+        r = recommend(summary(model("W", 1.0, 100, 100), loser), weights=parse_weights(weights))
+        assert r.winner == "W" and next(c for c in r.candidates if c.model == "L").lost_because == expected
+    r = recommend(summary(model("W", 1.0, 100, 100, checks=1.0), model("L", 1.0, 100, 100, checks=0.5)))
+    assert next(c for c in r.candidates if c.model == "L").lost_because == (
+        "biggest gap: checks (50% of checks vs 100% of checks)"
+    )
+
+
+def test_the_gap_is_weighted_and_relative_to_the_winner() -> None:
+    # winner W: 1 s, 100 tok/s, 100 MB. L: 1.5 s, 90 tok/s, 100 MB; weights latency 1, throughput 4.
+    # gaps: latency 1 x (1 - 1/1.5) = 0.333, throughput 4 x (1 - 90/100) = 0.4 -> throughput;
+    # W = (1 + 4 + 0.5) / 5.5 = 1; L = (0.6667 + 3.6 + 0.5) / 5.5 = 0.8667
+    r = recommend(
+        summary(model("W", 1.0, 100, 100), model("L", 1.5, 90, 100)), weights=parse_weights("throughput=4")
+    )
+    by = {c.model: c for c in r.candidates}
+    assert by["L"].score == pytest.approx((1 / 1.5 + 3.6 + 0.5) / 5.5, rel=1e-12)
+    assert by["L"].lost_because == "biggest gap: throughput (90.0 tok/s vs 100.0 tok/s)"
+    # with latency weighted 2: 2 x 0.333 = 0.667 > 0.4
+    r2 = recommend(
+        summary(model("W", 1.0, 100, 100), model("L", 1.5, 90, 100)),
+        weights=parse_weights("latency=2,throughput=4"),
+    )
+    assert (
+        next(c for c in r2.candidates if c.model == "L").lost_because
+        == "biggest gap: latency (1.50 s vs 1.00 s)"
+    )
+
+
+def test_zero_values_are_left_out_not_divided_by() -> None:
+    # A reports latency 0 (a broken clock, say): it is not the best latency, and A gets no latency points;
+    # its other dimensions still count. B: latency 1 -> 1 x 1, throughput 50/100, memory 1 -> 2.0/2.5
+    r = recommend(summary(model("A", 0.0, 100, 100), model("B", 1.0, 50, 100)))
+    by = {c.model: c for c in r.candidates}
+    assert by["A"].score == pytest.approx((0 + 1 + 0.5) / 2.5, rel=1e-12)
+    assert by["B"].score == pytest.approx((1 + 0.5 + 0.5) / 2.5, rel=1e-12)
+    zero_mem = recommend(summary(model("A", 1.0, 100, 0.0), model("B", 1.0, 100, 0.0)))
+    assert [c.score for c in zero_mem.candidates] == [pytest.approx(2 / 2.5)] * 2  # no memory points at all
+
+
+def test_partial_weights_and_exact_notes() -> None:
+    s = summary(model("A", 1.0, 50, 200), model("B", 2.0, 100, 100))
+    r = recommend(s, weights={"latency": 1.0})
+    assert r.dimensions == ["latency"] and r.winner == "A"
+    assert r.notes == [
+        "no per-request records: score intervals unavailable, ties judged on points only",
+        "no quality scores: the frontier is speed against memory",
+    ]
+    r = recommend(s, weights=parse_weights("quality=0"))
+    assert r.notes == [
+        "checks left out of the score: not measured for every remaining model",
+        "no per-request records: score intervals unavailable, ties judged on points only",
+        "no quality scores: the frontier is speed against memory",
+    ]
+
+
+def test_identical_models_are_both_on_the_frontier() -> None:
+    r = recommend(summary(model("A", 1.0, 50, 100), model("B", 1.0, 50, 100)))
+    assert all(c.pareto for c in r.candidates)
+
+
+def test_missing_throughput_puts_everyone_on_the_frontier() -> None:
+    a = ModelSummary(
+        model="A", backend="x", status="ok", latency_s=stats([1.0]), resources={"peak_rss_mb": 100}
+    )
+    b = ModelSummary(
+        model="B", backend="x", status="ok", latency_s=stats([2.0]), resources={"peak_rss_mb": 200}
+    )
+    r = recommend(summary(a, b), weights=parse_weights("throughput=0"))
+    assert r.winner == "A" and all(c.pareto for c in r.candidates)
+
+
+def test_unknown_p95_and_license_are_named() -> None:
+    no_lat = ModelSummary(model="A", backend="x", status="ok", info={"license": None})
+    r = recommend(summary(no_lat), constraints=Constraints(max_p95_s=2.0))
+    assert r.candidates[0].excluded == "p95 latency nan s > SLO 2 s"
+    r = recommend(summary(no_lat), constraints=Constraints(licenses=("mit", "apache-2.0")))
+    assert r.candidates[0].excluded == "license 'unknown' not in mit, apache-2.0"
+
+
+def test_parse_weights_messages() -> None:
+    with pytest.raises(UsageError) as e:
+        parse_weights("speed=1")
+    assert e.value.message == "unknown weight 'speed'"
+    assert e.value.hint == "use latency, throughput, quality, checks, memory"
+    with pytest.raises(UsageError, match="weight quality must be a number, got '2=3'"):
+        parse_weights("quality=2=3")
+    assert parse_weights("latency=2,,memory=1")["memory"] == 1.0
+
+
+def test_latency_samples_widen_the_interval(tmp_path: Path) -> None:
+    # A's latency varies, B is constant and slower: B's relative latency score moves with A's best
+    s = summary(model("A", 1.0, 50, 100), model("B", 1.3, 50, 100))
+    run = _run_with_records(tmp_path, s, {
+        "A": {"latency_s": [0.7, 0.8, 1.0, 1.2, 1.3, 1.0, 0.9, 1.1], "decode_tokens_per_s": [50.0] * 8},
+        "B": {"latency_s": [1.3] * 8, "decode_tokens_per_s": [50.0] * 8},
+    })  # fmt: skip
+    r = recommend(s, run_dir=run)
+    b = next(c for c in r.candidates if c.model == "B")
+    assert b.interval[0] < b.score < b.interval[1]
+    assert r.to_json() == recommend(s, run_dir=run).to_json()  # seeded: repeatable
+    assert not any(n.startswith("no per-request records") for n in r.notes)
+
+
+def test_throughput_samples_widen_the_interval(tmp_path: Path) -> None:
+    s = summary(model("A", 1.0, 50, 100), model("B", 1.0, 40, 100))
+    run = _run_with_records(tmp_path, s, {
+        "A": {"latency_s": [1.0] * 8, "decode_tokens_per_s": [30.0, 40.0, 50.0, 60.0, 70.0, 50.0, 45, 55]},
+        "B": {"latency_s": [1.0] * 8, "decode_tokens_per_s": [40.0] * 8},
+    })  # fmt: skip
+    r = recommend(s, run_dir=run)
+    b = next(c for c in r.candidates if c.model == "B")
+    assert b.interval[0] < b.interval[1]
+
+
+def test_intervals_resample_the_median_of_all_requests(tmp_path: Path) -> None:
+    # one slow outlier in ten: the median of a resample of ten is almost never the outlier, so the
+    # interval's low end stays at the point score (a single draw would hit the outlier 1 time in 10)
+    s = summary(model("A", 1.0, 50, 100), model("B", 2.0, 50, 100))
+    run = _run_with_records(tmp_path, s, {
+        "A": {"latency_s": [1.0] * 9 + [5.0], "decode_tokens_per_s": [50.0] * 10},
+        "B": {"latency_s": [2.0] * 10, "decode_tokens_per_s": [50.0] * 10},
+    })  # fmt: skip
+    r = recommend(s, run_dir=run)
+    a = next(c for c in r.candidates if c.model == "A")
+    assert a.interval == (pytest.approx(a.score), pytest.approx(a.score))
+
+
+def test_a_tie_is_called_exactly_when_the_intervals_meet(tmp_path: Path) -> None:
+    # A's latency varies around 1 s; B holds 1 s but decodes 48 tok/s against A's 50. When A's resampled
+    # median is below 1 s A scores 1, above it a little less; B's best case is (1 + 0.96 + 0.5)/2.5.
+    varying = [0.8, 0.9, 1.0, 1.1, 1.2, 1.0, 0.95, 1.05]
+    s = summary(model("A", 1.0, 50, 100), model("B", 1.0, 48, 100))
+    run = _run_with_records(tmp_path, s, {
+        "A": {"latency_s": varying, "decode_tokens_per_s": [50.0] * 8},
+        "B": {"latency_s": [1.0] * 8, "decode_tokens_per_s": [48.0] * 8},
+    })  # fmt: skip
+    r = recommend(s, run_dir=run)
+    by = {c.model: c for c in r.candidates}
+    assert r.winner == "A" and by["B"].interval[1] == pytest.approx(2.46 / 2.5)
+    # the runner-up's upper end lies inside the winner's interval, below its top
+    assert by["A"].interval[0] <= by["B"].interval[1] < by["A"].interval[1]
+    assert r.confidence == "tie: B within the winner's 95% interval"
+    clear = summary(model("A", 1.0, 50, 100), model("B", 1.0, 20, 100))
+    run2 = _run_with_records(tmp_path / "clear", clear, {
+        "A": {"latency_s": varying, "decode_tokens_per_s": [50.0] * 8},
+        "B": {"latency_s": [1.0] * 8, "decode_tokens_per_s": [20.0] * 8},
+    })  # fmt: skip
+    r2 = recommend(clear, run_dir=run2)
+    by2 = {c.model: c for c in r2.candidates}
+    assert by2["A"].interval[0] < by2["A"].interval[1]
+    assert r2.confidence == (
+        "clear: the runner-up's 95% interval lies below the winner's "
+        f"({by2['B'].interval[1]:.3f} < {by2['A'].interval[0]:.3f})"
+    )
+
+
+def test_format_of_unknown_values() -> None:
+    from bakeoff.recommend import _fmt
+
+    assert _fmt("latency", None) == "n/a" and _fmt(None, 1.0) == "n/a" and _fmt("memory", 99.6) == "100 MB"
+
+
+def test_relative_points() -> None:
+    from bakeoff.recommend import relative
+
+    assert relative("latency", 2.0, 1.0) == 0.5 and relative("throughput", 25.0, 100.0) == 0.25
+    assert relative("latency", 0.0, 1.0) is None and relative("latency", 1.0, 0.0) is None
+    assert relative("memory", None, 1.0) is None and relative("memory", 1.0, None) is None
+
+
+def test_three_way_tie_names_everyone() -> None:
+    r = recommend(summary(model("A", 1.0, 50, 100), model("B", 1.0, 50, 100), model("C", 1.0, 50, 100)))
+    assert r.confidence == "tie: B, C within the winner's 95% interval"
+
+
+def test_equal_on_one_axis_better_on_the_other_dominates() -> None:
+    r = recommend(summary(model("A", 1.0, 50, 100), model("B", 1.0, 50, 200)))
+    assert {c.model: c.pareto for c in r.candidates} == {"A": True, "B": False}
+
+
+def test_one_model_without_throughput_is_never_dominated() -> None:
+    a = ModelSummary(
+        model="A", backend="x", status="ok", latency_s=stats([1.0]), resources={"peak_rss_mb": 100}
+    )
+    b = model("B", 2.0, 50, 200)
+    r = recommend(summary(a, b), weights=parse_weights("throughput=0"))
+    assert {c.model: c.pareto for c in r.candidates} == {"A": True, "B": True}
+
+
+def test_models_without_records_keep_their_point_score(tmp_path: Path) -> None:
+    s = summary(model("A", 1.0, 50, 100), model("B", 2.0, 50, 100))
+    run = _run_with_records(
+        tmp_path, s, {"A": {"latency_s": [0.9, 1.0, 1.1] * 3, "decode_tokens_per_s": [50.0] * 9}}
+    )
+    r = recommend(s, run_dir=run)
+    b = next(c for c in r.candidates if c.model == "B")
+    assert b.interval[0] <= b.score <= b.interval[1]
+
+
+def test_intervals_are_repeatable(tmp_path: Path) -> None:
+    import numpy as np
+
+    lat = [float(x) for x in np.random.default_rng(3).uniform(1.0, 1.6, 40)]  # every median distinct
+    s = summary(model("A", 1.25, 50, 100), model("B", 1.3, 50, 100))
+    run = _run_with_records(tmp_path, s, {
+        "A": {"latency_s": lat, "decode_tokens_per_s": [50.0] * 40},
+        "B": {"latency_s": [1.3] * 40, "decode_tokens_per_s": [50.0] * 40},
+    })  # fmt: skip
+    first = recommend(s, run_dir=run).to_json()
+    assert first == recommend(s, run_dir=run).to_json()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -211,13 +212,19 @@ def _facts(o: ModelOutcome) -> dict[str, Any]:
     return info
 
 
+def prompts_fingerprint(prompts: Sequence[PromptCase]) -> str:
+    """sha256 of what each prompt sends (id, messages, max_tokens): compare tells prompt sets apart by it."""
+    blob = json.dumps([[p.id, p.messages(), p.max_tokens] for p in prompts], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def build_summary(
     settings: BenchSettings,
     env: dict[str, Any],
     started: str,
     outcomes: Sequence[ModelOutcome],
     records: Sequence[RequestRecord],
-    prompt_count: int,
+    prompts: Sequence[PromptCase],
 ) -> Summary:
     models = []
     gbs = (
@@ -241,7 +248,8 @@ def build_summary(
         )
         models.append(row)
     run_settings = settings.model_dump(mode="json")
-    run_settings["prompt_count"] = prompt_count
+    run_settings["prompt_count"] = len(prompts)
+    run_settings["prompts_sha256"] = prompts_fingerprint(prompts)
     return Summary(run=RunInfo(settings=run_settings, environment=env, started_at=started), models=models)
 
 
@@ -300,7 +308,7 @@ def run_bench(
     t_start = time.perf_counter()
 
     def finish(interrupted: bool) -> Summary:
-        summary = build_summary(settings, env, started, outcomes, writer.records, len(prompts))
+        summary = build_summary(settings, env, started, outcomes, writer.records, prompts)
         apply_quality(summary, out_dir, prompts, writer.records)
         summary.run.finished_at = _now_iso()
         summary.run.wall_s = time.perf_counter() - t_start
@@ -311,7 +319,7 @@ def run_bench(
     async def main() -> None:
         for outcome in outcomes:
             await runner.run_model(outcome.target, outcome)
-            partial = build_summary(settings, env, started, outcomes, writer.records, len(prompts))
+            partial = build_summary(settings, env, started, outcomes, writer.records, prompts)
             save_summary(apply_quality(partial, out_dir, prompts, writer.records), out_dir)
 
     try:

@@ -19,16 +19,12 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
+from .metrics.stats import ci95
 from .results import ModelSummary, Summary, load_records, load_summary, measured_samples
 
-# metric -> direction in which bigger is better (+1) or worse (-1)
-METRICS: dict[str, int] = {
-    "ttft_s": -1,
-    "latency_s": -1,
-    "tpot_s": -1,
-    "decode_tokens_per_s": 1,
-    "output_tokens_per_s": 1,
-}
+METRICS = ("ttft_s", "latency_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s")
+"""Per-request metrics compare can resample; ``quality`` (a run-level figure) is compared too."""
+HIGHER_IS_BETTER = frozenset({"decode_tokens_per_s", "output_tokens_per_s", "quality"})
 DEFAULT_VIEW = [("ttft_s", "p50"), ("latency_s", "p50"), ("latency_s", "p95"), ("decode_tokens_per_s", "p50")]
 _RULE = re.compile(r"^\s*([a-z_]+)\.([a-z0-9_]+)\s*([<>])\s*([+-]?\d+(?:\.\d+)?)(%?)\s*$")
 
@@ -96,8 +92,7 @@ def bootstrap_diff(
     ia = rng.integers(0, len(xa), size=(n, len(xa)))
     ib = rng.integers(0, len(xb), size=(n, len(xb)))
     diffs = np.array([_stat(xb[j], stat) - _stat(xa[i], stat) for i, j in zip(ia, ib, strict=True)])
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return float(lo), float(hi)
+    return ci95(diffs)
 
 
 def _value(m: ModelSummary, metric: str, stat: str) -> float | None:
@@ -113,9 +108,16 @@ REAL = ("better", "worse")
 """The verdicts a --fail-on rule can break on: noise, too few samples and missing values never do."""
 
 
+def _spread(m: ModelSummary, metric: str) -> float:
+    """p90 - p50 of a metric's summary statistics: the noise bar when no per-request records exist."""
+    st = getattr(m, metric)
+    assert st.p90 is not None and st.p50 is not None, "callers check n >= MIN_SAMPLES first"
+    return float(abs(st.p90 - st.p50))
+
+
 def _n(m: ModelSummary, metric: str) -> int:
-    st = getattr(m, metric, None)
-    return int(getattr(st, "n", 0) or 0)
+    n: int = getattr(m, metric).n
+    return n
 
 
 MIN_SAMPLES = 2
@@ -140,28 +142,27 @@ def delta(
         return Delta(b.model, metric, stat, vb, vn, None, None, "n/a", "missing in one run")
     change = vn - vb
     rel = change / vb if vb else None
-    direction = METRICS.get(metric, 1)
-    sa = measured_samples(base_records, b.model, metric) if metric in METRICS else None
-    sb = measured_samples(new_records, n.model, metric) if metric in METRICS else None
-    if metric in METRICS:
+    if metric not in METRICS:  # quality: one figure per run, no per-request samples to resample
+        real, method = change != 0, "a run-level figure: any change is real"
+    else:
+        sa = measured_samples(base_records, b.model, metric)
+        sb = measured_samples(new_records, n.model, metric)
         counts = (len(sa), len(sb)) if sa and sb else (_n(b, metric), _n(n, metric))
         if min(counts) < MIN_SAMPLES:
             method = f"too few samples to tell a change from noise: n={counts[0]}/{counts[1]}"
             return Delta(b.model, metric, stat, vb, vn, change, rel, "too few samples", method)
-    if sa and sb:
-        lo, hi = bootstrap_diff(sa, sb, stat)
-        real = lo > 0 or hi < 0
-        method = f"bootstrap 95% CI of the difference [{lo:+.4g}, {hi:+.4g}], n={len(sa)}/{len(sb)}"
-    else:
-        st_b = getattr(b, metric, None) if metric in METRICS else None
-        st_n = getattr(n, metric, None) if metric in METRICS else None
-        spreads = [abs((s.p90 or 0) - (s.p50 or 0)) for s in (st_b, st_n) if s is not None]
-        noise = max(spreads) if spreads else 0.0
-        real = abs(change) > noise
-        method = f"no per-request records: change vs spread {noise:.4g}"
+        if sa and sb:
+            lo, hi = bootstrap_diff(sa, sb, stat)
+            real = lo > 0 or hi < 0
+            method = f"bootstrap 95% CI of the difference [{lo:+.4g}, {hi:+.4g}], n={len(sa)}/{len(sb)}"
+        else:
+            noise = max(_spread(b, metric), _spread(n, metric))
+            real = abs(change) > noise
+            method = f"no per-request records: change vs spread {noise:.4g}"
     if rel is not None and abs(rel) < min_change:
         real = False
-    verdict = "unchanged" if not real else ("better" if change * direction > 0 else "worse")
+    better = change > 0 if metric in HIGHER_IS_BETTER else change < 0
+    verdict = "unchanged" if not real else ("better" if better else "worse")
     return Delta(b.model, metric, stat, vb, vn, change, rel, verdict, method)
 
 
@@ -173,7 +174,7 @@ class Comparison:
     only_base: list[str]
     only_new: list[str]
     broken: list[tuple[Rule, Delta]]
-    prompts_differ: bool
+    settings_differ: list[str]
 
 
 def compare(
@@ -200,8 +201,6 @@ def compare(
                 continue
             if (rule.op == ">" and amount > rule.value) or (rule.op == "<" and amount < rule.value):
                 broken.append((rule, d))
-    ps_b = base.run.settings.get("prompts_source"), base.run.settings.get("prompt_count")
-    ps_n = new.run.settings.get("prompts_source"), new.run.settings.get("prompt_count")
     return Comparison(
         base,
         new,
@@ -209,5 +208,28 @@ def compare(
         [m for m in bm if m not in nm],
         [m for m in nm if m not in bm],
         broken,
-        ps_b != ps_n,
+        setting_differences(base, new),
     )
+
+
+COMPARED_SETTINGS = (
+    "prompts_sha256", "prompts_source", "prompt_count", "max_tokens", "temperature", "seed", "stream",
+    "concurrency", "rate", "arrival", "rounds", "warmup", "endpoint",
+)  # fmt: skip
+"""Run settings that change what a metric measures; a difference in any of them is named in the diff."""
+COMPARED_MACHINE = ("cpu_model", "cpu_count", "ram_gb", "machine", "os", "gpu")
+"""Environment facts that make two runs different machines."""
+
+
+def setting_differences(base: Summary, new: Summary) -> list[str]:
+    """Each setting or machine fact that both runs recorded and that differs, as ``key: old -> new``
+    (a key only one run recorded, e.g. from an older bakeoff, is not a difference)."""
+    out = []
+    for a, b, keys, prefix in (
+        (base.run.settings, new.run.settings, COMPARED_SETTINGS, ""),
+        (base.run.environment, new.run.environment, COMPARED_MACHINE, "machine "),
+    ):
+        for k in keys:
+            if k in a and k in b and a[k] != b[k]:
+                out.append(f"{prefix}{k}: {a[k]!r} -> {b[k]!r}")
+    return out

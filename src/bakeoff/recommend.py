@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
+from .metrics.stats import ci95
 from .results import ModelSummary, Summary, load_records, measured_samples
 
-DIMENSIONS = {"latency": -1, "throughput": 1, "quality": 1, "checks": 1, "memory": -1}
+DIMENSIONS = ("latency", "throughput", "quality", "checks", "memory")
+LOWER_IS_BETTER = frozenset({"latency", "memory"})
 DEFAULT_WEIGHTS = {"latency": 1.0, "throughput": 1.0, "quality": 2.0, "checks": 1.0, "memory": 0.5}
 
 
@@ -127,18 +129,21 @@ def _scores(
     best: dict[str, float | None] = {}
     for d in dims:
         xs = [x for v in vals.values() if (x := v[d]) is not None and x > 0]
-        best[d] = (min(xs) if DIMENSIONS[d] < 0 else max(xs)) if xs else None
-    total_w = sum(w[d] for d in dims) or 1.0
+        best[d] = (min(xs) if d in LOWER_IS_BETTER else max(xs)) if xs else None
+    total_w = sum(w[d] for d in dims)
     out = {}
     for name, v in vals.items():
-        s = 0.0
-        for d in dims:
-            x, b = v[d], best[d]
-            if x is None or b is None or x <= 0:
-                continue
-            s += w[d] * ((b / x) if DIMENSIONS[d] < 0 else (x / b))
-        out[name] = s / total_w
+        rel = [(w[d], relative(d, v[d], best[d])) for d in dims]
+        out[name] = sum(wd * r for wd, r in rel if r is not None) / total_w if total_w else 0.0
     return out
+
+
+def relative(d: str, value: float | None, best: float | None) -> float | None:
+    """How close ``value`` comes to ``best`` on dimension ``d``, 1 at best: best/value where lower is
+    better, value/best where higher is; None where either is unknown or not positive (no points)."""
+    if value is None or best is None or value <= 0 or best <= 0:
+        return None
+    return best / value if d in LOWER_IS_BETTER else value / best
 
 
 def recommend(
@@ -189,9 +194,7 @@ def recommend(
     for x in ok:
         x.score = point[x.model]
         ds = draws[x.model]
-        x.interval = (
-            (float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))) if ds else (x.score, x.score)
-        )
+        x.interval = ci95(ds) if ds else (x.score, x.score)
     ranked = sorted(ok, key=lambda x: x.score, reverse=True)
     winner, rest = ranked[0], ranked[1:]
     ties = [x.model for x in rest if x.interval[1] >= winner.interval[0]]
@@ -208,16 +211,7 @@ def recommend(
         confidence = "only one model meets the constraints"
     for x in rest:
         gaps = {
-            d: w[d]
-            * (
-                1
-                - (
-                    (winner.values[d] or 0) / (x.values[d] or 1)
-                    if DIMENSIONS[d] < 0
-                    else (x.values[d] or 0) / (winner.values[d] or 1)
-                )
-            )
-            for d in dims
+            d: w[d] * (1 - r) for d in dims if (r := relative(d, x.values[d], winner.values[d])) is not None
         }
         if gaps:
             gap = max(gaps, key=lambda k: gaps[k])
@@ -241,7 +235,7 @@ def _dominates(a: Candidate, b: Candidate, axes: Sequence[str]) -> bool:
         va, vb = a.values[d], b.values[d]
         if va is None or vb is None:
             return False
-        sa, sb = (va, vb) if DIMENSIONS[d] > 0 else (-va, -vb)
+        sa, sb = (-va, -vb) if d in LOWER_IS_BETTER else (va, vb)
         if sa < sb:
             better_or_equal = False
         if sa > sb:

@@ -85,3 +85,18 @@ class SlowEcho(EchoAdapter):
     """Four times slower per token than EchoAdapter."""
 
     delay = 0.02
+
+
+class ParamsEcho(EchoAdapter):
+    """Logs, as one JSON line per request, the sampling parameters it was called with (to the weights
+    file), so tests can see what the server and the benchmark pass through."""
+
+    def _words(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
+        if self.log:
+            import json
+
+            with self.log.open("a") as fh:
+                fh.write(json.dumps(params, sort_keys=True) + "\n")
+        for i in range(int(params.get("max_tokens") or 4)):
+            time.sleep(self.delay)
+            yield f"tok{i} "

@@ -44,3 +44,9 @@ def stats(samples: Iterable[float | None]) -> Stats:
         p95=float(p[2]),
         p99=float(p[3]),
     )
+
+
+def ci95(draws: Iterable[float]) -> tuple[float, float]:
+    """The 95% percentile interval of bootstrap draws: their 2.5th and 97.5th percentiles (linear)."""
+    lo, hi = np.percentile(np.asarray(list(draws), dtype=np.float64), [2.5, 97.5], method="linear")
+    return float(lo), float(hi)

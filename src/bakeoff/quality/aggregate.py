@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..config import PromptCase
+from ..metrics.stats import ci95
 from ..records import RequestRecord
 from ..results import Summary
 from .agreement import agreement
@@ -48,7 +49,7 @@ def bootstrap_ci(values: Sequence[float], boot: int = 2000, seed: int = 0) -> tu
     arr = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
     means = arr[rng.integers(0, len(arr), (boot, len(arr)))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    return ci95(means)
 
 
 def _measured(records: Sequence[RequestRecord], model: str) -> list[RequestRecord]:

@@ -3,7 +3,6 @@ weighted Cohen's kappa (scikit-learn) and Spearman's rank correlation (SciPy).""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,12 +19,12 @@ def agreement(human: Sequence[int], judge: Sequence[int]) -> dict[str, Any]:
 
     exact = sum(h == j for h, j in zip(human, judge, strict=True)) / n
     within = sum(abs(h - j) <= 1 for h, j in zip(human, judge, strict=True)) / n
+    # kappa is undefined (0/0) only when both raters gave one and the same score throughout; rho needs
+    # three pairs and two raters who each vary. Outside those cases neither library returns NaN.
     kappa: float | None = None
     if len(set(human)) > 1 or len(set(judge)) > 1:
-        k = float(cohen_kappa_score(human, judge, weights="quadratic", labels=[1, 2, 3, 4, 5]))
-        kappa = None if math.isnan(k) else k
+        kappa = float(cohen_kappa_score(human, judge, weights="quadratic", labels=[1, 2, 3, 4, 5]))
     rho: float | None = None
     if n >= 3 and len(set(human)) > 1 and len(set(judge)) > 1:
-        r = float(spearmanr(human, judge).statistic)
-        rho = None if math.isnan(r) else r
+        rho = float(spearmanr(human, judge).statistic)
     return {"n": n, "exact": exact, "within_one": within, "kappa_quadratic": kappa, "spearman": rho}

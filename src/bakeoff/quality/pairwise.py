@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics.stats import ci95
 from .store import PairVerdict
 
 
@@ -56,10 +57,12 @@ def bradley_terry(models: Sequence[str], comps: Sequence[Comparison], prior: flo
     """Log-strengths (mean 0) by minorise-maximise; higher is better."""
     idx = {m: i for i, m in enumerate(models)}
     k = len(models)
-    if k == 0:
-        return {}
+    if k < 2:  # nothing to compare against: one model is the mean
+        return {m: 0.0 for m in models}
     wins = np.zeros((k, k))
     for c in comps:
+        if c.a not in idx or c.b not in idx:  # a model outside the ranking (e.g. one that failed)
+            continue
         i, j = idx[c.a], idx[c.b]
         if c.winner == c.a:
             wins[i, j] += 1
@@ -121,9 +124,7 @@ def rank(
             "comparisons": int(n),
             "win_rate": (per[m]["wins"] + 0.5 * per[m]["ties"]) / n if n else None,
             "bt": round(bt[m], 4),
-            "bt_ci95": [round(float(np.percentile(s, 2.5)), 4), round(float(np.percentile(s, 97.5)), 4)]
-            if s
-            else None,
+            "bt_ci95": [round(x, 4) for x in ci95(s)] if s else None,
         }
     consistent = sum(c.consistent for c in comps)
     return {

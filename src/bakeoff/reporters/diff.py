@@ -23,8 +23,9 @@ def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
         f"New: `{new_dir}` ({about(c.new)})",
         "",
     ]
-    if c.prompts_differ:
-        lines += ["**Warning:** the two runs used different prompt sets; deltas may reflect that.", ""]
+    if c.settings_differ:
+        lines += ["**Warning:** the two runs differ in settings or machine; deltas may reflect that:", ""]
+        lines += [f"- {d}" for d in c.settings_differ] + [""]
     lines += ["| Model | Metric | Base | New | Change | Verdict |", "|---|---|---|---|---|---|"]
     for d in c.deltas:
         rel = f" ({d.relative:+.1%})" if d.relative is not None else ""

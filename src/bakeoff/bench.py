@@ -24,6 +24,7 @@ from .config import DEFAULT_ENDPOINT, BenchSettings, ModelSpec, PromptCase, norm
 from .errors import BakeoffError, ModelError
 from .load.runner import ModelOutcome, ModelTarget, Runner
 from .metrics.aggregate import summarize_model
+from .metrics.definitions import per_request_values
 from .metrics.request import request_metrics
 from .metrics.resources import derive_resources
 from .monitors.bandwidth import memory_bandwidth_gbs
@@ -166,16 +167,8 @@ class RecordWriter:
 
     def __call__(self, rec: RequestRecord) -> None:
         self.records.append(rec)
-        m = request_metrics(rec)
         line = rec.to_json()
-        line["metrics"] = {
-            "ttft_s": m.ttft_s,
-            "latency_s": m.latency_s,
-            "tpot_s": m.tpot_s,
-            "decode_tokens_per_s": m.decode_tokens_per_s,
-            "output_tokens_per_s": m.output_tokens_per_s,
-            "latency_from_scheduled_s": m.latency_from_scheduled_s,
-        }
+        line["metrics"] = per_request_values(request_metrics(rec))
         self._fh.write(json.dumps(line) + "\n")
         self._fh.flush()
 

@@ -19,13 +19,26 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
+from .metrics import definitions
 from .metrics.stats import ci95
 from .results import ModelSummary, Summary, load_records, load_summary, measured_samples
 
-METRICS = ("ttft_s", "latency_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s")
-"""Per-request metrics compare can resample; ``quality`` (a run-level figure) is compared too."""
-HIGHER_IS_BETTER = frozenset({"decode_tokens_per_s", "output_tokens_per_s", "quality"})
-DEFAULT_VIEW = [("ttft_s", "p50"), ("latency_s", "p50"), ("latency_s", "p95"), ("decode_tokens_per_s", "p50")]
+
+def compared_metrics() -> tuple[str, ...]:
+    """Per-request metrics compare resamples (``compare=True`` in metrics.definitions); ``quality``, a
+    run-level figure, is compared too."""
+    return tuple(m.name for m in definitions.request_metrics_defs() if m.compare)
+
+
+def default_view() -> list[tuple[str, str]]:
+    """(metric, statistic) pairs compare shows without a rule, from each metric's ``compare_view``."""
+    return [(m.name, st) for m in definitions.request_metrics_defs() for st in m.compare_view]
+
+
+def _higher_is_better(metric: str) -> bool:
+    return metric == "quality" or definitions.get(metric).higher_is_better
+
+
 _RULE = re.compile(r"^\s*([a-z_]+)\.([a-z0-9_]+)\s*([<>])\s*([+-]?\d+(?:\.\d+)?)(%?)\s*$")
 
 
@@ -54,10 +67,9 @@ def parse_rules(text: str | None) -> list[Rule]:
                 hint="write METRIC.STAT>+N% or METRIC.STAT<-N, e.g. ttft_s.p50>+10%",
             )
         metric, stat, op, value, pct = m.groups()
-        if metric not in METRICS and metric != "quality":
-            raise UsageError(
-                f"unknown metric {metric!r} in --fail-on", hint=f"one of {', '.join([*METRICS, 'quality'])}"
-            )
+        known = [*compared_metrics(), "quality"]
+        if metric not in known:
+            raise UsageError(f"unknown metric {metric!r} in --fail-on", hint=f"one of {', '.join(known)}")
         rules.append(Rule(metric, stat, op, float(value), pct == "%"))
     return rules
 
@@ -99,7 +111,7 @@ def _value(m: ModelSummary, metric: str, stat: str) -> float | None:
     if metric == "quality":
         v = m.quality.get(stat)
         return float(v) if isinstance(v, int | float) else None
-    st = getattr(m, metric)
+    st = m.stat(metric)
     v = getattr(st, stat, None)
     return float(v) if v is not None else None
 
@@ -110,13 +122,13 @@ REAL = ("better", "worse")
 
 def _spread(m: ModelSummary, metric: str) -> float:
     """p90 - p50 of a metric's summary statistics: the noise bar when no per-request records exist."""
-    st = getattr(m, metric)
+    st = m.stat(metric)
     assert st.p90 is not None and st.p50 is not None, "callers check n >= MIN_SAMPLES first"
     return float(abs(st.p90 - st.p50))
 
 
 def _n(m: ModelSummary, metric: str) -> int:
-    n: int = getattr(m, metric).n
+    n: int = m.stat(metric).n
     return n
 
 
@@ -142,7 +154,7 @@ def delta(
         return Delta(b.model, metric, stat, vb, vn, None, None, "n/a", "missing in one run")
     change = vn - vb
     rel = change / vb if vb else None
-    if metric not in METRICS:  # quality: one figure per run, no per-request samples to resample
+    if metric not in compared_metrics():  # quality: one figure per run, nothing to resample
         real, method = change != 0, "a run-level figure: any change is real"
     else:
         sa = measured_samples(base_records, b.model, metric)
@@ -161,7 +173,7 @@ def delta(
             method = f"no per-request records: change vs spread {noise:.4g}"
     if rel is not None and abs(rel) < min_change:
         real = False
-    better = change > 0 if metric in HIGHER_IS_BETTER else change < 0
+    better = change > 0 if _higher_is_better(metric) else change < 0
     verdict = "unchanged" if not real else ("better" if better else "worse")
     return Delta(b.model, metric, stat, vb, vn, change, rel, verdict, method)
 
@@ -185,7 +197,7 @@ def compare(
     brecs, nrecs = load_records(base_dir), load_records(new_dir)  # read once, not once per delta
     bm = {m.model: m for m in base.models}
     nm = {m.model: m for m in new.models}
-    views = list(dict.fromkeys([*DEFAULT_VIEW, *((r.metric, r.stat) for r in rules)]))
+    views = list(dict.fromkeys([*default_view(), *((r.metric, r.stat) for r in rules)]))
     deltas = [
         delta(brecs, nrecs, bm[name], nm[name], metric, stat, min_change)
         for name in bm

@@ -8,10 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from . import __version__
 from .errors import ReportError
+from .metrics import definitions
 from .metrics.stats import Stats
 
 SCHEMA_VERSION = 1
@@ -43,23 +52,24 @@ class PromptSummary(_Strict):
     errors: int = 0
 
 
+_NO_SAMPLES = Stats(n=0)
+
+
 class ModelSummary(_Strict):
-    """One model's row. ``model`` is the name exactly as the user gave it."""
+    """One model's row. ``model`` is the name exactly as the user gave it.
+
+    Metric values live in ``stats`` (request metrics: STATS) and ``windows`` (one value per model),
+    keyed by the names in ``metrics.definitions``; in summary.json each is a top-level key of the row
+    (the data contract), and reading a row lifts those keys back, so a metric registered by a plugin
+    is saved and read like a built-in one. Built-ins are also attributes (``row.ttft_s``)."""
 
     model: str
     backend: str
     status: Literal["ok", "error", "skipped"]
     error: str | None = None
     requests: RequestCounts = Field(default_factory=RequestCounts)
-    ttft_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    latency_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    tpot_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    itl_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    decode_tokens_per_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    output_tokens_per_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    latency_from_scheduled_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    ttft_from_scheduled_s: Stats = Field(default_factory=lambda: Stats(n=0))
-    aggregate_output_tokens_per_s: float | None = None
+    stats: dict[str, Stats] = Field(default_factory=dict)
+    windows: dict[str, float | None] = Field(default_factory=dict)
     tokens: TokenInfo = Field(default_factory=TokenInfo)
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
     per_prompt: list[PromptSummary] = Field(default_factory=list)
@@ -67,6 +77,77 @@ class ModelSummary(_Strict):
     info: dict[str, Any] = Field(default_factory=dict)
     resources: dict[str, Any] = Field(default_factory=dict)
     quality: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_metrics(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        st = dict(data.pop("stats", None) or {})
+        wn = dict(data.pop("windows", None) or {})
+        for m in definitions.all_metrics():
+            if m.name in data:
+                (st if m.kind == "request" else wn)[m.name] = data.pop(m.name)
+            elif m.kind == "request":
+                st.setdefault(m.name, _NO_SAMPLES)
+            else:
+                wn.setdefault(m.name, None)
+        return {**data, "stats": st, "windows": wn}
+
+    @model_serializer(mode="wrap")
+    def _flatten_metrics(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        d: dict[str, Any] = handler(self)
+        st, wn = d.pop("stats"), d.pop("windows")
+        for m in definitions.all_metrics():
+            if m.kind == "request":
+                d[m.name] = st.get(m.name) or _NO_SAMPLES.model_dump()
+            else:
+                d[m.name] = wn.get(m.name)
+        return d
+
+    def stat(self, name: str) -> Stats:
+        """STATS of a request metric (no samples when it was not measured)."""
+        return self.stats.get(name, _NO_SAMPLES)
+
+    def window(self, name: str) -> float | None:
+        return self.windows.get(name)
+
+    @property
+    def ttft_s(self) -> Stats:
+        return self.stat("ttft_s")
+
+    @property
+    def latency_s(self) -> Stats:
+        return self.stat("latency_s")
+
+    @property
+    def tpot_s(self) -> Stats:
+        return self.stat("tpot_s")
+
+    @property
+    def itl_s(self) -> Stats:
+        return self.stat("itl_s")
+
+    @property
+    def decode_tokens_per_s(self) -> Stats:
+        return self.stat("decode_tokens_per_s")
+
+    @property
+    def output_tokens_per_s(self) -> Stats:
+        return self.stat("output_tokens_per_s")
+
+    @property
+    def latency_from_scheduled_s(self) -> Stats:
+        return self.stat("latency_from_scheduled_s")
+
+    @property
+    def ttft_from_scheduled_s(self) -> Stats:
+        return self.stat("ttft_from_scheduled_s")
+
+    @property
+    def aggregate_output_tokens_per_s(self) -> float | None:
+        return self.window("aggregate_output_tokens_per_s")
 
 
 class ToolInfo(_Strict):
@@ -120,14 +201,16 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
 
 def measured_samples(records: Sequence[dict[str, Any]], model: str, metric: str) -> list[float]:
     """One metric's per-request values for a model: measured (not warm-up), successful requests."""
-    return [
-        float(v)
-        for r in records
-        if r.get("model") == model
-        and not r.get("warmup")
-        and r.get("status") == "ok"
-        and (v := (r.get("metrics") or {}).get(metric)) is not None
-    ]
+    out: list[float] = []
+    for r in records:
+        if r.get("model") != model or r.get("warmup") or r.get("status") != "ok":
+            continue
+        v = (r.get("metrics") or {}).get(metric)
+        if isinstance(v, list):  # a metric with several samples per request (ITL)
+            out += [float(x) for x in v]
+        elif v is not None:
+            out.append(float(v))
+    return out
 
 
 def load_summary(path: Path) -> Summary:

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..records import RequestRecord
 from ..results import ModelSummary, PromptSummary, RequestCounts, TokenInfo
-from .request import NS, request_metrics
+from . import definitions
+from .request import request_metrics
 from .stats import stats
 
 _SOURCE_RANK = {"usage": 0, "native": 1, "estimated": 2}
@@ -32,18 +33,26 @@ def summarize_model(
 ) -> ModelSummary:
     """Statistics over the measured (non-warm-up) records of one model.
 
-    The aggregate output rate is sum N_out over the wall window from the first measured request's
-    send to the last one's end, so it reflects concurrency; the token source reported is the least
-    trustworthy one any request used.
+    Every metric in ``metrics.definitions`` is computed here: request metrics as STATS over the
+    successful measured requests, window metrics over the measured records (the aggregate output
+    rate spans the first scheduled send to the last end, so it reflects concurrency). The token
+    source reported is the least trustworthy one any request used.
     """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
     metrics = [request_metrics(r) for r in ok]
-    agg = None
-    if measured and ok:
-        window = (max(r.t_end_ns for r in measured) - min(r.t_scheduled_ns for r in measured)) * NS
-        total = sum(r.completion_tokens or 0 for r in ok)
-        agg = total / window if window > 0 else None
+    samples: dict[str, list[float]] = {}
+    for d in definitions.request_metrics_defs():
+        assert d.per_request is not None
+        values: list[float] = []
+        for rm in metrics:
+            v = d.per_request(rm)
+            values += list(v) if isinstance(v, tuple) else ([] if v is None else [v])
+        samples[d.name] = values
+    windows = {}
+    for d in definitions.window_metrics_defs():
+        assert d.over_window is not None
+        windows[d.name] = d.over_window(measured)
     sources: set[str] = {r.token_source for r in ok if r.token_source}
     source = max(sources, key=lambda s: _SOURCE_RANK[s]) if sources else None
     per_prompt: list[PromptSummary] = []
@@ -68,15 +77,8 @@ def summarize_model(
         status=status,  # type: ignore[arg-type]
         error=error,
         requests=RequestCounts(ok=len(ok), error=len(measured) - len(ok)),
-        ttft_s=stats(m.ttft_s for m in metrics),
-        latency_s=stats(m.latency_s for m in metrics),
-        tpot_s=stats(m.tpot_s for m in metrics),
-        itl_s=stats(x for m in metrics for x in m.itl_s),
-        decode_tokens_per_s=stats(m.decode_tokens_per_s for m in metrics),
-        output_tokens_per_s=stats(m.output_tokens_per_s for m in metrics),
-        latency_from_scheduled_s=stats(m.latency_from_scheduled_s for m in metrics),
-        ttft_from_scheduled_s=stats(m.ttft_from_scheduled_s for m in metrics),
-        aggregate_output_tokens_per_s=agg,
+        stats={name: stats(values) for name, values in samples.items()},
+        windows=windows,
         tokens=TokenInfo(
             prompt_mean=_mean([r.prompt_tokens for r in ok]),
             completion_mean=_mean([r.completion_tokens for r in ok]),

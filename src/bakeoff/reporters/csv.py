@@ -1,21 +1,13 @@
-"""report.csv: one row per model, every statistic flattened into its own column."""
+"""report.csv: one row per model, every statistic of every metric (metrics.definitions) in its own column."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from ..metrics import definitions
 from ..results import Summary
 
-_STATS = (
-    "ttft_s",
-    "latency_s",
-    "tpot_s",
-    "itl_s",
-    "decode_tokens_per_s",
-    "output_tokens_per_s",
-    "latency_from_scheduled_s",
-)
 _FIELDS = ("n", "mean", "min", "max", "p50", "p90", "p95", "p99")
 _RESOURCES = (
     "load_s",
@@ -51,9 +43,10 @@ def _cell(v: object) -> object:
 
 def render_csv(summary: Summary) -> str:
     header = ["model", "backend", "status", "error", "requests_ok", "requests_error"]
-    header += [f"{s}_{f}" for s in _STATS for f in _FIELDS]
+    request, window = definitions.request_metrics_defs(), definitions.window_metrics_defs()
+    header += [f"{d.name}_{f}" for d in request for f in _FIELDS]
+    header += [d.name for d in window]
     header += [
-        "aggregate_output_tokens_per_s",
         "prompt_tokens_mean",
         "completion_tokens_mean",
         "token_source",
@@ -65,11 +58,11 @@ def render_csv(summary: Summary) -> str:
     w.writerow(header)
     for m in summary.models:
         row: list[object] = [m.model, m.backend, m.status, m.error or "", m.requests.ok, m.requests.error]
-        for s in _STATS:
-            st = getattr(m, s)
+        for d in request:
+            st = m.stat(d.name)
             row += [_cell(getattr(st, f)) for f in _FIELDS]
+        row += [_cell(m.window(d.name)) for d in window]
         row += [
-            _cell(m.aggregate_output_tokens_per_s),
             _cell(m.tokens.prompt_mean),
             _cell(m.tokens.completion_mean),
             m.tokens.source or "",

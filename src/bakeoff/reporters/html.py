@@ -12,7 +12,7 @@ import numpy as np
 
 from ..recommend import Recommendation
 from ..results import Summary, measured_samples
-from .format import num, rate, secs
+from .format import metric_cell, metric_columns, num
 from .terminal import quality_cell
 
 W, ROW = 640, 26
@@ -175,6 +175,7 @@ def _bars(summary: Summary) -> str:
 
 
 def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recommendation) -> str:
+    cols = metric_columns("html")
     s = summary.run.settings
     env = summary.run.environment
     parts = [
@@ -202,9 +203,10 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
     parts.append("</ul>")
     parts += [f"<p class=muted>{_e(n)}</p>" for n in rec.notes]
     parts.append(
-        "<h2>Summary</h2><table><tr><th>Model</th><th>Status</th><th>Avg latency</th><th>p95</th>"
-        "<th>TTFT p50</th><th>Decode tok/s</th><th>Output tok/s</th><th>Peak memory</th>"
-        "<th>n ok/err</th><th>Quality 1-5 [95% CI]</th><th>Unparsed</th><th>Checks passed</th></tr>"
+        "<h2>Summary</h2><table><tr><th>Model</th><th>Status</th>"
+        + "".join(f"<th>{_e(c.header)}</th>" for _, c in cols)
+        + "<th>Peak memory</th><th>n ok/err</th><th>Quality 1-5 [95% CI]</th><th>Unparsed</th>"
+        "<th>Checks passed</th></tr>"
     )
     for m in summary.models:
         cls = "" if m.status == "ok" else " class=bad"
@@ -213,9 +215,9 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
         unparsed = q.get("unparsed_rate")
         checks = q.get("check_pass_rate")
         parts.append(
-            f"<tr{cls}><td>{_e(m.model)}</td><td>{_e(m.status)}</td><td>{secs(m.latency_s.mean)}</td>"
-            f"<td>{secs(m.latency_s.p95)}</td><td>{secs(m.ttft_s.p50)}</td><td>{rate(m.decode_tokens_per_s.p50)}</td>"
-            f"<td>{rate(m.output_tokens_per_s.mean)}</td><td>{num(peak, 0)} MB</td>"
+            f"<tr{cls}><td>{_e(m.model)}</td><td>{_e(m.status)}</td>"
+            + "".join(f"<td>{metric_cell(m, d, c)}</td>" for d, c in cols)
+            + f"<td>{num(peak, 0)} MB</td>"
             f"<td>{m.requests.ok}/{m.requests.error}</td><td>{_e(quality_cell(q))}</td>"
             f"<td>{f'{unparsed:.0%}' if isinstance(unparsed, float) else '-'}</td>"
             f"<td>{f'{checks:.0%}' if isinstance(checks, float) else '-'}</td></tr>"

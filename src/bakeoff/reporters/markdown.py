@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..monitors.energy import ENERGY_FORMULA
 from ..results import ModelSummary, Summary
-from .format import num, rate, secs
+from .format import metric_cell, metric_columns, num, rate, secs
 
 DEFINITIONS = """\
 - **TTFT** = t1 - t0: from just before the request is written to the first content-carrying event.
@@ -249,6 +249,7 @@ def _quality(summary: Summary) -> list[str]:
 
 
 def render_markdown(summary: Summary) -> str:
+    cols = metric_columns("markdown")
     s = summary.run.settings
     env = summary.run.environment
     lines = [
@@ -264,16 +265,12 @@ def render_markdown(summary: Summary) -> str:
         f"Machine: {env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} cores, "
         f"{num(env.get('ram_gb'))} GB RAM, {env.get('os', '?')}, Python {env.get('python', '?')}",
         "",
-        "| Model | Status | Avg latency | p95 | TTFT p50 | TTFT p95 | Decode tok/s (p50) "
-        "| TPS (output tok/s, mean) | n ok/err |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Model | Status | " + " | ".join(c.header for _, c in cols) + " | n ok/err |",
+        "|---|---|" + "---|" * len(cols) + "---|",
     ]
     for m in summary.models:
-        lines.append(
-            f"| {m.model} | {m.status} | {secs(m.latency_s.mean)} | {secs(m.latency_s.p95)} | "
-            f"{secs(m.ttft_s.p50)} | {secs(m.ttft_s.p95)} | {rate(m.decode_tokens_per_s.p50)} | "
-            f"{rate(m.output_tokens_per_s.mean)} | {m.requests.ok}/{m.requests.error} |"
-        )
+        values = " | ".join(metric_cell(m, d, c) for d, c in cols)
+        lines.append(f"| {m.model} | {m.status} | {values} | {m.requests.ok}/{m.requests.error} |")
     if s.get("rate"):
         lines += [
             "",

@@ -6,21 +6,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..results import Summary
-from .format import rate, secs
+from .format import metric_cell, metric_columns, rate, secs
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
 
 
 def summary_table(summary: Summary) -> Table:
     t = Table(title="bakeoff results", header_style="bold", show_lines=False)
+    cols = metric_columns("terminal")
     for col, just in [
         ("Model", "left"),
         ("Status", "left"),
-        ("Avg latency", "right"),
-        ("p95", "right"),
-        ("TTFT p50", "right"),
-        ("Decode tok/s", "right"),
-        ("Output tok/s", "right"),
+        *((c.header, "right") for _, c in cols),
         ("Peak mem", "right"),
         ("ok/err", "right"),
     ]:
@@ -38,11 +35,7 @@ def summary_table(summary: Summary) -> Table:
         t.add_row(
             escape(m.model),
             f"[{_STYLE[m.status]}]{m.status}[/]",
-            secs(m.latency_s.mean),
-            secs(m.latency_s.p95),
-            secs(m.ttft_s.p50),
-            rate(m.decode_tokens_per_s.p50),
-            rate(m.output_tokens_per_s.mean),
+            *(metric_cell(m, d, c) for d, c in cols),
             _peak(m.resources),
             f"{m.requests.ok}/{m.requests.error}",
             *extra,

@@ -1,0 +1,80 @@
+"""One home per metric: a metric added in one place reaches every output, and a summary written
+before the metrics table still renders and compares."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bakeoff.compare import compare, parse_rules
+from bakeoff.metrics.definitions import Column, Metric, all_metrics, register, registered, unregister
+from bakeoff.reporters.diff import render_diff
+from bakeoff.results import load_summary
+
+from .conftest import bench, read_records
+from .test_cli import run
+
+DOUBLE = Metric(
+    "double_ttft_s",
+    "2x TTFT",
+    "s",
+    False,
+    "request",
+    per_request=lambda m: None if m.ttft_s is None else 2 * m.ttft_s,
+    columns=(Column("p50", "2x TTFT p50"),),
+    compare_view=("p50",),
+)
+
+
+def test_a_metric_added_in_one_place_reaches_every_output(fake, tmp_path: Path) -> None:
+    with registered(DOUBLE):
+        s = bench(fake.base_url, ["good"], tmp_path / "a", rounds=2)
+        bench(fake.base_url, ["good"], tmp_path / "b", rounds=2)
+        row = json.loads((tmp_path / "a" / "summary.json").read_text())["models"][0]
+        assert row["double_ttft_s"]["n"] == row["ttft_s"]["n"] == 4
+        assert row["double_ttft_s"]["p50"] == pytest.approx(2 * row["ttft_s"]["p50"], rel=1e-12)
+        assert s.models[0].stat("double_ttft_s").p50 == row["double_ttft_s"]["p50"]
+        for rec in read_records(tmp_path / "a"):
+            m = rec["metrics"]
+            assert m["double_ttft_s"] == pytest.approx(2 * m["ttft_s"], rel=1e-12)  # type: ignore[index,operator]
+        header = next(csv.reader(io.StringIO((tmp_path / "a" / "report.csv").read_text())))
+        assert "double_ttft_s_p50" in header and "double_ttft_s_n" in header
+        assert "| 2x TTFT p50 |" in (tmp_path / "a" / "report.md").read_text()
+        assert "<th>2x TTFT p50</th>" in (tmp_path / "a" / "report.html").read_text()
+        c = compare(tmp_path / "a", tmp_path / "b", parse_rules("double_ttft_s.p95>+50%"))
+        text = render_diff(c, tmp_path / "a", tmp_path / "b")
+        assert "| good | double_ttft_s.p50 |" in text and "| good | double_ttft_s.p95 |" in text
+        assert load_summary(tmp_path / "a").models[0].stat("double_ttft_s").n == 4  # read back
+    assert "double_ttft_s" not in {m.name for m in all_metrics()}
+
+
+def test_registration_rules() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register(Metric("ttft_s", "x", "s", False, "request", per_request=lambda m: None))
+    with pytest.raises(ValueError, match="built in"):
+        unregister("latency_s")
+    with pytest.raises(ValueError, match="needs exactly its own function"):
+        Metric("w", "w", "s", False, "window", per_request=lambda m: None)
+
+
+def test_a_summary_written_before_the_metrics_table_still_renders_and_compares(tmp_path: Path) -> None:
+    old = Path(__file__).parent.parent / "bench" / "embedded-run-summary.json"  # saved by an earlier bakeoff
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    shutil.copy(old, run_dir / "summary.json")
+    before = json.loads(old.read_text())["models"][0]
+    s = load_summary(run_dir)
+    assert s.models[0].ttft_s.p50 == before["ttft_s"]["p50"]
+    assert s.models[0].aggregate_output_tokens_per_s == before["aggregate_output_tokens_per_s"]
+    assert s.models[0].model_dump(mode="json")["ttft_s"] == before["ttft_s"]  # the contract keys, unchanged
+    r = run("report", str(run_dir), "--format", "md")
+    assert r.returncode == 0, r.stderr
+    assert f"| {before['model']} | ok |" in r.stdout
+    r = run("compare", str(run_dir), str(run_dir))
+    assert r.returncode == 0, r.stderr
+    assert f"| {before['model']} | latency_s.p50 |" in r.stdout

@@ -44,6 +44,7 @@ lint: $(BIN)/.bakeoff-installed
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean-venv:
 	rm -rf $(VENV)

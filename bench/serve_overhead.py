@@ -23,7 +23,7 @@ import httpx
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-from bakeoff.load.runner import ModelTarget
+from bakeoff.targets import ModelTarget
 
 PROMPT = PromptCase(id="p1", prompt="List 3 privacy benefits of local inference.")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, ModelSpec
-from bakeoff.load.runner import ModelTarget
+from bakeoff.targets import ModelTarget
 
 from .conftest import PROMPTS, read_records
 

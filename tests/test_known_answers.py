@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.metrics import request_metrics, stats
-from bakeoff.metrics.aggregate import summarize_model
-from bakeoff.metrics.resources import derive_resources
 from bakeoff.monitors import energy
 from bakeoff.records import ContentEvent, RequestRecord
+from bakeoff.resource_figures import derive_resources
 from bakeoff.results import ModelSummary
+from bakeoff.summarize import summarize_model
 
 MS = 1_000_000
 S = 1_000_000_000

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bakeoff.metrics import request_metrics, stats
-from bakeoff.metrics.aggregate import summarize_model
 from bakeoff.records import ContentEvent, RequestRecord
+from bakeoff.summarize import summarize_model
 
 MS = 1_000_000
 

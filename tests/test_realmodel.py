@@ -13,7 +13,7 @@ import pytest
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-from bakeoff.load.runner import ModelTarget
+from bakeoff.targets import ModelTarget
 
 if importlib.util.find_spec("llama_cpp") is None:
     if os.environ.get("BAKEOFF_REQUIRE_REALMODEL"):

@@ -9,10 +9,10 @@ import pytest
 
 from bakeoff.bench import resolve_targets, run_bench
 from bakeoff.config import BenchSettings, PromptCase, load_models_file
-from bakeoff.metrics.resources import derive_resources
 from bakeoff.metrics.stats import stats
 from bakeoff.monitors import energy
 from bakeoff.monitors.bandwidth import decode_ceiling, memory_bandwidth_gbs
+from bakeoff.resource_figures import derive_resources
 from bakeoff.results import ModelSummary
 
 DATA = Path(__file__).parent / "data"
@@ -81,8 +81,8 @@ def test_local_server_gets_the_server_process_memory(fake, tmp_path: Path) -> No
 
 def test_remote_endpoint_memory_is_null_with_reason(tmp_path: Path) -> None:
     from bakeoff.config import ModelSpec
-    from bakeoff.load.runner import ModelTarget
     from bakeoff.monitors.resources import ModelMonitor
+    from bakeoff.targets import ModelTarget
 
     mon = ModelMonitor(
         ModelTarget("x", "openai", ModelSpec(backend="openai", base_url="http://10.255.0.1:5273/v1"))

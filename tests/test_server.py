@@ -236,7 +236,7 @@ def test_same_model_in_process_and_served_side_by_side(served: Served, tmp_path:
 
     targets = resolve_targets(["llamacpp:smollm2-135m"], {}, None)
     spec = ModelSpec(backend="openai", model="smollm2-135m", base_url=served.base, api_key=KEY)
-    from bakeoff.load.runner import ModelTarget
+    from bakeoff.targets import ModelTarget
 
     targets.append(ModelTarget("smollm2-135m@serve", "openai", spec))
     settings = BenchSettings(models=[t.name for t in targets], rounds=1, warmup=1, max_tokens=8)

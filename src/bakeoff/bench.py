@@ -16,145 +16,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
-
 from . import embedded
-from .catalog import registered_specs
-from .config import DEFAULT_ENDPOINT, BenchSettings, ModelSpec, PromptCase, normalize_endpoint
-from .errors import BakeoffError, ModelError
-from .load.runner import ModelOutcome, ModelTarget, Runner
-from .metrics.aggregate import summarize_model
+from .config import BenchSettings, PromptCase
+from .load.runner import ModelOutcome, Runner
 from .metrics.definitions import per_request_values
 from .metrics.request import request_metrics
-from .metrics.resources import derive_resources
 from .monitors.bandwidth import memory_bandwidth_gbs
 from .monitors.environment import snapshot
 from .monitors.resources import ModelMonitor
-from .plugins import backend_names
 from .quality.aggregate import apply_quality
 from .quality.store import save_cases
 from .records import RequestRecord
 from .reporters import render_csv, render_markdown
+from .resource_figures import derive_resources
 from .results import RunInfo, Summary, load_records, save_summary
+from .summarize import summarize_model
+from .targets import ModelTarget, endpoint_models, prepare_embedded, resolve_targets
+
+__all__ = ["endpoint_models", "prepare_embedded", "resolve_targets", "run_bench"]
 
 EventFn = Callable[[str, dict[str, Any]], None]
-
-
-def _infer_backend(alias: str, spec: ModelSpec) -> str:
-    if spec.backend:
-        return spec.backend
-    if spec.adapter:
-        return "adapter"
-    if spec.path or spec.embedded or (alias in embedded.EMBEDDED and not spec.model and not spec.base_url):
-        return "llamacpp"
-    return "openai"
-
-
-def resolve_targets(
-    names: Sequence[str], user_models: dict[str, ModelSpec], endpoint: str | None
-) -> list[ModelTarget]:
-    """Map each name the user gave to a backend and spec; unknown names become failed targets.
-
-    Order of lookup: ``BACKEND:ID``; an alias of the user's models file; with an endpoint, a model id
-    there; a built-in embedded alias. (With an endpoint, built-in aliases mean the endpoint's model of
-    that name; write ``llamacpp:ALIAS`` to run the embedded model in-process beside it.)
-    """
-    targets: list[ModelTarget] = []
-    backends = set(backend_names())
-    user_models = {**registered_specs(), **user_models}  # imported models resolve like models.json
-    for name in names:
-        prefix, sep, rest = name.partition(":")
-        if sep and prefix in backends and rest:
-            targets.append(_prefixed(name, prefix, rest, endpoint))
-        elif name in user_models:
-            spec = user_models[name]
-            kind = _infer_backend(name, spec)
-            if kind == "openai":
-                spec = spec.model_copy(update={"base_url": spec.base_url or endpoint or DEFAULT_ENDPOINT})
-            elif kind == "llamacpp" and not spec.path and not spec.embedded:
-                spec = spec.model_copy(update={"embedded": name})
-            targets.append(ModelTarget(name, kind, spec))
-        elif endpoint:
-            targets.append(
-                ModelTarget(name, "openai", ModelSpec(backend="openai", model=name, base_url=endpoint))
-            )
-        elif name in embedded.EMBEDDED:
-            targets.append(ModelTarget(name, "llamacpp", ModelSpec(backend="llamacpp", embedded=name)))
-        else:
-            known = sorted({*user_models, *embedded.EMBEDDED})
-            targets.append(
-                ModelTarget(
-                    name,
-                    "unknown",
-                    None,
-                    f"unknown model {name!r}: not an alias ({', '.join(known)}); "
-                    "pass --endpoint URL to use a "
-                    "model id at a server, or llamacpp:/path/to/file.gguf for a local file",
-                )
-            )
-    return targets
-
-
-def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> ModelTarget:
-    if backend == "openai":
-        return ModelTarget(
-            name, backend, ModelSpec(backend=backend, model=rest, base_url=endpoint or DEFAULT_ENDPOINT)
-        )
-    if backend == "llamacpp":
-        if rest in embedded.EMBEDDED:
-            return ModelTarget(name, backend, ModelSpec(backend=backend, embedded=rest))
-        path = Path(rest).expanduser()
-        if not path.is_file():
-            return ModelTarget(
-                name, backend, None, f"no GGUF file at {path} and no embedded model named {rest!r}"
-            )
-        return ModelTarget(name, backend, ModelSpec(backend=backend, path=str(path)))
-    if backend == "adapter":
-        return ModelTarget(name, backend, ModelSpec(backend=backend, adapter=rest))
-    if backend == "foundry":
-        mine = registered_specs().get(rest)
-        if mine is not None and mine.backend == "foundry":
-            return ModelTarget(name, backend, mine)
-    return ModelTarget(name, backend, ModelSpec(backend=backend, model=rest))
-
-
-def endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
-    """Model ids listed at ``endpoint/models``."""
-    url = normalize_endpoint(endpoint) + "/models"
-    try:
-        resp = httpx.get(url, timeout=timeout)
-        resp.raise_for_status()
-        return [m["id"] for m in resp.json()["data"]]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(
-            f"cannot list models at {url}: {exc}",
-            hint="start the server or pass --models with the ids you want",
-        ) from None
-
-
-def prepare_embedded(
-    targets: list[ModelTarget], progress: Callable[[str, int, int], None] | None = None
-) -> None:
-    """Assemble and verify embedded models before timing starts; a failure marks only that target."""
-    for i, t in enumerate(targets):
-        alias = t.spec.embedded if t.spec else None
-        if not alias or t.error:
-            continue
-        model = embedded.EMBEDDED.get(alias)
-        if model is None:
-            continue
-        if embedded.is_ready(model):
-            continue
-
-        def report(done: int, total: int, alias: str = alias) -> None:
-            if progress:
-                progress(alias, done, total)
-
-        try:
-            embedded.ensure(model, report)
-        except BakeoffError as exc:
-            reason = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
-            targets[i] = ModelTarget(t.name, t.backend, t.spec, reason)
 
 
 class RecordWriter:

@@ -8,18 +8,16 @@ Nothing here deletes a file bakeoff did not create.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from . import embedded
 from .config import ModelSpec
 from .errors import BackendUnavailableError, BakeoffError, DownloadError, ModelError, UsageError
+from .registry import Registered, _now, home, load_registry, register, registry_path, save_registry
 
 Progress = Callable[[str, float, float], None]
 """Called with (what, done, total); total may be 100 for percentages."""
@@ -43,81 +41,6 @@ class Entry:
     cached: bool | None = None
     loaded: bool | None = None
     path: str | None = None
-
-
-def home() -> Path:
-    """bakeoff's cache root (the models cache's parent): ``$BAKEOFF_CACHE/..`` or ``~/.cache/bakeoff``."""
-    return embedded.cache_dir().parent
-
-
-# -------------------------------------------------------------------------------------------------
-# the registry of imported and downloaded models
-
-
-def registry_path() -> Path:
-    return home() / "registry.json"
-
-
-@dataclass
-class Registered:
-    """An imported or downloaded model: what runs it and where its files are."""
-
-    backend: str
-    path: str
-    format: str  # gguf | onnx-genai
-    source: str
-    added_at: str
-    owned: bool = False  # True when bakeoff created the files (safe to delete on remove)
-    model: str | None = None  # the engine's id (Foundry local catalog id)
-    license: str | None = None
-    capabilities: list[str] = field(default_factory=list)
-
-    def spec(self, alias: str) -> ModelSpec:
-        return ModelSpec(
-            backend=self.backend,
-            path=self.path,
-            model=self.model or (alias if self.backend == "foundry" else None),
-            license=self.license,
-            capabilities=self.capabilities,
-        )
-
-
-def load_registry() -> dict[str, Registered]:
-    path = registry_path()
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {k: Registered(**v) for k, v in data.items()}
-    except (ValueError, TypeError) as exc:
-        raise ModelError(
-            f"{path} is damaged: {exc}", hint="fix or delete it; imported models must then be imported again"
-        ) from None
-
-
-def save_registry(reg: dict[str, Registered]) -> None:
-    path = registry_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({k: asdict(v) for k, v in sorted(reg.items())}, indent=2) + "\n", encoding="utf-8"
-    )
-    os.replace(tmp, path)
-
-
-def register(alias: str, item: Registered) -> None:
-    reg = load_registry()
-    reg[alias] = item
-    save_registry(reg)
-
-
-def registered_specs() -> dict[str, ModelSpec]:
-    """Imported models as models.json entries, so every command resolves their aliases."""
-    return {alias: r.spec(alias) for alias, r in load_registry().items()}
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _size_mb(path: Path) -> float | None:
@@ -179,13 +102,13 @@ def registry_entries() -> list[Entry]:
 
 
 def models_file_entries(user_models: dict[str, ModelSpec]) -> list[Entry]:
-    from .bench import _infer_backend
+    from .targets import infer_backend
 
     return [
         Entry(
             alias=alias,
             id=spec.model or spec.path or spec.embedded or spec.adapter or alias,
-            backend=_infer_backend(alias, spec),
+            backend=infer_backend(alias, spec),
             source="models.json",
             size_mb=spec.size_mb,
             license=spec.license,
@@ -198,7 +121,7 @@ def models_file_entries(user_models: dict[str, ModelSpec]) -> list[Entry]:
 
 
 def endpoint_entries(endpoint: str) -> list[Entry]:
-    from .bench import endpoint_models
+    from .targets import endpoint_models
 
     return [
         Entry(alias=i, id=i, backend="openai", source=endpoint, cached=True)

@@ -50,8 +50,9 @@ app = typer.Typer(
     help="Run a bake-off between language models on your own hardware.",
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=False, width=None if sys.stdout.isatty() else 130)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
+# emoji=False: a model named "echo:parrot" or "x:smile:" must print as itself, not as an emoji
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 130, emoji=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 130, emoji=False)
 _state = {"debug": False}
 
 

@@ -8,7 +8,6 @@ request. Each check passes or fails with a reason.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from . import embedded
 from .backends.base import ChatRequest, Completion, TextDelta, make_backend
 from .config import normalize_endpoint
 from .errors import BakeoffError
-from .load.runner import ModelTarget
 from .plugins import load_backend_class
+from .targets import ModelTarget
 
 
 @dataclass(frozen=True)
@@ -51,38 +50,18 @@ def check_cache() -> Check:
 
 
 def check_engine(targets: Sequence[ModelTarget]) -> list[Check]:
+    """Each backend in use checks its own engine (``doctor_checks`` on the backend class)."""
     out: list[Check] = []
-    if any(t.backend == "llamacpp" for t in targets):
-        if importlib.util.find_spec("llama_cpp") is None:
-            out.append(
-                Check(
-                    "engine llama.cpp",
-                    False,
-                    "llama-cpp-python is not installed: pip install 'bakeoff[llamacpp]'",
-                )
-            )
-        else:
-            from .backends.llamacpp import OPENMP_WARNING, openmp_build
-
-            out.append(
-                Check(
-                    "engine llama.cpp", not openmp_build(), OPENMP_WARNING if openmp_build() else "installed"
-                )
-            )
-    if any(t.backend == "foundry" for t in targets):
-        from .backends import foundry
-
+    for name in dict.fromkeys(t.backend for t in targets if not t.error):
         try:
-            foundry.sdk()
-            foundry.manager()
+            cls = load_backend_class(name)
         except BakeoffError as exc:
-            out.append(Check("engine Foundry Local", False, f"{exc.message} ({exc.hint})"))
-        else:
-            from importlib.metadata import version
-
             out.append(
-                Check("engine Foundry Local", True, f"foundry-local-sdk {version('foundry-local-sdk')}")
+                Check(f"engine {name}", False, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             )
+            continue
+        checks = getattr(cls, "doctor_checks", None)
+        out += [Check(label, ok, detail) for label, ok, detail in (checks() if checks else [])]
     return out
 
 

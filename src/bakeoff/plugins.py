@@ -7,7 +7,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
-from .errors import BackendUnavailableError, UsageError
+from .errors import BackendUnavailableError, BakeoffError, UsageError
 
 GROUP = "bakeoff.backends"
 
@@ -16,6 +16,7 @@ _BUILTIN_FALLBACK = {
     "openai": "bakeoff.backends.openai:OpenAIBackend",
     "llamacpp": "bakeoff.backends.llamacpp:LlamaCppBackend",
     "adapter": "bakeoff.backends.adapter:AdapterBackend",
+    "foundry": "bakeoff.backends.foundry:FoundryBackend",
 }
 
 
@@ -47,3 +48,17 @@ def load_backend_class(name: str) -> Any:
             hint=f"install its extra, e.g. pip install 'bakeoff[{name}]'",
         ) from None
     return getattr(module, attr)
+
+
+def backend_trait(name: str, attr: str, default: Any) -> Any:
+    """A class attribute a backend declares about itself (``in_process``, ``threaded_engine``...), or
+    ``default`` when it does not say or cannot be imported."""
+    try:
+        return getattr(load_backend_class(name), attr, default)
+    except BakeoffError:
+        return default
+
+
+def backend_in_process(name: str) -> bool:
+    """Whether the backend runs the model inside this process (its memory is ours to measure)."""
+    return bool(backend_trait(name, "in_process", True))

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import wire
 from .backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
 from .errors import BackendUnavailableError, BakeoffError, RequestError
-from .load.runner import ModelTarget
 from .plugins import load_backend_class
+from .targets import ModelTarget
 
 try:
     from starlette.applications import Starlette
@@ -118,14 +118,15 @@ class ModelHost:
             if t.error or t.spec is None:
                 raise BakeoffError(t.error or "no model spec")
             spec = t.spec
-            if self.realtime and t.backend in ("llamacpp", "adapter"):
+            cls = load_backend_class(t.backend)
+            if self.realtime and getattr(cls, "threaded_engine", False):
                 opts = {
                     **spec.options,
                     "realtime_stream": True,
                     "stream_interval_ms": self.stream_interval_ms,
                 }
                 spec = spec.model_copy(update={"options": opts})
-            backend = make_backend(load_backend_class(t.backend), t.name, spec)
+            backend = make_backend(cls, t.name, spec)
             hosted.load_s = await backend.load()
             hosted.backend = backend
             hosted.load_error = None

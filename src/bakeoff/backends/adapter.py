@@ -25,6 +25,13 @@ class AdapterBackend:
     """Wraps one adapter instance; one generation at a time."""
 
     kind = "adapter"
+    in_process = True
+    threaded_engine = True  # generates in a worker thread; takes realtime_stream options under serve
+
+    @classmethod
+    def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:
+        """``adapter:module:Class`` or ``adapter:path/file.py:Class``."""
+        return ModelSpec(backend="adapter", adapter=ref)
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         if not spec.adapter:

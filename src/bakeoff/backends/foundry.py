@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ModelSpec
-from ..errors import BackendUnavailableError, ModelError, RequestError
+from ..errors import BackendUnavailableError, BakeoffError, ModelError, RequestError
 from .base import ChatRequest, Completion, Event, TextDelta
 from .threaded import Put, stream_from_thread
 
@@ -152,6 +152,32 @@ class FoundryBackend:
 
     kind = "foundry"
     supports_streaming = True
+    in_process = True
+
+    @classmethod
+    def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:
+        """``foundry:ALIAS``: a model imported with ``--to foundry`` (bakeoff's registry), else a Foundry
+        catalog alias or id."""
+        from ..registry import registered_specs
+
+        mine = registered_specs().get(ref)
+        return (
+            mine
+            if mine is not None and mine.backend == "foundry"
+            else ModelSpec(backend="foundry", model=ref)
+        )
+
+    @classmethod
+    def doctor_checks(cls) -> list[tuple[str, bool, str]]:
+        """Can the SDK and its native runtime start?"""
+        try:
+            sdk()
+            manager()
+        except BakeoffError as exc:
+            return [("engine Foundry Local", False, f"{exc.message} ({exc.hint})")]
+        from importlib.metadata import version
+
+        return [("engine Foundry Local", True, f"foundry-local-sdk {version('foundry-local-sdk')}")]
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import importlib.util
 import os
 import threading
 import time
@@ -102,6 +103,27 @@ class LlamaCppBackend:
 
     kind = "llamacpp"
     supports_streaming = True
+    in_process = True
+    threaded_engine = True  # generates in a worker thread; takes realtime_stream options under serve
+
+    @classmethod
+    def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:
+        """``llamacpp:ALIAS`` (an embedded model) or ``llamacpp:/path/to/file.gguf``."""
+        if ref in embedded.EMBEDDED:
+            return ModelSpec(backend="llamacpp", embedded=ref)
+        path = Path(ref).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"no GGUF file at {path} and no embedded model named {ref!r}")
+        return ModelSpec(backend="llamacpp", path=str(path))
+
+    @classmethod
+    def doctor_checks(cls) -> list[tuple[str, bool, str]]:
+        """Is the engine installed, and built without OpenMP?"""
+        if importlib.util.find_spec("llama_cpp") is None:
+            missing = "llama-cpp-python is not installed: pip install 'bakeoff[llamacpp]'"
+            return [("engine llama.cpp", False, missing)]
+        bad = openmp_build()
+        return [("engine llama.cpp", not bad, OPENMP_WARNING if bad else "installed")]
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name

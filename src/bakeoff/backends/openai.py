@@ -32,6 +32,12 @@ class OpenAIBackend:
 
     kind = "openai"
     supports_streaming = True
+    in_process = False  # the model lives in a server: its memory is the server process's, if local
+
+    @classmethod
+    def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:
+        """``openai:ID``: model ``ID`` at the endpoint (Foundry Local's default without one)."""
+        return ModelSpec(backend="openai", model=ref, base_url=endpoint or DEFAULT_ENDPOINT)
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name

@@ -16,21 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
-from ..config import BenchSettings, ModelSpec, PromptCase
+from ..config import BenchSettings, PromptCase
 from ..errors import BakeoffError, RequestError
 from ..plugins import load_backend_class
 from ..records import ContentEvent, RequestRecord
+from ..targets import ModelTarget
 from .schedule import arrival_offsets
-
-
-@dataclass(frozen=True)
-class ModelTarget:
-    """A model as the user named it, resolved to a backend and spec (or to the reason it cannot run)."""
-
-    name: str
-    backend: str
-    spec: ModelSpec | None
-    error: str | None = None
 
 
 @dataclass

@@ -10,7 +10,8 @@ from urllib.parse import urlparse
 
 import psutil
 
-from ..load.runner import ModelTarget
+from ..plugins import backend_in_process
+from ..targets import ModelTarget
 from . import energy
 from .gpu import GpuSampler
 from .memory import RssSampler, server_pid
@@ -28,7 +29,7 @@ class ModelMonitor:
 
     def __init__(self, target: ModelTarget) -> None:
         self.target = target
-        self.in_process = target.backend != "openai"
+        self.in_process = backend_in_process(target.backend)
         self.pid: int | None = os.getpid() if self.in_process else None
         self.reason: str | None = None
         if not self.in_process:

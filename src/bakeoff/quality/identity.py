@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..load.runner import ModelTarget
 from ..results import Summary
+from ..targets import ModelTarget
 
 
 def identity(info: dict[str, Any]) -> tuple[str, ...] | None:

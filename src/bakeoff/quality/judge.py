@@ -17,9 +17,9 @@ from .. import embedded
 from ..backends.base import Backend, ChatRequest, TextDelta, make_backend
 from ..config import PromptCase
 from ..errors import BakeoffError, ModelError
-from ..load.runner import ModelTarget
 from ..plugins import load_backend_class
 from ..results import Summary
+from ..targets import ModelTarget
 from . import rubric
 from .identity import judge_key_id, judge_label, self_models
 from .parse import Parsed, parse_score, parse_winner

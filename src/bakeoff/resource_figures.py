@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..monitors import energy
-from ..monitors.bandwidth import decode_ceiling
-from ..records import RequestRecord
-from ..results import ModelSummary
-from .request import request_metrics
+from .metrics.request import request_metrics
+from .monitors import energy
+from .monitors.bandwidth import decode_ceiling
+from .records import RequestRecord
+from .results import ModelSummary
 
 
 def derive_resources(

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..records import RequestRecord
-from ..results import ModelSummary, PromptSummary, RequestCounts, TokenInfo
-from . import definitions
-from .request import request_metrics
-from .stats import stats
+from .metrics import definitions
+from .metrics.request import request_metrics
+from .metrics.stats import stats
+from .records import RequestRecord
+from .results import ModelSummary, PromptSummary, RequestCounts, TokenInfo
 
 _SOURCE_RANK = {"usage": 0, "native": 1, "estimated": 2}
 

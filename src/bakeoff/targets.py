@@ -1,0 +1,134 @@
+"""Targets: each model name the user gave, resolved to a backend and a spec (or to why it cannot run).
+
+Lookup order: ``BACKEND:ID`` (the backend resolves its own references); an alias of the user's
+models file or of bakeoff's registry; with an endpoint, a model id there; a built-in embedded alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from . import embedded
+from .config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
+from .errors import BakeoffError, ModelError
+from .plugins import backend_names, load_backend_class
+from .registry import registered_specs
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """A model as the user named it, resolved to a backend and spec (or to the reason it cannot run)."""
+
+    name: str
+    backend: str
+    spec: ModelSpec | None
+    error: str | None = None
+
+
+def infer_backend(alias: str, spec: ModelSpec) -> str:
+    if spec.backend:
+        return spec.backend
+    if spec.adapter:
+        return "adapter"
+    if spec.path or spec.embedded or (alias in embedded.EMBEDDED and not spec.model and not spec.base_url):
+        return "llamacpp"
+    return "openai"
+
+
+def resolve_targets(
+    names: Sequence[str], user_models: dict[str, ModelSpec], endpoint: str | None
+) -> list[ModelTarget]:
+    """Map each name the user gave to a backend and spec; unknown names become failed targets.
+
+    Order of lookup: ``BACKEND:ID``; an alias of the user's models file; with an endpoint, a model id
+    there; a built-in embedded alias. (With an endpoint, built-in aliases mean the endpoint's model of
+    that name; write ``llamacpp:ALIAS`` to run the embedded model in-process beside it.)
+    """
+    targets: list[ModelTarget] = []
+    backends = set(backend_names())
+    user_models = {**registered_specs(), **user_models}  # imported models resolve like models.json
+    for name in names:
+        prefix, sep, rest = name.partition(":")
+        if sep and prefix in backends and rest:
+            targets.append(_prefixed(name, prefix, rest, endpoint))
+        elif name in user_models:
+            spec = user_models[name]
+            kind = infer_backend(name, spec)
+            if kind == "openai":
+                spec = spec.model_copy(update={"base_url": spec.base_url or endpoint or DEFAULT_ENDPOINT})
+            elif kind == "llamacpp" and not spec.path and not spec.embedded:
+                spec = spec.model_copy(update={"embedded": name})
+            targets.append(ModelTarget(name, kind, spec))
+        elif endpoint:
+            targets.append(
+                ModelTarget(name, "openai", ModelSpec(backend="openai", model=name, base_url=endpoint))
+            )
+        elif name in embedded.EMBEDDED:
+            targets.append(ModelTarget(name, "llamacpp", ModelSpec(backend="llamacpp", embedded=name)))
+        else:
+            known = sorted({*user_models, *embedded.EMBEDDED})
+            targets.append(
+                ModelTarget(
+                    name,
+                    "unknown",
+                    None,
+                    f"unknown model {name!r}: not an alias ({', '.join(known)}); "
+                    "pass --endpoint URL to use a "
+                    "model id at a server, or llamacpp:/path/to/file.gguf for a local file",
+                )
+            )
+    return targets
+
+
+def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> ModelTarget:
+    """``BACKEND:REST``: the backend's own ``spec_for(rest, endpoint)`` resolves it (a missing file, an
+    unknown id, an engine that is not installed make the target fail with that reason)."""
+    try:
+        cls = load_backend_class(backend)
+        resolve = getattr(cls, "spec_for", None)
+        spec = resolve(rest, endpoint) if resolve else ModelSpec(backend=backend, model=rest)
+    except BakeoffError as exc:
+        return ModelTarget(name, backend, None, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+    return ModelTarget(name, backend, spec)
+
+
+def endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
+    """Model ids listed at ``endpoint/models``."""
+    url = normalize_endpoint(endpoint) + "/models"
+    try:
+        resp = httpx.get(url, timeout=timeout)
+        resp.raise_for_status()
+        return [m["id"] for m in resp.json()["data"]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"cannot list models at {url}: {exc}",
+            hint="start the server or pass --models with the ids you want",
+        ) from None
+
+
+def prepare_embedded(
+    targets: list[ModelTarget], progress: Callable[[str, int, int], None] | None = None
+) -> None:
+    """Assemble and verify embedded models before timing starts; a failure marks only that target."""
+    for i, t in enumerate(targets):
+        alias = t.spec.embedded if t.spec else None
+        if not alias or t.error:
+            continue
+        model = embedded.EMBEDDED.get(alias)
+        if model is None:
+            continue
+        if embedded.is_ready(model):
+            continue
+
+        def report(done: int, total: int, alias: str = alias) -> None:
+            if progress:
+                progress(alias, done, total)
+
+        try:
+            embedded.ensure(model, report)
+        except BakeoffError as exc:
+            reason = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            targets[i] = ModelTarget(t.name, t.backend, t.spec, reason)

@@ -1,0 +1,59 @@
+"""The Typer app, its consoles and the helpers every command group shares."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from .. import __version__
+from ..bench import endpoint_models
+from ..config import (
+    ModelSpec,
+)
+from ..embedded import DEFAULT_ALIASES
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run a bake-off between language models on your own hardware.",
+    pretty_exceptions_enable=False,
+)
+# emoji=False: a model named "echo:parrot" or "x:smile:" must print as itself, not as an emoji
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 130, emoji=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 130, emoji=False)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"bakeoff {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _split(v: str) -> list[str]:
+    return [x.strip() for x in v.split(",") if x.strip()]
+
+
+def _model_names(
+    flag: str | None, env: dict[str, Any], endpoint: str | None, user_models: dict[str, ModelSpec]
+) -> list[str]:
+    """--models, else BENCH_MODELS, else all models at the endpoint, in the models file, or embedded."""
+    names: list[str] = _split(flag) if flag else env.get("models") or []
+    if names:
+        return names
+    if endpoint:
+        return endpoint_models(endpoint)
+    return list(user_models) or list(DEFAULT_ALIASES)

@@ -1,0 +1,351 @@
+"""``bench``, ``report``, ``compare``, ``recommend``: measure, re-render, compare, choose."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from ..bench import html_report, prepare_embedded, resolve_targets, run_bench, write_reports
+from ..config import (
+    BenchSettings,
+    ModelSpec,
+    PromptCase,
+    env_overrides,
+    load_models_file,
+    load_prompts,
+    load_suite,
+    normalize_endpoint,
+    session_prompts,
+)
+from ..errors import UsageError
+from ..reporters import render_csv, render_markdown
+from ..reporters.terminal import summary_table
+from ..results import load_summary
+from .app import _model_names, _split, app, console, err_console
+
+
+@app.command()
+def bench(
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Comma list: aliases, model ids at the endpoint, or BACKEND:ID. [env: BENCH_MODELS]",
+        ),
+    ] = None,
+    models_file: Annotated[
+        Path | None,
+        typer.Option("--models-file", help="models.json: {alias: {capabilities, size_mb, backend, ...}}"),
+    ] = None,
+    prompts: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompts",
+            "-p",
+            help="Prompt set: a JSON list of strings or of {id, prompt, system, max_tokens}.",
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="A single prompt instead of a set. [env: BENCH_PROMPT]")
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            "-s",
+            help="A built-in suite (meeting-notes) or a suite.json: cases with aspects and checks.",
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            "-e",
+            help="OpenAI-compatible base URL (/v1 appended when missing). [env: FOUNDRY_LOCAL_ENDPOINT]",
+        ),
+    ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option("--rounds", "-r", help="Measured rounds over the prompt set (3). [env: BENCH_ROUNDS]"),
+    ] = None,
+    warmup: Annotated[
+        int,
+        typer.Option("--warmup", help="Warm-up requests per model, flagged and excluded from statistics."),
+    ] = 1,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", help="Max new tokens per request (128). [env: BENCH_MAX_TOKENS]"),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="Sampling temperature (0). [env: BENCH_TEMPERATURE]")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Sampling seed sent with every request (0).")
+    ] = None,
+    no_stream: Annotated[
+        bool,
+        typer.Option(
+            "--no-stream",
+            help="Non-streaming requests: latency and tokens only, TTFT unknown. [env: BENCH_STREAM=0]",
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", help="Requests in flight per model (closed loop).")
+    ] = 1,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds allowed per request before it counts as stalled.")
+    ] = 120.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")
+    ] = None,
+    max_memory_mb: Annotated[
+        float | None,
+        typer.Option("--max-memory-mb", help="Memory budget: models whose peak exceeds it do not fit."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate", help="Open loop: send measured requests at this many per second, whatever is in flight."
+        ),
+    ] = None,
+    poisson: Annotated[
+        bool, typer.Option("--poisson", help="With --rate: Poisson arrivals instead of even spacing.")
+    ] = False,
+    watts_per_core: Annotated[
+        float,
+        typer.Option("--watts-per-core", help="Energy estimate when RAPL is unreadable: W per busy core."),
+    ] = 10.0,
+    price_per_kwh: Annotated[
+        float, typer.Option("--price-per-kwh", help="Electricity price for the cost per million tokens.")
+    ] = 0.30,
+) -> None:
+    """Benchmark models over a prompt set; write summary.json, records.jsonl and md, csv, html reports."""
+    env = env_overrides()
+    stream = env.get("stream", True) and not no_stream
+    ep = endpoint or env.get("endpoint")
+    ep = normalize_endpoint(ep) if ep else None
+    user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
+
+    cases: list[PromptCase]
+    if sum(x is not None for x in (prompts, prompt, suite)) > 1:
+        raise UsageError("give only one of --prompts, --prompt and --suite")
+    if suite is not None:
+        cases, source = load_suite(suite)
+    elif prompts is not None:
+        cases, source = load_prompts(prompts), str(prompts)
+    elif prompt or env.get("prompt"):
+        text = prompt or env["prompt"]
+        cases, source = [PromptCase(id="p1", prompt=text)], "--prompt" if prompt else "BENCH_PROMPT"
+    else:
+        cases, source = session_prompts(), "built-in session prompts"
+
+    names = _model_names(models, env, ep, user_models)
+
+    try:
+        settings = BenchSettings(
+            models=names,
+            rounds=rounds if rounds is not None else env.get("rounds", 3),
+            warmup=warmup,
+            max_tokens=max_tokens if max_tokens is not None else env.get("max_tokens", 128),
+            temperature=temperature if temperature is not None else env.get("temperature", 0.0),
+            seed=seed if seed is not None else 0,
+            stream=stream,
+            concurrency=concurrency,
+            timeout_s=timeout,
+            endpoint=ep,
+            prompts_source=source,
+            models_file=str(models_file) if models_file else None,
+            max_memory_mb=max_memory_mb,
+            rate=rate,
+            arrival="poisson" if poisson else "constant",
+            watts_per_core=watts_per_core,
+            price_per_kwh=price_per_kwh,
+        )
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        flag = "--" + "-".join(str(p) for p in e["loc"]).replace("_", "-").replace("timeout-s", "timeout")
+        raise UsageError(f"invalid value for {flag}: {e['msg']}") from None
+    out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    targets = resolve_targets(settings.models, user_models, ep)
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        tasks: dict[str, Any] = {}
+
+        def on_asm(alias: str, done: int, total: int) -> None:
+            if alias not in tasks:
+                tasks[alias] = prog.add_task(f"assembling {alias}", total=total)
+            prog.update(tasks[alias], completed=done)
+
+        prepare_embedded(targets, on_asm)
+
+    per_model = len(cases) * settings.rounds + settings.warmup
+    err_console.print(
+        f"[bold]bakeoff[/] {len(targets)} models x {len(cases)} prompts x {settings.rounds} rounds "
+        f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}"
+        f"{' (cases may set their own)' if any(c.max_tokens for c in cases) else ''}, "
+        f"{'streaming' if settings.stream else 'non-streaming'}, "
+        f"concurrency {settings.concurrency} -> {out_dir}"
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+    ) as prog:
+        bars: dict[str, Any] = {}
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "model_start":
+                bars[data["model"]] = prog.add_task(escape(data["model"]), total=per_model, status="loading")
+            elif kind == "record":
+                rec = data["record"]
+                bar = bars.get(rec.model)
+                if bar is not None:
+                    prog.update(bar, advance=1, status="warm-up" if rec.warmup else "measuring")
+            elif kind == "model_end":
+                bar = bars.get(data["model"])
+                if bar is not None:
+                    colour = "green" if data["status"] == "ok" else "red"
+                    note = f"[{colour}]{data['status']}[/]" + (
+                        f": {escape(data['error'][:70])}" if data["error"] else ""
+                    )
+                    prog.update(bar, status=note, completed=per_model)
+
+        try:
+            summary = run_bench(settings, cases, targets, out_dir, on_event)
+        except KeyboardInterrupt:
+            prog.stop()
+            err_console.print(f"[yellow]interrupted[/]: partial results kept in {out_dir}")
+            raise typer.Exit(130) from None
+
+    console.print(summary_table(summary))
+    for m in summary.models:
+        if m.error:
+            err_console.print(f"[red]{escape(m.model)}[/]: {escape(m.error)}", highlight=False)
+    console.print(f"reports: {out_dir}/summary.json, records.jsonl, report.md, report.csv, report.html")
+    if not any(m.status == "ok" for m in summary.models):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="What to print: md, csv, json or table.")
+    ] = "table",
+    write: Annotated[
+        bool, typer.Option("--write/--no-write", help="Rewrite report.md and report.csv beside summary.json.")
+    ] = True,
+) -> None:
+    """Re-render a saved run's reports (md, csv, html) from its summary.json and print one."""
+    summary = load_summary(run_dir)
+    if fmt not in ("md", "csv", "json", "table", "html"):
+        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json, html or table")
+    if write:
+        write_reports(summary, run_dir if run_dir.is_dir() else run_dir.parent)
+    if fmt == "md":
+        sys.stdout.write(render_markdown(summary))
+    elif fmt == "csv":
+        sys.stdout.write(render_csv(summary))
+    elif fmt == "html":
+        sys.stdout.write(html_report(run_dir if run_dir.is_dir() else run_dir.parent, summary))
+    elif fmt == "json":
+        sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+    elif fmt == "table":
+        console.print(summary_table(summary))
+    else:
+        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json or table")
+
+
+@app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="The baseline run folder (or its summary.json).")],
+    new: Annotated[Path, typer.Argument(help="The run to judge against it.")],
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help='Gate rules, e.g. "ttft_s.p50>+10%,decode_tokens_per_s.mean<-5%".'),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the Markdown diff here.")] = None,
+    min_change_pct: Annotated[
+        float, typer.Option("--min-change-pct", help="Smaller changes are 'unchanged' however certain.")
+    ] = 2.0,
+) -> None:
+    """Compare two runs model by model; exit 1 when a --fail-on rule is broken by a real change."""
+    from ..compare import compare as run_compare
+    from ..compare import parse_rules
+    from ..reporters.diff import render_diff
+
+    rules = parse_rules(fail_on)
+    result = run_compare(base, new, rules, min_change=min_change_pct / 100)
+    text = render_diff(result, base, new)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
+    if result.broken or result.gate_failed:
+        why = [f"{len(result.broken)} rule(s) broken"] if result.broken else []
+        err_console.print(f"[red]gate failed[/]: {'; '.join(why + result.gate_failed)}", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def recommend(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="e.g. latency=1,throughput=1,quality=2,checks=1,memory=0.5"),
+    ] = None,
+    max_memory_mb: Annotated[float | None, typer.Option("--max-memory-mb", help="Memory budget.")] = None,
+    max_p95_s: Annotated[
+        float | None, typer.Option("--max-p95-s", help="Latency SLO on p95, seconds.")
+    ] = None,
+    min_quality: Annotated[
+        float | None, typer.Option("--min-quality", help="Minimum mean quality score.")
+    ] = None,
+    license_: Annotated[
+        str | None, typer.Option("--license", help="Allowed licenses, e.g. apache-2.0,mit.")
+    ] = None,
+    capability: Annotated[str | None, typer.Option("--capability", help="Required capability tag.")] = None,
+) -> None:
+    """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence."""
+    from ..recommend import Constraints, parse_weights
+    from ..recommend import recommend as run_recommend
+    from ..reporters.recommendation import render_text
+
+    summary = load_summary(run_dir)
+    c = Constraints(
+        max_memory_mb=max_memory_mb,
+        max_p95_s=max_p95_s,
+        min_quality=min_quality,
+        licenses=tuple(x.lower() for x in _split(license_ or "")),
+        capability=capability,
+    )
+    result = run_recommend(
+        summary, run_dir if run_dir.is_dir() else run_dir.parent, parse_weights(weights), c
+    )
+    sys.stdout.write(render_text(result))
+    if result.winner is None:
+        raise typer.Exit(1)

@@ -1,0 +1,154 @@
+"""``doctor`` and ``serve``: check a set-up, serve models over an OpenAI-compatible API."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ..bench import prepare_embedded, resolve_targets
+from ..config import (
+    ModelSpec,
+    env_overrides,
+    load_models_file,
+    normalize_endpoint,
+)
+from ..embedded import DEFAULT_ALIASES
+from ..errors import BackendUnavailableError, UsageError
+from .app import _model_names, _split, app, console, err_console
+
+
+@app.command()
+def doctor(
+    models: Annotated[
+        str | None, typer.Option("--models", "-m", help="Comma list of models to check.")
+    ] = None,
+    models_file: Annotated[
+        Path | None, typer.Option("--models-file", help="models.json with your aliases.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", "-e", help="Check models at this OpenAI-compatible server.")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for each test answer.")] = 60.0,
+) -> None:
+    """Verify the set-up: cache, engines, each model listed and answering. Exit 1 if anything fails."""
+    from ..doctor import run_doctor
+
+    env = env_overrides()
+    ep = endpoint or env.get("endpoint")
+    ep = normalize_endpoint(ep) if ep else None
+    user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
+    targets = resolve_targets(_model_names(models, env, ep, user_models), user_models, ep)
+    prepare_embedded(targets)
+    failed = 0
+    for check in run_doctor(targets, ep, timeout):
+        mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
+        failed += 0 if check.ok else 1
+        console.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", highlight=False)
+    if failed:
+        err_console.print(f"{failed} check(s) failed")
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    models: Annotated[
+        str | None,
+        typer.Option("--models", "-m", help="Comma list of aliases or BACKEND:ID (default: all known)."),
+    ] = None,
+    models_file: Annotated[
+        Path | None, typer.Option("--models-file", help="models.json with your aliases.")
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; loopback unless you mean otherwise.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (Foundry Local's default is 5273).")] = 5273,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="BAKEOFF_API_KEY", help="Require 'Authorization: Bearer KEY'."),
+    ] = None,
+    preload: Annotated[
+        bool, typer.Option("--preload", help="Load every model before accepting requests.")
+    ] = False,
+    stream_interval_ms: Annotated[
+        float,
+        typer.Option(
+            "--stream-interval-ms",
+            help="In-process engines: wake the server to send streamed tokens at most this often; the "
+            "first token always goes at once (0 = every token at once).",
+        ),
+    ] = 0.0,
+    route: Annotated[
+        Path | None,
+        typer.Option(
+            "--route", help='Answer model "auto" / "auto:<capability>" with this run\'s recommendation.'
+        ),
+    ] = None,
+) -> None:
+    """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
+    try:
+        import uvicorn
+
+        from ..server import ModelHost, create_app
+    except ImportError:
+        raise BackendUnavailableError(
+            "the server needs uvicorn and starlette", hint="pip install 'bakeoff[serve]'"
+        ) from None
+    user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
+    names = _split(models) if models else list(dict.fromkeys([*user_models, *DEFAULT_ALIASES]))
+    targets = resolve_targets(names, user_models, None)
+    bad = [t for t in targets if t.error]
+    for t in bad:
+        err_console.print(f"[yellow]skipping[/] {escape(t.name)}: {escape(t.error or '')}", highlight=False)
+    targets = [t for t in targets if not t.error]
+    if not targets:
+        raise UsageError("no servable models", hint="check --models / --models-file")
+    if not _is_loopback(host) and not api_key:
+        err_console.print(
+            f"[yellow]warning:[/] binding {escape(host)} without --api-key: anyone who can reach this "
+            "machine can use these models"
+        )
+    model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms)
+    if route is not None:
+        from ..routing import routes_from_run
+
+        model_host.routes, notes = routes_from_run(route, [t.name for t in targets])
+        for note in notes:
+            err_console.print(f"[yellow]route[/] {escape(note)}", highlight=False)
+        for name, target in model_host.routes.items():
+            err_console.print(f"route {escape(name)} -> {escape(target)}", highlight=False)
+    application = create_app(model_host, api_key=api_key)
+    err_console.print(
+        f"serving {len(targets)} models at http://{host}:{port}/v1: {', '.join(t.name for t in targets)}",
+        highlight=False,
+    )
+    config = uvicorn.Config(application, host=host, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    if preload:
+
+        async def run_preloaded() -> None:
+            # load inside the server's own event loop, so the backends' locks belong to it
+            for name, error in (await model_host.preload()).items():
+                if error:
+                    err_console.print(
+                        f"[red]{escape(name)}[/] failed to load: {escape(error)}", highlight=False
+                    )
+            await server.serve()
+
+        asyncio.run(run_preloaded())
+    else:
+        server.run()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -11,13 +11,14 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from . import embedded
 from .config import BenchSettings, PromptCase
+from .load.events import EventSink, MeasureStarted, ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from .load.runner import ModelOutcome, Runner
 from .metrics.definitions import per_request_values
 from .metrics.request import request_metrics
@@ -34,8 +35,6 @@ from .summarize import summarize_model
 from .targets import ModelTarget, endpoint_models, prepare_embedded, resolve_targets
 
 __all__ = ["endpoint_models", "prepare_embedded", "resolve_targets", "run_bench"]
-
-EventFn = Callable[[str, dict[str, Any]], None]
 
 
 class RecordWriter:
@@ -148,7 +147,7 @@ def run_bench(
     prompts: Sequence[PromptCase],
     targets: Sequence[ModelTarget],
     out_dir: Path,
-    on_event: EventFn | None = None,
+    on_event: EventSink | None = None,
 ) -> Summary:
     """Run every target and write everything under ``out_dir``. On Ctrl-C the partial summary is
     written (``run.interrupted``) before ``KeyboardInterrupt`` propagates."""
@@ -159,24 +158,24 @@ def run_bench(
     writer = RecordWriter(out_dir / "records.jsonl")
     save_cases(prompts, out_dir)
     outcomes = [ModelOutcome(t) for t in targets]
-    events = on_event or (lambda kind, data: None)
+    events: EventSink = on_event or (lambda event: None)
 
     def on_record(rec: RequestRecord) -> None:
         writer(rec)
-        events("record", {"record": rec})
+        events(RequestDone(rec))
 
     monitors: dict[str, ModelMonitor] = {}
     by_name = {o.target.name: o for o in outcomes}
 
-    def watch(kind: str, data: dict[str, Any]) -> None:
-        name = data.get("model")
-        if kind == "model_start" and name in by_name and by_name[name].target.spec is not None:
-            monitors[name] = ModelMonitor(by_name[name].target)
-        elif kind == "measure_start" and name in monitors:
-            monitors[name].measure_start()
-        elif kind == "model_end" and name in monitors:
-            by_name[name].resources = monitors.pop(name).finish()
-        events(kind, data)
+    def watch(event: ProgressEvent) -> None:
+        if isinstance(event, ModelStarted) and event.model in by_name:
+            if by_name[event.model].target.spec is not None:
+                monitors[event.model] = ModelMonitor(by_name[event.model].target)
+        elif isinstance(event, MeasureStarted) and event.model in monitors:
+            monitors[event.model].measure_start()
+        elif isinstance(event, ModelEnded) and event.model in monitors:
+            by_name[event.model].resources = monitors.pop(event.model).finish()
+        events(event)
 
     runner = Runner(settings, prompts, on_record, watch)
     t_start = time.perf_counter()

@@ -32,6 +32,7 @@ from ..config import (
     session_prompts,
 )
 from ..errors import UsageError
+from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from ..reporters import render_csv, render_markdown
 from ..reporters.terminal import summary_table
 from ..results import load_summary
@@ -218,22 +219,19 @@ def bench(
     ) as prog:
         bars: dict[str, Any] = {}
 
-        def on_event(kind: str, data: dict[str, Any]) -> None:
-            if kind == "model_start":
-                bars[data["model"]] = prog.add_task(escape(data["model"]), total=per_model, status="loading")
-            elif kind == "record":
-                rec = data["record"]
-                bar = bars.get(rec.model)
+        def on_event(event: ProgressEvent) -> None:
+            if isinstance(event, ModelStarted):
+                bars[event.model] = prog.add_task(escape(event.model), total=per_model, status="loading")
+            elif isinstance(event, RequestDone):
+                bar = bars.get(event.record.model)
                 if bar is not None:
-                    prog.update(bar, advance=1, status="warm-up" if rec.warmup else "measuring")
-            elif kind == "model_end":
-                bar = bars.get(data["model"])
-                if bar is not None:
-                    colour = "green" if data["status"] == "ok" else "red"
-                    note = f"[{colour}]{data['status']}[/]" + (
-                        f": {escape(data['error'][:70])}" if data["error"] else ""
-                    )
-                    prog.update(bar, status=note, completed=per_model)
+                    prog.update(bar, advance=1, status="warm-up" if event.record.warmup else "measuring")
+            elif isinstance(event, ModelEnded) and (bar := bars.get(event.model)) is not None:
+                colour = "green" if event.status == "ok" else "red"
+                note = f"[{colour}]{event.status}[/]" + (
+                    f": {escape(event.error[:70])}" if event.error else ""
+                )
+                prog.update(bar, status=note, completed=per_model)
 
         try:
             summary = run_bench(settings, cases, targets, out_dir, on_event)

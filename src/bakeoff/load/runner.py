@@ -21,6 +21,7 @@ from ..errors import BakeoffError, RequestError
 from ..plugins import load_backend_class
 from ..records import ContentEvent, RequestRecord
 from ..targets import ModelTarget
+from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted
 from .schedule import arrival_offsets
 
 
@@ -48,21 +49,21 @@ class Job:
 
 
 class Runner:
-    """Runs a bake-off. ``on_record`` sees every record as it completes; ``on_event`` gets progress
-    notices (``model_start``, ``model_end``) for the CLI."""
+    """Runs a bake-off. ``on_record`` sees every record as it completes; ``on_event`` gets typed
+    progress events (``load.events``) for the library and the CLI."""
 
     def __init__(
         self,
         settings: BenchSettings,
         prompts: Sequence[PromptCase],
         on_record: RecordSink,
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_event: EventSink | None = None,
         max_consecutive_failures: int = 5,
     ) -> None:
         self.settings = settings
         self.prompts = list(prompts)
         self.on_record = on_record
-        self.on_event = on_event or (lambda kind, data: None)
+        self.on_event: EventSink = on_event or (lambda event: None)
         self.max_consecutive_failures = max_consecutive_failures
 
     def jobs(self) -> tuple[list[Job], list[Job]]:
@@ -73,19 +74,17 @@ class Runner:
     async def run_model(self, target: ModelTarget, outcome: ModelOutcome) -> None:
         """Benchmark one model, filling ``outcome``; never raises for model or request failures."""
         warm, measured = self.jobs()
-        self.on_event("model_start", {"model": target.name, "total": len(warm) + len(measured)})
+        self.on_event(ModelStarted(target.name, len(warm) + len(measured)))
         if target.error or target.spec is None:
             outcome.status, outcome.error = "error", target.error or "no model spec"
-            self.on_event(
-                "model_end", {"model": target.name, "status": outcome.status, "error": outcome.error}
-            )
+            self.on_event(ModelEnded(target.name, outcome.status, outcome.error))
             return
         backend: Backend | None = None
         try:
             backend = make_backend(load_backend_class(target.backend), target.name, target.spec)
             outcome.load_s = await backend.load()
             outcome.info = backend.describe()
-            self.on_event("loaded", {"model": target.name, "load_s": outcome.load_s})
+            self.on_event(ModelLoaded(target.name, outcome.load_s))
         except BakeoffError as exc:
             outcome.status, outcome.error = "error", f"load failed: {exc.message}"
         except Exception as exc:  # an engine's own failure must not stop the batch
@@ -99,7 +98,7 @@ class Runner:
         elif backend is not None:
             with contextlib.suppress(Exception):
                 await backend.close()
-        self.on_event("model_end", {"model": target.name, "status": outcome.status, "error": outcome.error})
+        self.on_event(ModelEnded(target.name, outcome.status, outcome.error))
 
     async def _send_all(
         self,
@@ -156,7 +155,7 @@ class Runner:
 
         for phase in (warm, measured):
             if phase is measured:
-                self.on_event("measure_start", {"model": target.name})
+                self.on_event(MeasureStarted(target.name))
                 if self.settings.rate:
                     await open_loop(phase)
                     break

@@ -78,3 +78,15 @@ def test_a_summary_written_before_the_metrics_table_still_renders_and_compares(t
     r = run("compare", str(run_dir), str(run_dir))
     assert r.returncode == 0, r.stderr
     assert f"| {before['model']} | latency_s.p50 |" in r.stdout
+
+
+def test_the_library_front_door(fake, tmp_path: Path) -> None:
+    from bakeoff.api import benchmark
+    from bakeoff.config import BenchSettings, PromptCase
+
+    settings = BenchSettings(models=["good", "missing-at-server"], endpoint=fake.base_url, rounds=1, warmup=0)
+    s = benchmark(settings, [PromptCase(id="p", prompt="one two")], tmp_path / "run")
+    good, missing = s.models
+    assert good.status == "ok" and good.ttft_s.n == 1 and good.tokens.completion_mean == 64
+    assert missing.status == "error" and missing.error  # a failed model is a row, not an exception
+    assert load_summary(tmp_path / "run").models[0].model == "good"

@@ -1,0 +1,37 @@
+"""The library's front door: one call from settings to a saved, summarised bake-off.
+
+    from bakeoff.api import benchmark
+    from bakeoff.config import BenchSettings
+
+    summary = benchmark(BenchSettings(models=["smollm2-135m", "qwen2.5-coder-0.5b"], rounds=2))
+    for row in summary.models:
+        print(row.model, row.status, row.ttft_s.p50, row.decode_tokens_per_s.p50)
+
+Everything ``bakeoff bench`` writes lands in ``out_dir`` (default ``bakeoff-runs/<timestamp>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from .bench import prepare_embedded, run_bench
+from .config import BenchSettings, PromptCase, load_models_file, session_prompts
+from .results import Summary
+from .targets import resolve_targets
+
+
+def benchmark(
+    settings: BenchSettings,
+    prompts: Sequence[PromptCase] | None = None,
+    out_dir: Path | str | None = None,
+) -> Summary:
+    """Resolve ``settings.models`` (with ``settings.models_file`` and ``settings.endpoint``), assemble
+    embedded models, run every model over ``prompts`` (default: the session's four prompts) and write
+    the run to ``out_dir``. Failed models are rows with their reason; only configuration errors raise."""
+    user_models = load_models_file(settings.models_file) if settings.models_file else {}
+    targets = resolve_targets(settings.models, user_models, settings.endpoint)
+    prepare_embedded(targets)
+    out = Path(out_dir) if out_dir else Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    return run_bench(settings, list(prompts) if prompts else session_prompts(), targets, out)

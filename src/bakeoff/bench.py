@@ -31,7 +31,7 @@ from .records import RequestRecord
 from .reporters import render_csv, render_markdown
 from .resource_figures import derive_resources
 from .results import RunInfo, Summary, load_records, save_summary
-from .summarize import summarize_model
+from .summarize import summarize_model, warm_cache_note
 from .targets import ModelTarget, endpoint_models, prepare_embedded, resolve_targets
 
 __all__ = ["endpoint_models", "prepare_embedded", "resolve_targets", "run_bench"]
@@ -123,7 +123,13 @@ def build_summary(
     run_settings = settings.model_dump(mode="json")
     run_settings["prompt_count"] = len(prompts)
     run_settings["prompts_sha256"] = prompts_fingerprint(prompts)
-    return Summary(run=RunInfo(settings=run_settings, environment=env, started_at=started), models=models)
+    notes = [
+        n
+        for o in outcomes
+        if (n := warm_cache_note(o.target.name, [r for r in records if r.model == o.target.name]))
+    ]
+    run = RunInfo(settings=run_settings, environment=env, started_at=started, notes=notes)
+    return Summary(run=run, models=models)
 
 
 def write_reports(summary: Summary, out_dir: Path) -> None:

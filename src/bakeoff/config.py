@@ -195,6 +195,11 @@ class BenchSettings(BaseModel):
     price_per_kwh: float = Field(default=0.30, ge=0)
     prompts_source: str = "built-in session prompts"
     models_file: str | None = None
+    prompt_cache: Literal["unique-prefix", "reuse"] = "unique-prefix"
+    """Servers with a prefix cache answer a repeated prompt without prefilling it again, so every round
+    after the first would read a warm TTFT. ``unique-prefix`` (default) starts each request to a server
+    with a short random tag so its prefill is cold, as in-process engines are (they reset their cache
+    per request); ``reuse`` sends the prompts as they are, to measure the cache on purpose."""
 
 
 # ---------------------------------------------------------------------------------------------

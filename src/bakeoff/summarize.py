@@ -90,3 +90,29 @@ def summarize_model(
         info=info or {},
         resources=resources or {},
     )
+
+
+WARM_CACHE_RATIO = 0.5
+"""Later rounds answering their first token in under this share of round 1's time look cached."""
+
+
+def warm_cache_note(model: str, records: Sequence[RequestRecord]) -> str | None:
+    """A note when rounds 2+ read a TTFT far below round 1's: a server's prompt cache answering the
+    repeats, which would make a warm number look like a cold one."""
+    ttft: dict[bool, list[float]] = {True: [], False: []}
+    for r in records:
+        if r.warmup or r.status != "ok" or not r.stream:
+            continue
+        t = request_metrics(r).ttft_s
+        if t is not None:
+            ttft[r.round == 1].append(t)
+    if not ttft[True] or not ttft[False]:
+        return None
+    first, later = float(np.median(ttft[True])), float(np.median(ttft[False]))
+    if later >= WARM_CACHE_RATIO * first:
+        return None
+    return (
+        f"{model}: median TTFT of rounds 2+ ({later * 1000:.1f} ms) is under half of round 1's "
+        f"({first * 1000:.1f} ms); a prompt cache may be answering the repeated prompts. Run with the "
+        "default prompt cache busting (not --reuse-prompt-cache), or read round 1 as the cold figure."
+    )

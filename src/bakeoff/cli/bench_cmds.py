@@ -39,6 +39,11 @@ from ..results import load_summary
 from .app import _model_names, _split, app, console, err_console
 
 
+def _d(field: str) -> object:
+    """A run setting's default, from ``BenchSettings`` (the one place it is written)."""
+    return BenchSettings.model_fields[field].default
+
+
 @app.command()
 def bench(
     models: Annotated[
@@ -82,21 +87,33 @@ def bench(
     ] = None,
     rounds: Annotated[
         int | None,
-        typer.Option("--rounds", "-r", help="Measured rounds over the prompt set (3). [env: BENCH_ROUNDS]"),
+        typer.Option(
+            "--rounds",
+            "-r",
+            help=f"Measured rounds over the prompt set ({_d('rounds')}). [env: BENCH_ROUNDS]",
+        ),
     ] = None,
     warmup: Annotated[
-        int,
-        typer.Option("--warmup", help="Warm-up requests per model, flagged and excluded from statistics."),
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--warmup",
+            help=f"Warm-up requests per model ({_d('warmup')}), flagged, excluded from statistics.",
+        ),
+    ] = None,
     max_tokens: Annotated[
         int | None,
-        typer.Option("--max-tokens", help="Max new tokens per request (128). [env: BENCH_MAX_TOKENS]"),
+        typer.Option(
+            "--max-tokens", help=f"Max new tokens per request ({_d('max_tokens')}). [env: BENCH_MAX_TOKENS]"
+        ),
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option("--temperature", help="Sampling temperature (0). [env: BENCH_TEMPERATURE]")
+        float | None,
+        typer.Option(
+            "--temperature", help=f"Sampling temperature ({_d('temperature')}). [env: BENCH_TEMPERATURE]"
+        ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Sampling seed sent with every request (0).")
+        int | None, typer.Option("--seed", help=f"Sampling seed sent with every request ({_d('seed')}).")
     ] = None,
     no_stream: Annotated[
         bool,
@@ -106,11 +123,25 @@ def bench(
         ),
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", help="Requests in flight per model (closed loop).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--concurrency", "-c", help=f"Requests in flight per model, closed loop ({_d('concurrency')})."
+        ),
+    ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds allowed per request before it counts as stalled.")
-    ] = 120.0,
+        float | None,
+        typer.Option(
+            "--timeout", help=f"Seconds per request before it counts as stalled ({_d('timeout_s')})."
+        ),
+    ] = None,
+    reuse_prompt_cache: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-prompt-cache",
+            help="Send prompts unchanged, so a server's prefix cache can answer repeats (default: each "
+            "request to a server starts with a short random tag, so every prefill is cold).",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")
     ] = None,
@@ -128,12 +159,19 @@ def bench(
         bool, typer.Option("--poisson", help="With --rate: Poisson arrivals instead of even spacing.")
     ] = False,
     watts_per_core: Annotated[
-        float,
-        typer.Option("--watts-per-core", help="Energy estimate when RAPL is unreadable: W per busy core."),
-    ] = 10.0,
+        float | None,
+        typer.Option(
+            "--watts-per-core",
+            help=f"Energy estimate when RAPL is unreadable: W per busy core ({_d('watts_per_core')}).",
+        ),
+    ] = None,
     price_per_kwh: Annotated[
-        float, typer.Option("--price-per-kwh", help="Electricity price for the cost per million tokens.")
-    ] = 0.30,
+        float | None,
+        typer.Option(
+            "--price-per-kwh",
+            help=f"Electricity price for the cost per million tokens ({_d('price_per_kwh')}).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark models over a prompt set; write summary.json, records.jsonl and md, csv, html reports."""
     env = env_overrides()
@@ -158,24 +196,28 @@ def bench(
     names = _model_names(models, env, ep, user_models)
 
     try:
+        given = {  # a flag wins over its environment variable; anything unset takes BenchSettings' default
+            "rounds": rounds if rounds is not None else env.get("rounds"),
+            "warmup": warmup,
+            "max_tokens": max_tokens if max_tokens is not None else env.get("max_tokens"),
+            "temperature": temperature if temperature is not None else env.get("temperature"),
+            "seed": seed,
+            "concurrency": concurrency,
+            "timeout_s": timeout,
+            "max_memory_mb": max_memory_mb,
+            "rate": rate,
+            "watts_per_core": watts_per_core,
+            "price_per_kwh": price_per_kwh,
+        }
         settings = BenchSettings(
             models=names,
-            rounds=rounds if rounds is not None else env.get("rounds", 3),
-            warmup=warmup,
-            max_tokens=max_tokens if max_tokens is not None else env.get("max_tokens", 128),
-            temperature=temperature if temperature is not None else env.get("temperature", 0.0),
-            seed=seed if seed is not None else 0,
             stream=stream,
-            concurrency=concurrency,
-            timeout_s=timeout,
             endpoint=ep,
             prompts_source=source,
             models_file=str(models_file) if models_file else None,
-            max_memory_mb=max_memory_mb,
-            rate=rate,
             arrival="poisson" if poisson else "constant",
-            watts_per_core=watts_per_core,
-            price_per_kwh=price_per_kwh,
+            prompt_cache="reuse" if reuse_prompt_cache else "unique-prefix",
+            **{k: v for k, v in given.items() if v is not None},
         )
     except ValidationError as exc:
         e = exc.errors()[0]
@@ -241,6 +283,8 @@ def bench(
             raise typer.Exit(130) from None
 
     console.print(summary_table(summary))
+    for note in summary.run.notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     for m in summary.models:
         if m.error:
             err_console.print(f"[red]{escape(m.model)}[/]: {escape(m.error)}", highlight=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -182,8 +183,15 @@ class Runner:
         latency can be reported from it); closed loop, it is the dispatch time."""
         s = self.settings
         streams = s.stream and getattr(backend, "supports_streaming", True)
+        messages, tag = job.prompt.messages(), None
+        if s.prompt_cache == "unique-prefix" and not getattr(backend, "in_process", True):
+            tag = f"[bakeoff-{secrets.token_hex(4)}]"  # one word; recorded in the record
+            messages = (
+                {**messages[0], "content": f"{tag}\n{messages[0]['content']}"},
+                *messages[1:],
+            )
         req = ChatRequest(
-            messages=job.prompt.messages(),
+            messages=messages,
             max_tokens=job.prompt.max_tokens or s.max_tokens,
             temperature=s.temperature,
             seed=s.seed,
@@ -229,6 +237,7 @@ class Runner:
             t_end_ns=t_end,
             events=tuple(events),
             output="".join(parts),
+            extra={"cache_tag": tag} if tag else {},
         )
         if error is not None or done is None:
             return RequestRecord(status="error", error=error, error_kind=kind, **base)  # type: ignore[arg-type]

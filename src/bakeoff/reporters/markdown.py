@@ -286,6 +286,8 @@ def render_markdown(summary: Summary) -> str:
                 f"| {m.model} | {secs(ls.p50)} | {secs(ls.p95)} "
                 f"| {secs(m.ttft_from_scheduled_s.p50)} | {rate(m.aggregate_output_tokens_per_s)} |"
             )
+    if summary.run.notes:
+        lines += [""] + [f"> **Note:** {n}" for n in summary.run.notes]
     lines += _quality(summary)
     hl = _highlights(summary.models)
     if hl:

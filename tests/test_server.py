@@ -239,7 +239,10 @@ def test_same_model_in_process_and_served_side_by_side(served: Served, tmp_path:
     from bakeoff.targets import ModelTarget
 
     targets.append(ModelTarget("smollm2-135m@serve", "openai", spec))
-    settings = BenchSettings(models=[t.name for t in targets], rounds=1, warmup=1, max_tokens=8)
+    # the same request to both (no cache tag for the served one: bakeoff serve resets llama.cpp's cache)
+    settings = BenchSettings(
+        models=[t.name for t in targets], rounds=1, warmup=1, max_tokens=8, prompt_cache="reuse"
+    )
     s = run_bench(settings, [PromptCase(id="p", prompt="Say hi")], targets, tmp_path)
     a, b = s.models
     assert a.status == b.status == "ok"

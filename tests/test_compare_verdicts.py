@@ -439,3 +439,10 @@ def test_cli_gate_exits_1_for_a_failed_model(tmp_path: Path) -> None:
     assert r.returncode == 1 and "m: error in the new run (HTTP 500)" in " ".join(r.stderr.split())
     r = run("compare", str(tmp_path / "base"), str(tmp_path / "new"))
     assert r.returncode == 0  # without --fail-on there is no gate to fail
+
+
+def test_a_failed_model_without_a_message_still_fails_the_gate(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", row("m", latency_s=TIGHT))
+    write_run(tmp_path / "b", ModelSummary(model="m", backend="openai", status="skipped"))
+    c = compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>+10%"))
+    assert c.gate_failed == ["m: skipped in the new run (no measured requests)"]

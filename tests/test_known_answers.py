@@ -404,7 +404,7 @@ def test_failures_only_give_no_aggregate_even_over_a_real_window() -> None:
     s = summarize_model("m", "openai", "error", "all failed", [bad], {"license": "MIT"}, {"peak_rss_mb": 5.0})
     assert s.aggregate_output_tokens_per_s is None
     assert s.error == "all failed" and s.status == "error"
-    assert s.info == {"license": "MIT"} and s.resources == {"peak_rss_mb": 5.0}
+    assert s.info == {"license": "MIT"} and s.resources.peak_rss_mb == 5.0
     assert s.per_prompt[0].latency_s_mean is None and s.per_prompt[0].ttft_s_mean is None
     assert s.sample_response is None
 
@@ -475,3 +475,32 @@ def test_ci95_is_the_2_5th_and_97_5th_percentile() -> None:
     # 1001 draws 0..1000: positions 0.025 x 1000 = 25 and 0.975 x 1000 = 975 exactly
     assert ci95(float(x) for x in range(1001)) == (25.0, 975.0)
     assert ci95([1, 2]) == pytest.approx((1.025, 1.975), rel=1e-12)  # integers are fine
+
+
+def test_itl_samples_are_pooled_gap_by_gap() -> None:
+    # two requests of three events each: two gaps each, four ITL samples in all (not two)
+    a = rec([(100 * MS, None), (110 * MS, None), (130 * MS, None)], 3)
+    b = rec([(100 * MS, None), (140 * MS, None), (200 * MS, None)], 3)
+    s = summarize_model("m", "openai", "ok", None, [a, b])
+    assert s.itl_s.n == 4 and s.itl_s.min == pytest.approx(0.010) and s.itl_s.max == pytest.approx(0.060)
+    assert s.itl_s.mean == pytest.approx((0.010 + 0.020 + 0.040 + 0.060) / 4)
+
+
+def test_warm_cache_note_by_hand() -> None:
+    from bakeoff.summarize import warm_cache_note
+
+    def r(round_: int, ttft_ms: int, **kw: object) -> RequestRecord:
+        return rec([(ttft_ms * MS, None), (ttft_ms * MS + MS, None)], 2, round=round_, **kw)
+
+    note = warm_cache_note("m", [r(1, 200), r(1, 220), r(2, 20), r(3, 24), r(0, 1, warmup=True)])
+    assert note == (
+        "m: median TTFT of rounds 2+ (22.0 ms) is under half of round 1's (210.0 ms); a prompt cache may "
+        "be answering the repeated prompts. Run with the default prompt cache busting (not "
+        "--reuse-prompt-cache), or read round 1 as the cold figure."
+    )
+    assert warm_cache_note("m", [r(1, 200), r(2, 100)]) is None  # exactly half: not flagged
+    assert warm_cache_note("m", [r(1, 200), r(2, 99)]) is not None
+    assert warm_cache_note("m", [r(1, 200)]) is None and warm_cache_note("m", [r(2, 20)]) is None
+    assert warm_cache_note("m", [r(1, 200), r(2, 20, stream=False)]) is None
+    assert warm_cache_note("m", [r(1, 200), r(2, 20, status="error", error="x")]) is None
+    assert warm_cache_note("m", [r(1, 200), r(2, 20, warmup=True)]) is None

@@ -8,16 +8,13 @@ import json
 from pathlib import Path
 
 from bakeoff.config import BenchSettings, load_models_file
-from bakeoff.records import ContentEvent, RequestRecord
 from bakeoff.reporters.markdown import render_markdown
 from bakeoff.results import RunInfo, Summary
-from bakeoff.summarize import warm_cache_note
 
 from .conftest import PROMPTS, bench, read_records
 from .test_cli import run
 
 DATA = Path(__file__).parent / "data"
-MS = 1_000_000
 
 
 def test_requests_to_a_server_are_tagged_uniquely(fake, tmp_path: Path) -> None:
@@ -50,32 +47,6 @@ def test_in_process_engines_are_not_tagged(tmp_path: Path) -> None:
         BenchSettings(models=["echo"], rounds=1, warmup=0, max_tokens=4), PROMPTS, targets, tmp_path / "o"
     )
     assert all(r["extra"] == {} for r in read_records(tmp_path / "o"))  # they reset their cache per request
-
-
-def _rec(round_: int, ttft_ms: float, **kw: object) -> RequestRecord:
-    base: dict[str, object] = dict(
-        model="m", backend="openai", prompt_id="p", round=round_, warmup=False, stream=True, status="ok",
-        t_scheduled_ns=0, t0_ns=0, t_end_ns=int(ttft_ms * MS) + MS,
-        events=(ContentEvent(int(ttft_ms * MS), None), ContentEvent(int(ttft_ms * MS) + MS, None)),
-        completion_tokens=2,
-    )  # fmt: skip
-    base.update(kw)
-    return RequestRecord(**base)  # type: ignore[arg-type]
-
-
-def test_later_rounds_far_faster_than_the_first_are_flagged() -> None:
-    cached = [_rec(1, 200), _rec(1, 220), _rec(2, 20), _rec(3, 24), _rec(0, 5, warmup=True)]
-    note = warm_cache_note("m", cached)
-    assert note is not None and note.startswith(
-        "m: median TTFT of rounds 2+ (22.0 ms) is under half of round 1's (210.0 ms)"
-    )
-    assert warm_cache_note("m", [_rec(1, 200), _rec(2, 100)]) is None  # exactly half: not flagged
-    assert warm_cache_note("m", [_rec(1, 200), _rec(2, 99)]) is not None
-    assert warm_cache_note("m", [_rec(1, 200)]) is None  # one round: nothing to compare
-    assert (
-        warm_cache_note("m", [_rec(1, 200), _rec(2, 20, stream=False)]) is None
-    )  # no TTFT without streaming
-    assert warm_cache_note("m", [_rec(1, 200), _rec(2, 20, status="error")]) is None
 
 
 def test_the_note_reaches_the_report() -> None:

@@ -33,7 +33,7 @@ def test_memory_of_a_model_with_a_known_buffer(tmp_path: Path) -> None:
     names = list(specs)
     settings = BenchSettings(models=names, rounds=3, warmup=1, max_tokens=20, max_memory_mb=100)
     s = run_bench(settings, PROMPT, resolve_targets(names, specs, None), tmp_path / "o")
-    echo, hog, again = (m.resources for m in s.models)
+    echo, hog, again = (m.resources.model_dump() for m in s.models)
     assert hog["memory_source"].startswith("bakeoff's own process")
     growth = hog["peak_rss_mb"] - echo["peak_rss_mb"]
     assert 200 * 1.048 - 30 < growth < 200 * 1.048 + 30, (echo, hog)  # 200 MiB = 209.7 MB
@@ -52,7 +52,7 @@ def test_energy_and_load_figures(tmp_path: Path) -> None:
         models=["echo"], rounds=2, warmup=1, max_tokens=10, watts_per_core=20, price_per_kwh=0.5
     )
     s = run_bench(settings, PROMPT, resolve_targets(["echo"], specs, None), tmp_path / "o")
-    r = s.models[0].resources
+    r = s.models[0].resources.model_dump()
     source = "measured" if energy.rapl_zones() else "estimated"
     assert r["energy_source"] == source and r["energy_j_per_token"] > 0
     if source == "estimated":
@@ -74,7 +74,7 @@ def _one(tmp_path: Path) -> Path:
 def test_local_server_gets_the_server_process_memory(fake, tmp_path: Path) -> None:
     settings = BenchSettings(models=["good"], rounds=1, warmup=0, endpoint=fake.base_url, max_tokens=4)
     s = run_bench(settings, PROMPT, resolve_targets(["good"], {}, fake.base_url), tmp_path)
-    r = s.models[0].resources
+    r = s.models[0].resources.model_dump()
     assert r["memory_source"].startswith(f"server process pid {fake.proc.pid}")
     assert r["peak_rss_mb"] > 5
 

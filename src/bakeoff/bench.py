@@ -30,7 +30,7 @@ from .quality.store import save_cases
 from .records import RequestRecord
 from .reporters import render_csv, render_markdown
 from .resource_figures import derive_resources
-from .results import RunInfo, Summary, load_records, save_summary
+from .results import Resources, RunInfo, Summary, load_records, save_summary
 from .summarize import summarize_model, warm_cache_note
 from .targets import ModelTarget, endpoint_models, prepare_embedded, resolve_targets
 
@@ -107,17 +107,19 @@ def build_summary(
         recs = [r for r in records if r.model == o.target.name]
         row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, _facts(o))
         model_bytes, download = _model_bytes(o.target, o.info)
-        row.resources = derive_resources(
-            row,
-            o.resources,
-            recs,
-            load_s=o.load_s,
-            model_bytes=model_bytes,
-            download_bytes=download,
-            bandwidth_gbs=gbs,
-            watts_per_core=settings.watts_per_core,
-            price_per_kwh=settings.price_per_kwh,
-            max_memory_mb=settings.max_memory_mb,
+        row.resources = Resources.model_validate(
+            derive_resources(
+                row,
+                o.resources,
+                recs,
+                load_s=o.load_s,
+                model_bytes=model_bytes,
+                download_bytes=download,
+                bandwidth_gbs=gbs,
+                watts_per_core=settings.watts_per_core,
+                price_per_kwh=settings.price_per_kwh,
+                max_memory_mb=settings.max_memory_mb,
+            )
         )
         models.append(row)
     run_settings = settings.model_dump(mode="json")

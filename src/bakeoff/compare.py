@@ -123,7 +123,7 @@ REAL = ("better", "worse")
 def _spread(m: ModelSummary, metric: str) -> float:
     """p90 - p50 of a metric's summary statistics: the noise bar when no per-request records exist."""
     st = m.stat(metric)
-    assert st.p90 is not None and st.p50 is not None, "callers check n >= MIN_SAMPLES first"
+    assert st.p90 is not None and st.p50 is not None  # callers check n >= MIN_SAMPLES first
     return float(abs(st.p90 - st.p50))
 
 

@@ -97,14 +97,14 @@ def _values(m: ModelSummary) -> dict[str, float | None]:
         "throughput": m.decode_tokens_per_s.p50 or m.output_tokens_per_s.mean,
         "quality": float(q) if isinstance(q, int | float) else None,
         "checks": float(ch) if isinstance(ch, int | float) else None,
-        "memory": m.resources.get("peak_rss_mb"),
+        "memory": m.resources.peak_rss_mb,
     }
 
 
 def _check(m: ModelSummary, c: Constraints) -> str | None:
     if m.status != "ok":
         return f"no results ({m.status}: {m.error})"
-    peak = m.resources.get("peak_rss_mb")
+    peak = m.resources.peak_rss_mb
     if c.max_memory_mb is not None:
         if peak is None:
             return "memory unknown, so the memory budget cannot be checked"

@@ -24,6 +24,8 @@ from .metrics import definitions
 from .metrics.stats import Stats
 
 SCHEMA_VERSION = 1
+"""Still 1: typing ``resources`` and keeping metric values by name changed no key and no value that
+a reader of summary.json sees (the data contract's checks read version 1); bump it when they do."""
 
 
 class _Strict(BaseModel):
@@ -55,6 +57,38 @@ class PromptSummary(_Strict):
 _NO_SAMPLES = Stats(n=0)
 
 
+class Resources(_Strict):
+    """What one model cost the machine (``resources`` of a row). Every figure is optional: a remote
+    server's memory, RAPL or a GPU may be out of reach, and the reason is kept instead."""
+
+    load_s: float | None = None
+    disk_mb: float | None = None
+    download_mb: float | None = None
+    first_request_ttft_s: float | None = Field(None, description="the warm-up's TTFT: the cold first answer")
+    warm_ttft_s: float | None = None
+    peak_rss_mb: float | None = None
+    steady_rss_mb: float | None = None
+    baseline_rss_mb: float | None = None
+    rss_samples: int | None = None
+    memory_source: str | None = None
+    memory_unavailable: str | None = None
+    measured_wall_s: float | None = None
+    other_load_pct: float | None = None
+    energy_j: float | None = None
+    energy_source: Literal["measured", "estimated"] | None = None
+    energy_method: str | None = None
+    energy_j_per_token: float | None = None
+    cost_per_mtok: float | None = None
+    price_per_kwh: float | None = None
+    memory_bandwidth_gbs: float | None = None
+    decode_ceiling_tok_s: float | None = None
+    roofline_ratio: float | None = None
+    max_memory_mb: float | None = None
+    fits_memory: bool | None = None
+    gpu_peak_memory_mb: float | None = None
+    gpu_util_mean_pct: float | None = None
+
+
 class ModelSummary(_Strict):
     """One model's row. ``model`` is the name exactly as the user gave it.
 
@@ -75,7 +109,7 @@ class ModelSummary(_Strict):
     per_prompt: list[PromptSummary] = Field(default_factory=list)
     sample_response: str | None = None
     info: dict[str, Any] = Field(default_factory=dict)
-    resources: dict[str, Any] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
     quality: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")

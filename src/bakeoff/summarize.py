@@ -41,13 +41,13 @@ def summarize_model(
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
     metrics = [request_metrics(r) for r in ok]
-    samples: dict[str, list[float]] = {}
+    samples: dict[str, list[float | None]] = {}
     for d in definitions.request_metrics_defs():
         assert d.per_request is not None
-        values: list[float] = []
+        values: list[float | None] = []  # stats() drops the None (unknown) values
         for rm in metrics:
             v = d.per_request(rm)
-            values += list(v) if isinstance(v, tuple) else ([] if v is None else [v])
+            values += list(v) if isinstance(v, tuple) else [v]
         samples[d.name] = values
     windows = {}
     for d in definitions.window_metrics_defs():

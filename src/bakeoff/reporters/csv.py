@@ -67,7 +67,7 @@ def render_csv(summary: Summary) -> str:
             _cell(m.tokens.completion_mean),
             m.tokens.source or "",
         ]
-        row += [_cell(m.resources.get(k)) for k in _RESOURCES]
+        row += [_cell(getattr(m.resources, k)) for k in _RESOURCES]
         q = m.quality
         ci = q.get("ci95") or [None, None]
         pw = q.get("pairwise") or {}

@@ -150,7 +150,7 @@ def _heat_map(summary: Summary) -> str:
 
 
 def _bars(summary: Summary) -> str:
-    rows = [(m.model, m.resources.get("peak_rss_mb"), m.resources.get("disk_mb")) for m in summary.models]
+    rows = [(m.model, m.resources.peak_rss_mb, m.resources.disk_mb) for m in summary.models]
     rows = [(n, p, d) for n, p, d in rows if p is not None or d is not None]
     if not rows:
         return "<p class=muted>No resource figures.</p>"
@@ -210,7 +210,7 @@ def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recomm
     )
     for m in summary.models:
         cls = "" if m.status == "ok" else " class=bad"
-        peak = m.resources.get("peak_rss_mb")
+        peak = m.resources.peak_rss_mb
         q = m.quality
         unparsed = q.get("unparsed_rate")
         checks = q.get("check_pass_rate")

@@ -37,10 +37,10 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
     if m := best("latency_s", "p95", True):
         out.append(f"Lowest p95 latency: **{m.model}** ({secs(m.latency_s.p95)}, n={m.latency_s.n})")
     for m in models:
-        if m.resources.get("fits_memory") is False:
+        if m.resources.fits_memory is False:
             out.append(
-                f"**{m.model}** does not fit the memory budget: peak {m.resources.get('peak_rss_mb')} MB "
-                f"> {m.resources.get('max_memory_mb'):g} MB"
+                f"**{m.model}** does not fit the memory budget: peak {m.resources.peak_rss_mb} MB "
+                f"> {m.resources.max_memory_mb or 0:g} MB"
             )
         if m.status != "ok":
             out.append(f"**{m.model}** {m.status}: {m.error}")
@@ -61,7 +61,7 @@ def _mb(v: float | None) -> str:
 
 
 def _resources(summary: Summary) -> list[str]:
-    rows = [m for m in summary.models if m.resources.get("memory_source") or m.resources.get("disk_mb")]
+    rows = [m for m in summary.models if m.resources.memory_source or m.resources.disk_mb]
     if not rows:
         return []
     out = [
@@ -74,41 +74,31 @@ def _resources(summary: Summary) -> list[str]:
     ]
     for m in rows:
         r = m.resources
-        fits = (
-            {True: "yes", False: "**no**", None: "n/a"}[r.get("fits_memory")] if "fits_memory" in r else "-"
-        )
-        e = r.get("energy_j_per_token")
-        energy = "n/a" if e is None else f"{e:.3f} J ({r.get('energy_source')})"
-        cost = "n/a" if r.get("cost_per_mtok") is None else f"{r['cost_per_mtok']:.4f}"
-        ratio = r.get("roofline_ratio")
+        fits = "-" if r.max_memory_mb is None else {True: "yes", False: "**no**", None: "n/a"}[r.fits_memory]
+        e = r.energy_j_per_token
+        energy = "n/a" if e is None else f"{e:.3f} J ({r.energy_source})"
+        cost = "n/a" if r.cost_per_mtok is None else f"{r.cost_per_mtok:.4f}"
+        ratio = r.roofline_ratio
         out.append(
-            f"| {m.model} | {_mb(r.get('peak_rss_mb'))} | {_mb(r.get('steady_rss_mb'))} | {fits} "
-            f"| {_mb(r.get('disk_mb'))} | {secs(r.get('load_s'))} | {secs(r.get('first_request_ttft_s'))} "
-            f"| {secs(r.get('warm_ttft_s'))} | {energy} | {cost} "
-            f"| {num(r.get('decode_ceiling_tok_s'))} tok/s | {'n/a' if ratio is None else f'{ratio:.0%}'} |"
+            f"| {m.model} | {_mb(r.peak_rss_mb)} | {_mb(r.steady_rss_mb)} | {fits} "
+            f"| {_mb(r.disk_mb)} | {secs(r.load_s)} | {secs(r.first_request_ttft_s)} "
+            f"| {secs(r.warm_ttft_s)} | {energy} | {cost} "
+            f"| {num(r.decode_ceiling_tok_s)} tok/s | {'n/a' if ratio is None else f'{ratio:.0%}'} |"
         )
     env = summary.run.environment
     bw = env.get("memory_bandwidth") or {}
     out += [
         "",
         "- Memory: "
-        + "; ".join(
-            sorted(
-                {str(m.resources.get("memory_source") or m.resources.get("memory_unavailable")) for m in rows}
-            )
-        ),
-        f"- Energy: {ENERGY_FORMULA}; price {rows[0].resources.get('price_per_kwh', 'n/a')} per kWh. "
+        + "; ".join(sorted({str(m.resources.memory_source or m.resources.memory_unavailable) for m in rows})),
+        f"- Energy: {ENERGY_FORMULA}; price {rows[0].resources.price_per_kwh or 'n/a'} per kWh. "
         "An *estimated* figure assumes a draw per busy core (`--watts-per-core`); RAPL was "
-        + (
-            "read."
-            if any(m.resources.get("energy_source") == "measured" for m in rows)
-            else "not readable here."
-        ),
+        + ("read." if any(m.resources.energy_source == "measured" for m in rows) else "not readable here."),
         f"- Decode ceiling = memory bandwidth / model bytes (each token reads every weight once); "
         f"bandwidth {bw.get('gbs', 'n/a')} GB/s ({bw.get('method', 'not measured')}).",
         "- First answer TTFT is the first (warm-up) request after load; warm TTFT is the measured p50.",
     ]
-    busy = [m.model for m in rows if (m.resources.get("other_load_pct") or 0) > 20]
+    busy = [m.model for m in rows if (m.resources.other_load_pct or 0) > 20]
     if busy:
         out.append(
             f"- **Other load** on the machine during {', '.join(busy)} (over 20% of the CPUs): "
@@ -159,7 +149,7 @@ def _quality(summary: Summary) -> list[str]:
         checks = (
             f"{_pct(ch.get('pass_rate'))} ({ch.get('passed')}/{ch.get('total')})" if ch.get("total") else "-"
         )
-        peak = m.resources.get("peak_rss_mb")
+        peak = m.resources.peak_rss_mb
         lines_src = q.get("source") or "-"
         if q.get("self_judging_skipped") and not q.get("human_scored"):
             lines_src += " (judge: not self-scored)"
@@ -311,7 +301,7 @@ def render_markdown(summary: Summary) -> str:
     ]
     lines.append("|---|---|---|---|---|")
     for m in summary.models:
-        load = m.resources.get("load_s")
+        load = m.resources.load_s
         lines.append(
             f"| {m.model} | {num(m.tokens.prompt_mean)} | {num(m.tokens.completion_mean)} | "
             f"{m.tokens.source or 'n/a'} | {secs(load) if load is not None else 'n/a'} |"

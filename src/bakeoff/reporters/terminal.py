@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import Summary
+from ..results import Resources, Summary
 from .format import metric_cell, metric_columns, rate, secs
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
@@ -104,11 +104,10 @@ def agreement_line(a: dict[str, object]) -> str:
     )
 
 
-def _peak(r: dict[str, object]) -> str:
-    peak = r.get("peak_rss_mb")
-    if not isinstance(peak, int | float):
+def _peak(r: Resources) -> str:
+    if r.peak_rss_mb is None:
         return "n/a"
-    return f"{peak:.0f} MB" + (" [red](over)[/]" if r.get("fits_memory") is False else "")
+    return f"{r.peak_rss_mb:.0f} MB" + (" [red](over)[/]" if r.fits_memory is False else "")
 
 
 def failure_lines(summary: Summary) -> list[str]:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import settings
 
@@ -78,3 +84,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         lines = ["BAKEOFF_NO_SKIPS is set, and these tests were skipped:", *(f"  {s}" for s in _SKIPPED)]
         if tr is not None:
             tr.write_line("\n".join(lines), red=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def bakeoff_serve(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``bakeoff serve ARGS`` on a free loopback port, up once /health answers; yields the base URL."""
+    port = free_port()
+    exe = str(Path(sys.executable).parent / "bakeoff")
+    cmd = [exe, "serve", "--port", str(port), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"bakeoff serve did not start: {proc.stdout.read() if proc.stdout else ''}")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from .conftest import bakeoff_serve
 
 BAKEOFF = str(Path(sys.executable).parent / "bakeoff")
 
@@ -104,27 +104,9 @@ def test_plugin_backend_runs_through_doctor(plugin_env: dict[str, str]) -> None:
 
 
 def test_plugin_backend_runs_through_serve(plugin_env: dict[str, str]) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [BAKEOFF, "serve", "--port", str(port), "--models", "echo:parrot"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=plugin_env,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with bakeoff_serve("--models", "echo:parrot", env=plugin_env) as base:
         body = {"model": "echo:parrot", "messages": [{"role": "user", "content": "hello plugin world"}]}
         r = httpx.post(base + "/v1/chat/completions", json=body, timeout=30)
         assert r.status_code == 200, r.text
         assert r.json()["choices"][0]["message"]["content"].split() == ["hello", "plugin", "world"]
         assert r.json()["usage"]["completion_tokens"] == 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

@@ -6,31 +6,12 @@ import numpy as np
 import pytest
 
 from bakeoff.metrics import request_metrics, stats
-from bakeoff.records import ContentEvent, RequestRecord
+from bakeoff.records import RequestRecord
 from bakeoff.summarize import summarize_model
 
+from .test_known_answers import rec
+
 MS = 1_000_000
-
-
-def rec(events: list[tuple[int, int | None]], n_out: int | None, **kw: object) -> RequestRecord:
-    base: dict[str, object] = dict(
-        model="m",
-        backend="openai",
-        prompt_id="p1",
-        round=1,
-        warmup=False,
-        stream=True,
-        status="ok",
-        t_scheduled_ns=0,
-        t0_ns=0,
-        t_end_ns=events[-1][0] if events else 0,
-        events=tuple(ContentEvent(o, t) for o, t in events),
-        prompt_tokens=10,
-        completion_tokens=n_out,
-        token_source="usage",
-    )
-    base.update(kw)
-    return RequestRecord(**base)  # type: ignore[arg-type]
 
 
 def test_ttft_tpot_decode_and_output_rate() -> None:

@@ -5,7 +5,6 @@ the off-loopback warning, sampling parameters passed through, and a summary with
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,45 +18,22 @@ import numpy as np
 from bakeoff.metrics.stats import stats
 from bakeoff.results import ModelSummary, RunInfo, Summary, save_summary
 
-from .conftest import read_records
+from .conftest import bakeoff_serve, free_port, read_records
 from .test_cli import run
 
 DATA = Path(__file__).parent / "data"
 BAKEOFF = str(Path(sys.executable).parent / "bakeoff")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(tmp: Path, *flags: str, models: dict[str, dict[str, object]] | None = None) -> Iterator[str]:
-    """``bakeoff serve`` on a free loopback port with the echo adapters; yields the base URL."""
+    """``bakeoff serve`` with the echo adapters (or ``models``); yields the base URL."""
     models = models or {"echo": {"adapter": f"{DATA}/echo_adapter.py:EchoAdapter"}}
     (tmp / "models.json").write_text(json.dumps(models))
-    port = _port()
-    proc = subprocess.Popen(
-        [BAKEOFF, "serve", "--port", str(port), "--models", ",".join(models),
-         "--models-file", str(tmp / "models.json"), *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start")
+    with bakeoff_serve(
+        "--models", ",".join(models), "--models-file", str(tmp / "models.json"), *flags
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_rate_and_poisson_flags(fake, tmp_path: Path) -> None:
@@ -172,7 +148,7 @@ def test_warns_when_bound_off_loopback_without_a_key(tmp_path: Path) -> None:
     (tmp_path / "models.json").write_text(
         json.dumps({"echo": {"adapter": f"{DATA}/echo_adapter.py:EchoAdapter"}})
     )
-    args = [BAKEOFF, "serve", "--host", "192.0.2.1", "--port", str(_port()), "--models", "echo",
+    args = [BAKEOFF, "serve", "--host", "192.0.2.1", "--port", str(free_port()), "--models", "echo",
             "--models-file", str(tmp_path / "models.json")]  # fmt: skip
     r = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert "warning: binding 192.0.2.1 without --api-key" in r.stderr

@@ -478,23 +478,24 @@ def test_ci95_is_the_2_5th_and_97_5th_percentile() -> None:
 
 
 def test_itl_samples_are_pooled_gap_by_gap() -> None:
-    # two requests of three events each: two gaps each, four ITL samples in all (not two)
+    # three events then two: two gaps and one, three ITL samples in all (not one per request)
     a = rec([(100 * MS, None), (110 * MS, None), (130 * MS, None)], 3)
-    b = rec([(100 * MS, None), (140 * MS, None), (200 * MS, None)], 3)
+    b = rec([(100 * MS, None), (140 * MS, None)], 2)
     s = summarize_model("m", "openai", "ok", None, [a, b])
-    assert s.itl_s.n == 4 and s.itl_s.min == pytest.approx(0.010) and s.itl_s.max == pytest.approx(0.060)
-    assert s.itl_s.mean == pytest.approx((0.010 + 0.020 + 0.040 + 0.060) / 4)
+    assert s.itl_s.n == 3 and s.itl_s.min == pytest.approx(0.010) and s.itl_s.max == pytest.approx(0.040)
+    assert s.itl_s.mean == pytest.approx((0.010 + 0.020 + 0.040) / 3)
 
 
 def test_warm_cache_note_by_hand() -> None:
     from bakeoff.summarize import warm_cache_note
 
-    def r(round_: int, ttft_ms: int, **kw: object) -> RequestRecord:
-        return rec([(ttft_ms * MS, None), (ttft_ms * MS + MS, None)], 2, round=round_, **kw)
+    def r(round_: int, ttft_ms: float, **kw: object) -> RequestRecord:
+        t = int(ttft_ms * MS)
+        return rec([(t, None), (t + MS, None)], 2, round=round_, **kw)
 
-    note = warm_cache_note("m", [r(1, 200), r(1, 220), r(2, 20), r(3, 24), r(0, 1, warmup=True)])
-    assert note == (
-        "m: median TTFT of rounds 2+ (22.0 ms) is under half of round 1's (210.0 ms); a prompt cache may "
+    note = warm_cache_note("m", [r(0, 1, warmup=True), r(1, 200), r(1, 220), r(2, 99), r(3, 100.8)])
+    assert note == (  # medians: 99.9 ms and 210 ms (in ms: x 1000 exactly)
+        "m: median TTFT of rounds 2+ (99.9 ms) is under half of round 1's (210.0 ms); a prompt cache may "
         "be answering the repeated prompts. Run with the default prompt cache busting (not "
         "--reuse-prompt-cache), or read round 1 as the cold figure."
     )

@@ -101,9 +101,7 @@ def warm_cache_note(model: str, records: Sequence[RequestRecord]) -> str | None:
     repeats, which would make a warm number look like a cold one."""
     ttft: dict[bool, list[float]] = {True: [], False: []}
     for r in records:
-        if r.warmup or r.status != "ok" or not r.stream:
-            continue
-        t = request_metrics(r).ttft_s
+        t = None if r.warmup else request_metrics(r).ttft_s  # None for failures and non-streamed
         if t is not None:
             ttft[r.round == 1].append(t)
     if not ttft[True] or not ttft[False]:

@@ -90,3 +90,20 @@ def test_the_library_front_door(fake, tmp_path: Path) -> None:
     assert good.status == "ok" and good.ttft_s.n == 1 and good.tokens.completion_mean == 64
     assert missing.status == "error" and missing.error  # a failed model is a row, not an exception
     assert load_summary(tmp_path / "run").models[0].model == "good"
+
+
+def test_a_registered_renderer_is_written_by_every_run(fake, tmp_path: Path) -> None:
+    from bakeoff.reporters import RENDERERS, register_renderer
+    from bakeoff.run_report import RunReport
+
+    def models_txt(report: RunReport) -> str:
+        return "".join(f"{m.model} {m.status} {len(report.records)}\n" for m in report.summary.models)
+
+    register_renderer("txt", "models.txt", models_txt)
+    try:
+        bench(fake.base_url, ["good"], tmp_path / "run", rounds=1)
+        assert (tmp_path / "run" / "models.txt").read_text() == "good ok 3\n"  # warm-up + 2 prompts
+        with pytest.raises(ValueError, match="already registered"):
+            register_renderer("md", "x.md", models_txt)
+    finally:
+        RENDERERS.pop("txt")

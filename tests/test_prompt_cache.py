@@ -10,6 +10,7 @@ from pathlib import Path
 from bakeoff.config import BenchSettings, load_models_file
 from bakeoff.reporters.markdown import render_markdown
 from bakeoff.results import RunInfo, Summary
+from bakeoff.run_report import RunReport
 
 from .conftest import PROMPTS, bench, read_records
 from .test_cli import run
@@ -53,4 +54,4 @@ def test_the_note_reaches_the_report() -> None:
     s = Summary(
         run=RunInfo(settings={}, environment={}, started_at="t", notes=["m: a prompt cache may be..."])
     )
-    assert "> **Note:** m: a prompt cache may be..." in render_markdown(s)
+    assert "> **Note:** m: a prompt cache may be..." in render_markdown(RunReport(s))

@@ -420,10 +420,11 @@ def test_verdicts_under_an_older_rubric_are_ignored_not_mixed(run: Path) -> None
 
 def test_markdown_tables_survive_pipes_in_check_names(run: Path) -> None:
     from bakeoff.reporters.markdown import render_markdown
+    from bakeoff.run_report import RunReport
 
     s = load_summary(run)
     s.models[0].quality["checks"]["by_check"] = {"regex:a|b": 0.5}
-    md = render_markdown(s)
+    md = render_markdown(RunReport(s))
     assert "| regex:a\\|b |" in md
     assert CASES[0].checks[0].label == "icontains:thursday"
     assert PromptCase(id="x", prompt="y", checks=[{"type": "contains", "value": ["a", "b"]}]).checks[

@@ -28,9 +28,10 @@ from .monitors.resources import ModelMonitor
 from .quality.aggregate import apply_quality
 from .quality.store import save_cases
 from .records import RequestRecord
-from .reporters import render_csv, render_markdown
+from .reporters import write_all
 from .resource_figures import derive_resources
-from .results import Resources, RunInfo, Summary, load_records, save_summary
+from .results import Resources, RunInfo, Summary, save_summary
+from .run_report import RunReport
 from .summarize import summarize_model, warm_cache_note
 from .targets import ModelTarget, endpoint_models, prepare_embedded, resolve_targets
 
@@ -134,20 +135,13 @@ def build_summary(
     return Summary(run=run, models=models)
 
 
-def write_reports(summary: Summary, out_dir: Path) -> None:
-    """summary.json, then report.md, report.csv and report.html rendered from it (and records.jsonl)."""
+def write_reports(summary: Summary, out_dir: Path) -> RunReport:
+    """summary.json, then every registered renderer's file (report.md, .csv, .html) from one report
+    object built from it and the run's records."""
     save_summary(summary, out_dir)
-    (out_dir / "report.md").write_text(render_markdown(summary), encoding="utf-8")
-    (out_dir / "report.csv").write_text(render_csv(summary), encoding="utf-8")
-    (out_dir / "report.html").write_text(html_report(out_dir, summary), encoding="utf-8")
-
-
-def html_report(run_dir: Path, summary: Summary) -> str:
-    """The HTML page of a saved run, with the default recommendation."""
-    from .recommend import recommend
-    from .reporters.html import render_html
-
-    return render_html(summary, load_records(run_dir), recommend(summary, run_dir))
+    report = RunReport.of_run(out_dir, summary)
+    write_all(report, out_dir)
+    return report
 
 
 def run_bench(

@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import html_report, prepare_embedded, resolve_targets, run_bench, write_reports
+from ..bench import prepare_embedded, resolve_targets, run_bench, write_reports
 from ..config import (
     BenchSettings,
     ModelSpec,
@@ -33,9 +33,10 @@ from ..config import (
 )
 from ..errors import UsageError
 from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone
-from ..reporters import render_csv, render_markdown
+from ..reporters import RENDERERS
 from ..reporters.terminal import summary_table
 from ..results import load_summary
+from ..run_report import RunReport
 from .app import _model_names, _split, app, console, err_console
 
 
@@ -297,7 +298,7 @@ def bench(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="What to print: md, csv, json or table.")
+        str, typer.Option("--format", "-f", help="What to print: md, csv, html, json or table.")
     ] = "table",
     write: Annotated[
         bool, typer.Option("--write/--no-write", help="Rewrite report.md and report.csv beside summary.json.")
@@ -305,22 +306,17 @@ def report(
 ) -> None:
     """Re-render a saved run's reports (md, csv, html) from its summary.json and print one."""
     summary = load_summary(run_dir)
-    if fmt not in ("md", "csv", "json", "table", "html"):
-        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json, html or table")
-    if write:
-        write_reports(summary, run_dir if run_dir.is_dir() else run_dir.parent)
-    if fmt == "md":
-        sys.stdout.write(render_markdown(summary))
-    elif fmt == "csv":
-        sys.stdout.write(render_csv(summary))
-    elif fmt == "html":
-        sys.stdout.write(html_report(run_dir if run_dir.is_dir() else run_dir.parent, summary))
+    formats = [*RENDERERS, "json", "table"]
+    if fmt not in formats:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"use {', '.join(formats)}")
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    report = write_reports(summary, folder) if write else RunReport.of_run(folder, summary)
+    if fmt in RENDERERS:
+        sys.stdout.write(RENDERERS[fmt][1](report))
     elif fmt == "json":
         sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     elif fmt == "table":
         console.print(summary_table(summary))
-    else:
-        raise UsageError(f"unknown format {fmt!r}", hint="use md, csv, json or table")
 
 
 @app.command()

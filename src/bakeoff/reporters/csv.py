@@ -6,7 +6,7 @@ import csv
 import io
 
 from ..metrics import definitions
-from ..results import Summary
+from ..run_report import RunReport
 
 _FIELDS = ("n", "mean", "min", "max", "p50", "p90", "p95", "p99")
 _RESOURCES = (
@@ -41,7 +41,8 @@ def _cell(v: object) -> object:
     return "" if v is None else v
 
 
-def render_csv(summary: Summary) -> str:
+def render_csv(report: RunReport) -> str:
+    summary = report.summary
     header = ["model", "backend", "status", "error", "requests_ok", "requests_error"]
     request, window = definitions.request_metrics_defs(), definitions.window_metrics_defs()
     header += [f"{d.name}_{f}" for d in request for f in _FIELDS]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from ..recommend import Recommendation
+from ..recommend import Recommendation, recommend
 from ..results import Summary, measured_samples
+from ..run_report import RunReport
 from .format import metric_cell, metric_columns, num
 from .terminal import quality_cell
 
@@ -174,7 +173,9 @@ def _bars(summary: Summary) -> str:
     return "".join(out)
 
 
-def render_html(summary: Summary, records: Sequence[dict[str, Any]], rec: Recommendation) -> str:
+def render_html(report: RunReport) -> str:
+    summary, records = report.summary, report.records
+    rec = report.recommendation or recommend(summary)  # no records: a recommendation on points only
     cols = metric_columns("html")
     s = summary.run.settings
     env = summary.run.environment

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..monitors.energy import ENERGY_FORMULA
 from ..results import ModelSummary, Summary
+from ..run_report import RunReport
 from .format import metric_cell, metric_columns, num, rate, secs
 
 DEFINITIONS = """\
@@ -238,7 +239,8 @@ def _quality(summary: Summary) -> list[str]:
     return out
 
 
-def render_markdown(summary: Summary) -> str:
+def render_markdown(report: RunReport) -> str:
+    summary = report.summary
     cols = metric_columns("markdown")
     s = summary.run.settings
     env = summary.run.environment

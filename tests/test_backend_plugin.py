@@ -110,3 +110,23 @@ def test_plugin_backend_runs_through_serve(plugin_env: dict[str, str]) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["choices"][0]["message"]["content"].split() == ["hello", "plugin", "world"]
         assert r.json()["usage"]["completion_tokens"] == 3
+
+
+def test_a_broken_plugin_fails_its_target_not_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeoff import plugins, targets
+
+    class Broken:
+        @classmethod
+        def spec_for(cls, ref: str, endpoint: str | None) -> object:
+            raise ValueError("no such thing")
+
+    monkeypatch.setattr(targets, "load_backend_class", lambda name: Broken)
+    monkeypatch.setattr(targets, "backend_names", lambda: ["broken"])
+    (t,) = targets.resolve_targets(["broken:x"], {}, None)
+    assert t.spec is None and t.error == "backend 'broken' failed on 'x': ValueError: no such thing"
+
+    def explode(name: str) -> object:
+        raise OSError("libengine.so: cannot open shared object file")
+
+    monkeypatch.setattr(plugins, "load_backend_class", explode)
+    assert plugins.backend_in_process("broken") is True  # the default; the target reports the failure

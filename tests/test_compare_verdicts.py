@@ -446,3 +446,62 @@ def test_a_failed_model_without_a_message_still_fails_the_gate(tmp_path: Path) -
     write_run(tmp_path / "b", ModelSummary(model="m", backend="openai", status="skipped"))
     c = compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>+10%"))
     assert c.gate_failed == ["m: skipped in the new run (no measured requests)"]
+
+
+def test_a_run_that_stopped_early_fails_the_gate(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", row("m", latency_s=TIGHT), records(latency_s=TIGHT))
+    stopped = row("m", latency_s=[10.0])
+    stopped.error = "stopped after 5 consecutive failed requests; last: HTTP 500"
+    write_run(tmp_path / "b", stopped, records(latency_s=[10.0]))
+    c = compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>+10%"))
+    assert c.broken == []  # one sample: too few to call a change...
+    assert c.gate_failed == [  # ...but a run that gave up is a failure of its own
+        "m: stopped early in the new run (stopped after 5 consecutive failed requests; last: HTTP 500)"
+    ]
+
+
+def test_a_rule_with_nothing_to_check_fails_the_gate(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", row("m", latency_s=TIGHT, ttft_s=TIGHT), records(latency_s=TIGHT, ttft_s=TIGHT))
+    write_run(tmp_path / "b", row("m", latency_s=TIGHT), records(latency_s=TIGHT))  # no streaming: no TTFT
+    c = compare(tmp_path / "a", tmp_path / "b", parse_rules("ttft_s.p50>+10%,latency_s.p50>+10%"))
+    assert c.gate_failed == ["m: ttft_s.p50>+10% cannot be checked, the new run has no ttft_s.p50"]
+
+
+def test_rules_name_only_statistics_that_exist() -> None:
+    from bakeoff.errors import UsageError
+
+    for bad in ("latency_s.median>+10%", "ttft_s.p75>+10%", "latency_s.max>+1%"):
+        with pytest.raises(UsageError) as e:
+            parse_rules(bad)
+        assert (
+            e.value.message.startswith("unknown statistic")
+            and e.value.hint == "one of mean, p50, p90, p95, p99"
+        )
+    assert [r.stat for r in parse_rules("quality.check_pass_rate<-0.1,latency_s.mean>+5%")] == [
+        "check_pass_rate",
+        "mean",
+    ]
+
+
+def test_a_run_from_before_prompt_tags_counts_as_reusing_the_cache() -> None:
+    from bakeoff.compare import setting_differences
+
+    old = Summary(run=RunInfo(settings={"max_tokens": 8}, environment={}, started_at="t"))
+    new = Summary(
+        run=RunInfo(
+            settings={"max_tokens": 8, "prompt_cache": "unique-prefix"}, environment={}, started_at="t"
+        )
+    )
+    assert setting_differences(old, new) == ["prompt_cache: 'reuse' -> 'unique-prefix'"]
+    same = Summary(
+        run=RunInfo(settings={"max_tokens": 8, "prompt_cache": "reuse"}, environment={}, started_at="t")
+    )
+    assert setting_differences(old, same) == []
+
+
+def test_the_footer_names_the_floor_in_use(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", row(latency_s=TIGHT), records(latency_s=TIGHT))
+    text = render_diff(
+        compare(tmp_path / "a", tmp_path / "a", min_change=0.015), tmp_path / "a", tmp_path / "a"
+    )
+    assert "or under 1.5% of the base, is *unchanged*." in text

@@ -489,19 +489,24 @@ def test_itl_samples_are_pooled_gap_by_gap() -> None:
 def test_warm_cache_note_by_hand() -> None:
     from bakeoff.summarize import warm_cache_note
 
-    def r(round_: int, ttft_ms: float, **kw: object) -> RequestRecord:
+    def r(prompt: str, ttft_ms: float, **kw: object) -> RequestRecord:
         t = int(ttft_ms * MS)
-        return rec([(t, None), (t + MS, None)], 2, round=round_, **kw)
+        return rec([(t, None), (t + MS, None)], 2, prompt_id=prompt, **kw)
 
-    note = warm_cache_note("m", [r(0, 1, warmup=True), r(1, 200), r(1, 220), r(2, 99), r(3, 100.8)])
-    assert note == (  # medians: 99.9 ms and 210 ms (in ms: x 1000 exactly)
-        "m: median TTFT of rounds 2+ (99.9 ms) is under half of round 1's (210.0 ms); a prompt cache may "
-        "be answering the repeated prompts. Run with the default prompt cache busting (not "
-        "--reuse-prompt-cache), or read round 1 as the cold figure."
+    # first sendings: a's warm-up (200 ms) and b (220 ms), median 210; repeats of a: 99 and 100.8, median 99.9
+    sent = [r("a", 200, warmup=True, round=0), r("a", 99), r("b", 220), r("a", 100.8, round=2)]
+    assert warm_cache_note("m", sent) == (
+        "m: median TTFT of repeated prompts (99.9 ms) is under half of their first sending's (210.0 ms); a "
+        "prompt cache may be answering them (an engine's reuse_prompt_cache option, or a server cache that "
+        "the per-request tag does not defeat); read the first sendings as the cold figure."
     )
-    assert warm_cache_note("m", [r(1, 200), r(2, 100)]) is None  # exactly half: not flagged
-    assert warm_cache_note("m", [r(1, 200), r(2, 99)]) is not None
-    assert warm_cache_note("m", [r(1, 200)]) is None and warm_cache_note("m", [r(2, 20)]) is None
-    assert warm_cache_note("m", [r(1, 200), r(2, 20, stream=False)]) is None
-    assert warm_cache_note("m", [r(1, 200), r(2, 20, status="error", error="x")]) is None
-    assert warm_cache_note("m", [r(1, 200), r(2, 20, warmup=True)]) is None
+    assert (warm_cache_note("m", sent, "reuse") or "").endswith(
+        "; expected with --reuse-prompt-cache: the repeats' figures include the cache."
+    )
+    firsts = [r("a", 200), r("b", 220)]
+    assert warm_cache_note("m", [*firsts, r("a", 105), r("b", 105)]) is None  # exactly half: not flagged
+    assert warm_cache_note("m", [*firsts, r("a", 104.9), r("b", 104.9)]) is not None
+    assert warm_cache_note("m", [*firsts, r("a", 20)]) is None  # one repeat is too few to tell
+    assert warm_cache_note("m", [r("a", 200), r("a", 20), r("a", 20)]) is None  # one first sending: too few
+    assert warm_cache_note("m", [*firsts, r("a", 20, stream=False), r("b", 20, stream=False)]) is None
+    assert warm_cache_note("m", [*firsts, r("a", 20, status="error", error="x"), r("b", 20)]) is None

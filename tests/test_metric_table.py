@@ -107,3 +107,35 @@ def test_a_registered_renderer_is_written_by_every_run(fake, tmp_path: Path) -> 
             register_renderer("md", "x.md", models_txt)
     finally:
         RENDERERS.pop("txt")
+
+
+def test_a_summary_with_a_metric_from_an_absent_plugin_still_loads(tmp_path: Path) -> None:
+    from bakeoff.results import ModelSummary
+
+    with registered(DOUBLE):
+        row = ModelSummary(
+            model="m", backend="x", status="ok", double_ttft_s={"n": 2, "mean": 0.4, "p50": 0.4}
+        )
+        saved = row.model_dump(mode="json")
+    assert saved["double_ttft_s"]["n"] == 2
+    back = ModelSummary.model_validate(saved)  # the plugin is not registered now
+    assert back.stat("double_ttft_s").n == 2 and back.model_dump(mode="json") == saved
+    with pytest.raises(ValueError, match="bogus"):
+        ModelSummary.model_validate({**saved, "bogus": 1})  # anything that is not STATS-shaped is refused
+
+
+def test_python_m_bakeoff_cli() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "bakeoff.cli", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("bakeoff ")
+
+
+def test_benchmark_records_where_its_prompts_came_from(fake, tmp_path: Path) -> None:
+    from bakeoff.api import benchmark
+    from bakeoff.config import BenchSettings, PromptCase
+
+    settings = BenchSettings(models=["good"], endpoint=fake.base_url, rounds=1, warmup=0)
+    s = benchmark(settings, [PromptCase(id="p", prompt="x")], tmp_path)
+    assert s.run.settings["prompts_source"] == "prompts passed to benchmark()"

@@ -1,6 +1,6 @@
-"""Repeated prompts must not read as cold TTFT: requests to a server carry a unique one-word tag by
-default (recorded), ``--reuse-prompt-cache`` turns it off, and a run whose later rounds answer far
-faster than the first says so."""
+"""Repeated prompts must not read as cold TTFT: requests to a server carry a unique tag by default
+(recorded), ``--reuse-prompt-cache`` turns it off, and a run whose repeated prompts answer far faster
+than their first sending says so."""
 
 from __future__ import annotations
 

@@ -453,3 +453,13 @@ def test_nothing_to_score_gives_zero_not_a_division_by_zero() -> None:
     zero = {d: 0.0 for d in DEFAULT_WEIGHTS}
     r = recommend(summary(model("A", 1.0, 50, 100), model("B", 2.0, 40, 200)), weights=zero)
     assert r.dimensions == [] and [c.score for c in r.candidates] == [0.0, 0.0]
+
+
+def test_a_zero_score_is_the_whole_gap() -> None:
+    from bakeoff.recommend import relative
+
+    assert relative("checks", 0.0, 1.0) == 0.0 and relative("throughput", 0.0, 50.0) == 0.0
+    r = recommend(summary(model("W", 1.0, 50, 100, checks=1.0), model("L", 1.0, 50, 100, checks=0.0)))
+    assert next(c for c in r.candidates if c.model == "L").lost_because == (
+        "biggest gap: checks (0% of checks vs 100% of checks)"
+    )

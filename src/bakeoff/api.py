@@ -34,4 +34,8 @@ def benchmark(
     targets = resolve_targets(settings.models, user_models, settings.endpoint)
     prepare_embedded(targets)
     out = Path(out_dir) if out_dir else Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    return run_bench(settings, list(prompts) if prompts else session_prompts(), targets, out)
+    if prompts is None:
+        return run_bench(settings, session_prompts(), targets, out)
+    if settings.prompts_source == BenchSettings.model_fields["prompts_source"].default:
+        settings = settings.model_copy(update={"prompts_source": "prompts passed to benchmark()"})
+    return run_bench(settings, list(prompts), targets, out)

@@ -126,10 +126,11 @@ def build_summary(
     run_settings = settings.model_dump(mode="json")
     run_settings["prompt_count"] = len(prompts)
     run_settings["prompts_sha256"] = prompts_fingerprint(prompts)
+    mode = settings.prompt_cache
     notes = [
         n
         for o in outcomes
-        if (n := warm_cache_note(o.target.name, [r for r in records if r.model == o.target.name]))
+        if (n := warm_cache_note(o.target.name, [r for r in records if r.model == o.target.name], mode))
     ]
     run = RunInfo(settings=run_settings, environment=env, started_at=started, notes=notes)
     return Summary(run=run, models=models)

@@ -39,6 +39,9 @@ def _higher_is_better(metric: str) -> bool:
     return metric == "quality" or definitions.get(metric).higher_is_better
 
 
+RULE_STATS = ("mean", "p50", "p90", "p95", "p99")
+"""Statistics a rule may name: those every summary keeps and compare can resample."""
+
 _RULE = re.compile(r"^\s*([a-z_]+)\.([a-z0-9_]+)\s*([<>])\s*([+-]?\d+(?:\.\d+)?)(%?)\s*$")
 
 
@@ -70,6 +73,11 @@ def parse_rules(text: str | None) -> list[Rule]:
         known = [*compared_metrics(), "quality"]
         if metric not in known:
             raise UsageError(f"unknown metric {metric!r} in --fail-on", hint=f"one of {', '.join(known)}")
+        if metric != "quality" and stat not in RULE_STATS:
+            raise UsageError(
+                f"unknown statistic {stat!r} in --fail-on rule {part.strip()!r}",
+                hint=f"one of {', '.join(RULE_STATS)}",
+            )
         rules.append(Rule(metric, stat, op, float(value), pct == "%"))
     return rules
 
@@ -188,6 +196,7 @@ class Comparison:
     broken: list[tuple[Rule, Delta]]
     settings_differ: list[str]
     gate_failed: list[str]
+    min_change: float = MIN_CHANGE
 
 
 def compare(
@@ -222,31 +231,45 @@ def compare(
         [m for m in nm if m not in bm],
         broken,
         setting_differences(base, new),
-        gate_failures(base, new) if rules else [],
+        gate_failures(base, new, rules, deltas) if rules else [],
+        min_change,
     )
 
 
-def gate_failures(base: Summary, new: Summary) -> list[str]:
-    """What fails a gate whatever the rules say: nothing to compare, a model gone, a model that failed.
+def gate_failures(
+    base: Summary, new: Summary, rules: Sequence[Rule] = (), deltas: Sequence[Delta] = ()
+) -> list[str]:
+    """What fails a gate whatever the thresholds say: nothing to compare, a model gone, a model that
+    failed or stopped early, a rule with no value to check in the new run.
 
     A rule can only break on a number that exists; a new run whose model crashed has none, so without
-    these a gate would pass exactly when the change is worst."""
+    these a gate would pass exactly when the change is worst. (Too few samples is not a failure: the
+    number exists, it just cannot be told from noise.)"""
     names = {m.model for m in new.models}
     shared = [m.model for m in base.models if m.model in names]
     out = [] if shared else ["the runs share no model, so no rule could be checked"]
     out += [f"{m.model}: missing from the new run" for m in base.models if m.model not in names]
-    out += [
-        f"{m.model}: {m.status} in the new run ({m.error or 'no measured requests'})"
-        for m in new.models
-        if m.model in shared and m.status != "ok"
-    ]
+    for m in new.models:
+        if m.model not in shared:
+            continue
+        if m.status != "ok":
+            out.append(f"{m.model}: {m.status} in the new run ({m.error or 'no measured requests'})")
+        elif m.error:  # ok with an error: stopped early (e.g. after consecutive failed requests)
+            out.append(f"{m.model}: stopped early in the new run ({m.error})")
+    failed = {m.model for m in new.models if m.status != "ok"}
+    for rule in rules:
+        for d in deltas:
+            if (d.metric, d.stat) == (rule.metric, rule.stat) and d.new is None and d.model not in failed:
+                out.append(f"{d.model}: {rule} cannot be checked, the new run has no {d.metric}.{d.stat}")
     return out
 
 
 COMPARED_SETTINGS = (
     "prompts_sha256", "prompts_source", "prompt_count", "max_tokens", "temperature", "seed", "stream",
-    "concurrency", "rate", "arrival", "rounds", "warmup", "endpoint",
+    "concurrency", "rate", "arrival", "rounds", "warmup", "endpoint", "prompt_cache",
 )  # fmt: skip
+_BEFORE = {"prompt_cache": "reuse"}
+"""What a run recorded before a setting existed meant: prompts were sent unchanged."""
 """Run settings that change what a metric measures; a difference in any of them is named in the diff."""
 COMPARED_MACHINE = ("cpu_model", "cpu_count", "ram_gb", "machine", "os", "gpu")
 """Environment facts that make two runs different machines."""
@@ -254,13 +277,15 @@ COMPARED_MACHINE = ("cpu_model", "cpu_count", "ram_gb", "machine", "os", "gpu")
 
 def setting_differences(base: Summary, new: Summary) -> list[str]:
     """Each setting or machine fact that both runs recorded and that differs, as ``key: old -> new``
-    (a key only one run recorded, e.g. from an older bakeoff, is not a difference)."""
+    (a key only one run recorded, e.g. from an older bakeoff, is not a difference, unless what its
+    absence meant is known: ``_BEFORE``)."""
     out = []
     for a, b, keys, prefix in (
         (base.run.settings, new.run.settings, COMPARED_SETTINGS, ""),
         (base.run.environment, new.run.environment, COMPARED_MACHINE, "machine "),
     ):
         for k in keys:
-            if k in a and k in b and a[k] != b[k]:
-                out.append(f"{prefix}{k}: {a[k]!r} -> {b[k]!r}")
+            va, vb = a.get(k, _BEFORE.get(k)), b.get(k, _BEFORE.get(k))
+            if (k in a or k in _BEFORE) and (k in b or k in _BEFORE) and va != vb:
+                out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
     return out

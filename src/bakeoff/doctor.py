@@ -54,14 +54,13 @@ def check_engine(targets: Sequence[ModelTarget]) -> list[Check]:
     out: list[Check] = []
     for name in dict.fromkeys(t.backend for t in targets if not t.error):
         try:
-            cls = load_backend_class(name)
+            checks = getattr(load_backend_class(name), "doctor_checks", None)
+            out += [Check(label, ok, detail) for label, ok, detail in (checks() if checks else [])]
         except BakeoffError as exc:
-            out.append(
-                Check(f"engine {name}", False, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
-            )
-            continue
-        checks = getattr(cls, "doctor_checks", None)
-        out += [Check(label, ok, detail) for label, ok, detail in (checks() if checks else [])]
+            why = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            out.append(Check(f"engine {name}", False, why))
+        except Exception as exc:  # a plugin's check that crashes is a failed check, not a crash
+            out.append(Check(f"engine {name}", False, f"{type(exc).__name__}: {exc}"))
     return out
 
 

@@ -7,7 +7,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
-from .errors import BackendUnavailableError, BakeoffError, UsageError
+from .errors import BackendUnavailableError, UsageError
 
 GROUP = "bakeoff.backends"
 
@@ -55,7 +55,7 @@ def backend_trait(name: str, attr: str, default: Any) -> Any:
     ``default`` when it does not say or cannot be imported."""
     try:
         return getattr(load_backend_class(name), attr, default)
-    except BakeoffError:
+    except Exception:  # an unknown or broken plugin: its target fails on its own, with the reason
         return default
 
 

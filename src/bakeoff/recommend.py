@@ -140,10 +140,13 @@ def _scores(
 
 def relative(d: str, value: float | None, best: float | None) -> float | None:
     """How close ``value`` comes to ``best`` on dimension ``d``, 1 at best: best/value where lower is
-    better, value/best where higher is; None where either is unknown or not positive (no points)."""
-    if value is None or best is None or value <= 0 or best <= 0:
+    better, value/best where higher is (0 for a zero score); None where either is unknown, the best is
+    not positive, or a lower-is-better value is not positive (no points, no gap)."""
+    if value is None or best is None or best <= 0:
         return None
-    return best / value if d in LOWER_IS_BETTER else value / best
+    if d in LOWER_IS_BETTER:
+        return best / value if value > 0 else None  # 0 s or 0 MB: a broken reading, not infinitely good
+    return max(value, 0.0) / best  # nothing passed, no throughput: 0 points, and the whole gap
 
 
 def recommend(

@@ -89,6 +89,11 @@ class Resources(_Strict):
     gpu_util_mean_pct: float | None = None
 
 
+def _is_stats(v: Any) -> bool:
+    """A STATS object of the data contract (``n`` and the statistics, nothing else)."""
+    return isinstance(v, dict) and "n" in v and set(v) <= set(Stats.model_fields)
+
+
 class ModelSummary(_Strict):
     """One model's row. ``model`` is the name exactly as the user gave it.
 
@@ -127,18 +132,20 @@ class ModelSummary(_Strict):
                 st.setdefault(m.name, _NO_SAMPLES)
             else:
                 wn.setdefault(m.name, None)
+        for key in [k for k, v in data.items() if k not in cls.model_fields and _is_stats(v)]:
+            st[key] = data.pop(key)  # a metric registered by a plugin that is not loaded here: kept
         return {**data, "stats": st, "windows": wn}
 
     @model_serializer(mode="wrap")
     def _flatten_metrics(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         d: dict[str, Any] = handler(self)
-        st, wn = d.pop("stats"), d.pop("windows")
+        st, wn = d.pop("stats", None) or {}, d.pop("windows", None) or {}
         for m in definitions.all_metrics():
             if m.kind == "request":
-                d[m.name] = st.get(m.name) or _NO_SAMPLES.model_dump()
+                d[m.name] = st.pop(m.name, None) or _NO_SAMPLES.model_dump()
             else:
-                d[m.name] = wn.get(m.name)
-        return d
+                d[m.name] = wn.pop(m.name, None)
+        return {**d, **st, **wn}  # and any metric no longer registered, as it was read
 
     def stat(self, name: str) -> Stats:
         """STATS of a request metric (no samples when it was not measured)."""

@@ -93,24 +93,35 @@ def summarize_model(
 
 
 WARM_CACHE_RATIO = 0.5
-"""Later rounds answering their first token in under this share of round 1's time look cached."""
+"""Repeats answering their first token in under this share of the first sending's time look cached."""
+MIN_WARM_CACHE_SAMPLES = 2
+"""Sendings needed on each side (first, repeated) before the two are compared."""
 
 
-def warm_cache_note(model: str, records: Sequence[RequestRecord]) -> str | None:
-    """A note when rounds 2+ read a TTFT far below round 1's: a server's prompt cache answering the
-    repeats, which would make a warm number look like a cold one."""
-    ttft: dict[bool, list[float]] = {True: [], False: []}
-    for r in records:
-        t = None if r.warmup else request_metrics(r).ttft_s  # None for failures and non-streamed
-        if t is not None:
-            ttft[r.round == 1].append(t)
-    if not ttft[True] or not ttft[False]:
+def warm_cache_note(model: str, records: Sequence[RequestRecord], mode: str = "unique-prefix") -> str | None:
+    """A note when repeated prompts read a TTFT far below their first sending's (warm-up included):
+    a server's prompt cache answering the repeats, which makes a warm number look like a cold one."""
+    first: list[float] = []
+    repeat: list[float] = []
+    seen: set[str] = set()
+    for r in records:  # in the order they were sent
+        t = request_metrics(r).ttft_s  # None for failures and non-streamed requests
+        if t is None:
+            continue
+        (repeat if r.prompt_id in seen else first).append(t)
+        seen.add(r.prompt_id)
+    if min(len(first), len(repeat)) < MIN_WARM_CACHE_SAMPLES:
         return None
-    first, later = float(np.median(ttft[True])), float(np.median(ttft[False]))
-    if later >= WARM_CACHE_RATIO * first:
+    cold, warm = float(np.median(first)), float(np.median(repeat))
+    if warm >= WARM_CACHE_RATIO * cold:
         return None
+    why = (
+        "expected with --reuse-prompt-cache: the repeats' figures include the cache"
+        if mode == "reuse"
+        else "a prompt cache may be answering them (an engine's reuse_prompt_cache option, or a server "
+        "cache that the per-request tag does not defeat); read the first sendings as the cold figure"
+    )
     return (
-        f"{model}: median TTFT of rounds 2+ ({later * 1000:.1f} ms) is under half of round 1's "
-        f"({first * 1000:.1f} ms); a prompt cache may be answering the repeated prompts. Run with the "
-        "default prompt cache busting (not --reuse-prompt-cache), or read round 1 as the cold figure."
+        f"{model}: median TTFT of repeated prompts ({warm * 1000:.1f} ms) is under half of their first "
+        f"sending's ({cold * 1000:.1f} ms); {why}."
     )

@@ -92,6 +92,10 @@ def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> Model
         spec = resolve(rest, endpoint) if resolve else ModelSpec(backend=backend, model=rest)
     except BakeoffError as exc:
         return ModelTarget(name, backend, None, f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+    except Exception as exc:  # a plugin's own failure marks its target, never the run
+        return ModelTarget(
+            name, backend, None, f"backend {backend!r} failed on {rest!r}: {type(exc).__name__}: {exc}"
+        )
     return ModelTarget(name, backend, spec)
 
 

@@ -33,7 +33,3 @@ def main() -> None:
         if exc.hint:
             err_console.print(f"  -> {escape(exc.hint)}", highlight=False)
         sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    main()

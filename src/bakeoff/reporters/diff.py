@@ -51,7 +51,8 @@ def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
         "",
         "Verdicts: "
         + "; ".join(dict.fromkeys(d.method.split(" [")[0].split(":")[0] for d in c.deltas if d.method))
-        + "; a change inside the runs' own spread, or under 2% of the base, is *unchanged*.",
+        + f"; a change inside the runs' own spread, or under {c.min_change * 100:g}% of the base, "
+        "is *unchanged*.",
         "",
     ]
     return "\n".join(lines)

@@ -31,8 +31,8 @@ def test_streaming_matches_plan(fake, tmp_path: Path, concurrency: int) -> None:
     assert TTFT + (N - 1) * ITL <= m.latency_s.p50 < TTFT + (N - 1) * ITL + SLACK
     assert m.tokens.completion_mean == N and m.tokens.source == "usage"
     # prompt tokens come from the server's usage: one per word of each prompt
-    # (plus the one-word tag that keeps a server's prompt cache from answering repeated prompts)
-    assert m.tokens.prompt_mean == pytest.approx((3 + 4) / 2 + 1)
+    # (plus the three-word tag that keeps a server's prompt cache from answering repeated prompts)
+    assert m.tokens.prompt_mean == pytest.approx((3 + 4) / 2 + 3)
     # output tokens/s per request = N / E2E, not (prompt + completion) / E2E
     assert abs(m.output_tokens_per_s.p50 - N / (TTFT + (N - 1) * ITL)) < 1.0
     # percentiles lie inside the samples

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from bakeoff.config import BenchSettings, load_models_file
+from bakeoff.load.cache_tag import WORDS, tagged
 from bakeoff.reporters.markdown import render_markdown
 from bakeoff.results import RunInfo, Summary
 from bakeoff.run_report import RunReport
@@ -22,9 +23,10 @@ def test_requests_to_a_server_are_tagged_uniquely(fake, tmp_path: Path) -> None:
     s = bench(fake.base_url, ["good"], tmp_path / "tagged", rounds=2)
     recs = read_records(tmp_path / "tagged")
     tags = [r["extra"]["cache_tag"] for r in recs]  # type: ignore[index]
-    assert len(tags) == 5 and len(set(tags)) == 5 and all(t.startswith("[bakeoff-") for t in tags)
-    # the fake server counts one prompt token per word: the tag is exactly one more
-    assert [r["prompt_tokens"] for r in recs if not r["warmup"]] == [4, 5, 4, 5]
+    assert len(tags) == 5 and len(set(tags)) == 5 and all(len(t.split()) == 3 for t in tags)
+    assert all(w in WORDS for t in tags for w in t.split())
+    # the fake server counts one prompt token per word: the tag is exactly three more
+    assert [r["prompt_tokens"] for r in recs if not r["warmup"]] == [6, 7, 6, 7]
     assert s.run.settings["prompt_cache"] == "unique-prefix"
 
 
@@ -55,3 +57,12 @@ def test_the_note_reaches_the_report() -> None:
         run=RunInfo(settings={}, environment={}, started_at="t", notes=["m: a prompt cache may be..."])
     )
     assert "> **Note:** m: a prompt cache may be..." in render_markdown(RunReport(s))
+
+
+def test_the_tag_goes_before_the_first_message() -> None:
+    msgs = ({"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"})
+    assert tagged(msgs, "river lamp stone") == (
+        {"role": "system", "content": "river lamp stone\nBe brief."},
+        {"role": "user", "content": "Hi"},
+    )
+    assert len(WORDS) == len(set(WORDS)) == 146

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from ..errors import BakeoffError, RequestError
 from ..plugins import load_backend_class
 from ..records import ContentEvent, RequestRecord
 from ..targets import ModelTarget
+from .cache_tag import new_tag, tagged
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted
 from .schedule import arrival_offsets
 
@@ -185,11 +185,8 @@ class Runner:
         streams = s.stream and getattr(backend, "supports_streaming", True)
         messages, tag = job.prompt.messages(), None
         if s.prompt_cache == "unique-prefix" and not getattr(backend, "in_process", True):
-            tag = f"[bakeoff-{secrets.token_hex(4)}]"  # one word; recorded in the record
-            messages = (
-                {**messages[0], "content": f"{tag}\n{messages[0]['content']}"},
-                *messages[1:],
-            )
+            tag = new_tag()  # a server's prefix cache must not answer a repeat (recorded in the record)
+            messages = tagged(messages, tag)
         req = ChatRequest(
             messages=messages,
             max_tokens=job.prompt.max_tokens or s.max_tokens,

@@ -505,3 +505,20 @@ def test_the_footer_names_the_floor_in_use(tmp_path: Path) -> None:
         compare(tmp_path / "a", tmp_path / "a", min_change=0.015), tmp_path / "a", tmp_path / "a"
     )
     assert "or under 1.5% of the base, is *unchanged*." in text
+
+
+def test_models_only_in_the_new_run_do_not_hide_a_failure(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", row("m", latency_s=TIGHT))
+    write_run(
+        tmp_path / "b", row("added", latency_s=TIGHT), ModelSummary(model="m", backend="x", status="error")
+    )
+    c = compare(tmp_path / "a", tmp_path / "b", parse_rules("latency_s.p50>+10%"))
+    assert c.gate_failed == ["m: error in the new run (no measured requests)"]
+
+
+def test_a_setting_only_the_base_recorded_is_not_a_difference() -> None:
+    from bakeoff.compare import setting_differences
+
+    base = Summary(run=RunInfo(settings={"max_tokens": 8, "rounds": 5}, environment={}, started_at="t"))
+    new = Summary(run=RunInfo(settings={"max_tokens": 8}, environment={}, started_at="t"))
+    assert setting_differences(base, new) == [] and setting_differences(new, base) == []

@@ -495,7 +495,7 @@ def test_warm_cache_note_by_hand() -> None:
 
     # first sendings: a's warm-up (200 ms) and b (220 ms), median 210; repeats of a: 99 and 100.8, median 99.9
     sent = [r("a", 200, warmup=True, round=0), r("a", 99), r("b", 220), r("a", 100.8, round=2)]
-    assert warm_cache_note("m", sent) == (
+    assert warm_cache_note("m", sent, "unique-prefix") == (
         "m: median TTFT of repeated prompts (99.9 ms) is under half of their first sending's (210.0 ms); a "
         "prompt cache may be answering them (an engine's reuse_prompt_cache option, or a server cache that "
         "the per-request tag does not defeat); read the first sendings as the cold figure."
@@ -504,9 +504,24 @@ def test_warm_cache_note_by_hand() -> None:
         "; expected with --reuse-prompt-cache: the repeats' figures include the cache."
     )
     firsts = [r("a", 200), r("b", 220)]
-    assert warm_cache_note("m", [*firsts, r("a", 105), r("b", 105)]) is None  # exactly half: not flagged
-    assert warm_cache_note("m", [*firsts, r("a", 104.9), r("b", 104.9)]) is not None
-    assert warm_cache_note("m", [*firsts, r("a", 20)]) is None  # one repeat is too few to tell
-    assert warm_cache_note("m", [r("a", 200), r("a", 20), r("a", 20)]) is None  # one first sending: too few
-    assert warm_cache_note("m", [*firsts, r("a", 20, stream=False), r("b", 20, stream=False)]) is None
-    assert warm_cache_note("m", [*firsts, r("a", 20, status="error", error="x"), r("b", 20)]) is None
+    assert (
+        warm_cache_note("m", [*firsts, r("a", 105), r("b", 105)], "unique-prefix") is None
+    )  # exactly half: not flagged
+    assert warm_cache_note("m", [*firsts, r("a", 104.9), r("b", 104.9)], "unique-prefix") is not None
+    assert (
+        warm_cache_note("m", [*firsts, r("a", 20)], "unique-prefix") is None
+    )  # one repeat is too few to tell
+    assert (
+        warm_cache_note("m", [r("a", 200), r("a", 20), r("a", 20)], "unique-prefix") is None
+    )  # one first sending: too few
+    assert (
+        warm_cache_note("m", [*firsts, r("a", 20, stream=False), r("b", 20, stream=False)], "unique-prefix")
+        is None
+    )
+    assert (
+        warm_cache_note("m", [*firsts, r("a", 20, status="error", error="x"), r("b", 20)], "unique-prefix")
+        is None
+    )
+    # a failed first try does not end the scan
+    failed_first = [r("a", 200, status="error", error="x"), r("a", 200), r("b", 220), r("a", 20), r("b", 20)]
+    assert warm_cache_note("m", failed_first, "unique-prefix") is not None

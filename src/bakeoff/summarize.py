@@ -98,7 +98,7 @@ MIN_WARM_CACHE_SAMPLES = 2
 """Sendings needed on each side (first, repeated) before the two are compared."""
 
 
-def warm_cache_note(model: str, records: Sequence[RequestRecord], mode: str = "unique-prefix") -> str | None:
+def warm_cache_note(model: str, records: Sequence[RequestRecord], mode: str) -> str | None:
     """A note when repeated prompts read a TTFT far below their first sending's (warm-up included):
     a server's prompt cache answering the repeats, which makes a warm number look like a cold one."""
     first: list[float] = []

@@ -21,8 +21,9 @@ from pathlib import Path
 import llama_cpp
 
 from bakeoff import embedded
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, PromptCase
+from bakeoff.targets import resolve_targets
 
 PROMPT = "List 3 privacy benefits of local inference."
 

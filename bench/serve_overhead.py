@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-from bakeoff.targets import ModelTarget
+from bakeoff.targets import ModelTarget, resolve_targets
 
 PROMPT = PromptCase(id="p1", prompt="List 3 privacy benefits of local inference.")
 

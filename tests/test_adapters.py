@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, PromptCase, load_models_file
+from bakeoff.targets import resolve_targets
 
 DATA = Path(__file__).parent / "data"
 

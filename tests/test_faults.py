@@ -7,9 +7,9 @@ import json
 import socket
 from pathlib import Path
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, ModelSpec
-from bakeoff.targets import ModelTarget
+from bakeoff.targets import ModelTarget, resolve_targets
 
 from .conftest import PROMPTS, read_records
 

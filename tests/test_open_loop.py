@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, PromptCase, load_models_file
 from bakeoff.load.schedule import arrival_offsets
+from bakeoff.targets import resolve_targets
 
 from .conftest import read_records
 

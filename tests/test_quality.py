@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_prompts, load_suite
 from bakeoff.errors import ConfigError, ModelError, UsageError
 from bakeoff.quality.aggregate import apply_quality
@@ -21,6 +21,7 @@ from bakeoff.quality.pairwise import Comparison, bradley_terry
 from bakeoff.quality.store import load_cases, load_judgments, outputs
 from bakeoff.records import RequestRecord
 from bakeoff.results import load_records, load_summary
+from bakeoff.targets import resolve_targets
 from bakeoff.testing import FakeServer
 from tests.test_cli import run as cli
 

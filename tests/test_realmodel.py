@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-from bakeoff.targets import ModelTarget
+from bakeoff.targets import ModelTarget, resolve_targets
 
 if importlib.util.find_spec("llama_cpp") is None:
     if os.environ.get("BAKEOFF_REQUIRE_REALMODEL"):

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import resolve_targets, run_bench
+from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, PromptCase, load_models_file
 from bakeoff.metrics.stats import stats
 from bakeoff.monitors import energy
 from bakeoff.monitors.bandwidth import decode_ceiling, memory_bandwidth_gbs
 from bakeoff.resource_figures import derive_resources
 from bakeoff.results import ModelSummary
+from bakeoff.targets import resolve_targets
 
 DATA = Path(__file__).parent / "data"
 PROMPT = [PromptCase(id="p", prompt="hello")]

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .bench import prepare_embedded, run_bench
+from .bench import run_bench
 from .config import BenchSettings, PromptCase, load_models_file, session_prompts
 from .results import Summary
-from .targets import resolve_targets
+from .targets import prepare_embedded, resolve_targets
 
 
 def benchmark(

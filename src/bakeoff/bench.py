@@ -33,9 +33,7 @@ from .resource_figures import derive_resources
 from .results import Resources, RunInfo, Summary, save_summary
 from .run_report import RunReport
 from .summarize import summarize_model, warm_cache_note
-from .targets import ModelTarget, endpoint_models, prepare_embedded, resolve_targets
-
-__all__ = ["endpoint_models", "prepare_embedded", "resolve_targets", "run_bench"]
+from .targets import ModelTarget
 
 
 class RecordWriter:
@@ -101,6 +99,7 @@ def build_summary(
     prompts: Sequence[PromptCase],
 ) -> Summary:
     models = []
+    notes: list[str] = []
     gbs = (
         env.get("memory_bandwidth", {}).get("gbs") if isinstance(env.get("memory_bandwidth"), dict) else None
     )
@@ -123,15 +122,11 @@ def build_summary(
             )
         )
         models.append(row)
+        if note := warm_cache_note(o.target.name, recs, settings.prompt_cache):
+            notes.append(note)
     run_settings = settings.model_dump(mode="json")
     run_settings["prompt_count"] = len(prompts)
     run_settings["prompts_sha256"] = prompts_fingerprint(prompts)
-    mode = settings.prompt_cache
-    notes = [
-        n
-        for o in outcomes
-        if (n := warm_cache_note(o.target.name, [r for r in records if r.model == o.target.name], mode))
-    ]
     run = RunInfo(settings=run_settings, environment=env, started_at=started, notes=notes)
     return Summary(run=run, models=models)
 

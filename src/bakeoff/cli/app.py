@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 
 from .. import __version__
-from ..bench import endpoint_models
 from ..config import (
     ModelSpec,
 )
 from ..embedded import DEFAULT_ALIASES
+from ..targets import endpoint_models
 
 app = typer.Typer(
     add_completion=False,

@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import prepare_embedded, resolve_targets, run_bench, write_reports
+from ..bench import run_bench, write_reports
 from ..config import (
     BenchSettings,
     ModelSpec,
@@ -37,6 +37,7 @@ from ..reporters import RENDERERS
 from ..reporters.terminal import summary_table
 from ..results import load_summary
 from ..run_report import RunReport
+from ..targets import prepare_embedded, resolve_targets
 from .app import _model_names, _split, app, console, err_console
 
 

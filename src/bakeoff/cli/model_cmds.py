@@ -15,7 +15,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import prepare_embedded, resolve_targets
 from ..config import (
     ModelSpec,
     env_overrides,
@@ -23,6 +22,7 @@ from ..config import (
     normalize_endpoint,
 )
 from ..errors import UsageError
+from ..targets import prepare_embedded, resolve_targets
 from .app import app, console, err_console
 
 models_app = typer.Typer(help="Model lifecycle: list, download, cache, import.", no_args_is_help=True)

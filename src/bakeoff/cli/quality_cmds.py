@@ -15,7 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import prepare_embedded, resolve_targets, write_reports
+from ..bench import write_reports
 from ..config import (
     ModelSpec,
     env_overrides,
@@ -26,6 +26,7 @@ from ..errors import BakeoffError
 from ..reporters.format import secs
 from ..reporters.terminal import agreement_line, quality_table
 from ..results import load_summary
+from ..targets import prepare_embedded, resolve_targets
 from .app import app, console, err_console
 
 

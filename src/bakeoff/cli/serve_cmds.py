@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..bench import prepare_embedded, resolve_targets
 from ..config import (
     ModelSpec,
     env_overrides,
@@ -18,6 +17,7 @@ from ..config import (
 )
 from ..embedded import DEFAULT_ALIASES
 from ..errors import BackendUnavailableError, UsageError
+from ..targets import prepare_embedded, resolve_targets
 from .app import _model_names, _split, app, console, err_console
 
 

@@ -112,14 +112,15 @@ def test_env_overrides() -> None:
 
 def test_resolve_targets_rules(tmp_path: Path) -> None:
     gguf = write(tmp_path, "m.gguf", "x")
-    ts = resolve_targets(
-        ["smollm2-135m", "openai:foo", f"llamacpp:{gguf}", "llamacpp:/nope.gguf", "mystery"], {}, None
-    )
-    assert [t.backend for t in ts] == ["llamacpp", "openai", "llamacpp", "llamacpp", "unknown"]
+    ts = resolve_targets(["smollm2-135m", "openai:foo", f"llamacpp:{gguf}", "llamacpp:/nope.gguf"], {}, None)
+    assert [t.backend for t in ts] == ["llamacpp", "openai", "llamacpp", "llamacpp"]
     assert ts[0].spec is not None and ts[0].spec.embedded == "smollm2-135m"
     assert ts[1].spec is not None and ts[1].spec.model == "foo"
+    # a well-formed name whose file is missing fails that model at run time, the run goes on
     assert ts[3].error and "no GGUF file" in ts[3].error
-    assert ts[4].error and "unknown model 'mystery'" in ts[4].error
+    # a name that means nothing is a configuration error before anything runs
+    with pytest.raises(ConfigError, match="unknown model 'mystery'"):
+        resolve_targets(["smollm2-135m", "mystery"], {}, None)
     # with an endpoint, any name that is not a user alias is a model id there
     ep = "http://127.0.0.1:1/v1"
     t = resolve_targets(["smollm2-135m", "llamacpp:smollm2-135m"], {}, ep)

@@ -19,6 +19,7 @@ from pathlib import Path
 from .bench import run_bench
 from .config import BenchSettings, PromptCase, load_models_file, session_prompts
 from .results import Summary
+from .run_folder import claim
 from .targets import prepare_embedded, resolve_targets
 
 
@@ -26,16 +27,20 @@ def benchmark(
     settings: BenchSettings,
     prompts: Sequence[PromptCase] | None = None,
     out_dir: Path | str | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Summary:
     """Resolve ``settings.models`` (with ``settings.models_file`` and ``settings.endpoint``), assemble
     embedded models, run every model over ``prompts`` (default: the session's four prompts) and write
-    the run to ``out_dir``. Failed models are rows with their reason; only configuration errors raise."""
+    the run to ``out_dir`` (a folder that already holds a run is refused unless ``overwrite``).
+    Failed models are rows with their reason; only configuration errors raise."""
     user_models = load_models_file(settings.models_file) if settings.models_file else {}
     targets = resolve_targets(settings.models, user_models, settings.endpoint)
-    prepare_embedded(targets)
     out = Path(out_dir) if out_dir else Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    claim(out, overwrite=overwrite)  # a used or unusable folder is refused before any model is assembled
+    prepare_embedded(targets)
     if prompts is None:
-        return run_bench(settings, session_prompts(), targets, out)
+        return run_bench(settings, session_prompts(), targets, out, overwrite=overwrite)
     if settings.prompts_source == BenchSettings.model_fields["prompts_source"].default:
         settings = settings.model_copy(update={"prompts_source": "prompts passed to benchmark()"})
-    return run_bench(settings, list(prompts), targets, out)
+    return run_bench(settings, list(prompts), targets, out, overwrite=overwrite)

@@ -26,11 +26,12 @@ from .monitors.bandwidth import memory_bandwidth_gbs
 from .monitors.environment import snapshot
 from .monitors.resources import ModelMonitor
 from .quality.aggregate import apply_quality
-from .quality.store import save_cases
+from .quality.store import load_run_records, save_cases
 from .records import RequestRecord
 from .reporters import write_all
 from .resource_figures import derive_resources
-from .results import Resources, RunInfo, Summary, save_summary
+from .results import Resources, RunInfo, Summary, load_summary, save_summary
+from .run_folder import RunFolderError, claim
 from .run_report import RunReport
 from .summarize import summarize_model, warm_cache_note
 from .targets import ModelTarget
@@ -131,6 +132,49 @@ def build_summary(
     return Summary(run=run, models=models)
 
 
+KILLED_NOTE = (
+    "rebuilt from records.jsonl by `bakeoff report`: the run was killed before it finished "
+    "(resources of models that had not finished are unknown)"
+)
+
+
+def recover_summary(folder: Path) -> Summary | None:
+    """The summary of a run that was killed before writing its last one (SIGKILL, power loss), rebuilt
+    from ``records.jsonl``: rows of models that had finished are kept as saved, every other model with
+    records is summarised from them (marked partial). None when the saved summary is complete."""
+    path = folder / "summary.json"
+    saved = load_summary(path) if path.exists() else None
+    if saved is not None and saved.run.finished_at is not None:
+        return None
+    records = load_run_records(folder)
+    if saved is None and not records:
+        raise RunFolderError(
+            f"{folder} holds no run: no summary.json and no records.jsonl",
+            hint="pass the folder that `bakeoff bench --out` wrote",
+        )
+    kept = {m.model: m for m in saved.models} if saved else {}
+    names = list(dict.fromkeys([*kept, *(r.model for r in records)]))
+    models = []
+    for name in names:
+        recs = [r for r in records if r.model == name]
+        old = kept.get(name)
+        if old is not None and old.status != "skipped":
+            models.append(old)  # finished before the kill: its saved row (with resources) stands
+            continue
+        if recs:
+            measured_ok = any(r.status == "ok" and not r.warmup for r in recs)
+            status, error = ("ok" if measured_ok else "error"), "killed before it finished: partial results"
+        else:
+            status, error = "skipped", "not run: the run was killed first"
+        backend = recs[0].backend if recs else (old.backend if old else "unknown")
+        models.append(summarize_model(name, backend, status, error, recs, dict(old.info) if old else {}))
+    run = saved.run.model_copy() if saved else RunInfo(settings={}, environment={}, started_at="unknown")
+    run.interrupted = True
+    run.notes = [*run.notes, KILLED_NOTE]
+    summary = Summary(run=run, models=models, quality=saved.quality if saved else {})
+    return apply_quality(summary, folder, None, records)
+
+
 def write_reports(summary: Summary, out_dir: Path) -> RunReport:
     """summary.json, then every registered renderer's file (report.md, .csv, .html) from one report
     object built from it and the run's records."""
@@ -146,10 +190,14 @@ def run_bench(
     targets: Sequence[ModelTarget],
     out_dir: Path,
     on_event: EventSink | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Summary:
-    """Run every target and write everything under ``out_dir``. On Ctrl-C the partial summary is
-    written (``run.interrupted``) before ``KeyboardInterrupt`` propagates."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Run every target and write everything under ``out_dir``, which must not already hold a run
+    (``overwrite`` replaces that run's files). On Ctrl-C (or SIGTERM, which the CLI turns into
+    ``KeyboardInterrupt``) the partial summary is written (``run.interrupted``) before the interrupt
+    propagates."""
+    claim(out_dir, overwrite=overwrite)
     started = _now_iso()
     env = snapshot()
     env["memory_bandwidth"] = memory_bandwidth_gbs()  # measured once per machine, then cached

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError, UsageError
 
@@ -53,6 +61,12 @@ class ModelSpec(BaseModel):
     )
     weights: str | None = Field(default=None, description="weights path handed to the adapter's load()")
     description: str | None = None
+    # (file, line) of the models.json entry this came from, so a later check can point at it
+    _where: tuple[str, int | None] | None = PrivateAttr(default=None)
+
+    def where(self) -> tuple[str | None, int | None]:
+        """The models.json file and line this entry was read from ((None, None) when made in code)."""
+        return self._where or (None, None)
 
     @field_validator("capabilities")
     @classmethod
@@ -206,15 +220,54 @@ class BenchSettings(BaseModel):
 # JSON with locations
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` keeps the last of two equal keys without a word; a config file may not."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
 def _read_json(path: Path) -> tuple[Any, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found", source=str(path), hint="check the path you passed") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from None
     try:
-        return json.loads(text), text
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            source=str(path),
+            line=line,
+            hint="save it as UTF-8",
+        ) from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates), text
+    except _DuplicateKey as dup:
+        lines = [
+            text.count("\n", 0, m.start()) + 1
+            for m in re.finditer(r'"' + re.escape(dup.key) + r'"\s*:', text)
+        ]
+        where = " and ".join(str(n) for n in lines[:2]) if len(lines) >= 2 else "?"
+        raise ConfigError(
+            f"key {dup.key!r} appears twice (lines {where}); JSON would silently keep only the last",
+            source=str(path),
+            line=lines[1] if len(lines) >= 2 else None,
+            key=dup.key,
+            hint="keep one of them",
+        ) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"invalid JSON: {exc.msg} (column {exc.colno})",
@@ -274,7 +327,7 @@ def _nth_element(text: str, list_start: int, index: int) -> int:
 
 
 def _raise_validation(
-    exc: ValidationError, path: Path, text: str, prefix: tuple[int | str, ...] = ()
+    exc: ValidationError, path: Path, text: str, prefix: tuple[int | str, ...], model: type[BaseModel]
 ) -> None:
     # a misspelt key is usually the cause of a "field required" beside it: report it first
     err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
@@ -284,11 +337,8 @@ def _raise_validation(
     if err["type"] == "extra_forbidden":
         msg = f"unknown key {loc[-1]!r}"
     hint = None
-    if err["type"] == "extra_forbidden" and prefix:
-        allowed = (
-            ", ".join(ModelSpec.model_fields) if len(prefix) == 1 else ", ".join(PromptCase.model_fields)
-        )
-        hint = f"allowed keys: {allowed}"
+    if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+        hint = f"allowed keys: {', '.join(model.model_fields)}"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (and {more} more error{'s' if more > 1 else ''})"
@@ -319,8 +369,10 @@ def load_models_file(path: str | Path) -> dict[str, ModelSpec]:
         try:
             spec = ModelSpec.model_validate(raw)
         except ValidationError as exc:
-            _raise_validation(exc, p, text, (alias,))
-        out[alias] = _anchor_paths(spec, p.parent)
+            _raise_validation(exc, p, text, (alias,), ModelSpec)
+        spec = _anchor_paths(spec, p.parent)
+        spec._where = (str(p), locate(text, (alias,)))
+        out[alias] = spec
     return out
 
 
@@ -374,7 +426,7 @@ def load_prompts(path: str | Path) -> list[PromptCase]:
         try:
             cases.append(PromptCase.model_validate(item))
         except ValidationError as exc:
-            _raise_validation(exc, p, text, (i,))
+            _raise_validation(exc, p, text, (i,), PromptCase)
     seen: set[str] = set()
     for i, c in enumerate(cases):
         if c.id in seen:

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from . import __version__
-from .errors import ReportError
+from .errors import ReportError, UsageError
 from .metrics import definitions
 from .metrics.stats import Stats
 
@@ -258,8 +258,13 @@ def load_summary(path: Path) -> Summary:
     """Read a saved summary (a run folder or the file itself)."""
     if path.is_dir():
         path = path / "summary.json"
+    elif not path.exists():
+        raise UsageError(f"{path} does not exist", hint="pass the folder that `bakeoff bench --out` wrote")
     if not path.exists():
-        raise ReportError(f"{path} not found", hint="pass the folder that `bakeoff bench --out` wrote")
+        hint = "pass the folder that `bakeoff bench --out` wrote"
+        if (path.parent / "records.jsonl").exists():
+            hint = f"the run was killed before writing it: `bakeoff report {path.parent}` rebuilds it"
+        raise ReportError(f"{path} not found", hint=hint)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

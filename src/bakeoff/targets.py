@@ -13,8 +13,8 @@ import httpx
 
 from . import embedded
 from .config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
-from .errors import BakeoffError, ModelError
-from .plugins import backend_names, load_backend_class
+from .errors import BakeoffError, ConfigError, ModelError
+from .plugins import backend_names, backend_trait, load_backend_class
 from .registry import registered_specs
 
 
@@ -39,9 +39,11 @@ def infer_backend(alias: str, spec: ModelSpec) -> str:
 
 
 def resolve_targets(
-    names: Sequence[str], user_models: dict[str, ModelSpec], endpoint: str | None
+    names: Sequence[str], user_models: dict[str, ModelSpec], endpoint: str | None, *, strict: bool = True
 ) -> list[ModelTarget]:
-    """Map each name the user gave to a backend and spec; unknown names become failed targets.
+    """Map each name the user gave to a backend and spec. A name or entry that cannot mean anything
+    raises ``ConfigError`` (``check_targets``); with ``strict=False`` (``doctor``, which reports every
+    problem as a failed check) it becomes a failed target with that reason instead.
 
     Order of lookup: ``BACKEND:ID``; an alias of the user's models file; with an endpoint, a model id
     there; a built-in embedded alias. (With an endpoint, built-in aliases mean the endpoint's model of
@@ -69,18 +71,86 @@ def resolve_targets(
         elif name in embedded.EMBEDDED:
             targets.append(ModelTarget(name, "llamacpp", ModelSpec(backend="llamacpp", embedded=name)))
         else:
-            known = sorted({*user_models, *embedded.EMBEDDED})
-            targets.append(
-                ModelTarget(
-                    name,
-                    "unknown",
-                    None,
-                    f"unknown model {name!r}: not an alias ({', '.join(known)}); "
-                    "pass --endpoint URL to use a "
-                    "model id at a server, or llamacpp:/path/to/file.gguf for a local file",
+            targets.append(ModelTarget(name, "unknown", None, "unknown model"))
+    if strict:
+        check_targets(targets, user_models)
+        return targets
+    problems = {name: msg for name, _, _, _, msg in _problems(targets, user_models)}
+    return [
+        ModelTarget(t.name, t.backend, None, problems[t.name]) if t.name in problems else t for t in targets
+    ]
+
+
+def check_targets(targets: Sequence[ModelTarget], user_models: dict[str, ModelSpec]) -> None:
+    """Refuse, before any model loads, every name or models.json entry that cannot mean anything: an
+    unknown alias, a misspelt ``BACKEND:`` prefix or ``backend``, engine options the backend does not
+    know. One ``ConfigError`` (exit 2) lists them all with the known values. (A model that is named
+    correctly but fails to load, or an endpoint that does not answer, fails that model at run time.)"""
+    problems = _problems(targets, user_models)
+    names = [t.name for t in targets]
+    for name in dict.fromkeys(n for n in names if names.count(n) > 1):
+        problems.insert(
+            0,
+            (
+                name,
+                None,
+                None,
+                None,
+                f"model {name!r} is named {names.count(name)} times; each model runs once",
+            ),
+        )
+    if not problems:
+        return
+    _, file, line, key, first = problems[0]
+    rest = "".join(f"\n  also: {f + ': ' if f else ''}{m}" for _, f, _, _, m in problems[1:])
+    raise ConfigError(
+        first + rest,
+        source=file or "--models",
+        line=line,
+        key=key,
+        hint="fix it and run again (nothing was run)",
+    )
+
+
+_Problem = tuple[str, str | None, int | None, str | None, str]  # (name, file, line, key, message)
+
+
+def _problems(targets: Sequence[ModelTarget], user_models: dict[str, ModelSpec]) -> list[_Problem]:
+    """(target name, file, line, key, message) of every target that cannot mean anything (file, line
+    and key only for a models.json entry)."""
+    backends = backend_names()
+    problems: list[_Problem] = []
+    for t in targets:
+        if t.backend == "unknown":
+            prefix, sep, _ = t.name.partition(":")
+            if sep and prefix and "/" not in prefix and "\\" not in prefix:
+                msg = f"unknown backend {prefix!r} in {t.name!r}; known backends: {', '.join(backends)}"
+            else:
+                known = sorted({*user_models, *embedded.EMBEDDED})
+                msg = (
+                    f"unknown model {t.name!r}: not an alias ({', '.join(known)}); pass --endpoint URL to "
+                    "use a model id at a server, or llamacpp:/path/to/file.gguf for a local file"
+                )
+            problems.append((t.name, None, None, None, msg))
+            continue
+        if t.spec is None:
+            continue
+        file, line = t.spec.where()
+        if t.backend not in backends:
+            problems.append(
+                (
+                    t.name,
+                    file,
+                    line,
+                    f"{t.name}.backend",
+                    f"unknown backend {t.backend!r}; known backends: {', '.join(backends)}",
                 )
             )
-    return targets
+            continue
+        check = backend_trait(t.backend, "option_problems", None)
+        for msg in check(t.spec.options) if check else []:
+            problems.append((t.name, file, line, f"{t.name}.options", msg))
+    return problems
 
 
 def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> ModelTarget:

@@ -63,7 +63,12 @@ Event = Sent | TextDelta | Completion
 
 @runtime_checkable
 class Backend(Protocol):
-    """What every engine implements. Construct with ``(name, spec)``; nothing heavy in ``__init__``."""
+    """What every engine implements. Construct with ``(name, spec)``; nothing heavy in ``__init__``.
+
+    Optional class-level hooks, read where core modules would otherwise decide by backend name:
+    ``spec_for(ref, endpoint)`` resolves ``BACKEND:REF``; ``option_problems(options)`` checks a
+    models.json ``options`` block before any model loads; ``doctor_checks()``; ``in_process`` (its
+    memory is this process's) and ``threaded_engine`` (generates in a worker thread)."""
 
     kind: str
     supports_streaming: bool

@@ -125,15 +125,22 @@ class LlamaCppBackend:
         bad = openmp_build()
         return [("engine llama.cpp", not bad, OPENMP_WARNING if bad else "installed")]
 
+    @classmethod
+    def option_problems(cls, options: dict[str, Any]) -> list[str]:
+        """What is wrong with a models.json ``options`` block (checked before any model loads)."""
+        unknown = set(options) - _ENGINE_OPTIONS - _SAMPLING_OPTIONS
+        if not unknown:
+            return []
+        return [
+            f"unknown llamacpp options {sorted(unknown)}; "
+            f"known: {', '.join(sorted(_ENGINE_OPTIONS | _SAMPLING_OPTIONS))}"
+        ]
+
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name
         self.spec = spec
-        unknown = set(spec.options) - _ENGINE_OPTIONS - _SAMPLING_OPTIONS
-        if unknown:
-            raise ModelError(
-                f"{name}: unknown llamacpp options {sorted(unknown)}",
-                hint=f"allowed: {', '.join(sorted(_ENGINE_OPTIONS | _SAMPLING_OPTIONS))}",
-            )
+        if problems := self.option_problems(spec.options):
+            raise ModelError(f"{name}: {problems[0]}")
         self.path: Path | None = None
         self.llm: Any = None
         self._lock = asyncio.Lock()

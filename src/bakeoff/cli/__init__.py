@@ -29,7 +29,8 @@ def main() -> None:
     except BakeoffError as exc:
         if _state["debug"] or os.environ.get("BAKEOFF_DEBUG"):
             traceback.print_exc()
-        err_console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
+        # soft_wrap: a message is one line a script can grep, however wide the terminal
+        err_console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"  -> {escape(exc.hint)}", highlight=False)
+            err_console.print(f"  -> {escape(exc.hint)}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +17,7 @@ from ..config import (
     ModelSpec,
 )
 from ..embedded import DEFAULT_ALIASES
+from ..errors import UsageError
 from ..targets import endpoint_models
 
 app = typer.Typer(
@@ -51,9 +56,30 @@ def _model_names(
     flag: str | None, env: dict[str, Any], endpoint: str | None, user_models: dict[str, ModelSpec]
 ) -> list[str]:
     """--models, else BENCH_MODELS, else all models at the endpoint, in the models file, or embedded."""
+    if flag is not None and not _split(flag):
+        raise UsageError(f"--models {flag!r} names no model", hint="give a comma list, e.g. -m smollm2-135m")
     names: list[str] = _split(flag) if flag else env.get("models") or []
     if names:
         return names
     if endpoint:
         return endpoint_models(endpoint)
     return list(user_models) or list(DEFAULT_ALIASES)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an interrupt so a killed run keeps what it measured, as Ctrl-C does."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM (``kill``, a container stop, a CI timeout) raises ``Terminated``: the
+    run writes its partial summary and reports, then the command exits 143."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import run_bench, write_reports
+from ..bench import KILLED_NOTE, recover_summary, run_bench, write_reports
 from ..config import (
     BenchSettings,
     ModelSpec,
@@ -36,9 +36,10 @@ from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from ..reporters import RENDERERS
 from ..reporters.terminal import summary_table
 from ..results import load_summary
+from ..run_folder import claim, locate
 from ..run_report import RunReport
 from ..targets import prepare_embedded, resolve_targets
-from .app import _model_names, _split, app, console, err_console
+from .app import Terminated, _model_names, _split, app, console, err_console, sigterm_as_interrupt
 
 
 def _d(field: str) -> object:
@@ -147,6 +148,10 @@ def bench(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace the run already in --out (a run folder holds one run)."),
+    ] = False,
     max_memory_mb: Annotated[
         float | None,
         typer.Option("--max-memory-mb", help="Memory budget: models whose peak exceeds it do not fit."),
@@ -227,6 +232,7 @@ def bench(
         raise UsageError(f"invalid value for {flag}: {e['msg']}") from None
     out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     targets = resolve_targets(settings.models, user_models, ep)
+    claim(out_dir, overwrite=overwrite)  # before any model is assembled or loaded
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -278,11 +284,13 @@ def bench(
                 prog.update(bar, status=note, completed=per_model)
 
         try:
-            summary = run_bench(settings, cases, targets, out_dir, on_event)
-        except KeyboardInterrupt:
+            with sigterm_as_interrupt():
+                summary = run_bench(settings, cases, targets, out_dir, on_event, overwrite=overwrite)
+        except KeyboardInterrupt as exc:
             prog.stop()
-            err_console.print(f"[yellow]interrupted[/]: partial results kept in {out_dir}")
-            raise typer.Exit(130) from None
+            what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            err_console.print(f"[yellow]{what}[/]: partial results kept in {out_dir}")
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
     console.print(summary_table(summary))
     for note in summary.run.notes:
@@ -305,13 +313,17 @@ def report(
         bool, typer.Option("--write/--no-write", help="Rewrite report.md and report.csv beside summary.json.")
     ] = True,
 ) -> None:
-    """Re-render a saved run's reports (md, csv, html) from its summary.json and print one."""
-    summary = load_summary(run_dir)
+    """Re-render a saved run's reports (md, csv, html) from its summary.json and print one. A run that
+    was killed before writing its final summary is rebuilt from its records.jsonl."""
     formats = [*RENDERERS, "json", "table"]
     if fmt not in formats:
         raise UsageError(f"unknown format {fmt!r}", hint=f"use {', '.join(formats)}")
-    folder = run_dir if run_dir.is_dir() else run_dir.parent
-    report = write_reports(summary, folder) if write else RunReport.of_run(folder, summary)
+    folder = locate(run_dir)
+    recovered = recover_summary(folder)
+    summary = recovered or load_summary(folder)
+    if recovered is not None:
+        err_console.print(f"[yellow]note:[/] {escape(KILLED_NOTE)}", highlight=False)
+    report = write_reports(summary, folder) if write or recovered else RunReport.of_run(folder, summary)
     if fmt in RENDERERS:
         sys.stdout.write(RENDERERS[fmt][1](report))
     elif fmt == "json":
@@ -339,7 +351,7 @@ def compare(
     from ..reporters.diff import render_diff
 
     rules = parse_rules(fail_on)
-    result = run_compare(base, new, rules, min_change=min_change_pct / 100)
+    result = run_compare(locate(base), locate(new), rules, min_change=min_change_pct / 100)
     text = render_diff(result, base, new)
     if out:
         out.write_text(text, encoding="utf-8")
@@ -374,7 +386,8 @@ def recommend(
     from ..recommend import recommend as run_recommend
     from ..reporters.recommendation import render_text
 
-    summary = load_summary(run_dir)
+    folder = locate(run_dir)
+    summary = load_summary(folder)
     c = Constraints(
         max_memory_mb=max_memory_mb,
         max_p95_s=max_p95_s,
@@ -382,9 +395,7 @@ def recommend(
         licenses=tuple(x.lower() for x in _split(license_ or "")),
         capability=capability,
     )
-    result = run_recommend(
-        summary, run_dir if run_dir.is_dir() else run_dir.parent, parse_weights(weights), c
-    )
+    result = run_recommend(summary, folder, parse_weights(weights), c)
     sys.stdout.write(render_text(result))
     if result.winner is None:
         raise typer.Exit(1)

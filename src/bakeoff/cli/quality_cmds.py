@@ -26,6 +26,7 @@ from ..errors import BakeoffError
 from ..reporters.format import secs
 from ..reporters.terminal import agreement_line, quality_table
 from ..results import load_summary
+from ..run_folder import locate
 from ..targets import prepare_embedded, resolve_targets
 from .app import app, console, err_console
 
@@ -57,7 +58,7 @@ def judge(
     from ..quality.judge import run_judge
     from ..quality.store import load_cases, load_run_records, outputs
 
-    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    folder = locate(run_dir)
     summary = load_summary(folder)
     cases = load_cases(folder)
     records = load_run_records(folder)
@@ -149,7 +150,7 @@ def annotate_export(
     from ..quality.annotate import export_sheet
     from ..quality.store import load_cases, load_run_records, outputs
 
-    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    folder = locate(run_dir)
     load_summary(folder)
     outs = outputs(load_run_records(folder))
     n = export_sheet(folder, load_cases(folder), outs, out, seed)
@@ -170,7 +171,7 @@ def annotate_import(
     from ..quality.annotate import import_sheet
     from ..quality.store import load_cases
 
-    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    folder = locate(run_dir)
     summary = load_summary(folder)
     scores = import_sheet(folder, load_cases(folder), sheet)
     apply_quality(summary, folder)

@@ -41,7 +41,8 @@ def doctor(
     ep = endpoint or env.get("endpoint")
     ep = normalize_endpoint(ep) if ep else None
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
-    targets = resolve_targets(_model_names(models, env, ep, user_models), user_models, ep)
+    # every problem is a failed check here, not a stop
+    targets = resolve_targets(_model_names(models, env, ep, user_models), user_models, ep, strict=False)
     prepare_embedded(targets)
     failed = 0
     for check in run_doctor(targets, ep, timeout):

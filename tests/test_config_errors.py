@@ -1,0 +1,114 @@
+"""Configuration errors are configuration errors: caught before any model loads, exit 2, one message
+naming the file, line and key with the known values (issue 15). Run as a user types them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run
+
+
+def _models_file(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "models.json"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "says"),
+    [
+        # a misspelt backend
+        (
+            '{\n  "ok": {"embedded": "smollm2-135m"},\n'
+            '  "mine": {"backend": "llamacp", "path": "x.gguf"}\n}\n',
+            3,
+            "mine.backend",
+            "unknown backend 'llamacp'; known backends: adapter, foundry, llamacpp, openai",
+        ),
+        # an engine option llama.cpp does not have
+        (
+            '{\n  "mine": {\n    "embedded": "smollm2-135m",\n    "options": {"n_ctxx": 512}\n  }\n}\n',
+            2,
+            "mine.options",
+            "unknown llamacpp options ['n_ctxx']; known: ",
+        ),
+    ],
+)
+def test_a_bad_models_json_entry_stops_before_anything_runs(
+    tmp_path: Path, text: str, line: int, key: str, says: str
+) -> None:
+    p = _models_file(tmp_path, text)
+    out = tmp_path / "run"
+    r = run("bench", "--models-file", str(p), "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    assert f"{p}:{line} [{key}]: {says}" in r.stderr
+    assert "Traceback" not in r.stderr and "nothing was run" in r.stderr
+    assert not out.exists()  # no model loaded, no reports of a failed model with "0 MB"
+
+
+@pytest.mark.parametrize(
+    ("models", "says"),
+    [
+        ("smollm2-135m,smolm2-135m", "unknown model 'smolm2-135m': not an alias (gemma3-270m, qwen2.5-coder"),
+        (
+            "llamacp:smollm2-135m",
+            "unknown backend 'llamacp' in 'llamacp:smollm2-135m'; known backends: adapter",
+        ),
+    ],
+)
+def test_an_unknown_name_stops_before_anything_runs(tmp_path: Path, models: str, says: str) -> None:
+    out = tmp_path / "run"
+    r = run("bench", "--models", models, "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    r = run("bench", "--models", "nope1,llamacp:x,nope1", "--out", str(tmp_path / "run"))
+    assert r.returncode == 2
+    assert "'nope1' is named 2 times" in r.stderr
+    assert "unknown backend 'llamacp'" in r.stderr and "unknown model 'nope1'" in r.stderr
+
+
+def test_duplicate_keys_in_models_json_name_the_key_and_both_lines(tmp_path: Path) -> None:
+    p = _models_file(
+        tmp_path,
+        '{\n  "a": {"embedded": "smollm2-135m"},\n  "b": {"embedded": "gemma3-270m"},\n'
+        '  "a": {"embedded": "qwen2.5-coder-0.5b"}\n}\n',
+    )
+    r = run("bench", "--models-file", str(p), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2
+    assert f"{p}:4 [a]: key 'a' appears twice (lines 2 and 4)" in r.stderr
+    # the same inside an entry
+    p.write_text('{\n  "a": {\n    "embedded": "smollm2-135m",\n    "embedded": "gemma3-270m"\n  }\n}\n')
+    r = run("bench", "--models-file", str(p), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "key 'embedded' appears twice (lines 3 and 4)" in r.stderr
+
+
+def test_an_unknown_prompt_key_hints_the_prompt_keys(tmp_path: Path) -> None:
+    p = tmp_path / "prompts.json"
+    p.write_text('[\n  {"id": "a", "prompt": "hi", "max_token": 5}\n]\n')
+    r = run(
+        "bench", "--prompts", str(p), "--models", "x", "-e", "http://127.0.0.1:9", "-o", str(tmp_path / "o")
+    )
+    assert r.returncode == 2
+    assert f"{p}:2 [[0].max_token]: unknown key 'max_token'" in r.stderr
+    hint = next(x for x in r.stderr.splitlines() if "allowed keys" in x)
+    assert "max_tokens" in hint and "prompt" in hint
+    assert "capabilities" not in hint and "base_url" not in hint  # not the models.json keys
+
+
+@pytest.mark.parametrize("kind", ["prompts", "models"])
+def test_a_file_that_is_not_utf8_says_save_it_as_utf8(tmp_path: Path, kind: str) -> None:
+    p = tmp_path / f"{kind}.json"
+    p.write_bytes(
+        '[\n  "caf\u00e9 menu"\n]\n'.encode("latin-1") if kind == "prompts" else b'{\n "m\xe9": {}\n}\n'
+    )
+    flag = "--prompts" if kind == "prompts" else "--models-file"
+    r = run("bench", flag, str(p), "-o", str(tmp_path / "o"))
+    assert r.returncode == 2
+    assert f"{p}:2: not UTF-8 text (byte 0xe9 at offset" in r.stderr and "save it as UTF-8" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,0 +1,122 @@
+"""report.md and the compare diff show every name, error, note and answer as itself: no HTML, link or
+emphasis a model (or a server naming its models) could inject, and no table broken by a "|" (issue 15,
+"Reports"). Checked by parsing the Markdown with markdown-it (CommonMark + tables), independent of the
+renderer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from bakeoff.compare import compare
+from bakeoff.reporters.diff import render_diff
+from bakeoff.reporters.markdown import render_markdown
+from bakeoff.results import (
+    ModelSummary,
+    PromptSummary,
+    Resources,
+    RunInfo,
+    Summary,
+    save_summary,
+)
+from bakeoff.run_report import RunReport
+
+EVIL = "<script>alert(1)</script> | **b** _i_ [x](javascript:alert(1)) `c` <img src=x onerror=1> &lt; ~~s~~"
+EVIL2 = "line one\nline two | <b>x</b>\r\n# heading? ![img](http://x/y.png)"
+
+
+def _summary() -> Summary:
+    def row(name: str) -> ModelSummary:
+        return ModelSummary(
+            model=name,
+            backend="openai",
+            status="error",
+            error=EVIL2,
+            sample_response=EVIL + "\n" + EVIL2,
+            info={"ttft": EVIL},
+            per_prompt=[PromptSummary(prompt_id=EVIL, n=1, latency_s_mean=0.5)],
+            resources=Resources(peak_rss_mb=100.0, memory_source=EVIL, disk_mb=1.0),
+            quality={
+                "mean": 3.0,
+                "n": 2,
+                "source": EVIL,
+                "checks": {"total": 2, "passed": 1, "pass_rate": 0.5, "by_check": {EVIL: 0.5}},
+            },
+        )
+
+    run = RunInfo(
+        settings={"prompts_source": EVIL, "rounds": 1, "prompt_count": 1},
+        environment={"cpu_model": EVIL, "os": EVIL2},
+        started_at="2026-11-27T00:00:00+00:00",
+        notes=[EVIL, EVIL2],
+    )
+    quality = {"judges": {EVIL: {"verdicts": 2, "unparsed": 0, "retried": 0}}, "notes": [EVIL2]}
+    return Summary(run=run, models=[row(EVIL), row(EVIL2 + "2")], quality=quality)
+
+
+def _tokens(text: str) -> list[Token]:
+    out: list[Token] = []
+    stack = MarkdownIt("commonmark").enable("table").enable("strikethrough").parse(text)
+    while stack:
+        t = stack.pop(0)
+        out.append(t)
+        stack[:0] = t.children or []
+    return out
+
+
+def _check(text: str) -> None:
+    tokens = _tokens(text)
+    kinds = {t.type for t in tokens}
+    for bad in ("html_inline", "html_block", "link_open", "image", "code_inline", "s_open"):
+        assert bad not in kinds, f"{bad} in the rendered Markdown"
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert "<script" not in html and "<img" not in html and "<b>" not in html
+    # every table row has as many cells as its header
+    width = None
+    for t in tokens:
+        if t.type == "tr_open":
+            width, cells = None if width is None else width, 0
+        if t.type in ("th_open", "td_open"):
+            cells += 1
+        if t.type == "tr_close":
+            width = cells if width is None else width
+            assert cells == width, "a row with a different number of cells than the header"
+        if t.type == "table_close":
+            width = None
+    # the text survives: every hostile name is shown, as text, somewhere
+    shown = "".join(t.content for t in tokens if t.type == "text")
+    assert "<script>alert(1)</script>" in shown and "onerror" in shown
+
+
+def test_report_md_shows_hostile_text_as_text(tmp_path: Path) -> None:
+    s = _summary()
+    text = render_markdown(RunReport(s))
+    _check(text)
+    # one logical line per row: a newline inside a value does not end the table
+    assert "line one line two" in " ".join(t.content for t in _tokens(text) if t.type == "text")
+
+
+def test_compare_diff_shows_hostile_text_as_text(tmp_path: Path) -> None:
+    s = _summary()
+    for side in ("a", "b"):
+        save_summary(s, tmp_path / side)
+    c = compare(tmp_path / "a", tmp_path / "b", [], min_change=0.02)
+    text = render_diff(c, tmp_path / "a", tmp_path / "b")
+    _check_diff(text)
+
+
+def _check_diff(text: str) -> None:
+    kinds = {t.type for t in _tokens(text)}
+    assert not kinds & {"html_inline", "html_block", "link_open", "image"}, kinds
+    assert "<script" not in MarkdownIt("commonmark").enable("table").render(text)
+
+
+@pytest.mark.parametrize("name", ["a|b", "x*y*z", "<b>bold</b>", "qwen2.5_coder_0.5b", "m&amp;m"])
+def test_an_ordinary_odd_name_reads_back_unchanged(name: str) -> None:
+    s = _summary()
+    s.models[0].model = name
+    shown = "".join(t.content for t in _tokens(render_markdown(RunReport(s))) if t.type == "text")
+    assert name in shown

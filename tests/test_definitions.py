@@ -33,8 +33,15 @@ def test_a_metric_needs_exactly_the_function_of_its_kind() -> None:
 def test_the_built_in_table() -> None:
     names = [m.name for m in d.all_metrics()]
     assert names[:2] == ["latency_s", "ttft_s"] and "aggregate_output_tokens_per_s" in names
-    assert [m.name for m in d.window_metrics_defs()] == ["aggregate_output_tokens_per_s"]
-    assert len(d.request_metrics_defs()) == len(names) - 1
+    assert [m.name for m in d.window_metrics_defs()] == [
+        "aggregate_output_tokens_per_s",
+        "request_throughput_per_s",
+    ]
+    assert len(d.request_metrics_defs()) == len(names) - 2
+    assert (
+        d.get("request_throughput_per_s").unit == "req/s"
+        and d.get("request_throughput_per_s").higher_is_better
+    )
     assert d.get("decode_tokens_per_s").higher_is_better and not d.get("ttft_s").higher_is_better
 
 

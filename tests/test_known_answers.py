@@ -190,6 +190,23 @@ def test_aggregate_rate_spans_first_scheduled_send_to_last_end() -> None:
     assert s.aggregate_output_tokens_per_s == pytest.approx(20.0)
 
 
+def test_request_rate_counts_successes_over_the_same_window() -> None:
+    s = summarize_model("m", "openai", "ok", None, _staggered())
+    # window 2.0 s (as above); 2 successful requests -> 1.0 req/s (the failure and the warm-up do not count)
+    assert s.window("request_throughput_per_s") == pytest.approx(1.0)
+    bad = rec([], None, scheduled=0, t0=0, end=2 * S, status="error", error="x", error_kind="http")
+    assert summarize_model("m", "openai", "error", "x", [bad]).window("request_throughput_per_s") is None
+    r = rec([(0, None)], 1, scheduled=0, t0=0, end=0)
+    assert summarize_model("m", "openai", "ok", None, [r]).window("request_throughput_per_s") is None
+
+
+def test_std_is_the_sample_standard_deviation() -> None:
+    # 1, 2, 3, 4: mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5, over n - 1 = 3
+    assert stats([1.0, 2.0, 3.0, 4.0]).std == pytest.approx((5 / 3) ** 0.5, rel=1e-12)
+    assert stats([7.0]).std is None and stats([]).std is None  # no spread from one sample
+    assert stats([2.0, 2.0]).std == 0.0
+
+
 def test_summary_row_by_hand() -> None:
     s = summarize_model("m", "openai", "ok", None, _staggered())
     assert s.requests.ok == 2 and s.requests.error == 1

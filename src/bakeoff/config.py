@@ -488,7 +488,13 @@ def load_suite(name: str) -> tuple[list[PromptCase], str]:
 
 
 def session_prompts() -> list[PromptCase]:
-    return [PromptCase(id=f"p{i + 1}", prompt=t) for i, t in enumerate(SESSION_PROMPTS)]
+    """The session's four prompts (``SESSION_PROMPTS``), each with deterministic checks (built-in suite
+    ``session``), so the default run's recommendation weighs what a model answered, not only its speed."""
+    cases = load_prompts(SUITES_DIR / "session" / "suite.json")
+    assert [c.prompt for c in cases] == SESSION_PROMPTS, (
+        "suites/session/suite.json drifted from SESSION_PROMPTS"
+    )
+    return cases
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,9 +26,10 @@ app = typer.Typer(
     help="Run a bake-off between language models on your own hardware.",
     pretty_exceptions_enable=False,
 )
-# emoji=False: a model named "echo:parrot" or "x:smile:" must print as itself, not as an emoji
-console = Console(stderr=False, width=None if sys.stdout.isatty() else 130, emoji=False)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 130, emoji=False)
+# emoji=False: a model named "echo:parrot" or "x:smile:" must print as itself, not as an emoji.
+# Piped output (a log, a file) is 160 wide: the summary table fits without squeezing a column.
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 160, emoji=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 _state = {"debug": False}
 
 

@@ -31,6 +31,8 @@ class Column:
     stat: str
     header: str
     outputs: frozenset[str] = frozenset({"terminal", "markdown", "html"})
+    spread: bool = False
+    """Show ``± std`` beside the value (for a mean, as llama-bench does)."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,19 @@ def _aggregate_output_rate(records: Sequence[RequestRecord]) -> Value:
     return total / window if window > 0 else None
 
 
+def _request_rate(records: Sequence[RequestRecord]) -> Value:
+    """Successful requests per second over the same window as the aggregate output rate."""
+    ok = [r for r in records if r.status == "ok"]
+    if not records or not ok:
+        return None
+    window = (max(r.t_end_ns for r in records) - min(r.t_scheduled_ns for r in records)) * NS
+    return len(ok) / window if window > 0 else None
+
+
 _BUILTIN = (
     Metric("latency_s", "E2E latency", "s", False, "request", per_request=lambda m: m.latency_s,
-           columns=(Column("mean", "Avg latency"), Column("p95", "p95")), compare_view=("p50", "p95")),
+           columns=(Column("mean", "Avg latency", spread=True), Column("p95", "p95")),
+           compare_view=("p50", "p95")),
     Metric("ttft_s", "TTFT", "s", False, "request", per_request=lambda m: m.ttft_s,
            columns=(Column("p50", "TTFT p50"), Column("p95", "TTFT p95", frozenset({"markdown", "html"}))),
            compare_view=("p50",)),
@@ -80,13 +92,16 @@ _BUILTIN = (
            per_request=lambda m: m.decode_tokens_per_s, columns=(Column("p50", "Decode tok/s"),),
            compare_view=("p50",)),
     Metric("output_tokens_per_s", "Output tok/s", "tok/s", True, "request",
-           per_request=lambda m: m.output_tokens_per_s, columns=(Column("mean", "TPS (output tok/s)"),)),
+           per_request=lambda m: m.output_tokens_per_s,
+           columns=(Column("mean", "TPS", spread=True),)),
     Metric("latency_from_scheduled_s", "Latency from schedule", "s", False, "request",
            per_request=lambda m: m.latency_from_scheduled_s, compare=False),
     Metric("ttft_from_scheduled_s", "TTFT from schedule", "s", False, "request",
            per_request=lambda m: m.ttft_from_scheduled_s, compare=False),
     Metric("aggregate_output_tokens_per_s", "Aggregate tok/s", "tok/s", True, "window",
-           over_window=_aggregate_output_rate, compare=False),
+           over_window=_aggregate_output_rate, columns=(Column("", "Agg tok/s"),), compare=False),
+    Metric("request_throughput_per_s", "Request throughput", "req/s", True, "window",
+           over_window=_request_rate, columns=(Column("", "Req/s"),), compare=False),
 )  # fmt: skip
 
 _REGISTRY: dict[str, Metric] = {m.name: m for m in _BUILTIN}

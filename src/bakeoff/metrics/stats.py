@@ -23,6 +23,8 @@ class Stats(BaseModel):
     p90: float | None = None
     p95: float | None = None
     p99: float | None = None
+    std: float | None = None
+    """Sample standard deviation (n - 1 in the denominator, as llama-bench's ±); None below 2 samples."""
 
 
 def stats(samples: Iterable[float | None]) -> Stats:
@@ -43,6 +45,7 @@ def stats(samples: Iterable[float | None]) -> Stats:
         p90=float(p[1]),
         p95=float(p[2]),
         p99=float(p[3]),
+        std=float(arr.std(ddof=1)) if arr.size >= 2 else None,
     )
 
 

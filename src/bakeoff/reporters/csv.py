@@ -6,9 +6,10 @@ import csv
 import io
 
 from ..metrics import definitions
+from ..metrics.stats import Stats
 from ..run_report import RunReport
 
-_FIELDS = ("n", "mean", "min", "max", "p50", "p90", "p95", "p99")
+_FIELDS = tuple(Stats.model_fields)  # n, mean, min, max, p50, p90, p95, p99, std
 _RESOURCES = (
     "load_s",
     "first_request_ttft_s",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..compare import Comparison
 from ..results import Summary
+from .format import md, md_code
 
 
 def _fmt(v: float | None) -> str:
@@ -14,35 +15,37 @@ def _fmt(v: float | None) -> str:
 
 def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
     def about(s: Summary) -> str:
-        return f"{s.run.started_at}, bakeoff {s.tool.version}, schema {s.schema_version}"
+        return md(f"{s.run.started_at}, bakeoff {s.tool.version}, schema {s.schema_version}")
 
     lines = [
         "# Run comparison",
         "",
-        f"Base: `{base_dir}` ({about(c.base)})  ",
-        f"New: `{new_dir}` ({about(c.new)})",
+        f"Base: {md_code(base_dir)} ({about(c.base)})  ",
+        f"New: {md_code(new_dir)} ({about(c.new)})",
         "",
     ]
     if c.settings_differ:
         lines += ["**Warning:** the two runs differ in settings or machine; deltas may reflect that:", ""]
-        lines += [f"- {d}" for d in c.settings_differ] + [""]
+        lines += [f"- {md(d)}" for d in c.settings_differ] + [""]
     lines += ["| Model | Metric | Base | New | Change | Verdict |", "|---|---|---|---|---|---|"]
     for d in c.deltas:
         rel = f" ({d.relative:+.1%})" if d.relative is not None else ""
         lines.append(
-            f"| {d.model} | {d.metric}.{d.stat} | {_fmt(d.base)} | {_fmt(d.new)} | "
+            f"| {md(d.model)} | {md(d.metric)}.{md(d.stat)} | {_fmt(d.base)} | {_fmt(d.new)} | "
             f"{_fmt(d.change)}{rel} | {d.verdict} |"
         )
     if c.only_base or c.only_new:
         lines += [
             "",
-            f"Only in base: {', '.join(c.only_base) or '-'}; only in new: {', '.join(c.only_new) or '-'}",
+            f"Only in base: {', '.join(md(x) for x in c.only_base) or '-'}; "
+            f"only in new: {', '.join(md(x) for x in c.only_new) or '-'}",
         ]
     lines += ["", "## Gate", ""]
-    lines += [f"- **failed**: {reason}" for reason in c.gate_failed]
+    lines += [f"- **failed**: {md(reason)}" for reason in c.gate_failed]
     if c.broken:
         lines += [
-            f"- **broken** `{r}`: {d.model} {d.metric}.{d.stat} {d.base:.4g} -> {d.new:.4g} ({d.method})"
+            f"- **broken** {md_code(r)}: {md(d.model)} {md(d.metric)}.{md(d.stat)} "
+            f"{d.base:.4g} -> {d.new:.4g} ({md(d.method)})"
             for r, d in c.broken
         ]
     elif not c.gate_failed:

@@ -6,13 +6,15 @@ from __future__ import annotations
 from ..monitors.energy import ENERGY_FORMULA
 from ..results import ModelSummary, Summary
 from ..run_report import RunReport
-from .format import metric_cell, metric_columns, num, rate, secs
+from .format import md, metric_cell, metric_columns, num, rate, secs
 
 DEFINITIONS = """\
 - **TTFT** = t1 - t0: from just before the request is written to the first content-carrying event.
 - **Latency** (E2E) = t_last - t0.
 - **TPOT** = (E2E - TTFT) / (N_out - 1); **decode tok/s** = 1 / TPOT (streaming, N_out >= 2).
-- **Output tok/s** = N_out / E2E per request; **aggregate** = sum N_out / wall window of the model's run.
+- **Output tok/s** (TPS) = N_out / E2E per request; **aggregate** (Agg tok/s) = sum N_out / wall window of
+  the model's run (first scheduled send to last end); **Req/s** = successful requests / the same window.
+- **mean ± std**: the sample standard deviation (n - 1), as llama-bench prints it.
 - N_out = server `usage.completion_tokens`, else the engine's native count, else an estimate (flagged).
 - Percentiles: numpy linear interpolation over the raw per-request samples; n is shown beside them.
   Warm-up requests are excluded."""
@@ -29,31 +31,30 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
         return (min if low else max)(cands, key=lambda m: getattr(getattr(m, key), attr))
 
     if m := best("ttft_s", "p50", True):
-        out.append(f"Fastest first token: **{m.model}** (TTFT p50 {secs(m.ttft_s.p50)}, n={m.ttft_s.n})")
+        out.append(f"Fastest first token: **{md(m.model)}** (TTFT p50 {secs(m.ttft_s.p50)}, n={m.ttft_s.n})")
     if m := best("decode_tokens_per_s", "p50", False):
         out.append(
-            f"Highest decode rate: **{m.model}** ({rate(m.decode_tokens_per_s.p50)} tok/s p50, "
+            f"Highest decode rate: **{md(m.model)}** ({rate(m.decode_tokens_per_s.p50)} tok/s p50, "
             f"n={m.decode_tokens_per_s.n})"
         )
     if m := best("latency_s", "p95", True):
-        out.append(f"Lowest p95 latency: **{m.model}** ({secs(m.latency_s.p95)}, n={m.latency_s.n})")
+        out.append(f"Lowest p95 latency: **{md(m.model)}** ({secs(m.latency_s.p95)}, n={m.latency_s.n})")
     for m in models:
         if m.resources.fits_memory is False:
             out.append(
-                f"**{m.model}** does not fit the memory budget: peak {m.resources.peak_rss_mb} MB "
+                f"**{md(m.model)}** does not fit the memory budget: peak {m.resources.peak_rss_mb} MB "
                 f"> {m.resources.max_memory_mb or 0:g} MB"
             )
         if m.status != "ok":
-            out.append(f"**{m.model}** {m.status}: {m.error}")
+            out.append(f"**{md(m.model)}** {m.status}: {md(m.error)}")
         elif m.requests.error:
-            kinds = ", ".join(f"{k} x{v}" for k, v in sorted(m.errors_by_kind.items()))
-            out.append(
-                f"**{m.model}**: {m.requests.error} failed requests ({kinds}); {m.error or ''}".rstrip("; ")
-            )
+            kinds = ", ".join(f"{md(k)} x{v}" for k, v in sorted(m.errors_by_kind.items()))
+            why = f"; {md(m.error)}" if m.error else ""
+            out.append(f"**{md(m.model)}**: {m.requests.error} failed requests ({kinds}){why}")
         if m.status == "ok" and m.info.get("ttft"):
-            out.append(f"**{m.model}**: TTFT {m.info['ttft']}")
+            out.append(f"**{md(m.model)}**: TTFT {md(m.info['ttft'])}")
         if m.tokens.source == "estimated":
-            out.append(f"**{m.model}**: token counts are estimated (the server sent no usage)")
+            out.append(f"**{md(m.model)}**: token counts are estimated (the server sent no usage)")
     return out
 
 
@@ -77,11 +78,11 @@ def _resources(summary: Summary) -> list[str]:
         r = m.resources
         fits = "-" if r.max_memory_mb is None else {True: "yes", False: "**no**", None: "n/a"}[r.fits_memory]
         e = r.energy_j_per_token
-        energy = "n/a" if e is None else f"{e:.3f} J ({r.energy_source})"
+        energy = "n/a" if e is None else f"{e:.3f} J ({md(r.energy_source)})"
         cost = "n/a" if r.cost_per_mtok is None else f"{r.cost_per_mtok:.4f}"
         ratio = r.roofline_ratio
         out.append(
-            f"| {m.model} | {_mb(r.peak_rss_mb)} | {_mb(r.steady_rss_mb)} | {fits} "
+            f"| {md(m.model)} | {_mb(r.peak_rss_mb)} | {_mb(r.steady_rss_mb)} | {fits} "
             f"| {_mb(r.disk_mb)} | {secs(r.load_s)} | {secs(r.first_request_ttft_s)} "
             f"| {secs(r.warm_ttft_s)} | {energy} | {cost} "
             f"| {num(r.decode_ceiling_tok_s)} tok/s | {'n/a' if ratio is None else f'{ratio:.0%}'} |"
@@ -91,19 +92,19 @@ def _resources(summary: Summary) -> list[str]:
     out += [
         "",
         "- Memory: "
-        + "; ".join(sorted({str(m.resources.memory_source or m.resources.memory_unavailable) for m in rows})),
+        + "; ".join(sorted({md(m.resources.memory_source or m.resources.memory_unavailable) for m in rows})),
         f"- Energy: {ENERGY_FORMULA}; price {rows[0].resources.price_per_kwh or 'n/a'} per kWh. "
         "An *estimated* figure assumes a draw per busy core (`--watts-per-core`); RAPL was "
         + ("read." if any(m.resources.energy_source == "measured" for m in rows) else "not readable here."),
         f"- Decode ceiling = memory bandwidth / model bytes (each token reads every weight once); "
-        f"bandwidth {bw.get('gbs', 'n/a')} GB/s ({bw.get('method', 'not measured')}).",
+        f"bandwidth {md(bw.get('gbs', 'n/a'))} GB/s ({md(bw.get('method', 'not measured'))}).",
         "- First answer TTFT is the first (warm-up) request after load; warm TTFT is the measured p50.",
     ]
     busy = [m.model for m in rows if (m.resources.other_load_pct or 0) > 20]
     if busy:
         out.append(
-            f"- **Other load** on the machine during {', '.join(busy)} (over 20% of the CPUs): "
-            "its figures may be low."
+            f"- **Other load** on the machine during {', '.join(md(b) for b in busy)} "
+            "(over 20% of the CPUs): its figures may be low."
         )
     return out
 
@@ -113,11 +114,6 @@ MAX_CHECK_ROWS = 12
 
 def _secs(v: object) -> str:
     return secs(v) if isinstance(v, int | float) else "n/a"
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _pct(v: object) -> str:
@@ -151,11 +147,11 @@ def _quality(summary: Summary) -> list[str]:
             f"{_pct(ch.get('pass_rate'))} ({ch.get('passed')}/{ch.get('total')})" if ch.get("total") else "-"
         )
         peak = m.resources.peak_rss_mb
-        lines_src = q.get("source") or "-"
+        lines_src = md(q.get("source") or "-")
         if q.get("self_judging_skipped") and not q.get("human_scored"):
             lines_src += " (judge: not self-scored)"
         out.append(
-            f"| {m.model} | {quality_cell(q)} | {q.get('n', 0)} | {lines_src} | {q.get('judged', 0)} "
+            f"| {md(m.model)} | {quality_cell(q)} | {q.get('n', 0)} | {lines_src} | {q.get('judged', 0)} "
             f"| {unparsed} | {checks} | {_pct(q.get('aspect_coverage_mean'))} "
             f"| {rate(m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
             f"| {_mb(peak) if isinstance(peak, int | float) else 'n/a'} |"
@@ -179,7 +175,7 @@ def _quality(summary: Summary) -> list[str]:
                 )
             if isinstance(info.get("disk_mb"), int | float):
                 parts.append(f"{info['disk_mb']:.0f} MB of weights")
-            out.append(f"- {label}: " + "; ".join(parts))
+            out.append(f"- {md(label)}: " + "; ".join(parts))
     else:
         out += ["", "No judge has scored this run yet: `bakeoff judge RUN_DIR --judge MODEL`."]
     aspects = rq.get("shared_aspects") or []
@@ -190,10 +186,10 @@ def _quality(summary: Summary) -> list[str]:
             "half; every aspect is in summary.json):",
             "",
         ]
-        out += ["| Model | " + " | ".join(aspects) + " |", "|---" * (len(aspects) + 1) + "|"]
+        out += ["| Model | " + " | ".join(md(a) for a in aspects) + " |", "|---" * (len(aspects) + 1) + "|"]
         for m in summary.models:
             cov = m.quality.get("aspect_coverage", {})
-            out.append(f"| {m.model} | " + " | ".join(_pct(cov.get(a)) for a in aspects) + " |")
+            out.append(f"| {md(m.model)} | " + " | ".join(_pct(cov.get(a)) for a in aspects) + " |")
     by_check = {m.model: (m.quality.get("checks") or {}).get("by_check", {}) for m in summary.models}
     failing = {c for d in by_check.values() for c, r in d.items() if r < 1}
 
@@ -208,13 +204,13 @@ def _quality(summary: Summary) -> list[str]:
             "Checks that failed somewhere, those that separate the models most first (pass rate):",
             "",
         ]
-        out += ["| Check | " + " | ".join(by_check) + " |", "|---" * (len(by_check) + 1) + "|"]
+        out += ["| Check | " + " | ".join(md(x) for x in by_check) + " |", "|---" * (len(by_check) + 1) + "|"]
         for c in shown:
-            out.append(f"| {_cell(c)} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
+            out.append(f"| {md(c)} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
         if len(failing) > len(shown):
             out.append(f"\n{len(failing) - len(shown)} more failing checks: per answer in checks.jsonl.")
     for label, a in (rq.get("agreement") or {}).items():
-        out += ["", f"Human vs judge {label}: {agreement_line(a)}"]
+        out += ["", f"Human vs judge {md(label)}: {agreement_line(a)}"]
     pw = rq.get("pairwise")
     if pw:
         out += [
@@ -230,12 +226,12 @@ def _quality(summary: Summary) -> list[str]:
             ci = r.get("bt_ci95")
             cis = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
             out.append(
-                f"| {name} | {r['bt']:+.2f}{cis} | {_pct(r.get('win_rate'))} "
+                f"| {md(name)} | {r['bt']:+.2f}{cis} | {_pct(r.get('win_rate'))} "
                 f"| {r['wins']}/{r['losses']}/{r['ties']} |"
             )
     notes = rq.get("notes") or []
     if notes:
-        out += [""] + [f"> **Note:** {n}" for n in notes]
+        out += [""] + [f"> **Note:** {md(n)}" for n in notes]
     return out
 
 
@@ -252,17 +248,18 @@ def render_markdown(report: RunReport) -> str:
         "",
         f"Settings: rounds={s.get('rounds')}, warm-up={s.get('warmup')}, max_tokens={s.get('max_tokens')}, "
         f"temperature={s.get('temperature')}, seed={s.get('seed')}, stream={s.get('stream')}, "
-        f"concurrency={s.get('concurrency')}, prompts: {s.get('prompts_source')} ({s.get('prompt_count')})",
+        f"concurrency={s.get('concurrency')}, "
+        f"prompts: {md(s.get('prompts_source'))} ({s.get('prompt_count')})",
         "",
-        f"Machine: {env.get('cpu_model', '?')}, {env.get('cpu_count', '?')} cores, "
-        f"{num(env.get('ram_gb'))} GB RAM, {env.get('os', '?')}, Python {env.get('python', '?')}",
+        f"Machine: {md(env.get('cpu_model', '?'))}, {env.get('cpu_count', '?')} cores, "
+        f"{num(env.get('ram_gb'))} GB RAM, {md(env.get('os', '?'))}, Python {md(env.get('python', '?'))}",
         "",
         "| Model | Status | " + " | ".join(c.header for _, c in cols) + " | n ok/err |",
         "|---|---|" + "---|" * len(cols) + "---|",
     ]
     for m in summary.models:
         values = " | ".join(metric_cell(m, d, c) for d, c in cols)
-        lines.append(f"| {m.model} | {m.status} | {values} | {m.requests.ok}/{m.requests.error} |")
+        lines.append(f"| {md(m.model)} | {m.status} | {values} | {m.requests.ok}/{m.requests.error} |")
     if s.get("rate"):
         lines += [
             "",
@@ -275,11 +272,11 @@ def render_markdown(report: RunReport) -> str:
         for m in summary.models:
             ls = m.latency_from_scheduled_s
             lines.append(
-                f"| {m.model} | {secs(ls.p50)} | {secs(ls.p95)} "
+                f"| {md(m.model)} | {secs(ls.p50)} | {secs(ls.p95)} "
                 f"| {secs(m.ttft_from_scheduled_s.p50)} | {rate(m.aggregate_output_tokens_per_s)} |"
             )
     if summary.run.notes:
-        lines += [""] + [f"> **Note:** {n}" for n in summary.run.notes]
+        lines += [""] + [f"> **Note:** {md(n)}" for n in summary.run.notes]
     lines += _quality(summary)
     hl = _highlights(summary.models)
     if hl:
@@ -287,12 +284,12 @@ def render_markdown(report: RunReport) -> str:
     lines += ["", "## Latency per prompt (mean, seconds)", ""]
     prompt_ids = list(dict.fromkeys(p.prompt_id for m in summary.models for p in m.per_prompt))
     if prompt_ids:
-        lines.append("| Model | " + " | ".join(prompt_ids) + " |")
+        lines.append("| Model | " + " | ".join(md(p) for p in prompt_ids) + " |")
         lines.append("|---|" + "---|" * len(prompt_ids))
         for m in summary.models:
             by = {p.prompt_id: p for p in m.per_prompt}
             cells = [num(by[p].latency_s_mean, 3) if p in by else "" for p in prompt_ids]
-            lines.append(f"| {m.model} | " + " | ".join(cells) + " |")
+            lines.append(f"| {md(m.model)} | " + " | ".join(cells) + " |")
     else:
         lines.append("No measured requests.")
     lines += [
@@ -305,13 +302,13 @@ def render_markdown(report: RunReport) -> str:
     for m in summary.models:
         load = m.resources.load_s
         lines.append(
-            f"| {m.model} | {num(m.tokens.prompt_mean)} | {num(m.tokens.completion_mean)} | "
+            f"| {md(m.model)} | {num(m.tokens.prompt_mean)} | {num(m.tokens.completion_mean)} | "
             f"{m.tokens.source or 'n/a'} | {secs(load) if load is not None else 'n/a'} |"
         )
     lines += _resources(summary)
     lines += ["", "## Sample responses", ""]
     for m in summary.models:
-        text = (m.sample_response or "(none)").strip().replace("\n", " ")
-        lines.append(f"- **{m.model}**: {text[:400]}{'...' if len(text) > 400 else ''}")
+        text = " ".join((m.sample_response or "(none)").split())
+        lines.append(f"- **{md(m.model)}**: {md(text[:400])}{'...' if len(text) > 400 else ''}")
     lines += ["", "## Definitions", "", DEFINITIONS, ""]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..results import Resources, Summary
-from .format import metric_cell, metric_columns, rate, secs
+from .format import metric_cell, metric_columns, rate, secs, short_names
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
 
@@ -28,12 +28,12 @@ def summary_table(summary: Summary) -> Table:
         t.add_column("Quality", justify="right", no_wrap=True)
     if has_checks:
         t.add_column("Checks", justify="right", no_wrap=True)
-    for m in summary.models:
+    for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
         extra = ([quality_cell(m.quality)] if has_q else []) + (
             [_pct(m.quality.get("check_pass_rate"))] if has_checks else []
         )
         t.add_row(
-            escape(m.model),
+            escape(name),
             f"[{_STYLE[m.status]}]{m.status}[/]",
             *(metric_cell(m, d, c) for d, c in cols),
             _peak(m.resources),
@@ -78,11 +78,11 @@ def quality_table(summary: Summary) -> Table:
     ]
     for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
-    for m in summary.models:
+    for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
         q = m.quality
         pw = q.get("pairwise")
         t.add_row(
-            escape(m.model),
+            escape(name),
             quality_cell(q),
             str(q.get("n", 0)),
             str(q.get("source") or "-"),

@@ -198,6 +198,11 @@ def test_request_rate_counts_successes_over_the_same_window() -> None:
     assert summarize_model("m", "openai", "error", "x", [bad]).window("request_throughput_per_s") is None
     r = rec([(0, None)], 1, scheduled=0, t0=0, end=0)
     assert summarize_model("m", "openai", "ok", None, [r]).window("request_throughput_per_s") is None
+    # one request in a 0.5 s window: 2 req/s (a window under a second is still a window)
+    half = rec([(100 * MS, None), (500 * MS, None)], 5, scheduled=0, t0=0, end=500 * MS)
+    assert summarize_model("m", "openai", "ok", None, [half]).window(
+        "request_throughput_per_s"
+    ) == pytest.approx(2.0)
 
 
 def test_std_is_the_sample_standard_deviation() -> None:

@@ -39,7 +39,7 @@ class Served:
         self.headers = {"Authorization": f"Bearer {KEY}"}
 
     def health(self) -> dict[str, dict[str, object]]:
-        return httpx.get(self.base.removesuffix("/v1") + "/health").json()["models"]
+        return httpx.get(self.base.removesuffix("/v1") + "/health", headers=self.headers).json()["models"]
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from .results import Resources, RunInfo, Summary, load_summary, save_summary
 from .run_folder import RunFolderError, claim
 from .run_report import RunReport
 from .summarize import summarize_model, warm_cache_note
-from .targets import ModelTarget
+from .targets import ModelTarget, catalog_facts
 
 
 class RecordWriter:
@@ -77,10 +77,8 @@ def _model_bytes(target: ModelTarget, info: dict[str, Any]) -> tuple[int | None,
 def _facts(o: ModelOutcome) -> dict[str, Any]:
     """The backend's description plus license and capability tags (models.json, else the registry)."""
     info = dict(o.info)
-    spec = o.target.spec
-    reg = embedded.EMBEDDED.get(spec.embedded or "") if spec else None
-    info.setdefault("license", (spec.license if spec else None) or (reg.license if reg else None))
-    caps = (spec.capabilities if spec else None) or (list(reg.capabilities) if reg else [])
+    license_, caps = catalog_facts(o.target)
+    info.setdefault("license", license_)
     info.setdefault("capabilities", caps)
     return info
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import math
+import re
 import secrets
 import time
 import uuid
@@ -21,11 +24,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import wire
+from . import __version__, wire
 from .backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
 from .errors import BackendUnavailableError, BakeoffError, RequestError
 from .plugins import load_backend_class
-from .targets import ModelTarget
+from .targets import ModelTarget, catalog_facts
 
 try:
     from starlette.applications import Starlette
@@ -39,9 +42,25 @@ MAX_BODY_BYTES = 1 << 20
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "user", "assistant", "developer", "tool"]
     content: str | list[dict[str, Any]]
+
+    @field_validator("content")
+    @classmethod
+    def _parts(cls, v: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        for part in v if isinstance(v, list) else []:
+            kind = part.get("type")
+            if kind != "text":
+                raise ValueError(f"content part type {kind!r} is not supported by this server (text only)")
+            if not isinstance(part.get("text"), str):
+                raise ValueError("a text content part needs a string 'text'")
+        for text in [v] if isinstance(v, str) else [str(p["text"]) for p in v]:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("content is not valid Unicode (a lone surrogate escape)") from None
+        return v
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -50,15 +69,35 @@ class _Message(BaseModel):
 
 
 class _StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid", strict=True)
     include_usage: bool = False
 
 
-class ChatBody(BaseModel):
-    """The fields of a chat completion request this server honours (others are ignored, as OpenAI's
-    compatible servers do)."""
+# Fields OpenAI's API has that change nothing here: accepted and ignored (documented in the README).
+IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier", "parallel_tool_calls"})
+# Fields with an effect this server does not provide: a request that sets one to anything but its
+# neutral value is refused with 400 naming it, rather than silently answered without it.
+UNSUPPORTED_FIELDS = frozenset(
+    {
+        "logprobs", "top_logprobs", "tools", "tool_choice", "functions", "function_call", "response_format",
+        "logit_bias", "presence_penalty", "frequency_penalty", "audio", "modalities", "prediction",
+        "reasoning_effort", "web_search_options",
+    }
+)  # fmt: skip
 
-    model_config = ConfigDict(extra="ignore")
+
+def _neutral(field: str, value: Any) -> bool:
+    """Whether a client sent an unsupported field at the value that asks for nothing."""
+    if field == "response_format":
+        return value is None or value == {"type": "text"}
+    return value in (None, False, 0, [], {})
+
+
+class ChatBody(BaseModel):
+    """A chat completion request, strictly typed (``"16"`` is not a number, ``"yes"`` not a boolean).
+    Unknown fields are refused, as OpenAI's API does; see ``IGNORED_FIELDS`` and ``UNSUPPORTED_FIELDS``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = Field(min_length=1)
     messages: list[_Message] = Field(min_length=1)
@@ -70,7 +109,7 @@ class ChatBody(BaseModel):
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: _StreamOptions | None = None
-    n: int = Field(default=1, ge=1, le=1)
+    n: int = 1
 
     @field_validator("stop")
     @classmethod
@@ -78,6 +117,46 @@ class ChatBody(BaseModel):
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop sequences")
         return v
+
+    @field_validator("n")
+    @classmethod
+    def _one(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError("only n=1 is supported: send one request per answer")
+        return v
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    """A field path as a client wrote it (``messages[0].content``), without pydantic's union tags."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in part or part in ("str", "int", "float", "bool", "list", "dict", "none") or "-" in part:
+            break  # a union member's tag, not a field
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def parse_chat_body(payload: dict[str, Any]) -> ChatBody | tuple[str, str]:
+    """The request as a ``ChatBody``, or ``(message, param)`` of the first thing wrong with it."""
+    for key, value in payload.items():
+        if key in ChatBody.model_fields:
+            continue
+        if key in UNSUPPORTED_FIELDS:
+            if not _neutral(key, value):
+                return f"'{key}' is not supported by this server", key
+        elif key not in IGNORED_FIELDS:
+            return f"unrecognized request argument '{key}'", key
+    known = {k: v for k, v in payload.items() if k in ChatBody.model_fields}
+    try:
+        return ChatBody.model_validate(known)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = _param(tuple(err["loc"]))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        return f"invalid '{param}': {msg}", param
 
 
 def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
@@ -94,18 +173,35 @@ class HostedModel:
     active: int = 0
     requests: int = 0
     cancelled: int = 0
+    rejected: int = 0
     tokens_out: int = 0
+    seconds_ema: float | None = None  # recent seconds per request, for Retry-After
+
+    def finished(self, seconds: float) -> None:
+        self.seconds_ema = seconds if self.seconds_ema is None else 0.8 * self.seconds_ema + 0.2 * seconds
+
+    def queued(self) -> int:
+        """Requests waiting behind the one generating (an in-process engine runs one at a time)."""
+        return max(0, self.active - 1)
+
+
+DEFAULT_MAX_QUEUE = 16
 
 
 class ModelHost:
     """The models behind the endpoint, loaded on first use and kept warm."""
 
     def __init__(
-        self, targets: list[ModelTarget], realtime: bool = True, stream_interval_ms: float = 0.0
+        self,
+        targets: list[ModelTarget],
+        realtime: bool = True,
+        stream_interval_ms: float = 0.0,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         self.models: dict[str, HostedModel] = {t.name: HostedModel(t) for t in targets}
         self.realtime = realtime
         self.stream_interval_ms = stream_interval_ms
+        self.max_queue = max_queue
         self.routes: dict[str, str] = {}  # "auto" / "auto:<capability>" -> a served model
         self.created = int(time.time())
 
@@ -145,7 +241,7 @@ class ModelHost:
                 await self.get(name)
                 results[name] = None
             except Exception as exc:
-                hosted.load_error = str(exc)
+                hosted.load_error = scrub_paths(str(exc))
                 results[name] = str(exc)
         return results
 
@@ -154,6 +250,28 @@ class ModelHost:
             if hosted.backend is not None:
                 await hosted.backend.close()
                 hosted.backend = None
+
+
+_PATH = re.compile(r"(?<![\w.:/])(?:~|[A-Za-z]:)?(?:[/\\][^\s/\\'\"]+)+[/\\]?")
+
+
+def scrub_paths(text: str) -> str:
+    """A message without local paths (``/home/me/models/x.gguf`` -> ``x.gguf``): answers reach clients
+    that have no business knowing this machine's layout."""
+    return _PATH.sub(lambda m: m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1], text)
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone away (its body was already read, so only that can arrive)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
 
 
 def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_BODY_BYTES) -> Any:
@@ -166,8 +284,8 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
     def authorized(request: Request) -> bool:
         if not api_key:
             return True
-        given = request.headers.get("authorization", "")
-        return secrets.compare_digest(given.encode(), f"Bearer {api_key}".encode())
+        given = _bearer(request.headers.get("authorization", ""))
+        return secrets.compare_digest(given.encode(), api_key.encode())
 
     def unauthorized() -> JSONResponse:
         return _error(
@@ -179,7 +297,7 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
             return unauthorized()
         data = []
         for name, hosted in host.models.items():
-            spec = hosted.target.spec
+            license_, caps = catalog_facts(hosted.target)
             data.append(
                 {
                     "id": name,
@@ -187,8 +305,8 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
                     "created": host.created,
                     "owned_by": "bakeoff",
                     "backend": hosted.target.backend,
-                    "capabilities": spec.capabilities if spec else [],
-                    "license": spec.license if spec else None,
+                    "capabilities": caps,
+                    "license": license_,
                     "loaded": hosted.backend is not None,
                 }
             )
@@ -205,18 +323,27 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
         return JSONResponse({"object": "list", "data": data})
 
     async def health(request: Request) -> Response:
+        status = "degraded" if any(h.load_error for h in host.models.values()) else "ok"
+        if not authorized(request):
+            return JSONResponse({"status": status})  # up or not, and nothing else, without the key
         models = {
             name: {
                 "loaded": h.backend is not None,
                 "load_error": h.load_error,
                 "active": h.active,
+                "queued": h.queued(),
+                "max_queue": host.max_queue,
                 "requests": h.requests,
                 "cancelled": h.cancelled,
+                "rejected": h.rejected,
                 "tokens_out": h.tokens_out,
             }
             for name, h in host.models.items()
         }
-        return JSONResponse({"status": "ok", "models": models})
+        return JSONResponse({"status": status, "models": models})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_schema())
 
     async def chat(request: Request) -> Response | SSEResponse:
         if not authorized(request):
@@ -234,16 +361,16 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
             return Response(status_code=499)
         try:
             payload = json.loads(raw or b"null")
+        except RecursionError:
+            return _error(400, "request body is nested too deeply", "invalid_request_error")
         except ValueError as exc:
             return _error(400, f"request body is not valid JSON: {exc}", "invalid_request_error")
         if not isinstance(payload, dict):
             return _error(400, "request body must be a JSON object", "invalid_request_error")
-        try:
-            body = ChatBody.model_validate(payload)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            param = ".".join(str(p) for p in err["loc"])
-            return _error(400, f"invalid '{param}': {err['msg']}", "invalid_request_error", param)
+        parsed = parse_chat_body(payload)
+        if isinstance(parsed, tuple):
+            return _error(400, parsed[0], "invalid_request_error", parsed[1])
+        body = parsed
         served = host.resolve(body.model)
         if served is None:
             known = ", ".join([*host.models, *host.routes])
@@ -252,10 +379,29 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
             )
         body.model = served  # answers name the model that really served the request
         hosted = host.models[served]
+        if hosted.queued() >= host.max_queue:
+            hosted.rejected += 1
+            wait = max(1, math.ceil((hosted.seconds_ema or 1.0) * (hosted.queued() + 1)))
+            response = _error(
+                429,
+                f"model {served!r} has {hosted.queued()} requests queued (limit {host.max_queue}); "
+                "retry later",
+                "rate_limit_exceeded",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        # the slot is taken before the first await, so concurrent arrivals cannot all pass the check
+        hosted.active += 1
+        hosted.requests += 1
         try:
             backend = await host.get(body.model)
-        except Exception as exc:
-            msg = exc.message if isinstance(exc, BakeoffError) else f"{type(exc).__name__}: {exc}"
+        except BaseException as exc:
+            hosted.active -= 1
+            if not isinstance(exc, Exception):
+                raise
+            msg = scrub_paths(
+                exc.message if isinstance(exc, BakeoffError) else f"{type(exc).__name__}: {exc}"
+            )
             hosted.load_error = msg
             return _error(503, f"model {body.model!r} failed to load: {msg}", "model_unavailable")
         stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
@@ -271,13 +417,12 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
         )
         rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
+        started = time.perf_counter()
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             # Hold the response headers until the first token (or a failure) exists: nothing crosses
             # the wire while the engine prefills, so neither side steals its cores, and a failure
             # before the first token is still an HTTP error rather than a broken stream.
-            hosted.active += 1
-            hosted.requests += 1
             stream = aiter(backend.stream_chat(req))
             head: list[Any] = []
             try:
@@ -289,26 +434,47 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
                 hosted.active -= 1
                 await _aclose(stream)
                 if isinstance(exc, RequestError):
-                    return _error(500, f"generation failed: {exc.message}", "server_error")
+                    return _generation_error(exc)
                 raise
-            return SSEResponse(_sse(stream, head, hosted, rid, created, body.model, include_usage))
-        hosted.active += 1
-        hosted.requests += 1
+            return SSEResponse(_sse(stream, head, hosted, rid, created, body.model, include_usage, started))
         parts: list[str] = []
-        done: Completion | None = None
+        done: list[Completion] = []
+
+        async def generate() -> None:
+            # generated as a stream even for a whole-body answer: a stream can be stopped token by
+            # token when the client leaves, a blocking generate() cannot
+            gen = aiter(backend.stream_chat(dataclasses.replace(req, stream=True)))
+            try:
+                async for ev in gen:
+                    if isinstance(ev, TextDelta):
+                        parts.append(ev.text)
+                    elif isinstance(ev, Completion):
+                        done.append(ev)
+            finally:
+                await _aclose(gen)  # on cancel too: closing the stream stops the engine
+
+        work = asyncio.create_task(generate())
+        gone = asyncio.create_task(_disconnected(request))
         try:
-            async for ev in backend.stream_chat(req):
-                if isinstance(ev, TextDelta):
-                    parts.append(ev.text)
-                elif isinstance(ev, Completion):
-                    done = ev
-        except RequestError as exc:
-            return _error(500, f"generation failed: {exc.message}", "server_error")
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():  # the client left: stop generating for nobody
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+                hosted.cancelled += 1
+                return Response(status_code=499)
+            failure = work.exception()
+            if isinstance(failure, RequestError):
+                return _generation_error(failure)
+            if failure is not None:
+                raise failure
         finally:
+            gone.cancel()
             hosted.active -= 1
-        if done is None:
+        if not done:
             return _error(500, "generation ended without a result", "server_error")
-        hosted.tokens_out += done.completion_tokens or 0
+        hosted.finished(time.perf_counter() - started)
+        hosted.tokens_out += done[0].completion_tokens or 0
         return JSONResponse(
             {
                 "id": rid,
@@ -319,12 +485,23 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": "".join(parts)},
-                        "finish_reason": done.finish_reason or "stop",
+                        "finish_reason": done[0].finish_reason or "stop",
                     }
                 ],
-                "usage": _usage(done),
+                "usage": _usage(done[0]),
             }
         )
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _error(404, f"no route {request.method} {request.url.path}", "not_found_error")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return _error(
+            405, f"method {request.method} is not allowed on {request.url.path}", "invalid_request_error"
+        )
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        return _error(500, "internal error", "server_error")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -335,8 +512,84 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    handlers: dict[Any, Any] = {404: not_found, 405: not_allowed, 500: crashed}
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+
+
+def _generation_error(exc: RequestError) -> JSONResponse:
+    """A failed generation: the client's fault (400) when its prompt does not fit, else the server's."""
+    msg = scrub_paths(exc.message)
+    if exc.kind == "context_length":
+        return JSONResponse(
+            {"error": {"message": msg, "type": "invalid_request_error", "param": "messages",
+                       "code": "context_length_exceeded"}},
+            status_code=400,
+        )  # fmt: skip
+    return _error(500, f"generation failed: {msg}", "server_error")
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of this server (``GET /openapi.json``)."""
+    err = {"$ref": "#/components/schemas/Error"}
+
+    def errors(*codes: int) -> dict[str, Any]:
+        return {
+            str(c): {"description": "OpenAI-shaped error", "content": {"application/json": {"schema": err}}}
+            for c in codes
+        }
+
+    body = ChatBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = body.pop("$defs", {})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "bakeoff serve", "version": __version__},
+        "paths": {
+            "/v1/chat/completions": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ChatBody"}}
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "a chat completion, or an SSE stream of chunks"},
+                        **errors(400, 401, 404, 413, 429, 500, 503),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {"responses": {"200": {"description": "the served models"}, **errors(401)}}
+            },
+            "/health": {
+                "get": {"responses": {"200": {"description": "up, degraded, and (with the key) queues"}}}
+            },
+        },
+        "components": {
+            "schemas": {
+                "ChatBody": body,
+                **defs,
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["message", "type"],
+                            "properties": {
+                                "message": {"type": "string"},
+                                "type": {"type": "string"},
+                                "param": {"type": ["string", "null"]},
+                                "code": {"type": ["string", "null"]},
+                            },
+                        }
+                    },
+                },
+            }
+        },
+    }
 
 
 def _usage(done: Completion) -> dict[str, Any]:
@@ -411,6 +664,7 @@ async def _sse(
     created: int,
     model: str,
     include_usage: bool,
+    started: float,
 ) -> AsyncIterator[bytes]:
     """The SSE body: the role frame and first token together, then one frame per event."""
 
@@ -438,6 +692,7 @@ async def _sse(
         if done is None:
             raise RequestError("engine", "generation ended without a result")
         hosted.tokens_out += done.completion_tokens or 0
+        hosted.finished(time.perf_counter() - started)
         tail = pending + frame(chunk({}, done.finish_reason or "stop"))
         if include_usage:
             tail += frame(wire.usage_chunk(rid, created, model, _usage(done)))
@@ -445,7 +700,9 @@ async def _sse(
         finished = True
     except RequestError as exc:
         # no [DONE]: a client sees a broken stream, with the reason in the last event
-        yield frame({"error": {"message": f"generation failed: {exc.message}", "type": "server_error"}})
+        yield frame(
+            {"error": {"message": f"generation failed: {scrub_paths(exc.message)}", "type": "server_error"}}
+        )
         finished = True
     finally:
         if not finished:

@@ -28,6 +28,16 @@ class ModelTarget:
     error: str | None = None
 
 
+def catalog_facts(target: ModelTarget) -> tuple[str | None, list[str]]:
+    """(license, capability tags) of a target: its models.json entry, else the embedded registry. The one
+    source for reports, ``models list`` and the server's ``/v1/models``."""
+    spec = target.spec
+    reg = embedded.EMBEDDED.get(spec.embedded or "") if spec else None
+    license_ = (spec.license if spec else None) or (reg.license if reg else None)
+    caps = (spec.capabilities if spec else None) or (list(reg.capabilities) if reg else [])
+    return license_, list(caps)
+
+
 def infer_backend(alias: str, spec: ModelSpec) -> str:
     if spec.backend:
         return spec.backend

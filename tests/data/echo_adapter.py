@@ -100,3 +100,24 @@ class ParamsEcho(EchoAdapter):
         for i in range(int(params.get("max_tokens") or 4)):
             time.sleep(self.delay)
             yield f"tok{i} "
+
+
+class PathLeakAdapter:
+    """Fails to load with an error naming a local path (as a missing weights file would)."""
+
+    def load(self, weights_path: str | None) -> None:
+        raise FileNotFoundError(f"[Errno 2] No such file or directory: '{weights_path}'")
+
+    def generate(self, prompt: str, **params: Any) -> str:
+        return ""
+
+
+class InstantEcho(EchoAdapter):
+    """No delay and at most 8 tokens whatever max_tokens asks, the first echoing the last message (so
+    whatever a client sent comes back through the response): for fuzzing the server quickly."""
+
+    delay = 0.0
+
+    def _words(self, prompt: str, params: dict[str, Any]) -> Iterator[str]:
+        for i in range(min(8, int(params.get("max_tokens") or 8))):
+            yield str(params["messages"][-1]["content"])[:16] + " " if i == 0 else f"tok{i} "

@@ -286,7 +286,7 @@ class LlamaCppBackend:
             n_ctx = llm.n_ctx()
             if len(tokens) + request.max_tokens > n_ctx:
                 raise RequestError(
-                    "engine",
+                    "context_length",
                     f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} exceed n_ctx {n_ctx}",
                     hint="raise options.n_ctx in models.json or lower --max-tokens",
                 )

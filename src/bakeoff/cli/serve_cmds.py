@@ -17,6 +17,7 @@ from ..config import (
 )
 from ..embedded import DEFAULT_ALIASES
 from ..errors import BackendUnavailableError, UsageError
+from ..server import DEFAULT_MAX_QUEUE
 from ..targets import prepare_embedded, resolve_targets
 from .app import _model_names, _split, app, console, err_console
 
@@ -66,11 +67,27 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; loopback unless you mean otherwise.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (Foundry Local's default is 5273).")] = 5273,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port (Foundry Local's default is 5273).")
+    ] = 5273,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", envvar="BAKEOFF_API_KEY", help="Require 'Authorization: Bearer KEY'."),
+        typer.Option(
+            "--api-key",
+            envvar="BAKEOFF_API_KEY",
+            help="Require 'Authorization: Bearer KEY'. Prefer the BAKEOFF_API_KEY variable: a flag is "
+            "visible to every user in `ps`.",
+        ),
     ] = None,
+    max_queue: Annotated[
+        int,
+        typer.Option(
+            "--max-queue",
+            min=0,
+            help="Requests per model allowed to wait behind the one generating; beyond it the answer is "
+            "429 with Retry-After.",
+        ),
+    ] = DEFAULT_MAX_QUEUE,
     preload: Annotated[
         bool, typer.Option("--preload", help="Load every model before accepting requests.")
     ] = False,
@@ -112,7 +129,8 @@ def serve(
             f"[yellow]warning:[/] binding {escape(host)} without --api-key: anyone who can reach this "
             "machine can use these models"
         )
-    model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms)
+    _check_port_free(host, port)
+    model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms, max_queue=max_queue)
     if route is not None:
         from ..routing import routes_from_run
 
@@ -153,3 +171,19 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A port in use is one line and exit 2, before any model loads (uvicorn would log and exit 1)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="pick another --port, or stop what is using it",
+            ) from None

@@ -154,3 +154,42 @@ def test_doctor_passes_for_embedded_and_fails_for_a_missing_model(smol_file: Pat
     assert "PASS cache" in r.stdout and "PASS answers smollm2-135m" in r.stdout
     r = run("doctor", "--models", "smollm2-135m,ghost-model")
     assert r.returncode == 1 and "FAIL answers ghost-model" in r.stdout and "unknown model" in r.stdout
+
+
+def test_removing_a_model_that_is_not_cached_says_so_without_asking_the_catalog(
+    fresh: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = run("models", "cache", "remove", "no-such-model", env=fresh)
+    assert r.returncode == 1 and "no cached model named 'no-such-model'" in r.stderr
+    # in-process: offline, the public catalog (whose SDK calls wait seconds offline) is never asked
+    from bakeoff import catalog
+    from bakeoff.backends import foundry
+    from bakeoff.errors import ModelNotFoundError
+
+    monkeypatch.setattr(foundry, "public_catalog_reachable", lambda timeout_s=1.5: False)
+
+    def never(*a: object, **k: object) -> object:
+        raise AssertionError("the public catalog was asked")
+
+    monkeypatch.setattr(foundry, "find_model", never)
+    with pytest.raises(ModelNotFoundError, match="no cached model named 'ghost'"):
+        catalog.remove("ghost")
+
+
+def test_an_offline_listing_shows_the_saved_public_catalog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bakeoff import catalog
+    from bakeoff.backends import foundry
+
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "home" / "models"))  # home() is its parent
+    monkeypatch.setattr(foundry, "public_catalog_reachable", lambda timeout_s=1.5: False)
+    entries, warnings = catalog.foundry_entries(include_public=True)
+    assert any("unreachable" in w and "Only locally registered" in w for w in warnings)
+    saved = catalog.Entry(alias="phi-x", id="phi-x-cpu:1", backend="foundry", source="foundry catalog",
+                          capabilities=("chat",))  # fmt: skip
+    catalog._save_public_catalog([saved])
+    entries, warnings = catalog.foundry_entries(include_public=True)
+    got = [e for e in entries if e.id == "phi-x-cpu:1"]
+    assert got and got[0].source == "foundry catalog (saved)" and got[0].capabilities == ("chat",)
+    assert any("Showing its listing saved" in w for w in warnings)

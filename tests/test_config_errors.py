@@ -112,3 +112,11 @@ def test_a_file_that_is_not_utf8_says_save_it_as_utf8(tmp_path: Path, kind: str)
     assert r.returncode == 2
     assert f"{p}:2: not UTF-8 text (byte 0xe9 at offset" in r.stderr and "save it as UTF-8" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--max-tokens", "-5"), ("--temperature", "-3"), ("--temperature", "9")]
+)
+def test_run_validates_its_numbers_like_bench(flag: str, value: str) -> None:
+    r = run("run", "smollm2-135m", "-p", "hi", flag, value)
+    assert r.returncode == 2 and flag in r.stderr and "Traceback" not in r.stderr

@@ -8,7 +8,9 @@ Nothing here deletes a file bakeoff did not create.
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +18,14 @@ from typing import Any
 
 from . import embedded
 from .config import ModelSpec
-from .errors import BackendUnavailableError, BakeoffError, DownloadError, ModelError, UsageError
+from .errors import (
+    BackendUnavailableError,
+    BakeoffError,
+    DownloadError,
+    ModelError,
+    ModelNotFoundError,
+    UsageError,
+)
 from .registry import Registered, _now, home, load_registry, register, registry_path, save_registry
 
 Progress = Callable[[str, float, float], None]
@@ -169,21 +178,66 @@ def foundry_entries(include_public: bool = True) -> tuple[list[Entry], list[str]
         for m in mgr.get_catalog(fl.CatalogType.LOCAL).list_models()
     ]
     if include_public:
-        try:
-            models = mgr.catalog.list_models()
-        except Exception as exc:
-            models = []
-            warnings.append(f"Foundry Local's public catalog failed: {type(exc).__name__}: {exc}")
-        if not models:
+        models: list[Any] = []
+        if foundry.public_catalog_reachable():
+            try:
+                models = mgr.catalog.list_models()
+            except Exception as exc:
+                warnings.append(f"Foundry Local's public catalog failed: {type(exc).__name__}: {exc}")
+        if models:
+            public = [
+                _foundry_entry(v, "foundry catalog")
+                for m in models
+                for v in getattr(m, "variants", None) or [m]
+            ]
+            _save_public_catalog(public)
+            out += public
+        else:
+            saved, when = _load_public_catalog()
+            out += saved
             warnings.append(
                 f"Foundry Local's public catalog ({foundry.PUBLIC_CATALOG}) is unreachable: offline? "
-                "Only locally registered Foundry models are listed"
+                + (
+                    f"Showing its listing saved {when}"
+                    if saved
+                    else "Only locally registered Foundry models are listed"
+                )
             )
-        else:
-            for m in models:
-                for v in getattr(m, "variants", None) or [m]:
-                    out.append(_foundry_entry(v, "foundry catalog"))
     return out, warnings
+
+
+def _public_catalog_cache() -> Path:
+    return home() / "foundry-public-catalog.json"
+
+
+def _save_public_catalog(entries: list[Entry]) -> None:
+    """Keep the last public listing, so an offline ``models list`` still shows what exists."""
+    try:
+        path = _public_catalog_cache()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"saved_at": time.strftime("%Y-%m-%d %H:%M"), "entries": [asdict(e) for e in entries]}
+        path.write_text(json.dumps(data), encoding="utf-8")
+    except OSError:
+        pass  # a cache is a convenience, never a failure
+
+
+def _load_public_catalog() -> tuple[list[Entry], str]:
+    """The saved public listing (its entries marked as saved) and when it was saved; empty if none."""
+    try:
+        data = json.loads(_public_catalog_cache().read_text(encoding="utf-8"))
+        entries = [
+            Entry(
+                **{
+                    **e,
+                    "capabilities": tuple(e.get("capabilities") or ()),
+                    "source": "foundry catalog (saved)",
+                }
+            )
+            for e in data["entries"]
+        ]
+        return entries, str(data.get("saved_at", "earlier"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], ""
 
 
 def list_models(
@@ -304,7 +358,7 @@ def cache_locations() -> dict[str, str]:
         from .backends import foundry
 
         mgr = foundry.manager()
-        cached = mgr.catalog.get_cached_models() if mgr else []
+        cached = mgr.catalog.get_cached_models() if mgr and foundry.public_catalog_reachable() else []
         if cached:
             out["Foundry Local models"] = str(Path(cached[0].get_path()).parent)
         else:
@@ -325,7 +379,8 @@ def cached_entries() -> list[Entry]:
         for m in mgr.get_catalog(fl.CatalogType.LOCAL).list_models():
             if not any(e.id == m.id for e in entries):
                 entries.append(_foundry_entry(m, "foundry local catalog"))
-        for m in mgr.catalog.get_cached_models():
+        # the SDK resolves cached models through the public catalog: offline that waits seconds
+        for m in mgr.catalog.get_cached_models() if foundry.public_catalog_reachable() else []:
             e = _foundry_entry(m, "foundry cache")
             size = _size_mb(Path(m.get_path()))
             entries.append(Entry(**{**asdict(e), "size_mb": size, "path": m.get_path()}))
@@ -354,13 +409,25 @@ def remove(alias: str) -> str:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
             return f"{alias}: unregistered and removed {path} ({size} MB)"
         return f"{alias}: unregistered ({path} is yours and was left in place)"
+    # Foundry Local's cache: only what is on disk is looked at (never the public catalog, which
+    # offline would make this wait for nothing)
+    cached = [e for e in cached_entries() if e.source == "foundry cache" and alias in (e.id, e.alias)]
     from .backends import foundry
 
-    model = foundry.find_model(alias)
-    if not model.is_cached:
-        return f"{alias}: not cached"
-    model.remove_from_cache()
-    return f"{alias}: removed {model.id} from Foundry Local's cache"
+    if not cached:
+        unread = (
+            "" if foundry.public_catalog_reachable() else " (Foundry Local's cache is unreadable offline)"
+        )
+        raise ModelNotFoundError(
+            f"no cached model named {alias!r}{unread}",
+            hint="`bakeoff models cache list` shows what is cached",
+        )
+
+    for m in foundry.manager().catalog.get_cached_models():
+        if cached[0].id == m.id:
+            m.remove_from_cache()
+            return f"{alias}: removed {m.id} from Foundry Local's cache"
+    raise ModelNotFoundError(f"no cached model named {alias!r}")
 
 
 # -------------------------------------------------------------------------------------------------

@@ -184,6 +184,11 @@ def endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
     url = normalize_endpoint(endpoint) + "/models"
     try:
         resp = httpx.get(url, timeout=timeout)
+        if "html" in resp.headers.get("content-type", "").lower():
+            raise ModelError(
+                f"{url} returned HTML, not JSON (HTTP {resp.status_code})",
+                hint="point --endpoint at the server's OpenAI-compatible /v1 address",
+            )
         resp.raise_for_status()
         return [m["id"] for m in resp.json()["data"]]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,31 @@ INSTALL_HINT = (
 )
 _manager_lock = threading.Lock()
 PUBLIC_CATALOG = "https://api.catalog.azureml.ms"
+
+
+_reachable: dict[str, bool] = {}
+
+
+def public_catalog_reachable(timeout_s: float = 1.5) -> bool:
+    """Whether the public catalog's host answers a TCP connect within ``timeout_s`` (name lookup
+    included, which a socket timeout does not bound). Asked once per process: offline, listing and
+    removing models answer at once instead of waiting on the SDK's own, much longer, timeouts."""
+    if PUBLIC_CATALOG not in _reachable:
+        host = PUBLIC_CATALOG.split("//", 1)[-1].split("/", 1)[0]
+        ok: list[bool] = []
+
+        def probe() -> None:
+            try:
+                socket.create_connection((host, 443), timeout=timeout_s).close()
+                ok.append(True)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=probe, daemon=True)
+        t.start()
+        t.join(timeout_s)
+        _reachable[PUBLIC_CATALOG] = bool(ok)
+    return _reachable[PUBLIC_CATALOG]
 
 
 def sdk() -> Any:
@@ -99,6 +125,8 @@ def find_model(ref: str, path: str | None = None) -> Any:
         hint="connect to the internet to use catalog models, or bring one in with "
         "`bakeoff models import PATH --name ALIAS --to foundry`",
     )
+    if not public_catalog_reachable():
+        raise offline
     try:
         public = mgr.catalog
         model = public.get_model_variant(ref) or public.get_model(ref)

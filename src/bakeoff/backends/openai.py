@@ -19,7 +19,7 @@ import httpx
 
 from .. import __version__
 from ..config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
-from ..errors import ModelError, ModelNotFoundError, RequestError
+from ..errors import ModelError, RequestError
 from .base import ChatRequest, Completion, Event, Sent, TextDelta
 
 
@@ -71,17 +71,19 @@ class OpenAIBackend:
                 f"endpoint {self.base_url} is unreachable: {type(exc).__name__}: {exc}".rstrip(": "),
                 hint="start the server (e.g. `foundry service start` or `bakeoff serve`) or fix --endpoint",
             ) from None
+        if is_html(resp):
+            raise ModelError(
+                f"{self.base_url}/models returned HTML, not JSON (HTTP {resp.status_code})",
+                hint="point --endpoint at the server's OpenAI-compatible /v1 address",
+            )
         if resp.status_code == 200:
             try:
                 ids = [m["id"] for m in resp.json().get("data", [])]
             except (ValueError, KeyError, TypeError, AttributeError):
                 ids = []
             self.server_models = ids
-            if ids and self.model_id not in ids:
-                raise ModelNotFoundError(
-                    f"model {self.model_id!r} is not served at {self.base_url}; it serves: {', '.join(ids)}",
-                    hint="use one of those ids in --models, or load the model on the server first",
-                )
+            # Not listed is not refused: llama.cpp's server lists its file name and answers any name.
+            # The first request decides; if the server rejects the model, the error names the listed ids.
         elif resp.status_code in (401, 403):
             raise ModelError(
                 f"endpoint {self.base_url} refused the API key (HTTP {resp.status_code})",
@@ -137,11 +139,18 @@ class OpenAIBackend:
         except httpx.HTTPError as exc:
             raise RequestError("http", f"{type(exc).__name__}: {exc}") from None
 
-    async def _raise_for_status(self, resp: httpx.Response) -> None:
+    async def _raise_for_status(self, resp: httpx.Response, stream: bool = False) -> None:
         if resp.status_code < 400:
+            if is_html(resp):
+                raise RequestError("malformed", f"{self.base_url} returned HTML, not {_EXPECTED[stream]}")
             return
         raw = (await resp.aread()).decode("utf-8", "replace")
-        detail = raw.strip()[:300]
+        if is_html(resp, raw):
+            raise RequestError(
+                "http",
+                f"HTTP {resp.status_code}: {self.base_url} returned an HTML page, not {_EXPECTED[stream]}",
+            )
+        detail = " ".join(raw.split())[:300]
         try:
             err = json.loads(raw).get("error")
             if isinstance(err, dict) and err.get("message"):
@@ -150,6 +159,11 @@ class OpenAIBackend:
                 detail = err
         except (ValueError, AttributeError):
             pass
+        listed = self.server_models
+        if resp.status_code in (400, 404, 422) and listed and self.model_id not in listed:
+            detail += (
+                f" (model {self.model_id!r} is not served at {self.base_url}; it lists: {', '.join(listed)})"
+            )
         raise RequestError("http", f"HTTP {resp.status_code}: {detail}")
 
     async def _stream(self, request: ChatRequest, state: _StreamState) -> AsyncIterator[Event]:
@@ -161,7 +175,7 @@ class OpenAIBackend:
         ) as resp:
             if sent.t_ns:
                 yield Sent(sent.t_ns)
-            await self._raise_for_status(resp)
+            await self._raise_for_status(resp, stream=True)
             async for line in resp.aiter_lines():
                 t = _now()
                 if state.done:
@@ -221,6 +235,8 @@ class OpenAIBackend:
             choice = obj["choices"][0]
             text = choice["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            if is_html(resp, raw.decode("utf-8", "replace")):
+                raise RequestError("malformed", f"{self.base_url} returned HTML, not JSON") from None
             raise RequestError("malformed", f"response is not a chat completion: {raw[:120]!r}") from None
         state = _StreamState(usage=obj.get("usage"), finish_reason=choice.get("finish_reason"))
         state.chunks = 1 if text else 0
@@ -233,6 +249,17 @@ class OpenAIBackend:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+_EXPECTED = {True: "an event stream", False: "JSON"}
+
+
+def is_html(resp: httpx.Response, text: str | None = None) -> bool:
+    """Whether an answer is a web page (a proxy's error page, a UI at the wrong path), not an API's."""
+    if "html" in resp.headers.get("content-type", "").lower():
+        return True
+    head = (text or "")[:200].lstrip().lower()
+    return head.startswith(("<!doctype html", "<html"))
 
 
 class _SentMark:

@@ -172,8 +172,10 @@ def run_model(
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", "-e", help="OpenAI-compatible server.")
     ] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Max new tokens per answer.")] = 512,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Max new tokens per answer.")] = 512,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature (0-2).")
+    ] = 0.0,
     system: Annotated[str | None, typer.Option("--system", help="A system prompt.")] = None,
 ) -> None:
     """Stream one answer (or chat) in the terminal, then a line of stats: load, TTFT, tokens, decode rate."""

@@ -124,7 +124,7 @@ def main() -> None:
     MODEL = args.model
     port = _free_port()
     exe = str(Path(sys.executable).parent / "bakeoff")
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    log = (Path(tempfile.gettempdir()) / f"bakeoff-soak-{port}.log").open("w")  # the server's output
     proc = subprocess.Popen(
         [exe, "serve", "--port", str(port), "-m", MODEL, "--preload"],
         stdout=log,
@@ -148,8 +148,10 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
     print(
-        f"{len(results)} requests from {args.clients} clients in {wall:.0f} s; model {MODEL}, seed {args.seed}"
+        f"{len(results)} requests from {args.clients} clients in {wall:.0f} s; "
+        f"model {MODEL}, seed {args.seed}"
     )
     print("| kind | n | outcomes | latency p50 | p95 | max |")
     print("|---|---|---|---|---|---|")

@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/soak.py [--requests 1000] [--clients 4] [--model smollm2-135m]
 
+To soak an older version of the server, put its source first: ``PYTHONPATH=/path/to/old/src``.
+
 Issue 15 saw, once, two non-streaming requests without max_tokens take over 100 s each on a fresh
 server while a fresh one replaying them took 1 s. Suspected cause: a non-streaming client that gave up
 left its generation running (the server's default is 512 new tokens), so later requests queued behind
@@ -144,7 +146,7 @@ def main() -> None:
         results = asyncio.run(soak(base, args.requests, args.clients, args.seed))
         wall = time.perf_counter() - t0
         time.sleep(1.0)  # let the last cancellation land
-        health = httpx.get(base + "/health").json()["models"][MODEL]
+        health = httpx.get(base + "/health").json().get("models", {}).get(MODEL, {})
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -169,10 +171,10 @@ def main() -> None:
             f"| {statistics.median(lat):.3f} s | {p95:.3f} s | {lat[-1]:.3f} s |"
         )
     left = sum(1 for r in results if r[1] == "left")
-    print(
-        f"server /health after: requests {health['requests']}, cancelled {health['cancelled']} "
-        f"(clients that left: {left}), active {health['active']}, rejected (429) {health['rejected']}, "
-        f"tokens out {health['tokens_out']}"
+    print(  # .get: a server from before the queue existed has no "rejected"
+        f"server /health after: requests {health.get('requests')}, cancelled {health.get('cancelled')} "
+        f"(clients that left: {left}), active {health.get('active')}, rejected (429) "
+        f"{health.get('rejected')}, tokens out {health.get('tokens_out')}"
     )
     if args.out:
         args.out.write_text(json.dumps({"wall_s": wall, "health": health, "results": results}))

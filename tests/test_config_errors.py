@@ -54,8 +54,10 @@ def test_a_bad_models_json_entry_stops_before_anything_runs(
         ("smollm2-135m,smolm2-135m", "unknown model 'smolm2-135m': not an alias (gemma3-270m, qwen2.5-coder"),
         (
             "llamacp:smollm2-135m",
-            "unknown backend 'llamacp' in 'llamacp:smollm2-135m'; known backends: adapter",
+            "unknown backend 'llamacp' in 'llamacp:smollm2-135m' (did you mean 'llamacpp'?)",
         ),
+        ("llama3:8b", "unknown model 'llama3:8b': not an alias"),  # an Ollama tag without --endpoint
+        ("llamacpp:", "'llamacpp:' names no model after 'llamacpp:'"),
     ],
 )
 def test_an_unknown_name_stops_before_anything_runs(tmp_path: Path, models: str, says: str) -> None:
@@ -120,3 +122,34 @@ def test_a_file_that_is_not_utf8_says_save_it_as_utf8(tmp_path: Path, kind: str)
 def test_run_validates_its_numbers_like_bench(flag: str, value: str) -> None:
     r = run("run", "smollm2-135m", "-p", "hi", flag, value)
     assert r.returncode == 2 and flag in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_duplicate_inside_one_entry_names_that_entry_and_its_lines(tmp_path: Path) -> None:
+    p = _models_file(
+        tmp_path,
+        '{\n "a": {"backend": "openai"},\n "b": {"backend": "openai"},\n "c": {"backend": "openai",\n'
+        '  "backend": "llamacpp"}\n}\n',
+    )
+    r = run("bench", "--models-file", str(p), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2
+    assert f"{p}:5 [c.backend]: key 'backend' appears twice (lines 4 and 5)" in r.stderr
+
+
+def test_a_source_file_that_is_not_utf8_and_a_byte_order_mark(tmp_path: Path) -> None:
+    (tmp_path / "t.txt").write_bytes("caf\u00e9".encode("latin-1"))
+    p = tmp_path / "prompts.json"
+    p.write_text('[\n  {"id": "a", "prompt": "Summarize: {source}", "source": {"file": "t.txt"}}\n]\n')
+    r = run("bench", "--prompts", str(p), "-m", "x", "-e", "http://127.0.0.1:9", "-o", str(tmp_path / "o"))
+    assert r.returncode == 2 and "is not UTF-8 text" in r.stderr and "save it as UTF-8" in r.stderr
+    assert "Traceback" not in r.stderr
+    # a byte-order mark (Notepad's UTF-8) is read, not refused
+    from bakeoff.config import load_prompts
+
+    p.write_bytes(b"\xef\xbb\xbf" + b'["hello"]')
+    assert [c.prompt for c in load_prompts(p)] == ["hello"]
+
+
+def test_unknown_options_of_the_other_backends_are_refused_too(tmp_path: Path) -> None:
+    p = _models_file(tmp_path, '{"a": {"adapter": "x.py:Y", "options": {"temprature": 1}}}')
+    r = run("bench", "--models-file", str(p), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "unknown adapter options ['temprature']" in r.stderr

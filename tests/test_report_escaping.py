@@ -139,7 +139,7 @@ def test_underscores_never_make_emphasis(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["> quoted", "# heading", "- item", "+ item", "1. first", "2) second", "==="]
+    "text", ["> quoted", "# heading", "- item", "+ item", "1. first", "2) second", "===", "  # x", "    code"]
 )
 def test_a_value_at_the_start_of_a_list_item_stays_text(text: str) -> None:
     from bakeoff.reporters.format import md
@@ -148,4 +148,5 @@ def test_a_value_at_the_start_of_a_list_item_stays_text(text: str) -> None:
     kinds = [t.type for t in tokens]
     assert kinds.count("bullet_list_open") == 1 and "ordered_list_open" not in kinds
     assert not {"blockquote_open", "heading_open"} & set(kinds)
-    assert text in [t.content for t in tokens if t.type == "text"]
+    assert text.strip() in [t.content for t in tokens if t.type == "text"]
+    assert "code_block" not in kinds

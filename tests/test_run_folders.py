@@ -194,3 +194,34 @@ def test_an_empty_model_list_is_a_usage_error(fake, tmp_path: Path, models: str)
     r = _bench(fake, tmp_path / "run", models=models)
     assert r.returncode == 2 and "names no model" in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_rebuilt_summary_is_rebuilt_once(fake, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert _bench(fake, out, models="good,chunky").returncode == 0
+    s = json.loads((out / "summary.json").read_text())
+    s["run"]["finished_at"] = None
+    s["models"][1].update(status="skipped", error=None)
+    (out / "summary.json").write_text(json.dumps(s))
+    # --no-write: the rebuilt summary is shown, nothing is written
+    r = run("report", str(out), "--format", "json", "--no-write")
+    assert r.returncode == 0 and "rebuilt from records.jsonl" in r.stdout
+    assert json.loads((out / "summary.json").read_text())["run"]["finished_at"] is None
+    for _ in range(2):
+        assert run("report", str(out), "--format", "json").returncode == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["run"]["finished_at"] and sum("rebuilt from records.jsonl" in n for n in s["run"]["notes"]) == 1
+
+
+def test_report_and_compare_read_the_summary_file_they_are_given(fake, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert _bench(fake, out).returncode == 0
+    own = (out / "summary.json").read_text()
+    other = json.loads(own)
+    other["models"][0]["model"] = "renamed"
+    (out / "old.json").write_text(json.dumps(other))
+    r = run("report", str(out / "old.json"), "--format", "json")
+    assert r.returncode == 0 and '"renamed"' in r.stdout
+    assert (out / "summary.json").read_text() == own  # another file's content never lands in summary.json
+    r = run("compare", str(out / "old.json"), str(out / "summary.json"))
+    assert "Only in base: renamed" in r.stdout and "only in new: good" in r.stdout

@@ -247,3 +247,20 @@ def test_port_out_of_range_and_port_in_use_are_one_line_exit_2(tmp_path: Path) -
         )
     assert r.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 2
+
+
+def test_max_queue_zero_serves_one_and_refuses_any_waiting() -> None:
+    from starlette.testclient import TestClient
+
+    from bakeoff.config import ModelSpec
+    from bakeoff.server import ModelHost, create_app
+    from bakeoff.targets import ModelTarget
+
+    spec = ModelSpec(adapter=f"{DATA}/echo_adapter.py:InstantEcho")
+    host = ModelHost([ModelTarget("instant", "adapter", spec)], max_queue=0)
+    with TestClient(create_app(host)) as client:
+        assert client.post("/v1/chat/completions", json=GOOD).status_code == 200  # idle: served
+        host.models["instant"].active = 1  # one generating: with no queue, the next is refused
+        r = client.post("/v1/chat/completions", json=GOOD)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        host.models["instant"].active = 0

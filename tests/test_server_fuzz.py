@@ -135,7 +135,19 @@ def test_no_client_input_gets_a_5xx_or_a_non_openai_error(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"null", b"[]", b"1e999999", b'"x"', b"{", b"\xff\xfe", b'{"model": NaN}', b"[" * 50_000],
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"1e999999",
+        b'"x"',
+        b"{",
+        b"\xff\xfe",
+        b'{"model": NaN}',
+        b"[" * 50_000,
+        b'{"\\ud800": 1, "model": "instant", "messages": [{"role": "user", "content": "hi"}]}',
+        b'{"model": "instant", "messages": [{"role": "user", "content": "hi"}], "stop": "\\udfff"}',
+    ],
 )
 def test_raw_bytes_are_4xx(server: tuple[httpx.Client, dict[str, Any]], raw: bytes) -> None:
     client, _ = server

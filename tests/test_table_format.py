@@ -89,3 +89,10 @@ def test_two_paths_with_one_file_name_stay_apart() -> None:
     b = "/models/other-folder-with-a-long-name/model-q4_k_m.gguf"
     sa, sb = short_names([a, b])
     assert sa != sb and len(sa) <= 32 and len(sb) <= 32
+
+
+def test_names_alike_at_both_ends_are_numbered() -> None:
+    a = "x" * 20 + "-first-" + "y" * 20
+    b = "x" * 20 + "-other-" + "y" * 20
+    sa, sb = short_names([a, b])
+    assert sa != sb and sa.endswith("#1") and sb.endswith("#2")

@@ -168,7 +168,8 @@ def recover_summary(folder: Path) -> Summary | None:
         models.append(summarize_model(name, backend, status, error, recs, dict(old.info) if old else {}))
     run = saved.run.model_copy() if saved else RunInfo(settings={}, environment={}, started_at="unknown")
     run.interrupted = True
-    run.notes = [*run.notes, KILLED_NOTE]
+    run.finished_at = _now_iso()  # when it was rebuilt: a later `report` reads it as it is
+    run.notes = [*(n for n in run.notes if n != KILLED_NOTE), KILLED_NOTE]
     summary = Summary(run=run, models=models, quality=saved.quality if saved else {})
     return apply_quality(summary, folder, None, records)
 

@@ -415,13 +415,14 @@ def remove(alias: str) -> str:
     from .backends import foundry
 
     if not cached:
-        unread = (
-            "" if foundry.public_catalog_reachable() else " (Foundry Local's cache is unreadable offline)"
-        )
-        raise ModelNotFoundError(
-            f"no cached model named {alias!r}{unread}",
-            hint="`bakeoff models cache list` shows what is cached",
-        )
+        if foundry.public_catalog_reachable():
+            msg = f"no cached model named {alias!r}"
+        else:
+            msg = (
+                f"no cached model named {alias!r} in bakeoff's cache; Foundry Local's cache cannot be read "
+                "offline (its SDK resolves cached models through its public catalog)"
+            )
+        raise ModelNotFoundError(msg, hint="`bakeoff models cache list` shows what is cached")
 
     for m in foundry.manager().catalog.get_cached_models():
         if cached[0].id == m.id:

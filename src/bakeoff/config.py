@@ -244,7 +244,7 @@ def _read_json(path: Path) -> tuple[Any, str]:
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Notepad's UTF-8) is not an error
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
@@ -256,16 +256,13 @@ def _read_json(path: Path) -> tuple[Any, str]:
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates), text
     except _DuplicateKey as dup:
-        lines = [
-            text.count("\n", 0, m.start()) + 1
-            for m in re.finditer(r'"' + re.escape(dup.key) + r'"\s*:', text)
-        ]
-        where = " and ".join(str(n) for n in lines[:2]) if len(lines) >= 2 else "?"
+        key, first, second = _first_duplicate(text) or (dup.key, None, None)
+        where = f" (lines {first} and {second})" if first else ""
         raise ConfigError(
-            f"key {dup.key!r} appears twice (lines {where}); JSON would silently keep only the last",
+            f"key {key.rsplit('.', 1)[-1]!r} appears twice{where}; JSON would silently keep only the last",
             source=str(path),
-            line=lines[1] if len(lines) >= 2 else None,
-            key=dup.key,
+            line=second,
+            key=key,
             hint="keep one of them",
         ) from None
     except json.JSONDecodeError as exc:
@@ -275,6 +272,46 @@ def _read_json(path: Path) -> tuple[Any, str]:
             line=exc.lineno,
             hint="fix the JSON syntax at that line",
         ) from None
+
+
+def _first_duplicate(text: str) -> tuple[str, int, int] | None:
+    """(dotted key path, first line, second line) of the first key repeated within one JSON object
+    (the decoder only says which key; this finds where, in the object that repeats it)."""
+    containers: list[tuple[str, dict[str, int] | None]] = []  # (path, keys seen; None for a list)
+    last_key = ""
+    string: str | None = None
+    string_line = 0
+    i, n, line = 0, len(text), 1
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            string, string_line = text[i + 1 : j], line
+            i = j + 1
+            continue
+        if c == "\n":
+            line += 1
+        elif c == ":" and string is not None and containers and containers[-1][1] is not None:
+            path, seen = containers[-1]
+            assert seen is not None
+            full = f"{path}.{string}" if path else string
+            if string in seen:
+                return full, seen[string], string_line
+            seen[string] = string_line
+            last_key = full
+        elif c in "{[":
+            parent = containers[-1][0] if containers else ""
+            if containers and containers[-1][1] is not None:
+                parent = last_key
+            containers.append((parent, {} if c == "{" else None))
+        elif c in "}]" and containers:
+            containers.pop()
+        if not c.isspace():
+            string = None
+        i += 1
+    return None
 
 
 def locate(text: str, loc: tuple[int | str, ...]) -> int | None:
@@ -453,7 +490,15 @@ def _read_source(src: dict[str, Any], path: Path, text: str, index: int) -> str:
         )
     f = (path.parent / src["file"]).expanduser()
     try:
-        return f.read_text(encoding="utf-8")
+        return f.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"source file {f} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            source=str(path),
+            line=line,
+            key=f"[{index}].source.file",
+            hint="save it as UTF-8",
+        ) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read source file {f}: {exc.strerror or exc}",

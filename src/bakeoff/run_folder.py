@@ -22,6 +22,7 @@ RUN_FILES = (
     "judgments.jsonl",
     "pairwise.jsonl",
     "human.jsonl",
+    "annotation-key.csv",
     "report.md",
     "report.csv",
     "report.html",
@@ -63,6 +64,8 @@ def claim(out_dir: Path, *, overwrite: bool = False) -> None:
         raise RunFolderError(
             f"cannot create --out {out_dir}: {exc.strerror or exc}", hint="give a folder you can write to"
         ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise RunFolderError(f"cannot write to --out {out_dir}", hint="give a folder you can write to")
     if holds_run(out_dir):
         if not overwrite:
             raise RunFolderError(
@@ -70,6 +73,9 @@ def claim(out_dir: Path, *, overwrite: bool = False) -> None:
                 hint="give a new folder, or add --overwrite to replace that run",
             )
         for name in RUN_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise RunFolderError(f"cannot write to --out {out_dir}", hint="give a folder you can write to")
+            try:
+                (out_dir / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise RunFolderError(
+                    f"cannot remove {out_dir / name} to overwrite the run: {exc.strerror or exc}"
+                ) from None

@@ -116,6 +116,11 @@ class ChatBody(BaseModel):
     def _stops(cls, v: str | list[str] | None) -> str | list[str] | None:
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop sequences")
+        for text in [v] if isinstance(v, str) else v or []:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("stop is not valid Unicode (a lone surrogate escape)") from None
         return v
 
     @field_validator("n")
@@ -159,8 +164,16 @@ def parse_chat_body(payload: dict[str, Any]) -> ChatBody | tuple[str, str]:
         return f"invalid '{param}': {msg}", param
 
 
+class _AsciiJSON(JSONResponse):
+    """JSON with non-ASCII characters escaped: a client's lone surrogate echoed in an error message
+    (an unknown field's name) cannot be encoded as UTF-8 and would turn a 400 into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _error(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
-    return JSONResponse(wire.error_body(message, kind, param), status_code=status)
+    return _AsciiJSON(wire.error_body(message, kind, param), status_code=status)
 
 
 @dataclass
@@ -379,7 +392,7 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
             )
         body.model = served  # answers name the model that really served the request
         hosted = host.models[served]
-        if hosted.queued() >= host.max_queue:
+        if hosted.active > host.max_queue:  # one generating + max_queue waiting (0: no waiting at all)
             hosted.rejected += 1
             wait = max(1, math.ceil((hosted.seconds_ema or 1.0) * (hosted.queued() + 1)))
             response = _error(

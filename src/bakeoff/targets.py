@@ -6,6 +6,7 @@ models file or of bakeoff's registry; with an endpoint, a model id there; a buil
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -132,9 +133,15 @@ def _problems(targets: Sequence[ModelTarget], user_models: dict[str, ModelSpec])
     problems: list[_Problem] = []
     for t in targets:
         if t.backend == "unknown":
-            prefix, sep, _ = t.name.partition(":")
-            if sep and prefix and "/" not in prefix and "\\" not in prefix:
-                msg = f"unknown backend {prefix!r} in {t.name!r}; known backends: {', '.join(backends)}"
+            prefix, sep, rest = t.name.partition(":")
+            near = difflib.get_close_matches(prefix, backends, n=1, cutoff=0.75) if sep else []
+            if sep and prefix in backends and not rest:
+                msg = f"{t.name!r} names no model after '{prefix}:'"
+            elif near:
+                msg = (
+                    f"unknown backend {prefix!r} in {t.name!r} (did you mean {near[0]!r}?); "
+                    f"known backends: {', '.join(backends)}"
+                )
             else:
                 known = sorted({*user_models, *embedded.EMBEDDED})
                 msg = (

@@ -33,6 +33,17 @@ class AdapterBackend:
         """``adapter:module:Class`` or ``adapter:path/file.py:Class``."""
         return ModelSpec(backend="adapter", adapter=ref)
 
+    @classmethod
+    def option_problems(cls, options: dict[str, Any]) -> list[str]:
+        """models.json ``options`` an adapter model does not take (checked before any model loads)."""
+        known = {"realtime_stream", "stream_interval_ms"}
+        unknown = set(options) - known
+        return (
+            [f"unknown adapter options {sorted(unknown)}; known: {', '.join(sorted(known))}"]
+            if unknown
+            else []
+        )
+
     def __init__(self, name: str, spec: ModelSpec) -> None:
         if not spec.adapter:
             raise ModelError(

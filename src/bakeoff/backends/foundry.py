@@ -33,6 +33,7 @@ INSTALL_HINT = (
 )
 _manager_lock = threading.Lock()
 PUBLIC_CATALOG = "https://api.catalog.azureml.ms"
+_OPTIONS = frozenset({"realtime_stream", "stream_interval_ms"})
 
 
 _reachable: dict[str, bool] = {}
@@ -42,6 +43,8 @@ def public_catalog_reachable(timeout_s: float = 1.5) -> bool:
     """Whether the public catalog's host answers a TCP connect within ``timeout_s`` (name lookup
     included, which a socket timeout does not bound). Asked once per process: offline, listing and
     removing models answer at once instead of waiting on the SDK's own, much longer, timeouts."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # through a proxy a direct connect says nothing: let the SDK try
     if PUBLIC_CATALOG not in _reachable:
         host = PUBLIC_CATALOG.split("//", 1)[-1].split("/", 1)[0]
         ok: list[bool] = []
@@ -206,6 +209,16 @@ class FoundryBackend:
         from importlib.metadata import version
 
         return [("engine Foundry Local", True, f"foundry-local-sdk {version('foundry-local-sdk')}")]
+
+    @classmethod
+    def option_problems(cls, options: dict[str, Any]) -> list[str]:
+        """models.json ``options`` this backend does not know (checked before any model loads)."""
+        unknown = set(options) - _OPTIONS
+        return (
+            [f"unknown foundry options {sorted(unknown)}; known: {', '.join(sorted(_OPTIONS))}"]
+            if unknown
+            else []
+        )
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name

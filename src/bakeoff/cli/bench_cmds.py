@@ -319,11 +319,14 @@ def report(
     if fmt not in formats:
         raise UsageError(f"unknown format {fmt!r}", hint=f"use {', '.join(formats)}")
     folder = locate(run_dir)
-    recovered = recover_summary(folder)
-    summary = recovered or load_summary(folder)
+    # a folder (or its summary.json) may be a killed run to rebuild; any other file is read as it is
+    own = run_dir.is_dir() or run_dir.name == "summary.json"
+    recovered = recover_summary(folder) if own else None
+    summary = recovered or load_summary(run_dir)
     if recovered is not None:
         err_console.print(f"[yellow]note:[/] {escape(KILLED_NOTE)}", highlight=False)
-    report = write_reports(summary, folder) if write or recovered else RunReport.of_run(folder, summary)
+    # only a run's own summary.json is rewritten: another file's content never lands in the folder's
+    report = write_reports(summary, folder) if write and own else RunReport.of_run(folder, summary)
     if fmt in RENDERERS:
         sys.stdout.write(RENDERERS[fmt][1](report))
     elif fmt == "json":
@@ -351,7 +354,8 @@ def compare(
     from ..reporters.diff import render_diff
 
     rules = parse_rules(fail_on)
-    result = run_compare(locate(base), locate(new), rules, min_change=min_change_pct / 100)
+    locate(base), locate(new)  # a path that does not exist is an error naming it
+    result = run_compare(base, new, rules, min_change=min_change_pct / 100)
     text = render_diff(result, base, new)
     if out:
         out.write_text(text, encoding="utf-8")
@@ -387,7 +391,7 @@ def recommend(
     from ..reporters.recommendation import render_text
 
     folder = locate(run_dir)
-    summary = load_summary(folder)
+    summary = load_summary(run_dir)
     c = Constraints(
         max_memory_mb=max_memory_mb,
         max_p95_s=max_p95_s,

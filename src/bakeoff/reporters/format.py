@@ -51,7 +51,7 @@ _MD_SPECIAL = re.compile(r"[\\`*{}\[\]<|!~&$]|(?<![^\W_])_|^[#>+=-]")
 def md(text: object) -> str:
     """Any text (a model name, an error, an answer) shown in Markdown as itself: markup characters
     escaped, line breaks flattened, so it is safe inside a paragraph or a table cell."""
-    flat = " ".join(str(text).splitlines())
+    flat = " ".join(str(text).splitlines()).strip()  # leading spaces would make a code block or heading
     out = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", out)  # "1. x" would start an ordered list
 
@@ -91,4 +91,8 @@ def short_names(names: list[str], width: int = NAME_WIDTH) -> list[str]:
         if shorts.count(shorts[i]) > 1 and len(n) > width:
             head = (width - 1) // 2
             shorts[i] = n[:head] + "…" + n[len(n) - (width - 1 - head) :]
+    alike = list(shorts)
+    for i, short in enumerate(alike):
+        if alike.count(short) > 1:  # still alike: number them in table order (the JSON has the full ids)
+            shorts[i] = f"{short} #{i + 1}"
     return shorts

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from bakeoff.compare import bootstrap_diff, compare, delta, parse_rules
 from bakeoff.metrics.stats import stats
@@ -280,8 +281,13 @@ def test_quality_is_compared_as_a_run_level_figure() -> None:
     assert d.method == "a run-level figure: any change is real"
     assert delta([], [], n, b, "quality", "mean").verdict == "better"
     assert delta([], [], b, b, "quality", "mean").verdict == "unchanged"
-    odd = ModelSummary(model="m", backend="x", status="ok", quality={"mean": "n/a"})
-    assert delta([], [], b, odd, "quality", "mean").verdict == "n/a"
+    unscored = ModelSummary(model="m", backend="x", status="ok", quality={"n": 0})  # checks only, no score
+    assert delta([], [], b, unscored, "quality", "mean").verdict == "n/a"
+    no_block = ModelSummary(model="m", backend="x", status="ok")  # a run without prompt cases
+    assert no_block.quality is None and delta([], [], b, no_block, "quality", "mean").verdict == "n/a"
+    # a value that is not a number cannot reach compare: summary.json is typed
+    with pytest.raises(ValidationError, match="mean"):
+        ModelSummary(model="m", backend="x", status="ok", quality={"mean": "n/a"})
 
 
 def test_missing_value_keeps_what_is_known() -> None:

@@ -20,7 +20,7 @@ from bakeoff.quality.judge import run_judge
 from bakeoff.quality.pairwise import Comparison, bradley_terry
 from bakeoff.quality.store import load_cases, load_judgments, outputs
 from bakeoff.records import RequestRecord
-from bakeoff.results import load_records, load_summary
+from bakeoff.results import RunQuality, load_records, load_summary
 from bakeoff.targets import resolve_targets
 from bakeoff.testing import FakeServer
 from tests.test_cli import run as cli
@@ -84,7 +84,9 @@ def judge(out: Path, name: str, **kw: object) -> object:
     recs = [RequestRecord.from_json(d) for d in load_records(out)]
     target = resolve_targets([name], {**MODELS, **JUDGES}, None)[0]
     result = run_judge(out, summary, load_cases(out), outputs(recs), target, **kw)  # type: ignore[arg-type]
-    summary.quality = {"judges": {result.judge: {"skipped_self": list(result.skipped_self)}}}
+    summary.quality = RunQuality.model_validate(
+        {"judges": {result.judge: {"skipped_self": list(result.skipped_self)}}}
+    )
     apply_quality(summary, out)
     return result, summary
 
@@ -153,9 +155,9 @@ def test_meeting_notes_suite_is_complete() -> None:
 def test_bench_records_check_pass_rates_and_saves_cases(run: Path) -> None:
     s = load_summary(run)
     q = {m.model: m.quality for m in s.models}
-    assert q["good"]["checks"]["pass_rate"] == 1.0
-    assert q["poor"]["checks"]["passed"] == 2 and q["poor"]["checks"]["total"] == 6  # only max_words passes
-    assert q["good"]["mean"] is None and q["good"]["source"] is None  # nobody has judged yet
+    assert q["good"].checks.pass_rate == 1.0
+    assert q["poor"].checks.passed == 2 and q["poor"].checks.total == 6  # only max_words passes
+    assert q["good"].mean is None and q["good"].source is None  # nobody has judged yet
     assert [c.id for c in load_cases(run)] == ["standup", "rag", "plain"]
     rows = [json.loads(x) for x in (run / "checks.jsonl").read_text().splitlines()]
     assert len(rows) == 6  # 3 models x 2 rounds of the one case with checks
@@ -169,9 +171,9 @@ def test_judge_scores_caches_and_means_by_case(run: Path) -> None:
     result, s = judge(run, "kjudge")
     assert result.judged == 9 and result.cached == 0 and result.unparsed == 0  # 3 models x 3 distinct answers
     q = {m.model: m.quality for m in s.models}
-    assert q["good"]["mean"] == 5.0 and q["poor"]["mean"] == 2.0 and q["inject"]["mean"] == 2.0
-    assert q["good"]["n"] == 3 and q["good"]["n_outputs"] == 6
-    assert q["good"]["aspect_coverage"]["decisions"] == 1.0 and q["poor"]["aspect_coverage"]["owners"] == 0.0
+    assert q["good"].mean == 5.0 and q["poor"].mean == 2.0 and q["inject"].mean == 2.0
+    assert q["good"].n == 3 and q["good"].n_outputs == 6
+    assert q["good"].aspect_coverage["decisions"] == 1.0 and q["poor"].aspect_coverage["owners"] == 0.0
     assert len(list((run.parent / "cache" / "judgments").rglob("*.json"))) == 9
     again, _ = judge(run, "kjudge")
     assert again.cached == 9 and again.calls == 0
@@ -182,15 +184,15 @@ def test_unparsed_is_excluded_and_counted_never_scored(run: Path) -> None:
     result, s = judge(run, "garbage")
     assert result.unparsed == 9 and result.calls == 18  # one retry each
     for m in s.models:
-        assert m.quality["mean"] is None and m.quality["unparsed_rate"] == 1.0
+        assert m.quality.mean is None and m.quality.unparsed_rate == 1.0
     j = load_judgments(run)[0]
     assert j.score is None and "---retry---" in j.raw and "after retry" in (j.error or "")
-    assert any("unparsed" in n for n in s.quality["notes"])
+    assert any("unparsed" in n for n in s.quality.notes)
 
 
 def test_echoing_judge_is_not_fooled_by_an_injected_answer(run: Path) -> None:
     _, s = judge(run, "echo")
-    assert {m.model: m.quality["mean"] for m in s.models}["inject"] == 1.0
+    assert {m.model: m.quality.mean for m in s.models}["inject"] == 1.0
 
 
 def test_a_candidate_never_judges_itself(run: Path) -> None:
@@ -198,26 +200,26 @@ def test_a_candidate_never_judges_itself(run: Path) -> None:
     assert result.skipped_self == ("good",)
     assert {j.model for j in load_judgments(run)} == {"poor", "inject"}
     good = next(m for m in s.models if m.model == "good")
-    assert good.quality["self_judging_skipped"] and good.quality["mean"] is None
+    assert good.quality.self_judging_skipped and good.quality.mean is None
 
 
 def test_position_biased_pairwise_judge_yields_only_ties(run: Path) -> None:
     result, s = judge(run, "always-a", pairwise=True)
     assert result.pairs == 3 * 3 * 2  # 3 cases x 3 pairs x 2 orders
-    pw = s.quality["pairwise"]
-    assert pw["comparisons"] == 9 and pw["position_consistency"] == 0.0
-    for r in pw["models"].values():
-        assert r["ties"] == 6 and r["wins"] == 0 and r["win_rate"] == 0.5 and r["bt"] == 0.0
-    assert any("inconsistent pairs count as ties" in n for n in s.quality["notes"])
+    pw = s.quality.pairwise
+    assert pw.comparisons == 9 and pw.position_consistency == 0.0
+    for r in pw.models.values():
+        assert r.ties == 6 and r.wins == 0 and r.win_rate == 0.5 and r.bt == 0.0
+    assert any("inconsistent pairs count as ties" in n for n in s.quality.notes)
 
 
 def test_consistent_pairwise_judge_ranks_with_intervals(run: Path) -> None:
     _, s = judge(run, "pairjudge", pairwise=True)
-    pw = s.quality["pairwise"]
-    assert pw["order"][0] == "good" and pw["position_consistency"] == 1.0
-    good = pw["models"]["good"]
-    assert good["wins"] == 6 and good["win_rate"] == 1.0 and good["bt"] > 0
-    assert good["bt_ci95"][0] <= good["bt"] <= good["bt_ci95"][1]
+    pw = s.quality.pairwise
+    assert pw.order[0] == "good" and pw.position_consistency == 1.0
+    good = pw.models["good"]
+    assert good.wins == 6 and good.win_rate == 1.0 and good.bt > 0
+    assert good.bt_ci95[0] <= good.bt <= good.bt_ci95[1]
 
 
 def test_bradley_terry_orders_by_strength() -> None:
@@ -266,14 +268,12 @@ def test_annotation_round_trip_is_blind_and_overrides_the_judge(run: Path, tmp_p
     import_sheet(run, load_cases(run), filled)
     s = apply_quality(load_summary(run), run)
     q = {m.model: m.quality for m in s.models}
-    assert q["good"]["mean"] == 4.0 and q["good"]["judge_mean"] == 5.0 and q["good"]["source"] == "human"
-    assert q["inject"]["mean"] == 1.0 and q["inject"]["human_scored"] == 3
-    ((label, a),) = s.quality["agreement"].items()
-    assert label.startswith("kjudge") and a["n"] == 9
-    assert a["exact"] == pytest.approx(3 / 9) and a["within_one"] == pytest.approx(9 / 9)
-    assert a["spearman"] == pytest.approx(
-        agreement([4] * 3 + [2] * 3 + [1] * 3, [5] * 3 + [2] * 6)["spearman"]
-    )
+    assert q["good"].mean == 4.0 and q["good"].judge_mean == 5.0 and q["good"].source == "human"
+    assert q["inject"].mean == 1.0 and q["inject"].human_scored == 3
+    ((label, a),) = s.quality.agreement.items()
+    assert label.startswith("kjudge") and a.n == 9
+    assert a.exact == pytest.approx(3 / 9) and a.within_one == pytest.approx(9 / 9)
+    assert a.spearman == pytest.approx(agreement([4] * 3 + [2] * 3 + [1] * 3, [5] * 3 + [2] * 6)["spearman"])
 
 
 @pytest.mark.parametrize(
@@ -374,7 +374,7 @@ def test_judge_over_http_reads_unreadable_replies_as_unparsed(run: Path, fake: F
     """The fake server answers in filler words: every verdict is unparsed after its one retry."""
     result, s = judge_at(run, "nousage", fake.base_url)
     assert result.judged == 9 and result.unparsed == 9 and result.calls == 18
-    assert all(m.quality["mean"] is None and m.quality["unparsed_rate"] == 1.0 for m in s.models)
+    assert all(m.quality.mean is None and m.quality.unparsed_rate == 1.0 for m in s.models)
 
 
 def test_dead_judge_stops_after_five_and_caches_none(run: Path, fake: FakeServer, tmp_path: Path) -> None:
@@ -415,8 +415,8 @@ def test_verdicts_under_an_older_rubric_are_ignored_not_mixed(run: Path) -> None
     old = json.loads(lines[0]) | {"key": "old-key", "rubric": "rubric-v0", "score": 1}
     (run / "judgments.jsonl").write_text("\n".join([*lines, json.dumps(old)]) + "\n")
     s = apply_quality(load_summary(run), run)
-    assert {m.model: m.quality["mean"] for m in s.models}["good"] == 5.0
-    assert any("1 verdicts under older rubric versions are ignored" in n for n in s.quality["notes"])
+    assert {m.model: m.quality.mean for m in s.models}["good"] == 5.0
+    assert any("1 verdicts under older rubric versions are ignored" in n for n in s.quality.notes)
 
 
 def test_markdown_tables_survive_pipes_in_check_names(run: Path) -> None:
@@ -424,7 +424,7 @@ def test_markdown_tables_survive_pipes_in_check_names(run: Path) -> None:
     from bakeoff.run_report import RunReport
 
     s = load_summary(run)
-    s.models[0].quality["checks"]["by_check"] = {"regex:a|b": 0.5}
+    s.models[0].quality.checks.by_check = {"regex:a|b": 0.5}
     md = render_markdown(RunReport(s))
     assert "| regex:a\\|b |" in md
     assert CASES[0].checks[0].label == "icontains:thursday"

@@ -180,7 +180,7 @@ def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.Monkey
     from bakeoff.quality.judge import JudgeCache, run_judge
     from bakeoff.quality.store import load_cases, load_judgments, outputs
     from bakeoff.records import RequestRecord
-    from bakeoff.results import load_records, load_summary
+    from bakeoff.results import RunQuality, load_records, load_summary
 
     monkeypatch.setattr(JudgeCache, "get", lambda self, key: None)  # always ask the model
     case = PromptCase(
@@ -208,9 +208,11 @@ def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (j.ok and j.score in {1, 2, 3, 4, 5} and j.error is None) or (
         not j.ok and j.score is None and j.error
     )
-    summary.quality = {"judges": {res.judge: {"skipped_self": list(res.skipped_self), "disk_mb": 491.4}}}
+    summary.quality = RunQuality.model_validate(
+        {"judges": {res.judge: {"skipped_self": list(res.skipped_self), "disk_mb": 491.4}}}
+    )
     s = apply_quality(summary, tmp_path)
     q = {m.model: m.quality for m in s.models}
-    assert q["smollm2-135m"]["judged"] == 1 and q["qwen2.5-coder-0.5b"]["judged"] == 0
-    assert q["smollm2-135m"]["checks"]["total"] == 1
-    assert any("small model" in n for n in s.quality["notes"])
+    assert q["smollm2-135m"].judged == 1 and q["qwen2.5-coder-0.5b"].judged == 0
+    assert q["smollm2-135m"].checks.total == 1
+    assert any("small model" in n for n in s.quality.notes)

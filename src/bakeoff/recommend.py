@@ -90,13 +90,13 @@ class Recommendation:
 
 
 def _values(m: ModelSummary) -> dict[str, float | None]:
-    q = m.quality.get("mean")
-    ch = m.quality.get("check_pass_rate")
+    q = m.quality.mean if m.quality else None
+    ch = m.quality.check_pass_rate if m.quality else None
     return {
         "latency": m.latency_s.p50,
         "throughput": m.decode_tokens_per_s.p50 or m.output_tokens_per_s.mean,
-        "quality": float(q) if isinstance(q, int | float) else None,
-        "checks": float(ch) if isinstance(ch, int | float) else None,
+        "quality": q,
+        "checks": ch,
         "memory": m.resources.peak_rss_mb,
     }
 
@@ -112,8 +112,8 @@ def _check(m: ModelSummary, c: Constraints) -> str | None:
             return f"peak memory {peak:.0f} MB > budget {c.max_memory_mb:g} MB"
     if c.max_p95_s is not None and (m.latency_s.p95 is None or m.latency_s.p95 > c.max_p95_s):
         return f"p95 latency {m.latency_s.p95 or float('nan'):.2f} s > SLO {c.max_p95_s:g} s"
-    q = m.quality.get("mean")
-    if c.min_quality is not None and (not isinstance(q, int | float) or q < c.min_quality):
+    q = m.quality.mean if m.quality else None
+    if c.min_quality is not None and (q is None or q < c.min_quality):
         return f"quality {q if q is not None else 'unknown'} < minimum {c.min_quality:g}"
     lic = str(m.info.get("license") or "").lower()
     if c.licenses and lic not in c.licenses:

@@ -14,6 +14,8 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_serializer,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -89,6 +91,111 @@ class Resources(_Strict):
     gpu_util_mean_pct: float | None = None
 
 
+class CheckSummary(_Strict):
+    """Deterministic checks over one model's answers."""
+
+    total: int = 0
+    passed: int = 0
+    pass_rate: float | None = None
+    outputs_all_passed: int = 0
+    outputs: int = 0
+    by_check: dict[str, float] = Field(default_factory=dict)
+
+
+class PairwiseStanding(_Strict):
+    """One model in the pairwise ranking: record, win rate, Bradley-Terry strength (log) and its 95% CI."""
+
+    wins: int = 0
+    losses: int = 0
+    ties: int = 0
+    comparisons: int = 0
+    win_rate: float | None = None
+    bt: float = 0.0
+    bt_ci95: list[float] | None = None
+
+
+class ModelQuality(_Strict):
+    """One model's quality: the score (human over judge, per case), checks, aspects, pairwise standing."""
+
+    mean: float | None = None
+    ci95: list[float] | None = None
+    n: int = 0
+    n_outputs: int = 0
+    source: str | None = None
+    judge_mean: float | None = None
+    human_mean: float | None = None
+    judges: list[str] = Field(default_factory=list)
+    judged: int = 0
+    unparsed: int = 0
+    unparsed_rate: float | None = None
+    self_judging_skipped: bool = False
+    human_scored: int = 0
+    checks: CheckSummary = Field(default_factory=CheckSummary)
+    check_pass_rate: float | None = None
+    aspect_coverage: dict[str, float] = Field(default_factory=dict)
+    aspect_coverage_mean: float | None = None
+    pairwise: PairwiseStanding | None = None
+
+
+class JudgeInfo(_Strict):
+    """One judge: how it was run and what its verdicts cost (rubric and pairwise, separately)."""
+
+    alias: str | None = None
+    skipped_self: list[str] = Field(default_factory=list)
+    disk_mb: float | None = None
+    engine: str | None = None
+    rubric: str | None = None
+    verdicts: int = 0
+    unparsed: int = 0
+    retried: int = 0
+    seconds_per_verdict: float | None = None
+    seconds_per_verdict_p50: float | None = None
+    pairwise_rubric: str | None = None
+    pairwise_verdicts: int = 0
+    pairwise_unparsed: int = 0
+    pairwise_retried: int = 0
+    pairwise_seconds_per_verdict: float | None = None
+    pairwise_seconds_per_verdict_p50: float | None = None
+
+
+class Agreement(_Strict):
+    """A judge against people on the answers both scored."""
+
+    n: int = 0
+    exact: float | None = None
+    within_one: float | None = None
+    kappa_quadratic: float | None = None
+    spearman: float | None = None
+
+
+class PairwiseRanking(_Strict):
+    """Order-swapped pairwise verdicts combined: every model's standing, best first in ``order``."""
+
+    models: dict[str, PairwiseStanding] = Field(default_factory=dict)
+    order: list[str] = Field(default_factory=list)
+    comparisons: int = 0
+    position_consistency: float | None = None
+    unparsed: int = 0
+    verdicts: int = 0
+
+
+class RunQuality(_Strict):
+    """The run's quality: judges, the cases, agreement with people, the pairwise ranking, notes."""
+
+    judges: dict[str, JudgeInfo] = Field(default_factory=dict)
+    cases: int = 0
+    cases_with_aspects: int = 0
+    cases_with_checks: int = 0
+    shared_aspects: list[str] = Field(default_factory=list)
+    agreement: dict[str, Agreement] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    pairwise: PairwiseRanking | None = None
+
+
+def _none_if_empty(v: Any) -> Any:
+    return None if v == {} else v
+
+
 def _is_stats(v: Any) -> bool:
     """A STATS object of the data contract (``n`` and the statistics, nothing else)."""
     return isinstance(v, dict) and "n" in v and set(v) <= set(Stats.model_fields)
@@ -115,7 +222,14 @@ class ModelSummary(_Strict):
     sample_response: str | None = None
     info: dict[str, Any] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
-    quality: dict[str, Any] = Field(default_factory=dict)
+    quality: ModelQuality | None = None
+    """None (``{}`` in summary.json) for a run without saved prompt cases."""
+
+    _empty_quality = field_validator("quality", mode="before")(classmethod(lambda cls, v: _none_if_empty(v)))
+
+    @field_serializer("quality")
+    def _quality_json(self, q: ModelQuality | None) -> dict[str, Any]:
+        return {} if q is None else q.model_dump(mode="json")
 
     @model_validator(mode="before")
     @classmethod
@@ -211,9 +325,14 @@ class Summary(_Strict):
     tool: ToolInfo = Field(default_factory=ToolInfo)
     run: RunInfo
     models: list[ModelSummary] = Field(default_factory=list)
-    quality: dict[str, Any] = Field(
-        default_factory=dict, description="run-level quality: judges, agreement, pairwise ranking, notes"
-    )
+    quality: RunQuality | None = None
+    """Run-level quality (judges, agreement, pairwise ranking, notes); None (``{}``) without cases."""
+
+    _empty_quality = field_validator("quality", mode="before")(classmethod(lambda cls, v: _none_if_empty(v)))
+
+    @field_serializer("quality")
+    def _quality_json(self, q: RunQuality | None) -> dict[str, Any]:
+        return {} if q is None else q.model_dump(mode="json")
 
 
 def save_summary(summary: Summary, out_dir: Path) -> Path:

@@ -25,7 +25,7 @@ from ..config import (
 from ..errors import BakeoffError
 from ..reporters.format import secs
 from ..reporters.terminal import agreement_line, quality_table
-from ..results import load_summary
+from ..results import JudgeInfo, RunQuality, load_summary
 from ..run_folder import locate
 from ..targets import prepare_embedded, resolve_targets
 from .app import app, console, err_console
@@ -106,17 +106,17 @@ def judge(
                 f"[yellow]interrupted[/]: verdicts so far kept in {folder}; run again to resume"
             )
             raise typer.Exit(130) from None
-    judges = dict(summary.quality.get("judges", {}))
-    entry = dict(judges.get(result.judge, {}))
+    run_q = summary.quality or RunQuality()
+    entry = run_q.judges.get(result.judge, JudgeInfo())
     fresh = {
         "alias": judge_model,
         "skipped_self": list(result.skipped_self),
         "disk_mb": result.info.get("disk_mb"),
         "engine": result.info.get("engine"),
     }
-    entry.update({k: v for k, v in fresh.items() if v is not None or k not in entry})
-    judges[result.judge] = entry
-    summary.quality = {**summary.quality, "judges": judges}
+    update = {k: v for k, v in fresh.items() if v is not None or k not in entry.model_fields_set}
+    run_q.judges[result.judge] = JudgeInfo.model_validate({**entry.model_dump(), **update})
+    summary.quality = run_q
     apply_quality(summary, folder, cases, records)
     write_reports(summary, folder)
     done = result.pairs if pairwise else result.judged
@@ -129,7 +129,7 @@ def judge(
     if result.skipped_self:
         console.print(f"not judged (the judge itself): {escape(', '.join(result.skipped_self))}")
     console.print(quality_table(summary))
-    for note in summary.quality.get("notes", []):
+    for note in summary.quality.notes if summary.quality else []:
         err_console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
     console.print(f"updated {folder}/summary.json and reports")
 
@@ -177,6 +177,6 @@ def annotate_import(
     apply_quality(summary, folder)
     write_reports(summary, folder)
     console.print(f"imported {len(scores)} scores from {sheet}", highlight=False)
-    for judge_label, a in summary.quality.get("agreement", {}).items():
+    for judge_label, a in (summary.quality.agreement if summary.quality else {}).items():
         console.print(f"agreement with {escape(judge_label)}: {agreement_line(a)}", highlight=False)
     console.print(quality_table(summary))

@@ -20,7 +20,7 @@ import numpy as np
 from ..config import PromptCase
 from ..metrics.stats import ci95
 from ..records import RequestRecord
-from ..results import Summary
+from ..results import ModelQuality, RunQuality, Summary
 from .agreement import agreement
 from .checks import run_checks
 from .pairwise import rank
@@ -206,15 +206,17 @@ def apply_quality(
     pairs = [v for v in all_pairs if v.rubric == PAIRWISE_VERSION]
     stale = len(all_judgments) - len(judgments) + len(all_pairs) - len(pairs)
     humans = load_human(run_dir)
-    meta = dict(summary.quality)
-    judges_meta: dict[str, Any] = meta.get("judges", {})
+    judges_meta: dict[str, dict[str, Any]] = {
+        label: info.model_dump()
+        for label, info in (summary.quality.judges if summary.quality else {}).items()
+    }
     self_skipped = {m for info in judges_meta.values() for m in info.get("skipped_self", [])}
     all_rows: list[dict[str, Any]] = []
     for m in summary.models:
         block, rows = model_quality(
             m.model, by_id, _measured(recs, m.model), judgments, humans, m.model in self_skipped
         )
-        m.quality = block
+        m.quality = ModelQuality.model_validate(block)
         all_rows += rows
     with (run_dir / "checks.jsonl").open("w", encoding="utf-8") as fh:
         for row in all_rows:
@@ -237,15 +239,19 @@ def apply_quality(
         names = [m.model for m in summary.models if m.status == "ok"]
         in_pairs = {v.first for v in pairs} | {v.second for v in pairs}
         run_q["pairwise"] = rank([n for n in names if n in in_pairs], pairs)
-        for name, r in run_q["pairwise"]["models"].items():
-            next(m for m in summary.models if m.model == name).quality["pairwise"] = r
-    run_q["notes"] = quality_notes(summary, run_q)
+    quality = RunQuality.model_validate(run_q)
+    if quality.pairwise is not None:
+        for name, standing in quality.pairwise.models.items():
+            q = next(m for m in summary.models if m.model == name).quality
+            if q is not None:
+                q.pairwise = standing
+    quality.notes = quality_notes(summary, quality)
     if stale:
-        run_q["notes"].append(
+        quality.notes.append(
             f"{stale} verdicts under older rubric versions are ignored (current: {RUBRIC_VERSION}, "
             f"{PAIRWISE_VERSION}); run `bakeoff judge` again to redo them"
         )
-    summary.quality = run_q
+    summary.quality = quality
     return summary
 
 
@@ -272,30 +278,32 @@ def judge_stats(
     return out
 
 
-def quality_notes(summary: Summary, run_q: dict[str, Any]) -> list[str]:
+def quality_notes(summary: Summary, run_q: RunQuality) -> list[str]:
     """Plain warnings a reader needs next to the scores: weak judge, unparsed replies, self-judging."""
     notes = []
-    for label, info in run_q["judges"].items():
-        mb = info.get("disk_mb")
-        if isinstance(mb, int | float) and mb < SMALL_JUDGE_MB:
+    for label, info in run_q.judges.items():
+        mb = info.disk_mb
+        if mb is not None and mb < SMALL_JUDGE_MB:
             notes.append(
                 f"judge {label} is a small model ({mb:.0f} MB of weights): its scores are weak evidence; "
                 "check them against people with `bakeoff annotate export`"
             )
     for m in summary.models:
         q = m.quality
-        rate = q.get("unparsed_rate")
-        if isinstance(rate, float) and rate > 0:
+        if q is None:
+            continue
+        rate = q.unparsed_rate
+        if rate is not None and rate > 0:
             notes.append(
-                f"{m.model}: {q['unparsed']} of {q['judged']} judgments unparsed ({rate:.0%}); "
+                f"{m.model}: {q.unparsed} of {q.judged} judgments unparsed ({rate:.0%}); "
                 "they are excluded from its mean"
             )
-        if q.get("self_judging_skipped") and q.get("judge_mean") is None:
+        if q.self_judging_skipped and q.judge_mean is None:
             notes.append(f"{m.model} is the judge, so no judge scored it (a model never judges itself)")
-    pw = run_q.get("pairwise")
-    if pw and pw.get("position_consistency") is not None and pw["position_consistency"] < 0.5:
+    pw = run_q.pairwise
+    if pw is not None and pw.position_consistency is not None and pw.position_consistency < 0.5:
         notes.append(
             f"the pairwise judge agreed with itself across swapped orders in only "
-            f"{pw['position_consistency']:.0%} of comparisons: inconsistent pairs count as ties"
+            f"{pw.position_consistency:.0%} of comparisons: inconsistent pairs count as ties"
         )
     return notes

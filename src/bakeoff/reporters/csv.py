@@ -7,6 +7,7 @@ import io
 
 from ..metrics import definitions
 from ..metrics.stats import Stats
+from ..results import ModelQuality
 from ..run_report import RunReport
 
 _FIELDS = tuple(Stats.model_fields)  # n, mean, min, max, p50, p90, p95, p99, std
@@ -70,9 +71,9 @@ def render_csv(report: RunReport) -> str:
             m.tokens.source or "",
         ]
         row += [_cell(getattr(m.resources, k)) for k in _RESOURCES]
-        q = m.quality
-        ci = q.get("ci95") or [None, None]
-        pw = q.get("pairwise") or {}
-        row += [_cell(q.get(k)) for k in _QUALITY] + [_cell(ci[0]), _cell(ci[1]), _cell(pw.get("bt"))]
+        q = m.quality or ModelQuality()
+        ci: list[float | None] = list(q.ci95) if q.ci95 else [None, None]
+        bt = q.pairwise.bt if q.pairwise else None
+        row += [_cell(getattr(q, k)) for k in _QUALITY] + [_cell(ci[0]), _cell(ci[1]), _cell(bt)]
         w.writerow(row)
     return buf.getvalue()

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from ..recommend import Recommendation, recommend
-from ..results import Summary, measured_samples
+from ..results import ModelQuality, Summary, measured_samples
 from ..run_report import RunReport
 from .format import metric_cell, metric_columns, num
 from .terminal import quality_cell
@@ -212,19 +212,20 @@ def render_html(report: RunReport) -> str:
     for m in summary.models:
         cls = "" if m.status == "ok" else " class=bad"
         peak = m.resources.peak_rss_mb
-        q = m.quality
-        unparsed = q.get("unparsed_rate")
-        checks = q.get("check_pass_rate")
+        q = m.quality or ModelQuality()
+        unparsed = q.unparsed_rate
+        checks = q.check_pass_rate
         parts.append(
             f"<tr{cls}><td>{_e(m.model)}</td><td>{_e(m.status)}</td>"
             + "".join(f"<td>{metric_cell(m, d, c)}</td>" for d, c in cols)
             + f"<td>{num(peak, 0)} MB</td>"
             f"<td>{m.requests.ok}/{m.requests.error}</td><td>{_e(quality_cell(q))}</td>"
-            f"<td>{f'{unparsed:.0%}' if isinstance(unparsed, float) else '-'}</td>"
-            f"<td>{f'{checks:.0%}' if isinstance(checks, float) else '-'}</td></tr>"
+            f"<td>{f'{unparsed:.0%}' if unparsed is not None else '-'}</td>"
+            f"<td>{f'{checks:.0%}' if checks is not None else '-'}</td></tr>"
         )
     parts.append("</table>")
-    parts += [f"<p class=muted>Quality note: {_e(n)}</p>" for n in summary.quality.get("notes", [])]
+    notes = summary.quality.notes if summary.quality else []
+    parts += [f"<p class=muted>Quality note: {_e(n)}</p>" for n in notes]
     for m in summary.models:
         if m.error:
             parts.append(f"<p class=bad>{_e(m.model)}: {_e(m.error)}</p>")

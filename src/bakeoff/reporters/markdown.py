@@ -4,7 +4,7 @@ decode rate and status, then highlights, failures, per-prompt latency and sample
 from __future__ import annotations
 
 from ..monitors.energy import ENERGY_FORMULA
-from ..results import ModelSummary, Summary
+from ..results import ModelQuality, ModelSummary, RunQuality, Summary
 from ..run_report import RunReport
 from .format import md, metric_cell, metric_columns, num, rate, secs
 
@@ -124,9 +124,9 @@ def _quality(summary: Summary) -> list[str]:
     """Quality beside speed, the judges, agreement with people, pairwise ranking and warnings."""
     from .terminal import agreement_line, quality_cell
 
-    if not any(m.quality for m in summary.models):
+    if not any(m.quality is not None for m in summary.models):
         return []
-    rq = summary.quality
+    rq = summary.quality or RunQuality()
     out = [
         "",
         "## Quality beside speed",
@@ -135,50 +135,44 @@ def _quality(summary: Summary) -> list[str]:
         "| Aspects covered | Decode tok/s (p50) | TTFT p50 | Peak memory |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    ranked = sorted(
-        summary.models,
-        key=lambda m: -m.quality["mean"] if isinstance(m.quality.get("mean"), int | float) else 99,
-    )
+    quality = {m.model: m.quality or ModelQuality() for m in summary.models}
+    ranked = sorted(summary.models, key=lambda m: -(quality[m.model].mean or -99))
     for m in ranked:
-        q = m.quality
-        unparsed = f"{q.get('unparsed', 0)} ({_pct(q.get('unparsed_rate'))})" if q.get("judged") else "-"
-        ch = q.get("checks") or {}
-        checks = (
-            f"{_pct(ch.get('pass_rate'))} ({ch.get('passed')}/{ch.get('total')})" if ch.get("total") else "-"
-        )
+        q = quality[m.model]
+        unparsed = f"{q.unparsed} ({_pct(q.unparsed_rate)})" if q.judged else "-"
+        ch = q.checks
+        checks = f"{_pct(ch.pass_rate)} ({ch.passed}/{ch.total})" if ch.total else "-"
         peak = m.resources.peak_rss_mb
-        lines_src = md(q.get("source") or "-")
-        if q.get("self_judging_skipped") and not q.get("human_scored"):
+        lines_src = md(q.source or "-")
+        if q.self_judging_skipped and not q.human_scored:
             lines_src += " (judge: not self-scored)"
         out.append(
-            f"| {md(m.model)} | {quality_cell(q)} | {q.get('n', 0)} | {lines_src} | {q.get('judged', 0)} "
-            f"| {unparsed} | {checks} | {_pct(q.get('aspect_coverage_mean'))} "
+            f"| {md(m.model)} | {quality_cell(q)} | {q.n} | {lines_src} | {q.judged} "
+            f"| {unparsed} | {checks} | {_pct(q.aspect_coverage_mean)} "
             f"| {rate(m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
             f"| {_mb(peak) if isinstance(peak, int | float) else 'n/a'} |"
         )
-    judges = rq.get("judges") or {}
-    if judges:
+    if rq.judges:
         out += ["", "Judges:"]
-        for label, info in judges.items():
+        for label, info in rq.judges.items():
             parts = ["temperature 0, seed 0"]
-            if info.get("verdicts"):
+            if info.verdicts:
                 parts.append(
-                    f"{info['verdicts']} rubric verdicts ({info.get('rubric')}), "
-                    f"{info['unparsed']} unparsed, {info['retried']} retried, "
-                    f"{_secs(info.get('seconds_per_verdict'))} per verdict"
+                    f"{info.verdicts} rubric verdicts ({info.rubric}), {info.unparsed} unparsed, "
+                    f"{info.retried} retried, {_secs(info.seconds_per_verdict)} per verdict"
                 )
-            if info.get("pairwise_verdicts"):
+            if info.pairwise_verdicts:
                 parts.append(
-                    f"{info['pairwise_verdicts']} pairwise verdicts ({info.get('pairwise_rubric')}), "
-                    f"{info['pairwise_unparsed']} unparsed, "
-                    f"{_secs(info.get('pairwise_seconds_per_verdict'))} per verdict"
+                    f"{info.pairwise_verdicts} pairwise verdicts ({info.pairwise_rubric}), "
+                    f"{info.pairwise_unparsed} unparsed, "
+                    f"{_secs(info.pairwise_seconds_per_verdict)} per verdict"
                 )
-            if isinstance(info.get("disk_mb"), int | float):
-                parts.append(f"{info['disk_mb']:.0f} MB of weights")
+            if info.disk_mb is not None:
+                parts.append(f"{info.disk_mb:.0f} MB of weights")
             out.append(f"- {md(label)}: " + "; ".join(parts))
     else:
         out += ["", "No judge has scored this run yet: `bakeoff judge RUN_DIR --judge MODEL`."]
-    aspects = rq.get("shared_aspects") or []
+    aspects = rq.shared_aspects
     if aspects:
         out += [
             "",
@@ -188,9 +182,9 @@ def _quality(summary: Summary) -> list[str]:
         ]
         out += ["| Model | " + " | ".join(md(a) for a in aspects) + " |", "|---" * (len(aspects) + 1) + "|"]
         for m in summary.models:
-            cov = m.quality.get("aspect_coverage", {})
+            cov = quality[m.model].aspect_coverage
             out.append(f"| {md(m.model)} | " + " | ".join(_pct(cov.get(a)) for a in aspects) + " |")
-    by_check = {m.model: (m.quality.get("checks") or {}).get("by_check", {}) for m in summary.models}
+    by_check = {m.model: quality[m.model].checks.by_check for m in summary.models}
     failing = {c for d in by_check.values() for c, r in d.items() if r < 1}
 
     def spread(c: str) -> float:
@@ -209,29 +203,27 @@ def _quality(summary: Summary) -> list[str]:
             out.append(f"| {md(c)} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
         if len(failing) > len(shown):
             out.append(f"\n{len(failing) - len(shown)} more failing checks: per answer in checks.jsonl.")
-    for label, a in (rq.get("agreement") or {}).items():
+    for label, a in rq.agreement.items():
         out += ["", f"Human vs judge {md(label)}: {agreement_line(a)}"]
-    pw = rq.get("pairwise")
-    if pw:
+    pw = rq.pairwise
+    if pw is not None:
         out += [
             "",
-            f"Pairwise ({pw['comparisons']} order-swapped comparisons, judge consistent across orders in "
-            f"{_pct(pw.get('position_consistency'))}; inconsistent pairs are ties):",
+            f"Pairwise ({pw.comparisons} order-swapped comparisons, judge consistent across orders in "
+            f"{_pct(pw.position_consistency)}; inconsistent pairs are ties):",
             "",
             "| Model | Bradley-Terry (log, 0 = average) [95% CI] | Win rate | W/L/T |",
             "|---|---|---|---|",
         ]
-        for name in pw["order"]:
-            r = pw["models"][name]
-            ci = r.get("bt_ci95")
+        for name in pw.order:
+            r = pw.models[name]
+            ci = r.bt_ci95
             cis = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
             out.append(
-                f"| {md(name)} | {r['bt']:+.2f}{cis} | {_pct(r.get('win_rate'))} "
-                f"| {r['wins']}/{r['losses']}/{r['ties']} |"
+                f"| {md(name)} | {r.bt:+.2f}{cis} | {_pct(r.win_rate)} | {r.wins}/{r.losses}/{r.ties} |"
             )
-    notes = rq.get("notes") or []
-    if notes:
-        out += [""] + [f"> **Note:** {md(n)}" for n in notes]
+    if rq.notes:
+        out += [""] + [f"> **Note:** {md(n)}" for n in rq.notes]
     return out
 
 

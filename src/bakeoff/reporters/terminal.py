@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import Resources, Summary
+from ..results import Agreement, ModelQuality, Resources, Summary
 from .format import metric_cell, metric_columns, rate, secs, short_names
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
@@ -22,16 +22,15 @@ def summary_table(summary: Summary) -> Table:
         ("ok/err", "right"),
     ]:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
-    has_q = any(isinstance(m.quality.get("mean"), int | float) for m in summary.models)
-    has_checks = any(isinstance(m.quality.get("check_pass_rate"), int | float) for m in summary.models)
+    has_q = any(m.quality and m.quality.mean is not None for m in summary.models)
+    has_checks = any(m.quality and m.quality.check_pass_rate is not None for m in summary.models)
     if has_q:
         t.add_column("Quality", justify="right", no_wrap=True)
     if has_checks:
         t.add_column("Checks", justify="right", no_wrap=True)
     for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
-        extra = ([quality_cell(m.quality)] if has_q else []) + (
-            [_pct(m.quality.get("check_pass_rate"))] if has_checks else []
-        )
+        q = m.quality or ModelQuality()
+        extra = ([quality_cell(q)] if has_q else []) + ([_pct(q.check_pass_rate)] if has_checks else [])
         t.add_row(
             escape(name),
             f"[{_STYLE[m.status]}]{m.status}[/]",
@@ -51,14 +50,13 @@ def _pct(v: object) -> str:
     return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
 
-def quality_cell(q: dict[str, object]) -> str:
+def quality_cell(q: ModelQuality | None) -> str:
     """``3.42 [3.10-3.75]`` or ``n/a``."""
-    mean, ci = q.get("mean"), q.get("ci95")
-    if not isinstance(mean, int | float):
+    if q is None or q.mean is None:
         return "n/a"
-    if isinstance(ci, list) and len(ci) == 2:
-        return f"{mean:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
-    return f"{mean:.2f}"
+    if q.ci95 is not None and len(q.ci95) == 2:
+        return f"{q.mean:.2f} [{q.ci95[0]:.2f}-{q.ci95[1]:.2f}]"
+    return f"{q.mean:.2f}"
 
 
 def quality_table(summary: Summary) -> Table:
@@ -79,28 +77,27 @@ def quality_table(summary: Summary) -> Table:
     for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
     for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
-        q = m.quality
-        pw = q.get("pairwise")
+        q = m.quality or ModelQuality()
         t.add_row(
             escape(name),
             quality_cell(q),
-            str(q.get("n", 0)),
-            str(q.get("source") or "-"),
-            _pct(q.get("unparsed_rate")),
-            _pct(q.get("check_pass_rate")),
-            _pct(q.get("aspect_coverage_mean")),
-            _pct(pw.get("win_rate")) if isinstance(pw, dict) else "-",
+            str(q.n),
+            str(q.source or "-"),
+            _pct(q.unparsed_rate),
+            _pct(q.check_pass_rate),
+            _pct(q.aspect_coverage_mean),
+            _pct(q.pairwise.win_rate) if q.pairwise else "-",
             rate(m.decode_tokens_per_s.p50),
             secs(m.ttft_s.p50),
         )
     return t
 
 
-def agreement_line(a: dict[str, object]) -> str:
+def agreement_line(a: Agreement) -> str:
     """One line of human-judge agreement statistics."""
     return (
-        f"n={a.get('n')}, exact {_pct(a.get('exact'))}, within one {_pct(a.get('within_one'))}, "
-        f"quadratic kappa {_num(a.get('kappa_quadratic'))}, Spearman {_num(a.get('spearman'))}"
+        f"n={a.n}, exact {_pct(a.exact)}, within one {_pct(a.within_one)}, "
+        f"quadratic kappa {_num(a.kappa_quadratic)}, Spearman {_num(a.spearman)}"
     )
 
 

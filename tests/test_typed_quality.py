@@ -1,0 +1,50 @@
+"""The quality blocks of summary.json are typed (issue 11): a summary written before the change loads
+and re-saves with the same values, an unknown key is refused, and a run without cases keeps ``{}``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bakeoff.errors import ReportError
+from bakeoff.results import ModelQuality, RunQuality, load_summary, save_summary
+
+BENCH = Path(__file__).parent.parent / "bench"
+
+
+def test_a_summary_with_every_quality_figure_reloads_unchanged(tmp_path: Path) -> None:
+    src = BENCH / "meeting-notes-summary.json"  # judged, pairwise, checks and aspects, written before
+    before = json.loads(src.read_text())
+    s = load_summary(src)
+    assert isinstance(s.quality, RunQuality) and all(isinstance(m.quality, ModelQuality) for m in s.models)
+    assert s.quality.judges and s.quality.pairwise is not None
+    save_summary(s, tmp_path)
+    after = json.loads((tmp_path / "summary.json").read_text())
+    for old, new in zip(before["models"], after["models"], strict=True):
+        assert {k: new["quality"][k] for k in old["quality"]} == old["quality"]
+    assert {k: after["quality"][k] for k in before["quality"]} == before["quality"]
+
+
+def test_a_run_without_cases_keeps_an_empty_block(tmp_path: Path) -> None:
+    s = load_summary(BENCH / "embedded-run-summary.json")
+    assert s.quality is None and all(m.quality is None for m in s.models)
+    save_summary(s, tmp_path)
+    d = json.loads((tmp_path / "summary.json").read_text())
+    assert d["quality"] == {} and all(m["quality"] == {} for m in d["models"])
+
+
+@pytest.mark.parametrize(
+    "where",
+    [("models", 0, "quality", "meen"), ("models", 0, "quality", "checks", "pased"), ("quality", "judgez")],
+)
+def test_an_unknown_quality_key_is_refused_with_its_place(tmp_path: Path, where: tuple[object, ...]) -> None:
+    d = json.loads((BENCH / "meeting-notes-summary.json").read_text())
+    node = d
+    for k in where[:-1]:
+        node = node[k]  # type: ignore[index]
+    node[where[-1]] = 1  # type: ignore[index]
+    (tmp_path / "summary.json").write_text(json.dumps(d))
+    with pytest.raises(ReportError, match=str(where[-1])):
+        load_summary(tmp_path)

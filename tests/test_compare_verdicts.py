@@ -283,6 +283,8 @@ def test_quality_is_compared_as_a_run_level_figure() -> None:
     assert delta([], [], b, b, "quality", "mean").verdict == "unchanged"
     unscored = ModelSummary(model="m", backend="x", status="ok", quality={"n": 0})  # checks only, no score
     assert delta([], [], b, unscored, "quality", "mean").verdict == "n/a"
+    # a figure one run's quality block lacks is unknown, not an error
+    assert delta([], [], b, n, "quality", "no_such_figure").verdict == "n/a"
     no_block = ModelSummary(model="m", backend="x", status="ok")  # a run without prompt cases
     assert no_block.quality is None and delta([], [], b, no_block, "quality", "mean").verdict == "n/a"
     # a value that is not a number cannot reach compare: summary.json is typed

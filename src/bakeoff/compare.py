@@ -117,7 +117,7 @@ def bootstrap_diff(
 
 def _value(m: ModelSummary, metric: str, stat: str) -> float | None:
     if metric == "quality":
-        v = getattr(m.quality, stat, None) if m.quality is not None else None
+        v = getattr(m.quality, stat, None)  # no quality block (None), or a figure it lacks: unknown
         return float(v) if isinstance(v, int | float) else None
     st = m.stat(metric)
     v = getattr(st, stat, None)

@@ -38,6 +38,26 @@ class EchoBackend:
     def doctor_checks(cls):
         return [("engine echo", True, "plugin engine ready")]
 
+    # catalog hooks: `bakeoff models ...` reaches them with no edit to bakeoff
+    @classmethod
+    def catalog_entries(cls, include_public, endpoint):
+        from bakeoff.catalog_entry import Entry
+        return [Entry(alias="parrot", id="echo-parrot-v1", backend="echo", source="echo catalog",
+                      license="MIT", capabilities=("chat",), cached=True)], []
+
+    @classmethod
+    def download(cls, ref, progress):
+        return f"{ref}: the echo engine needs no download" if ref == "parrot" else None
+
+    @classmethod
+    def remove_cached(cls, alias):
+        return f"{alias}: nothing to remove, echo keeps no files" if alias == "parrot" else None
+
+    @classmethod
+    def import_model(cls, path, alias, say):
+        say("teaching the parrot")
+        return f"{alias}: echo learned {path.name}", f"echo:{alias}"
+
     def __init__(self, name, spec):
         self.name, self.spec = name, spec
 
@@ -130,3 +150,21 @@ def test_a_broken_plugin_fails_its_target_not_the_run(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(plugins, "load_backend_class", explode)
     assert plugins.backend_in_process("broken") is True  # the default; the target reports the failure
+
+
+def test_plugin_backend_reaches_the_model_commands(plugin_env: dict[str, str], tmp_path: Path) -> None:
+    def bakeoff(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BAKEOFF, *args], capture_output=True, text=True, env=plugin_env, timeout=120)
+
+    r = bakeoff("models", "list", "--backend", "echo")
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0 and "echo-parrot-v1" in text and "echo catalog" in text, r.stdout + r.stderr
+    r = bakeoff("models", "download", "parrot")
+    assert r.returncode == 0 and "the echo engine needs no download" in r.stdout, r.stderr
+    r = bakeoff("models", "cache", "remove", "parrot")
+    assert r.returncode == 0 and "echo keeps no files" in r.stdout, r.stderr
+    words = tmp_path / "words.txt"
+    words.write_text("hello")
+    r = bakeoff("models", "import", str(words), "--name", "poly", "--to", "echo")
+    assert r.returncode == 0 and "echo learned words.txt" in r.stdout, r.stderr
+    assert "bakeoff bench --models echo:poly" in r.stdout

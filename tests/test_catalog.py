@@ -163,7 +163,7 @@ def test_removing_a_model_that_is_not_cached_says_so_without_asking_the_catalog(
     assert r.returncode == 1 and "no cached model named 'no-such-model'" in r.stderr
     # in-process: offline, the public catalog (whose SDK calls wait seconds offline) is never asked
     from bakeoff import catalog
-    from bakeoff.backends import foundry
+    from bakeoff.backends import foundry_sdk as foundry
     from bakeoff.errors import ModelNotFoundError
 
     monkeypatch.setattr(foundry, "public_catalog_reachable", lambda timeout_s=1.5: False)
@@ -179,17 +179,28 @@ def test_removing_a_model_that_is_not_cached_says_so_without_asking_the_catalog(
 def test_an_offline_listing_shows_the_saved_public_catalog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bakeoff import catalog
-    from bakeoff.backends import foundry
+    from bakeoff.backends import foundry_catalog
+    from bakeoff.backends import foundry_sdk as foundry
+    from bakeoff.catalog import Entry
 
     monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "home" / "models"))  # home() is its parent
     monkeypatch.setattr(foundry, "public_catalog_reachable", lambda timeout_s=1.5: False)
-    entries, warnings = catalog.foundry_entries(include_public=True)
+    entries, warnings = foundry_catalog.entries(include_public=True)
     assert any("unreachable" in w and "Only locally registered" in w for w in warnings)
-    saved = catalog.Entry(alias="phi-x", id="phi-x-cpu:1", backend="foundry", source="foundry catalog",
-                          capabilities=("chat",))  # fmt: skip
-    catalog._save_public_catalog([saved])
-    entries, warnings = catalog.foundry_entries(include_public=True)
+    saved = Entry(alias="phi-x", id="phi-x-cpu:1", backend="foundry", source="foundry catalog",
+                  capabilities=("chat",))  # fmt: skip
+    foundry_catalog.save_public_catalog([saved])
+    entries, warnings = foundry_catalog.entries(include_public=True)
     got = [e for e in entries if e.id == "phi-x-cpu:1"]
     assert got and got[0].source == "foundry catalog (saved)" and got[0].capabilities == ("chat",)
     assert any("Showing its listing saved" in w for w in warnings)
+
+
+def test_the_catalog_names_no_backend() -> None:
+    """Listing, downloads, the cache and imports go through backend hooks: catalog.py names none."""
+    import bakeoff.catalog
+    from bakeoff.plugins import backend_names
+
+    source = Path(bakeoff.catalog.__file__).read_text()
+    for name in backend_names():
+        assert f'"{name}"' not in source and f"'{name}'" not in source, name

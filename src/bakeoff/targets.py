@@ -10,11 +10,9 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from . import embedded
-from .config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
-from .errors import BakeoffError, ConfigError, ModelError
+from .config import DEFAULT_ENDPOINT, ModelSpec
+from .errors import BakeoffError, ConfigError
 from .plugins import backend_names, backend_trait, load_backend_class
 from .registry import registered_specs
 
@@ -187,22 +185,10 @@ def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> Model
 
 
 def endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
-    """Model ids listed at ``endpoint/models``."""
-    url = normalize_endpoint(endpoint) + "/models"
-    try:
-        resp = httpx.get(url, timeout=timeout)
-        if "html" in resp.headers.get("content-type", "").lower():
-            raise ModelError(
-                f"{url} returned HTML, not JSON (HTTP {resp.status_code})",
-                hint="point --endpoint at the server's OpenAI-compatible /v1 address",
-            )
-        resp.raise_for_status()
-        return [m["id"] for m in resp.json()["data"]]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(
-            f"cannot list models at {url}: {exc}",
-            hint="start the server or pass --models with the ids you want",
-        ) from None
+    """Model ids listed at ``endpoint/models`` (the OpenAI-compatible protocol's listing)."""
+    from .backends.openai import list_endpoint_models
+
+    return list_endpoint_models(endpoint, timeout)
 
 
 def prepare_embedded(

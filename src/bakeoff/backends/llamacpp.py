@@ -105,6 +105,7 @@ class LlamaCppBackend:
     supports_streaming = True
     in_process = True
     threaded_engine = True  # generates in a worker thread; takes realtime_stream options under serve
+    import_by_default = True  # `bakeoff models import FILE.gguf` without --to registers it here
 
     @classmethod
     def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:
@@ -124,6 +125,37 @@ class LlamaCppBackend:
             return [("engine llama.cpp", False, missing)]
         bad = openmp_build()
         return [("engine llama.cpp", not bad, OPENMP_WARNING if bad else "installed")]
+
+    # catalog hooks (bakeoff.catalog calls these through the backend registry)
+    @classmethod
+    def catalog_entries(cls, include_public: bool, endpoint: str | None) -> tuple[list[Any], list[str]]:
+        from .llamacpp_catalog import entries
+
+        return entries(), []
+
+    @classmethod
+    def cache_locations(cls) -> dict[str, str]:
+        from .llamacpp_catalog import cache_locations
+
+        return cache_locations()
+
+    @classmethod
+    def remove_cached(cls, alias: str) -> str | None:
+        from .llamacpp_catalog import remove_cached
+
+        return remove_cached(alias)
+
+    @classmethod
+    def download(cls, ref: str, progress: Any, alias: str | None = None) -> str | None:
+        from .llamacpp_catalog import download
+
+        return download(ref, progress, alias)
+
+    @classmethod
+    def import_model(cls, path: Path, alias: str, say: Any) -> tuple[str, str]:
+        from .llamacpp_catalog import import_model
+
+        return import_model(path, alias, say)
 
     @classmethod
     def option_problems(cls, options: dict[str, Any]) -> list[str]:

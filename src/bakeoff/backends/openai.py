@@ -39,6 +39,20 @@ class OpenAIBackend:
         """``openai:ID``: model ``ID`` at the endpoint (Foundry Local's default without one)."""
         return ModelSpec(backend="openai", model=ref, base_url=endpoint or DEFAULT_ENDPOINT)
 
+    @classmethod
+    def catalog_entries(cls, include_public: bool, endpoint: str | None) -> tuple[list[Any], list[str]]:
+        """The models an endpoint lists (only when one is given)."""
+        if not endpoint:
+            return [], []
+        from ..catalog_entry import Entry
+        from ..errors import BakeoffError
+
+        try:
+            ids = list_endpoint_models(endpoint)
+        except BakeoffError as exc:
+            return [], [exc.message]
+        return [Entry(alias=i, id=i, backend="openai", source=endpoint, cached=True) for i in ids], []
+
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name
         self.spec = spec
@@ -252,6 +266,25 @@ class OpenAIBackend:
 
 
 _EXPECTED = {True: "an event stream", False: "JSON"}
+
+
+def list_endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
+    """Model ids listed at ``endpoint/models``."""
+    url = normalize_endpoint(endpoint) + "/models"
+    try:
+        resp = httpx.get(url, timeout=timeout)
+        if "html" in resp.headers.get("content-type", "").lower():
+            raise ModelError(
+                f"{url} returned HTML, not JSON (HTTP {resp.status_code})",
+                hint="point --endpoint at the server's OpenAI-compatible /v1 address",
+            )
+        resp.raise_for_status()
+        return [m["id"] for m in resp.json()["data"]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"cannot list models at {url}: {exc}",
+            hint="start the server or pass --models with the ids you want",
+        ) from None
 
 
 def is_html(resp: httpx.Response, text: str | None = None) -> bool:

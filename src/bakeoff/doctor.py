@@ -128,9 +128,13 @@ async def check_answers(target: ModelTarget, timeout_s: float) -> Check:
 def run_doctor(targets: Sequence[ModelTarget], endpoint: str | None, timeout_s: float = 60.0) -> list[Check]:
     checks = [check_cache(), *check_engine(targets)]
     if endpoint:
-        checks += check_endpoint(
-            endpoint, [t.spec.model or t.name for t in targets if t.backend == "openai" and t.spec]
-        )
+        here = normalize_endpoint(endpoint)
+        ids = [
+            t.spec.model or t.name
+            for t in targets
+            if t.spec and t.spec.base_url and normalize_endpoint(t.spec.base_url) == here
+        ]
+        checks += check_endpoint(endpoint, ids)
     for t in targets:
         checks.append(asyncio.run(check_answers(t, timeout_s)))
     return checks

@@ -6,16 +6,16 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     SerializerFunctionWrapHandler,
     ValidationError,
-    field_serializer,
-    field_validator,
     model_serializer,
     model_validator,
 )
@@ -196,6 +196,17 @@ def _none_if_empty(v: Any) -> Any:
     return None if v == {} else v
 
 
+def _block_json(q: BaseModel | None) -> dict[str, Any]:
+    return {} if q is None else q.model_dump(mode="json")
+
+
+# A quality block that may be absent: None in code, ``{}`` in summary.json (as before it was typed).
+ModelQualityBlock = Annotated[
+    ModelQuality | None, BeforeValidator(_none_if_empty), PlainSerializer(_block_json)
+]
+RunQualityBlock = Annotated[RunQuality | None, BeforeValidator(_none_if_empty), PlainSerializer(_block_json)]
+
+
 def _is_stats(v: Any) -> bool:
     """A STATS object of the data contract (``n`` and the statistics, nothing else)."""
     return isinstance(v, dict) and "n" in v and set(v) <= set(Stats.model_fields)
@@ -222,14 +233,8 @@ class ModelSummary(_Strict):
     sample_response: str | None = None
     info: dict[str, Any] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
-    quality: ModelQuality | None = None
+    quality: ModelQualityBlock = None
     """None (``{}`` in summary.json) for a run without saved prompt cases."""
-
-    _empty_quality = field_validator("quality", mode="before")(classmethod(lambda cls, v: _none_if_empty(v)))
-
-    @field_serializer("quality")
-    def _quality_json(self, q: ModelQuality | None) -> dict[str, Any]:
-        return {} if q is None else q.model_dump(mode="json")
 
     @model_validator(mode="before")
     @classmethod
@@ -325,14 +330,8 @@ class Summary(_Strict):
     tool: ToolInfo = Field(default_factory=ToolInfo)
     run: RunInfo
     models: list[ModelSummary] = Field(default_factory=list)
-    quality: RunQuality | None = None
+    quality: RunQualityBlock = None
     """Run-level quality (judges, agreement, pairwise ranking, notes); None (``{}``) without cases."""
-
-    _empty_quality = field_validator("quality", mode="before")(classmethod(lambda cls, v: _none_if_empty(v)))
-
-    @field_serializer("quality")
-    def _quality_json(self, q: RunQuality | None) -> dict[str, Any]:
-        return {} if q is None else q.model_dump(mode="json")
 
 
 def save_summary(summary: Summary, out_dir: Path) -> Path:

@@ -273,7 +273,7 @@ def list_endpoint_models(endpoint: str, timeout: float = 10.0) -> list[str]:
     url = normalize_endpoint(endpoint) + "/models"
     try:
         resp = httpx.get(url, timeout=timeout)
-        if "html" in resp.headers.get("content-type", "").lower():
+        if is_html(resp):
             raise ModelError(
                 f"{url} returned HTML, not JSON (HTTP {resp.status_code})",
                 hint="point --endpoint at the server's OpenAI-compatible /v1 address",

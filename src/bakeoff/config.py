@@ -147,7 +147,9 @@ class PromptCase(BaseModel):
 
     ``source`` is material the prompt works on (a meeting transcript): inline text, or
     ``{"file": "relative/path.txt"}`` resolved against the prompt file when loaded. It is put in the
-    prompt where ``{source}`` appears, else after the prompt on its own.
+    prompt where ``{source}`` appears, else after the prompt on its own. ``reference`` is a gold answer
+    (inline or ``{"file": ...}`` the same way): shown to a judge, and the basis of the reference-based
+    figures (ROUGE-L, key-term recall) and of judge qualification.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -284,9 +286,9 @@ def load_prompts(path: str | Path) -> list[PromptCase]:
             item = {"id": f"p{i + 1}", "prompt": item}
         elif isinstance(item, dict):
             item = {"id": f"p{i + 1}", **item}
-            src = item.get("source")
-            if isinstance(src, dict):
-                item["source"] = _read_source(src, p, text, i)
+            for key in ("source", "reference"):
+                if isinstance(item.get(key), dict):
+                    item[key] = _read_source(item[key], p, text, i, key)
         else:
             raise ConfigError(
                 f"prompt {i + 1} must be a string or an object, got {type(item).__name__}",
@@ -312,33 +314,34 @@ def load_prompts(path: str | Path) -> list[PromptCase]:
     return cases
 
 
-def _read_source(src: dict[str, Any], path: Path, text: str, index: int) -> str:
-    """``{"file": "x.txt"}`` -> the file's text, resolved against the prompt file's folder."""
-    line = locate(text, (index, "source"))
+def _read_source(src: dict[str, Any], path: Path, text: str, index: int, what: str = "source") -> str:
+    """``{"file": "x.txt"}`` -> the file's text, resolved against the prompt file's folder (for
+    ``source`` and ``reference``)."""
+    line = locate(text, (index, what))
     if set(src) != {"file"} or not isinstance(src["file"], str):
         raise ConfigError(
-            'source must be a string or {"file": "path"}',
+            f'{what} must be a string or {{"file": "path"}}',
             source=str(path),
             line=line,
-            key=f"[{index}].source",
+            key=f"[{index}].{what}",
         )
     f = (path.parent / src["file"]).expanduser()
     try:
         return f.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"source file {f} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            f"{what} file {f} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
             source=str(path),
             line=line,
-            key=f"[{index}].source.file",
+            key=f"[{index}].{what}.file",
             hint="save it as UTF-8",
         ) from None
     except OSError as exc:
         raise ConfigError(
-            f"cannot read source file {f}: {exc.strerror or exc}",
+            f"cannot read {what} file {f}: {exc.strerror or exc}",
             source=str(path),
             line=line,
-            key=f"[{index}].source.file",
+            key=f"[{index}].{what}.file",
             hint="paths are relative to the prompt file",
         ) from None
 

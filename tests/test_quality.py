@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from bakeoff.quality.judge import run_judge
 from bakeoff.quality.pairwise import Comparison, bradley_terry
 from bakeoff.quality.store import load_cases, load_judgments, outputs
 from bakeoff.records import RequestRecord
-from bakeoff.results import RunQuality, load_records, load_summary
+from bakeoff.results import Qualification, QualificationResult, RunQuality, load_records, load_summary
 from bakeoff.targets import resolve_targets
 from bakeoff.testing import FakeServer
 from tests.test_cli import run as cli
@@ -79,13 +80,27 @@ def run(tmp_path: Path) -> Path:
     return out
 
 
-def judge(out: Path, name: str, **kw: object) -> object:
+# What these tests' judges are taken to have scored on the calibration set: their qualification itself
+# is tested in test_qualification.py; here the question is what their verdicts add up to.
+PASSED = Qualification(
+    calibration="given",
+    threshold=0.8,
+    rubric=QualificationResult(qualified=True),
+    pairwise=QualificationResult(qualified=True),
+)
+
+
+def judge(out: Path, name: str, qualified: bool = True, **kw: object) -> object:
+    """Run a scripted judge (untested unless ``qualify`` is passed) and aggregate, taking it as
+    ``qualified`` when it was not tested."""
     summary = load_summary(out)
     recs = [RequestRecord.from_json(d) for d in load_records(out)]
     target = resolve_targets([name], {**MODELS, **JUDGES}, None)[0]
+    kw.setdefault("qualify", "skip")
     result = run_judge(out, summary, load_cases(out), outputs(recs), target, **kw)  # type: ignore[arg-type]
+    q = result.qualification or (PASSED if qualified else None)
     summary.quality = RunQuality.model_validate(
-        {"judges": {result.judge: {"skipped_self": list(result.skipped_self)}}}
+        {"judges": {result.judge: {"skipped_self": list(result.skipped_self), "qualification": q}}}
     )
     apply_quality(summary, out)
     return result, summary
@@ -178,6 +193,34 @@ def test_judge_scores_caches_and_means_by_case(run: Path) -> None:
     again, _ = judge(run, "kjudge")
     assert again.cached == 9 and again.calls == 0
     assert len(load_judgments(run)) == 9  # replaced by key, not duplicated
+
+
+def test_an_unqualified_judge_is_shown_but_kept_out_of_the_score(run: Path) -> None:
+    _, s = judge(run, "kjudge", qualified=False)  # never tested
+    q = {m.model: m.quality for m in s.models}
+    assert all(x.mean is None and x.n == 0 and x.source is None for x in q.values())
+    assert q["good"].judge_mean == 5.0 and q["poor"].judge_mean == 2.0  # still visible
+    assert q["good"].mean_trusting_judges == 5.0 and q["inject"].mean_trusting_judges == 2.0
+    assert q["good"].source_trusting_judges == "judge" and q["good"].unqualified_judges == ["kjudge"]
+    assert q["good"].aspect_coverage == {}  # its aspect verdicts are not coverage either
+    assert any("kjudge was not qualified" in n and "--trust-judge" in n for n in s.quality.notes)
+    from bakeoff.recommend import recommend
+
+    assert "quality" not in recommend(s, run).dimensions
+    trusting = recommend(s, run, trust_judge=True)
+    assert trusting.quality_source == "trusting" and trusting.winner == "good"
+    # failed, with its result: the note says what it missed
+    failed = Qualification(
+        calibration="given",
+        threshold=0.8,
+        rubric=QualificationResult(qualified=False, passed=2, items=7, by_kind={"cut_in_half": False}),
+    )
+    s.quality.judges["kjudge"].qualification = failed  # type: ignore[union-attr]
+    s = apply_quality(s, run)
+    assert any(
+        "scored the gold answer above 2 of 7" in n and "missed: cut_in_half" in n for n in s.quality.notes
+    )
+    assert s.models[0].quality.mean is None  # type: ignore[union-attr]
 
 
 def test_unparsed_is_excluded_and_counted_never_scored(run: Path) -> None:
@@ -352,8 +395,30 @@ def test_cli_suite_judge_annotate_and_report(tmp_path: Path) -> None:
     r = cli("judge", str(out), *mf, "--judge", "kjudge")
     assert r.returncode == 0, r.stderr
     assert "judged 26 answers" in r.stdout and "quality and speed" in r.stdout
+    # kjudge scores by one keyword: tested first on the calibration set, it fails, and its scores
+    # are shown as unqualified, not as the models' quality
+    assert "judge qualification: kjudge" in r.stdout and "qualified (>= 80%)" in r.stdout
+    assert "failed qualification for rubric scores" in r.stderr
     md = (out / "report.md").read_text()
-    assert "## Quality beside speed" in md and "| good | 5.00" in md and "kjudge" in md
+    assert "## Quality beside speed" in md and "| good | n/a | 0 | \\- | 5.00 (unqualified)" in md
+    assert "**not qualified** for rubric" in md and "| kjudge | rubric |" in md
+    summary = load_summary(out)
+    info = summary.quality.judges["kjudge"]
+    assert info.qualification is not None and info.qualification.rubric is not None
+    assert info.qualification.pairwise is None and not info.qualified("rubric")
+    assert {m.model: m.quality.mean_trusting_judges for m in summary.models}["good"] == 5.0
+    lines = (out / "qualification.jsonl").read_text().splitlines()
+    assert len(lines) == 11 and all(json.loads(x)["mode"] == "rubric" for x in lines)
+    r = cli("recommend", str(out))
+    assert "not counted as quality; --trust-judge counts them" in r.stdout
+    r = cli("recommend", str(out), "--trust-judge")
+    assert "every judge, qualified or not" in r.stdout
+    r = cli("judge", str(out), *mf, "--judge", "kjudge", "--qualify")
+    assert r.returncode == 0, r.stderr
+    assert "judged" not in r.stdout and "Pairwise" in r.stdout
+    assert load_summary(out).quality.judges["kjudge"].qualification.pairwise is not None  # type: ignore[union-attr]
+    r = cli("judge", str(out), *mf, "--judge", "kjudge", "--qualify", "--no-qualify")
+    assert r.returncode == 2 and "contradict" in r.stderr
     r = cli("judge", str(out), *mf, "--judge", "pairjudge", "--pairwise")
     assert r.returncode == 0, r.stderr
     assert "Bradley-Terry" in (out / "report.md").read_text()
@@ -378,18 +443,21 @@ def test_judge_over_http_reads_unreadable_replies_as_unparsed(run: Path, fake: F
 
 
 def test_dead_judge_stops_after_five_and_caches_none(run: Path, fake: FakeServer, tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="5 requests in a row"):
+    with pytest.raises(ModelError, match="5 requests in a row"):  # while being qualified
         judge_at(run, "http500", fake.base_url)
+    assert not (run / "judgments.jsonl").exists()
+    with pytest.raises(ModelError, match="5 requests in a row"):
+        judge_at(run, "http500", fake.base_url, qualify="skip")
     js = load_judgments(run)
     assert len(js) == 5 and all(not j.ok and (j.error or "").startswith("judge request failed") for j in js)
     assert not list((tmp_path / "cache" / "judgments").rglob("*.json"))  # an outage never poisons the cache
 
 
-def judge_at(out: Path, model: str, base_url: str) -> tuple:
+def judge_at(out: Path, model: str, base_url: str, **kw: Any) -> tuple:
     summary = load_summary(out)
     recs = [RequestRecord.from_json(d) for d in load_records(out)]
     target = resolve_targets([model], {}, base_url)[0]
-    result = run_judge(out, summary, load_cases(out), outputs(recs), target, timeout_s=10)
+    result = run_judge(out, summary, load_cases(out), outputs(recs), target, timeout_s=10, **kw)
     return result, apply_quality(summary, out)
 
 
@@ -414,7 +482,7 @@ def test_verdicts_under_an_older_rubric_are_ignored_not_mixed(run: Path) -> None
     lines = (run / "judgments.jsonl").read_text().splitlines()
     old = json.loads(lines[0]) | {"key": "old-key", "rubric": "rubric-v0", "score": 1}
     (run / "judgments.jsonl").write_text("\n".join([*lines, json.dumps(old)]) + "\n")
-    s = apply_quality(load_summary(run), run)
+    s = apply_quality(s, run)
     assert {m.model: m.quality.mean for m in s.models}["good"] == 5.0
     assert any("1 verdicts under older rubric versions are ignored" in n for n in s.quality.notes)
 

@@ -11,7 +11,7 @@ import pytest
 from bakeoff.errors import UsageError
 from bakeoff.metrics.stats import stats
 from bakeoff.recommend import DEFAULT_WEIGHTS, Constraints, parse_weights, recommend
-from bakeoff.results import ModelSummary, RunInfo, Summary, save_summary
+from bakeoff.results import ModelQuality, ModelSummary, RunInfo, Summary, save_summary
 
 
 def model(
@@ -211,7 +211,8 @@ def test_to_json_by_hand() -> None:
     r = recommend(summary(model("A", 1.0, 50, 200), model("B", 2.0, 100, 100)))
     j = r.to_json()
     assert set(j) == {"winner", "runners_up", "confidence", "dimensions", "weights", "frontier_axes", "notes",
-                      "candidates"}  # fmt: skip
+                      "candidates", "quality_source"}  # fmt: skip
+    assert j["quality_source"] is None  # no quality dimension
     assert j["winner"] == "B" and j["runners_up"] == ["A"] and j["confidence"] == r.confidence
     assert j["dimensions"] == ["latency", "throughput", "memory"] and j["weights"] == DEFAULT_WEIGHTS
     assert j["frontier_axes"] == ["throughput", "memory"] and j["notes"] == r.notes
@@ -463,3 +464,61 @@ def test_a_zero_score_is_the_whole_gap() -> None:
     assert next(c for c in r.candidates if c.model == "L").lost_because == (
         "biggest gap: checks (0% of checks vs 100% of checks)"
     )
+
+
+def judged(
+    name: str, decode: float, mean: float | None, trusting: float | None, rouge: float | None
+) -> ModelSummary:
+    """Same latency and memory; quality from qualified sources (``mean``), counting every judge
+    (``trusting``), and ROUGE-L against references (``rouge``)."""
+    m = model(name, 1.0, decode, 100)
+    m.quality = ModelQuality.model_validate(
+        {
+            "mean": mean,
+            "mean_trusting_judges": trusting,
+            "unqualified_judges": ["weak-judge"] if trusting != mean else [],
+            "reference": None if rouge is None else {"n": 9, "rouge_l": rouge},
+        }
+    )
+    return m
+
+
+def test_quality_source_qualified_then_reference_then_trusting_by_hand() -> None:
+    # weights: latency 1, throughput 1, quality 2, memory 0.5; latency and memory equal (1 each).
+    # An unqualified judge gave A 2 and B 4; references give A 0.40 and B 0.20; nobody qualified scored.
+    a, b = judged("A", 100, None, 2.0, 0.40), judged("B", 50, None, 4.0, 0.20)
+    r = recommend(summary(a, b), weights={**DEFAULT_WEIGHTS, "checks": 0})
+    # quality from references: A = (1 + 1 + 2 x 1 + 0.5) / 4.5 = 1.0; B = (1 + 0.5 + 2 x 0.5 + 0.5) / 4.5
+    by = {c.model: c for c in r.candidates}
+    assert r.quality_source == "reference" and by["A"].values["quality"] == 0.40
+    assert by["A"].score == pytest.approx(1.0) and by["B"].score == pytest.approx(3.0 / 4.5)
+    assert r.winner == "A"
+    assert any("ROUGE-L F1" in n for n in r.notes)
+    assert any("unqualified judge(s) weak-judge are not counted" in n for n in r.notes)
+    # --trust-judge: the judge's 2 and 4. A = (1 + 1 + 2 x 0.5 + 0.5) / 4.5 = 3.5 / 4.5;
+    # B = (1 + 0.5 + 2 x 1 + 0.5) / 4.5 = 4 / 4.5
+    t = recommend(summary(a, b), weights={**DEFAULT_WEIGHTS, "checks": 0}, trust_judge=True)
+    by = {c.model: c for c in t.candidates}
+    assert t.quality_source == "trusting" and by["B"].values["quality"] == 4.0
+    assert by["A"].score == pytest.approx(3.5 / 4.5) and by["B"].score == pytest.approx(4.0 / 4.5)
+    assert t.winner == "B" and not any("not counted" in n for n in t.notes)
+    # a qualified score for every model wins over references
+    q = recommend(summary(judged("A", 100, 3.0, 3.0, 0.4), judged("B", 50, 5.0, 5.0, 0.2)))
+    assert q.quality_source == "score" and {c.model: c.values["quality"] for c in q.candidates} == {
+        "A": 3.0,
+        "B": 5.0,
+    }
+    # one model lacks both: quality drops out, with the usual note
+    n = recommend(summary(judged("A", 100, None, 2.0, 0.4), judged("B", 50, None, 4.0, None)))
+    assert n.quality_source is None and "quality" not in n.dimensions
+    assert any("quality left out of the score" in x for x in n.notes)
+
+
+def test_min_quality_reads_the_trusted_score_unless_trusting() -> None:
+    a = judged("A", 100, None, 4.5, 0.4)
+    r = recommend(summary(a), constraints=Constraints(min_quality=4.0))
+    assert r.winner is None and "quality unknown < minimum 4" in (r.candidates[0].excluded or "")
+    t = recommend(summary(a), constraints=Constraints(min_quality=4.0), trust_judge=True)
+    assert t.winner == "A"
+    low = recommend(summary(a), constraints=Constraints(min_quality=4.6), trust_judge=True)
+    assert low.winner is None and "quality 4.5 < minimum 4.6" in (low.candidates[0].excluded or "")

@@ -65,6 +65,14 @@ class Candidate:
     lost_because: str | None = None
 
 
+QUALITY_SOURCES = {
+    "score": "the 1-5 score of people and qualified judges",
+    "trusting": "the 1-5 score of people and every judge, qualified or not (--trust-judge)",
+    "reference": "ROUGE-L F1 against the reference answers (0-1): not every model has a 1-5 score from "
+    "people or a qualified judge",
+}
+
+
 @dataclass
 class Recommendation:
     winner: str | None
@@ -75,10 +83,13 @@ class Recommendation:
     weights: dict[str, float]
     notes: list[str] = field(default_factory=list)
     frontier_axes: tuple[str, str] = ("throughput", "quality")
+    quality_source: str | None = None
+    """Where the quality dimension's values come from: a key of ``QUALITY_SOURCES``."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "winner": self.winner,
+            "quality_source": self.quality_source,
             "runners_up": self.runners_up,
             "confidence": self.confidence,
             "dimensions": self.dimensions,
@@ -89,19 +100,38 @@ class Recommendation:
         }
 
 
-def _values(m: ModelSummary) -> dict[str, float | None]:
-    q = m.quality.mean if m.quality else None
+def quality_value(m: ModelSummary, source: str) -> float | None:
+    """A model's value on the quality dimension from ``source`` (a key of ``QUALITY_SOURCES``)."""
+    q = m.quality
+    if q is None:
+        return None
+    if source == "reference":
+        return q.reference.rouge_l if q.reference else None
+    return q.mean_trusting_judges if source == "trusting" else q.mean
+
+
+def pick_quality_source(models: Sequence[ModelSummary], trust_judge: bool) -> str:
+    """The 1-5 score (trusting every judge with ``trust_judge``) where every model has one, else the
+    reference figure where every model has that, else the score (and quality drops out, with a note)."""
+    score = "trusting" if trust_judge else "score"
+    for source in (score, "reference"):
+        if models and all(quality_value(m, source) is not None for m in models):
+            return source
+    return score
+
+
+def _values(m: ModelSummary, source: str = "score") -> dict[str, float | None]:
     ch = m.quality.check_pass_rate if m.quality else None
     return {
         "latency": m.latency_s.p50,
         "throughput": m.decode_tokens_per_s.p50 or m.output_tokens_per_s.mean,
-        "quality": q,
+        "quality": quality_value(m, source),
         "checks": ch,
         "memory": m.resources.peak_rss_mb,
     }
 
 
-def _check(m: ModelSummary, c: Constraints) -> str | None:
+def _check(m: ModelSummary, c: Constraints, trust_judge: bool = False) -> str | None:
     if m.status != "ok":
         return f"no results ({m.status}: {m.error})"
     peak = m.resources.peak_rss_mb
@@ -112,7 +142,7 @@ def _check(m: ModelSummary, c: Constraints) -> str | None:
             return f"peak memory {peak:.0f} MB > budget {c.max_memory_mb:g} MB"
     if c.max_p95_s is not None and (m.latency_s.p95 is None or m.latency_s.p95 > c.max_p95_s):
         return f"p95 latency {m.latency_s.p95 or float('nan'):.2f} s > SLO {c.max_p95_s:g} s"
-    q = m.quality.mean if m.quality else None
+    q = quality_value(m, "trusting" if trust_judge else "score")
     if c.min_quality is not None and (q is None or q < c.min_quality):
         return f"quality {q if q is not None else 'unknown'} < minimum {c.min_quality:g}"
     lic = str(m.info.get("license") or "").lower()
@@ -155,10 +185,17 @@ def recommend(
     weights: Mapping[str, float] | None = None,
     constraints: Constraints | None = None,
     boot: int = 500,
+    trust_judge: bool = False,
 ) -> Recommendation:
+    """Constraints, then the weighted score with its interval, the frontier and the confidence. The
+    quality dimension uses people's and qualified judges' scores; ``trust_judge`` counts every judge."""
     w = dict(weights or DEFAULT_WEIGHTS)
     c = constraints or Constraints()
-    cands = [Candidate(m.model, _values(m), excluded=_check(m, c)) for m in summary.models]
+    passing = [m for m in summary.models if _check(m, c, trust_judge) is None]
+    source = pick_quality_source(passing, trust_judge)
+    cands = [
+        Candidate(m.model, _values(m, source), excluded=_check(m, c, trust_judge)) for m in summary.models
+    ]
     ok = [x for x in cands if x.excluded is None]
     notes: list[str] = []
     for x in cands:
@@ -170,6 +207,14 @@ def recommend(
     for d in DIMENSIONS:
         if w.get(d, 0) > 0 and d not in dims:
             notes.append(f"{d} left out of the score: not measured for every remaining model")
+    unqualified = sorted({j for m in passing if m.quality for j in m.quality.unqualified_judges})
+    if "quality" in dims:
+        notes.append(f"quality is {QUALITY_SOURCES[source]}")
+    if unqualified and source != "trusting":
+        notes.append(
+            f"scores of unqualified judge(s) {', '.join(unqualified)} are not counted as quality; "
+            "--trust-judge counts them"
+        )
     vals = {x.model: x.values for x in ok}
     point = _scores(vals, dims, w)
     records = load_records(run_dir) if run_dir else []
@@ -229,7 +274,8 @@ def recommend(
         notes.append("no quality scores: the frontier is speed against memory")
     for x in ok:
         x.pareto = not any(_dominates(y, x, axes) for y in ok if y is not x)
-    return Recommendation(winner.model, [x.model for x in rest], confidence, cands, dims, w, notes, axes)
+    used = source if "quality" in dims else None
+    return Recommendation(winner.model, [x.model for x in rest], confidence, cands, dims, w, notes, axes, used)
 
 
 def _dominates(a: Candidate, b: Candidate, axes: Sequence[str]) -> bool:

@@ -114,14 +114,32 @@ class PairwiseStanding(_Strict):
     bt_ci95: list[float] | None = None
 
 
+class ReferenceScores(_Strict):
+    """One model's answers against the cases' gold references: means over cases, with 95% intervals."""
+
+    n: int = 0
+    rouge_l: float | None = None
+    rouge_l_ci95: list[float] | None = None
+    term_recall: float | None = None
+    term_recall_ci95: list[float] | None = None
+
+
 class ModelQuality(_Strict):
-    """One model's quality: the score (human over judge, per case), checks, aspects, pairwise standing."""
+    """One model's quality: the score (people over qualified judges, per case), the same score trusting
+    every judge, reference figures, checks, aspects, pairwise standing."""
 
     mean: float | None = None
     ci95: list[float] | None = None
     n: int = 0
     n_outputs: int = 0
     source: str | None = None
+    mean_trusting_judges: float | None = None
+    """As ``mean``, but counting unqualified judges too (what ``recommend --trust-judge`` uses)."""
+    ci95_trusting_judges: list[float] | None = None
+    source_trusting_judges: str | None = None
+    unqualified_judges: list[str] = Field(default_factory=list)
+    """Judges that scored this model without qualifying: shown, left out of ``mean``."""
+    reference: ReferenceScores | None = None
     judge_mean: float | None = None
     human_mean: float | None = None
     judges: list[str] = Field(default_factory=list)
@@ -137,10 +155,42 @@ class ModelQuality(_Strict):
     pairwise: PairwiseStanding | None = None
 
 
+class QualificationResult(_Strict):
+    """A judge on the calibration set in one mode: which corruptions it caught, its biases, its cost."""
+
+    qualified: bool = False
+    accuracy: float | None = None
+    passed: int = 0
+    items: int = 0
+    by_kind: dict[str, bool] = Field(default_factory=dict)
+    unparsed: int = 0
+    position_bias: float | None = None
+    score_spread: float | None = None
+    gold_mean: float | None = None
+    corrupt_mean: float | None = None
+    verdicts: int = 0
+    seconds_per_verdict: float | None = None
+
+
+class Qualification(_Strict):
+    """Judge qualification (``quality.calibration``): the set's version, the pass mark, each mode."""
+
+    calibration: str
+    threshold: float
+    rubric: QualificationResult | None = None
+    pairwise: QualificationResult | None = None
+
+    def qualified(self, mode: Literal["rubric", "pairwise"]) -> bool:
+        part = self.rubric if mode == "rubric" else self.pairwise
+        return part is not None and part.qualified
+
+
 class JudgeInfo(_Strict):
-    """One judge: how it was run and what its verdicts cost (rubric and pairwise, separately)."""
+    """One judge: how it was run, whether it qualified, and what its verdicts cost (rubric and pairwise,
+    separately)."""
 
     alias: str | None = None
+    qualification: Qualification | None = None
     skipped_self: list[str] = Field(default_factory=list)
     disk_mb: float | None = None
     engine: str | None = None
@@ -156,6 +206,10 @@ class JudgeInfo(_Strict):
     pairwise_retried: int = 0
     pairwise_seconds_per_verdict: float | None = None
     pairwise_seconds_per_verdict_p50: float | None = None
+
+    def qualified(self, mode: Literal["rubric", "pairwise"]) -> bool:
+        """Passed qualification in ``mode`` (never tested: False)."""
+        return self.qualification is not None and self.qualification.qualified(mode)
 
 
 class Agreement(_Strict):

@@ -20,6 +20,7 @@ RUN_FILES = (
     "cases.json",
     "checks.jsonl",
     "judgments.jsonl",
+    "qualification.jsonl",
     "pairwise.jsonl",
     "human.jsonl",
     "annotation-key.csv",

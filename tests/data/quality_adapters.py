@@ -83,3 +83,39 @@ class KeywordPairJudge(_Fixed):
 def mentions_marco(output: str, case: dict[str, Any]) -> tuple[bool, str]:
     """A check hook: passes when the notes name Marco."""
     return ("Marco" in output, "Marco is not named")
+
+
+class AlwaysFour(_Fixed):
+    """Scores everything 4 (every aspect "yes") and calls every pair a tie."""
+
+    def generate(self, prompt: str, **params: Any) -> str:
+        if "<answer_A>" in prompt:
+            return '{"winner": "tie", "reason": "both fine"}'
+        ids = re.findall(r"^- ([A-Za-z0-9_.-]+): ", prompt, re.MULTILINE)
+        return json.dumps({"aspects": {i: "yes" for i in ids}, "score": 4, "reason": "fine"})
+
+
+def _golds() -> set[str]:
+    from bakeoff.config import load_suite
+
+    return {c.reference.strip() for c in load_suite("meeting-notes")[0] if c.reference}
+
+
+class GoldJudge(_Fixed):
+    """A perfect judge for the calibration set: 5 for a gold answer, 2 for anything else; in a pair, the
+    gold one, whichever position it is in. Tells the gold of *this* meeting by its transcript's speakers
+    appearing as owners, so another meeting's gold scores 2."""
+
+    def generate(self, prompt: str, **params: Any) -> str:
+        source = _answer(prompt, "source")
+
+        def gold(text: str) -> bool:
+            owners = re.findall(r"^- (\w+): ", text, re.MULTILINE)
+            return text.strip() in _golds() and all(f"{o}:" in source or o in source for o in owners)
+
+        if "<answer_A>" in prompt:
+            a, b = gold(_answer(prompt, "answer_A")), gold(_answer(prompt, "answer_B"))
+            return json.dumps({"winner": "A" if a and not b else "B" if b and not a else "tie"})
+        ids = re.findall(r"^- ([A-Za-z0-9_.-]+): ", prompt, re.MULTILINE)
+        good = gold(_answer(prompt))
+        return json.dumps({"aspects": {i: "yes" if good else "no" for i in ids}, "score": 5 if good else 2})

@@ -384,6 +384,10 @@ def recommend(
         str | None, typer.Option("--license", help="Allowed licenses, e.g. apache-2.0,mit.")
     ] = None,
     capability: Annotated[str | None, typer.Option("--capability", help="Required capability tag.")] = None,
+    trust_judge: Annotated[
+        bool,
+        typer.Option("--trust-judge", help="Count the scores of judges that did not pass qualification."),
+    ] = False,
 ) -> None:
     """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence."""
     from ..recommend import Constraints, parse_weights
@@ -399,7 +403,7 @@ def recommend(
         licenses=tuple(x.lower() for x in _split(license_ or "")),
         capability=capability,
     )
-    result = run_recommend(summary, folder, parse_weights(weights), c)
+    result = run_recommend(summary, folder, parse_weights(weights), c, trust_judge=trust_judge)
     sys.stdout.write(render_text(result))
     if result.winner is None:
         raise typer.Exit(1)

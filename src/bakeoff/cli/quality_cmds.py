@@ -22,10 +22,10 @@ from ..config import (
     load_models_file,
     normalize_endpoint,
 )
-from ..errors import BakeoffError
+from ..errors import BakeoffError, UsageError
 from ..reporters.format import secs
-from ..reporters.terminal import agreement_line, quality_table
-from ..results import JudgeInfo, RunQuality, load_summary
+from ..reporters.terminal import agreement_line, qualification_table, quality_table
+from ..results import JudgeInfo, Qualification, RunQuality, load_summary
 from ..run_folder import locate
 from ..targets import prepare_embedded, resolve_targets
 from .app import app, console, err_console
@@ -52,12 +52,31 @@ def judge(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ask the judge again even where a cached verdict exists.")
     ] = False,
+    qualify: Annotated[
+        bool,
+        typer.Option(
+            "--qualify",
+            help="Only test the judge (gold answers against corrupted ones, both modes); judge nothing.",
+        ),
+    ] = False,
+    no_qualify: Annotated[
+        bool,
+        typer.Option(
+            "--no-qualify",
+            help="Judge without testing the judge first (its scores then count only with --trust-judge).",
+        ),
+    ] = False,
 ) -> None:
-    """Score every answer of a run 1-5 against its aspects with a judge model (or compare pairs)."""
+    """Score every answer of a run 1-5 against its aspects with a judge model (or compare pairs).
+
+    Before its first verdicts a judge is tested on a small calibration set (cached per judge): a judge
+    that cannot tell gold answers from corrupted ones is unqualified, and its scores are kept apart."""
     from ..quality.aggregate import apply_quality
     from ..quality.judge import run_judge
     from ..quality.store import load_cases, load_run_records, outputs
 
+    if qualify and no_qualify:
+        raise UsageError("--qualify and --no-qualify contradict each other")
     folder = locate(run_dir)
     summary = load_summary(folder)
     cases = load_cases(folder)
@@ -80,7 +99,8 @@ def judge(
 
         def on_progress(kind: str, done: int, total: int) -> None:
             if kind not in bar:
-                bar[kind] = prog.add_task(f"judging ({kind}) with {escape(judge_model)}", total=total)
+                verb = kind if kind.startswith("qualify") else f"judging ({kind})"
+                bar[kind] = prog.add_task(f"{verb} with {escape(judge_model)}", total=total)
             prog.update(bar[kind], completed=done)
 
         try:
@@ -95,6 +115,7 @@ def judge(
                 max_tokens=max_tokens,
                 timeout_s=timeout,
                 progress=on_progress,
+                qualify="only" if qualify else "skip" if no_qualify else "first",
             )
         except (KeyboardInterrupt, BakeoffError) as exc:
             prog.stop()
@@ -115,10 +136,17 @@ def judge(
         "engine": result.info.get("engine"),
     }
     update = {k: v for k, v in fresh.items() if v is not None or k not in entry.model_fields_set}
+    if result.qualification is not None:
+        update["qualification"] = merge_qualification(entry.qualification, result.qualification)
     run_q.judges[result.judge] = JudgeInfo.model_validate({**entry.model_dump(), **update})
     summary.quality = run_q
     apply_quality(summary, folder, cases, records)
     write_reports(summary, folder)
+    if result.qualification is not None:
+        console.print(qualification_table(result.judge, result.qualification))
+    if qualify:
+        console.print(f"updated {folder}/summary.json and reports")
+        return
     done = result.pairs if pairwise else result.judged
     per = f", {secs(result.judge_seconds / result.fresh)} per verdict" if result.fresh else ""
     console.print(
@@ -132,6 +160,17 @@ def judge(
     for note in summary.quality.notes if summary.quality else []:
         err_console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
     console.print(f"updated {folder}/summary.json and reports")
+
+
+def merge_qualification(old: Qualification | None, new: Qualification) -> dict[str, Any]:
+    """A judge's qualification after testing it in some modes: each mode tested now replaces the old
+    result of that mode; a mode not tested now keeps its old result if the calibration set is the same."""
+    keep = old if old is not None and old.calibration == new.calibration else None
+    merged = new.model_dump()
+    for mode in ("rubric", "pairwise"):
+        if merged[mode] is None and keep is not None:
+            merged[mode] = keep.model_dump()[mode]
+    return merged
 
 
 annotate_app = typer.Typer(

@@ -2,9 +2,13 @@
 records, prompt cases, judgments, pairwise verdicts and human scores (pure over saved files).
 
 The unit of a mean is the prompt case: each measured answer gets its human score if a person scored
-that exact text, else the mean of the judges' parsed scores; a case's score is the mean over its
-answers, and the model's mean is over cases, with a bootstrap 95% interval from resampling cases.
-Unparsed judgments never become scores; their rate is reported beside the mean.
+that exact text, else the mean of the qualified judges' parsed scores; a case's score is the mean over
+its answers, and the model's mean is over cases, with a bootstrap 95% interval from resampling cases.
+A judge that did not pass qualification (``quality.calibration``), or was never tested, is kept apart:
+its scores are in ``judge_mean`` and ``mean_trusting_judges`` (the same mean counting every judge, for
+``recommend --trust-judge``), never in ``mean``, and its aspect verdicts are not counted as coverage.
+Unparsed judgments never become scores; their rate is reported beside the mean. Cases with a reference
+answer get ROUGE-L F1 and key-term recall (``quality.reference``), averaged the same way.
 """
 
 from __future__ import annotations
@@ -13,17 +17,18 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..config import PromptCase
 from ..metrics.stats import ci95
 from ..records import RequestRecord
-from ..results import ModelQuality, RunQuality, Summary
+from ..results import JudgeInfo, ModelQuality, RunQuality, Summary
 from .agreement import agreement
 from .checks import run_checks
 from .pairwise import rank
+from .reference import match
 from .rubric import PAIRWISE_VERSION, RUBRIC_VERSION
 from .store import (
     CASES_FILE,
@@ -97,42 +102,56 @@ def model_quality(
     judgments: Sequence[Judgment],
     humans: Sequence[HumanScore],
     skipped_self: bool = False,
+    qualified: frozenset[str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The quality block of one model (see module docstring for how scores combine)."""
+    """The quality block of one model (see module docstring for how scores combine). ``qualified``
+    names the judges that passed qualification for rubric scoring (None: every judge counts); the
+    others' scores are kept in ``judge_mean`` and ``mean_trusting_judges`` but left out of ``mean``."""
     checks, check_rows = check_block(cases, recs)
     mine = [j for j in judgments if j.model == model]
-    judge_scores: dict[tuple[str, str], list[int]] = defaultdict(list)
+    trusted = {j.judge for j in mine} if qualified is None else set(qualified)
+    scores: dict[bool, dict[tuple[str, str], list[int]]] = {True: defaultdict(list), False: defaultdict(list)}
     judge_aspects: dict[tuple[str, str], dict[str, float | None]] = {}
     for j in mine:
         if j.ok and j.score is not None:
-            judge_scores[(j.case_id, j.output_sha)].append(j.score)
-            judge_aspects.setdefault((j.case_id, j.output_sha), j.aspects)
+            key = (j.case_id, j.output_sha)
+            scores[False][key].append(j.score)
+            if j.judge in trusted:
+                scores[True][key].append(j.score)
+                judge_aspects.setdefault(key, j.aspects)
     human = {(h.case_id, h.output_sha): h for h in humans if h.model == model}
 
-    per_case: dict[str, list[float]] = defaultdict(list)
     judge_case: dict[str, list[float]] = defaultdict(list)
     human_case: dict[str, list[float]] = defaultdict(list)
+    per_case: dict[bool, dict[str, list[float]]] = {True: defaultdict(list), False: defaultdict(list)}
+    sources: dict[bool, set[str]] = {True: set(), False: set()}
+    ref_case: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
     coverage: dict[str, list[float]] = defaultdict(list)
     weighted: list[float] = []
-    sources: set[str] = set()
     for r in recs:
         k = (r.prompt_id, sha(r.output))
-        js = judge_scores.get(k)
-        if js:
-            judge_case[r.prompt_id].append(float(np.mean(js)))
+        case = cases.get(r.prompt_id)
+        if case is not None and case.reference:
+            got = match(r.output, case.reference, case.source)
+            ref_case[r.prompt_id].append((got.rouge_l, got.term_recall))
+        if scores[False].get(k):
+            judge_case[r.prompt_id].append(float(np.mean(scores[False][k])))
         h = human.get(k)
+        for strict in (True, False):
+            js = scores[strict].get(k)
+            if h is not None:
+                per_case[strict][r.prompt_id].append(float(h.score))
+                sources[strict].add("human")
+            elif js:
+                per_case[strict][r.prompt_id].append(float(np.mean(js)))
+                sources[strict].add("judge")
         if h is not None:
             human_case[r.prompt_id].append(float(h.score))
-            per_case[r.prompt_id].append(float(h.score))
-            sources.add("human")
             aspects = {a: v for a, v in h.aspects.items() if v is not None} or judge_aspects.get(k, {})
-        elif js:
-            per_case[r.prompt_id].append(float(np.mean(js)))
-            sources.add("judge")
+        elif scores[True].get(k):
             aspects = judge_aspects.get(k, {})
         else:
             continue
-        case = cases.get(r.prompt_id)
         weights = {a.id: a.weight for a in case.aspects} if case else {}
         num = den = 0.0
         for aid, v in aspects.items():
@@ -148,15 +167,27 @@ def model_quality(
         vals = [float(np.mean(v)) for v in d.values() if v]
         return (float(np.mean(vals)) if vals else None), vals
 
-    mean, case_scores = case_mean(per_case)
-    ci = bootstrap_ci(case_scores)
+    def rounded(x: float | None) -> float | None:
+        return None if x is None else round(x, 4)
+
+    def interval(vals: list[float]) -> list[float] | None:
+        ci = bootstrap_ci(vals)
+        return None if ci is None else [round(ci[0], 4), round(ci[1], 4)]
+
+    mean, case_scores = case_mean(per_case[True])
+    mean_all, case_scores_all = case_mean(per_case[False])
     unparsed = sum(not j.ok for j in mine)
     block: dict[str, Any] = {
-        "mean": None if mean is None else round(mean, 4),
-        "ci95": None if ci is None else [round(ci[0], 4), round(ci[1], 4)],
+        "mean": rounded(mean),
+        "ci95": interval(case_scores),
         "n": len(case_scores),
-        "n_outputs": sum(len(v) for v in per_case.values()),
-        "source": "+".join(sorted(sources, reverse=True)) or None,
+        "n_outputs": sum(len(v) for v in per_case[True].values()),
+        "source": "+".join(sorted(sources[True], reverse=True)) or None,
+        "mean_trusting_judges": rounded(mean_all),
+        "ci95_trusting_judges": interval(case_scores_all),
+        "source_trusting_judges": "+".join(sorted(sources[False], reverse=True)) or None,
+        "unqualified_judges": sorted({j.judge for j in mine} - trusted),
+        "reference": reference_block(ref_case),
         "judge_mean": case_mean(judge_case)[0],
         "human_mean": case_mean(human_case)[0],
         "judges": sorted({j.judge for j in mine}),
@@ -171,6 +202,27 @@ def model_quality(
         "aspect_coverage_mean": round(float(np.mean(weighted)), 4) if weighted else None,
     }
     return block, check_rows
+
+
+def reference_block(per_case: dict[str, list[tuple[float, float | None]]]) -> dict[str, Any] | None:
+    """ROUGE-L F1 and key-term recall: each case's mean over its answers, then the mean over cases with
+    a bootstrap 95% interval. None when no answered case has a reference."""
+    if not per_case:
+        return None
+    rouge = [float(np.mean([r for r, _ in v])) for v in per_case.values()]
+    recall = [float(np.mean(xs)) for v in per_case.values() if (xs := [t for _, t in v if t is not None])]
+
+    def ci(vals: list[float]) -> list[float] | None:
+        got = bootstrap_ci(vals)
+        return None if got is None else [round(got[0], 4), round(got[1], 4)]
+
+    return {
+        "n": len(per_case),
+        "rouge_l": round(float(np.mean(rouge)), 4),
+        "rouge_l_ci95": ci(rouge),
+        "term_recall": round(float(np.mean(recall)), 4) if recall else None,
+        "term_recall_ci95": ci(recall),
+    }
 
 
 def _agreement_by_judge(
@@ -206,6 +258,8 @@ def apply_quality(
     pairs = [v for v in all_pairs if v.rubric == PAIRWISE_VERSION]
     stale = len(all_judgments) - len(judgments) + len(all_pairs) - len(pairs)
     humans = load_human(run_dir)
+    known = summary.quality.judges if summary.quality else {}
+    qualified = frozenset(label for label, info in known.items() if info.qualified("rubric"))
     judges_meta: dict[str, dict[str, Any]] = {
         label: info.model_dump()
         for label, info in (summary.quality.judges if summary.quality else {}).items()
@@ -214,7 +268,7 @@ def apply_quality(
     all_rows: list[dict[str, Any]] = []
     for m in summary.models:
         block, rows = model_quality(
-            m.model, by_id, _measured(recs, m.model), judgments, humans, m.model in self_skipped
+            m.model, by_id, _measured(recs, m.model), judgments, humans, m.model in self_skipped, qualified
         )
         m.quality = ModelQuality.model_validate(block)
         all_rows += rows
@@ -278,15 +332,59 @@ def judge_stats(
     return out
 
 
+def qualification_note(label: str, info: JudgeInfo, mode: Literal["rubric", "pairwise"]) -> str | None:
+    """Why a judge's verdicts in ``mode`` are kept out of the quality score, or None if it qualified."""
+    q = info.qualification
+    part = None if q is None else (q.rubric if mode == "rubric" else q.pairwise)
+    what = "rubric scores" if mode == "rubric" else "pairwise verdicts"
+    use = (
+        "they are shown, but left out of the quality score and `recommend` unless you pass --trust-judge"
+        if mode == "rubric"
+        else "its ranking is shown for reference only"
+    )
+    if q is None or part is None:
+        return (
+            f"judge {label} was not qualified for {what} (`bakeoff judge RUN --judge ... --qualify` "
+            f"tests it): {use}"
+        )
+    if part.qualified:
+        return None
+    caught = (
+        "scored the gold answer above" if mode == "rubric" else "preferred the gold answer in both orders to"
+    )
+    missed = ", ".join(k for k, ok in part.by_kind.items() if not ok)
+    extra = (
+        f"score spread {part.score_spread:.2f}"
+        if mode == "rubric" and part.score_spread is not None
+        else (f"picked position A in {part.position_bias:.0%}" if part.position_bias is not None else "")
+    )
+    return (
+        f"judge {label} failed qualification for {what}: it {caught} {part.passed} of {part.items} "
+        f"corrupted answers (needs {q.threshold:.0%}; missed: {missed or 'none'}"
+        + (f"; {extra}" if extra else "")
+        + f"): {use}"
+    )
+
+
 def quality_notes(summary: Summary, run_q: RunQuality) -> list[str]:
-    """Plain warnings a reader needs next to the scores: weak judge, unparsed replies, self-judging."""
+    """Plain warnings a reader needs next to the scores: unqualified or weak judge, unparsed replies,
+    self-judging."""
     notes = []
+    pair_judges = {label for label, info in run_q.judges.items() if info.pairwise_verdicts}
     for label, info in run_q.judges.items():
+        if info.verdicts:
+            note = qualification_note(label, info, "rubric")
+            if note:
+                notes.append(note)
+        if label in pair_judges:
+            note = qualification_note(label, info, "pairwise")
+            if note:
+                notes.append(note)
         mb = info.disk_mb
-        if mb is not None and mb < SMALL_JUDGE_MB:
+        if mb is not None and mb < SMALL_JUDGE_MB and info.qualified("rubric"):
             notes.append(
-                f"judge {label} is a small model ({mb:.0f} MB of weights): its scores are weak evidence; "
-                "check them against people with `bakeoff annotate export`"
+                f"judge {label} is a small model ({mb:.0f} MB of weights): it passed qualification, but "
+                "its scores are weak evidence; check them against people with `bakeoff annotate export`"
             )
     for m in summary.models:
         q = m.quality

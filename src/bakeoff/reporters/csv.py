@@ -56,6 +56,7 @@ def render_csv(report: RunReport) -> str:
     ]
     header += list(_RESOURCES)
     header += [f"quality_{k}" for k in _QUALITY] + ["quality_ci95_low", "quality_ci95_high", "pairwise_bt"]
+    header += ["quality_mean_trusting_judges", "reference_rouge_l", "reference_term_recall"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -75,5 +76,11 @@ def render_csv(report: RunReport) -> str:
         ci: list[float | None] = list(q.ci95) if q.ci95 else [None, None]
         bt = q.pairwise.bt if q.pairwise else None
         row += [_cell(getattr(q, k)) for k in _QUALITY] + [_cell(ci[0]), _cell(ci[1]), _cell(bt)]
+        ref = q.reference
+        row += [
+            _cell(q.mean_trusting_judges),
+            _cell(ref.rouge_l if ref else None),
+            _cell(ref.term_recall if ref else None),
+        ]
         w.writerow(row)
     return buf.getvalue()

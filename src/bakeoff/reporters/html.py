@@ -12,7 +12,7 @@ from ..recommend import Recommendation, recommend
 from ..results import ModelQuality, Summary, measured_samples
 from ..run_report import RunReport
 from .format import metric_cell, metric_columns, num
-from .terminal import quality_cell
+from .terminal import judge_cell, quality_cell, reference_cell
 
 W, ROW = 640, 26
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d"]
@@ -206,8 +206,8 @@ def render_html(report: RunReport) -> str:
     parts.append(
         "<h2>Summary</h2><table><tr><th>Model</th><th>Status</th>"
         + "".join(f"<th>{_e(c.header)}</th>" for _, c in cols)
-        + "<th>Peak memory</th><th>n ok/err</th><th>Quality 1-5 [95% CI]</th><th>Unparsed</th>"
-        "<th>Checks passed</th></tr>"
+        + "<th>Peak memory</th><th>n ok/err</th><th>Quality 1-5 [95% CI]</th><th>Judge 1-5</th>"
+        "<th>Unparsed</th><th>Checks passed</th><th>ROUGE-L / key terms</th></tr>"
     )
     for m in summary.models:
         cls = "" if m.status == "ok" else " class=bad"
@@ -220,8 +220,9 @@ def render_html(report: RunReport) -> str:
             + "".join(f"<td>{metric_cell(m, d, c)}</td>" for d, c in cols)
             + f"<td>{num(peak, 0)} MB</td>"
             f"<td>{m.requests.ok}/{m.requests.error}</td><td>{_e(quality_cell(q))}</td>"
+            f"<td>{_e(judge_cell(q))}</td>"
             f"<td>{f'{unparsed:.0%}' if unparsed is not None else '-'}</td>"
-            f"<td>{f'{checks:.0%}' if checks is not None else '-'}</td></tr>"
+            f"<td>{f'{checks:.0%}' if checks is not None else '-'}</td><td>{_e(reference_cell(q))}</td></tr>"
         )
     parts.append("</table>")
     notes = summary.quality.notes if summary.quality else []

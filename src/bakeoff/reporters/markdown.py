@@ -4,7 +4,7 @@ decode rate and status, then highlights, failures, per-prompt latency and sample
 from __future__ import annotations
 
 from ..monitors.energy import ENERGY_FORMULA
-from ..results import ModelQuality, ModelSummary, RunQuality, Summary
+from ..results import JudgeInfo, ModelQuality, ModelSummary, RunQuality, Summary
 from ..run_report import RunReport
 from .format import md, metric_cell, metric_columns, num, rate, secs
 
@@ -120,9 +120,57 @@ def _pct(v: object) -> str:
     return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
 
+def _qualified_text(info: JudgeInfo) -> str:
+    q = info.qualification
+    if q is None:
+        return "**not qualified** (never tested: scores kept out of Quality)"
+    said = []
+    for mode, part in (("rubric", q.rubric), ("pairwise", q.pairwise)):
+        if part is not None:
+            verdict = "qualified" if part.qualified else "**not qualified**"
+            said.append(f"{verdict} for {mode} ({part.passed}/{part.items} corruptions caught)")
+    return "; ".join(said) or "**not qualified**"
+
+
+def _qualification_table(rq: RunQuality) -> list[str]:
+    """Per judge and mode, which corruption kinds of the calibration set it caught."""
+    rows = [
+        (label, mode, part)
+        for label, info in rq.judges.items()
+        if info.qualification is not None
+        for mode, part in (("rubric", info.qualification.rubric), ("pairwise", info.qualification.pairwise))
+        if part is not None
+    ]
+    if not rows:
+        return []
+    kinds = list(dict.fromkeys(k for _, _, p in rows for k in p.by_kind))
+    out = [
+        "",
+        "Judge qualification (gold answers against corrupted copies; a rubric item is caught when the gold "
+        "scores higher, a pairwise item when the gold wins in both orders):",
+        "",
+        "| Judge | Mode | " + " | ".join(kinds) + " | Caught | Spread / A-bias | Qualified |",
+        "|---" * (len(kinds) + 5) + "|",
+    ]
+    for label, mode, p in rows:
+        marks = " | ".join("yes" if p.by_kind.get(k) else "**no**" for k in kinds)
+        bias = (
+            f"spread {p.score_spread:.2f}"
+            if p.score_spread is not None
+            else f"A {_pct(p.position_bias)}"
+            if p.position_bias is not None
+            else "n/a"
+        )
+        out.append(
+            f"| {md(label)} | {mode} | {marks} | {p.passed}/{p.items} | {bias} "
+            f"| {'yes' if p.qualified else '**no**'} |"
+        )
+    return out
+
+
 def _quality(summary: Summary) -> list[str]:
     """Quality beside speed, the judges, agreement with people, pairwise ranking and warnings."""
-    from .terminal import agreement_line, quality_cell
+    from .terminal import agreement_line, judge_cell, quality_cell, reference_cell
 
     if not any(m.quality is not None for m in summary.models):
         return []
@@ -131,9 +179,9 @@ def _quality(summary: Summary) -> list[str]:
         "",
         "## Quality beside speed",
         "",
-        "| Model | Quality 1-5 [95% CI] | n cases | Source | Judged | Unparsed | Checks passed "
-        "| Aspects covered | Decode tok/s (p50) | TTFT p50 | Peak memory |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Model | Quality 1-5 [95% CI] | n cases | Source | Judge 1-5 | Judged | Unparsed | Checks passed "
+        "| ROUGE-L / key terms | Aspects covered | Decode tok/s (p50) | TTFT p50 | Peak memory |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     quality = {m.model: m.quality or ModelQuality() for m in summary.models}
     ranked = sorted(summary.models, key=lambda m: -(quality[m.model].mean or -99))
@@ -147,8 +195,8 @@ def _quality(summary: Summary) -> list[str]:
         if q.self_judging_skipped and not q.human_scored:
             lines_src += " (judge: not self-scored)"
         out.append(
-            f"| {md(m.model)} | {quality_cell(q)} | {q.n} | {lines_src} | {q.judged} "
-            f"| {unparsed} | {checks} | {_pct(q.aspect_coverage_mean)} "
+            f"| {md(m.model)} | {quality_cell(q)} | {q.n} | {lines_src} | {judge_cell(q)} | {q.judged} "
+            f"| {unparsed} | {checks} | {reference_cell(q)} | {_pct(q.aspect_coverage_mean)} "
             f"| {rate(m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
             f"| {_mb(peak) if isinstance(peak, int | float) else 'n/a'} |"
         )
@@ -169,7 +217,9 @@ def _quality(summary: Summary) -> list[str]:
                 )
             if info.disk_mb is not None:
                 parts.append(f"{info.disk_mb:.0f} MB of weights")
+            parts.append(_qualified_text(info))
             out.append(f"- {md(label)}: " + "; ".join(parts))
+        out += _qualification_table(rq)
     else:
         out += ["", "No judge has scored this run yet: `bakeoff judge RUN_DIR --judge MODEL`."]
     aspects = rq.shared_aspects

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import Agreement, ModelQuality, Resources, Summary
+from ..results import Agreement, ModelQuality, Qualification, Resources, Summary
 from .format import metric_cell, metric_columns, rate, secs, short_names
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
@@ -24,13 +24,17 @@ def summary_table(summary: Summary) -> Table:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
     has_q = any(m.quality and m.quality.mean is not None for m in summary.models)
     has_checks = any(m.quality and m.quality.check_pass_rate is not None for m in summary.models)
+    has_ref = any(m.quality and m.quality.reference for m in summary.models)
     if has_q:
         t.add_column("Quality", justify="right", no_wrap=True)
     if has_checks:
         t.add_column("Checks", justify="right", no_wrap=True)
+    if has_ref:
+        t.add_column("ROUGE-L / terms", justify="right", no_wrap=True)
     for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
         q = m.quality or ModelQuality()
         extra = ([quality_cell(q)] if has_q else []) + ([_pct(q.check_pass_rate)] if has_checks else [])
+        extra += [reference_cell(q)] if has_ref else []
         t.add_row(
             escape(name),
             f"[{_STYLE[m.status]}]{m.status}[/]",
@@ -39,6 +43,48 @@ def summary_table(summary: Summary) -> Table:
             f"{m.requests.ok}/{m.requests.error}",
             *extra,
         )
+    return t
+
+
+def reference_cell(q: ModelQuality | None) -> str:
+    """``0.41 / 78%``: ROUGE-L F1 and key-term recall against the reference answers, or ``n/a``."""
+    ref = q.reference if q else None
+    if ref is None or ref.rouge_l is None:
+        return "n/a"
+    return f"{ref.rouge_l:.2f} / {_pct(ref.term_recall)}"
+
+
+def judge_cell(q: ModelQuality) -> str:
+    """The judges' mean score, marked when any of them is unqualified (its scores are not in Quality)."""
+    if q.judge_mean is None:
+        return "-"
+    return f"{q.judge_mean:.2f}" + (" (unqualified)" if q.unqualified_judges else "")
+
+
+def qualification_table(label: str, q: Qualification) -> Table:
+    """One judge's calibration result: each corruption caught or not, per mode, and the verdict."""
+    t = Table(title=f"judge qualification: {escape(label)}", header_style="bold")
+    parts = [(mode, part) for mode, part in (("rubric", q.rubric), ("pairwise", q.pairwise)) if part]
+    t.add_column("Corruption", no_wrap=True)
+    for mode, _ in parts:
+        t.add_column(mode.capitalize(), justify="right", no_wrap=True)
+    kinds = list(dict.fromkeys(k for _, part in parts for k in part.by_kind))
+    for kind in kinds:
+        t.add_row(kind, *("caught" if p.by_kind.get(kind) else "[red]missed[/]" for _, p in parts))
+    t.add_row("caught", *(f"{p.passed}/{p.items} ({_pct(p.accuracy)})" for _, p in parts))
+    t.add_row("unparsed", *(str(p.unparsed) for _, p in parts))
+    t.add_row(
+        "bias",
+        *(
+            f"spread {_num(p.score_spread)}" if mode == "rubric" else f"A picked {_pct(p.position_bias)}"
+            for mode, p in parts
+        ),
+    )
+    t.add_row("per verdict", *(secs(p.seconds_per_verdict) for _, p in parts))
+    t.add_row(
+        f"qualified (>= {q.threshold:.0%})",
+        *("[green]yes[/]" if p.qualified else "[red]no[/]" for _, p in parts),
+    )
     return t
 
 
@@ -67,8 +113,10 @@ def quality_table(summary: Summary) -> Table:
         ("Quality 1-5 [95% CI]", "right"),
         ("n", "right"),
         ("Source", "left"),
+        ("Judge 1-5", "right"),
         ("Unparsed", "right"),
         ("Checks", "right"),
+        ("ROUGE-L / terms", "right"),
         ("Aspects", "right"),
         ("Pair wins", "right"),
         ("Decode tok/s", "right"),
@@ -83,8 +131,10 @@ def quality_table(summary: Summary) -> Table:
             quality_cell(q),
             str(q.n),
             str(q.source or "-"),
+            judge_cell(q),
             _pct(q.unparsed_rate),
             _pct(q.check_pass_rate),
+            reference_cell(q),
             _pct(q.aspect_coverage_mean),
             _pct(q.pairwise.win_rate) if q.pairwise else "-",
             rate(m.decode_tokens_per_s.p50),

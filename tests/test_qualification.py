@@ -1,0 +1,202 @@
+"""Judge qualification (issue 16): the gold answers, each corruption checked to change what it claims,
+grading worked by hand, scripted judges qualified or not end to end, and the qualification cache."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bakeoff.bench import run_bench
+from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_suite
+from bakeoff.quality import calibration as cal
+from bakeoff.quality.checks import run_checks
+from bakeoff.quality.judge import run_judge
+from bakeoff.quality.qualify import MODES, QUALIFICATION_FILE, default_set
+from bakeoff.quality.store import load_cases, load_run_records, outputs
+from bakeoff.results import load_summary
+from bakeoff.targets import resolve_targets
+
+ADAPTERS = Path(__file__).parent / "data" / "quality_adapters.py"
+SUITE = [c for c in load_suite("meeting-notes")[0] if c.reference]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "cache"))
+
+
+def test_every_meeting_has_a_gold_answer_that_passes_its_own_checks() -> None:
+    assert len(SUITE) == 9 and all(c.source for c in SUITE)
+    for case in SUITE:
+        assert case.reference is not None
+        failed = [r.check for r in run_checks(case, case.reference) if not r.passed]
+        assert not failed, f"{case.id}: gold fails {failed}"
+        parts = cal.sections(case.reference)
+        assert all(parts[h] for h in cal.HEADINGS)
+        owners = [m.group("owner") for line in parts["Action items"] if (m := cal.ACTION.match(line))]
+        assert owners and all(o in case.source for o in owners)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("case", SUITE, ids=lambda c: c.id)
+def test_each_corruption_changes_what_it_claims(case: PromptCase) -> None:
+    gold, source = case.reference or "", case.source or ""
+    other = SUITE[(SUITE.index(case) + 1) % len(SUITE)].reference or ""
+    made = {k: cal.corrupt(k, case, gold, other) for k in cal.KINDS}
+    assert all(m.text.strip() != gold.strip() for m in made.values())
+    g_lines = gold.splitlines()
+
+    swapped = made["owner_swapped"].text.splitlines()
+    diff = [(a, b) for a, b in zip(g_lines, swapped, strict=True) if a != b]
+    assert len(diff) == 1  # one line changed: the first action item's owner, nothing else
+    (before, after) = diff[0]
+    old_owner, new_owner = before[2:].split(":")[0], after[2:].split(":")[0]
+    assert before.split(":", 1)[1] == after.split(":", 1)[1] and old_owner != new_owner
+    assert re.search(rf"\b{new_owner}\b", source)  # someone of this meeting
+    if re.search(r"^\w+:", source, re.MULTILINE):  # a transcript with speakers: one of them
+        assert re.search(rf"^{new_owner}:", source, re.MULTILINE)
+    assert before == cal.sections(gold)["Action items"][0]
+
+    dropped = made["decision_dropped"].text
+    first = cal.sections(gold)["Decisions"][0]
+    assert first not in dropped.splitlines()
+    assert [x for x in g_lines if x != first] == dropped.splitlines()
+
+    changed = made["date_changed"]
+    old, new = changed.changed.split(" -> ")
+    assert re.search(rf"\b{old}\b", gold) and not re.search(rf"\b{old}\b", changed.text)
+    assert len(re.findall(rf"\b{new}\b", changed.text)) == len(re.findall(rf"\b{old}\b", gold)) + len(
+        re.findall(rf"\b{new}\b", gold)
+    )
+    assert changed.text.replace(new, old) == gold or new in gold  # only the date words differ
+
+    assert made["transcript_echoed"].text == source
+
+    loop = made["repetition_loop"].text.splitlines()
+    assert loop[0] == "Decisions" and loop.count(first) >= 10 and "Action items" not in loop
+
+    half = made["cut_in_half"].text
+    assert gold.startswith(half) and len(half.split()) == len(gold.split()) // 2
+
+    assert made["other_meeting"].text == other != gold
+
+
+def test_the_calibration_set_is_small_and_hides_the_reference() -> None:
+    s = default_set()
+    assert [it.kind for it in s.items] == list(cal.KINDS)
+    assert sorted(s.gold) == sorted({it.case_id for it in s.items}) and len(s.gold) == 4
+    assert all(c.reference is None for c in s.cases.values())  # the judge never sees the gold as such
+    # 4 golds + 7 corruptions scored; 7 pairs in both orders: about 20 verdicts per mode
+    assert len(s.gold) + len(s.items) == 11
+
+
+def test_a_gold_answer_in_the_wrong_shape_is_named() -> None:
+    from bakeoff.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="line 2 is neither a heading"):
+        cal.sections("Decisions\nShip it.\n")
+    with pytest.raises(ConfigError, match="not '- Owner: task \\(due\\)'"):
+        cal.sections("Decisions\n- x\n\nAction items\n- do it\n\nOpen questions\n- y\n")
+
+
+ITEMS = default_set().items
+
+
+def test_grade_scores_by_hand() -> None:
+    golds = {cid: 5 for cid in {it.case_id for it in ITEMS}}
+    g = cal.grade_scores(ITEMS, golds, {k: 2 for k in cal.KINDS})
+    # scores: four 5s and seven 2s; mean 34/11, population std sqrt(mean of squared deviations)
+    mean = 34 / 11
+    spread = ((4 * (5 - mean) ** 2 + 7 * (2 - mean) ** 2) / 11) ** 0.5
+    assert g.qualified and g.passed == 7 and g.accuracy == 1.0 and g.unparsed == 0
+    assert g.score_spread == pytest.approx(spread) and g.gold_mean == 5 and g.corrupt_mean == 2
+    # a tie is not a catch; an unparsed verdict is not a catch; 5 of 7 is below 80%
+    bad = {k: 2 for k in cal.KINDS} | {"owner_swapped": 5, "date_changed": None}
+    g = cal.grade_scores(ITEMS, golds, bad)
+    assert g.passed == 5 and g.accuracy == pytest.approx(5 / 7) and not g.qualified and g.unparsed == 1
+    assert not g.by_kind["owner_swapped"] and not g.by_kind["date_changed"] and g.by_kind["cut_in_half"]
+    # 6 of 7 (86%) qualifies
+    g = cal.grade_scores(ITEMS, golds, {k: 2 for k in cal.KINDS} | {"owner_swapped": 5})
+    assert g.passed == 6 and g.qualified
+    # a judge that always says 4: nothing caught, no spread
+    g = cal.grade_scores(ITEMS, {c: 4 for c in golds}, {k: 4 for k in cal.KINDS})
+    assert g.passed == 0 and g.score_spread == 0.0 and not g.qualified
+    # an unparsed gold verdict fails every item made from that meeting (standup: kinds 0 and 4)
+    g = cal.grade_scores(ITEMS, golds | {"standup": None}, {k: 2 for k in cal.KINDS})
+    assert g.passed == 5 and not g.by_kind["owner_swapped"] and not g.by_kind["repetition_loop"]
+
+
+def test_grade_pairs_by_hand() -> None:
+    always_a = {(k, first): "A" for k in cal.KINDS for first in (True, False)}
+    g = cal.grade_pairs(ITEMS, always_a)
+    assert g.passed == 0 and g.position_bias == 1.0 and not g.qualified
+    gold_wins = {(k, first): "A" if first else "B" for k in cal.KINDS for first in (True, False)}
+    g = cal.grade_pairs(ITEMS, gold_wins)
+    assert g.passed == 7 and g.position_bias == 0.5 and g.qualified
+    # one order right, the other a tie: not a catch; an unparsed verdict leaves the bias denominator
+    mixed = gold_wins | {("cut_in_half", False): "tie", ("other_meeting", True): None}
+    g = cal.grade_pairs(ITEMS, mixed)
+    assert g.passed == 5 and g.unparsed == 1
+    assert g.position_bias == pytest.approx(6 / 13)  # 13 parsed verdicts: 6 said A, 6 B, 1 tie
+
+
+def _spec(cls: str) -> ModelSpec:
+    return ModelSpec(adapter=f"{ADAPTERS}:{cls}")
+
+
+JUDGES = {"four": _spec("AlwaysFour"), "always-a": _spec("AlwaysA"), "gold": _spec("GoldJudge")}
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    models = {"good": _spec("GoodNotes")}
+    cases = [PromptCase(id="c", prompt="Notes:\n{source}", source="Marco: ship Thursday.")]
+    targets = resolve_targets(["good"], models, None)
+    run_bench(BenchSettings(models=["good"], rounds=1, warmup=0), cases, targets, out)
+    return out
+
+
+def qualify(run: Path, name: str, **kw: object) -> object:
+    target = resolve_targets([name], JUDGES, None)[0]
+    outs = outputs(load_run_records(run))
+    return run_judge(run, load_summary(run), load_cases(run), outs, target, qualify="only", **kw)  # type: ignore[arg-type]
+
+
+def test_scripted_judges_qualify_or_not(run: Path) -> None:
+    four = qualify(run, "four").qualification  # type: ignore[attr-defined]
+    assert not four.qualified("rubric") and four.rubric.passed == 0 and four.rubric.score_spread == 0
+    assert not four.qualified("pairwise") and four.pairwise.passed == 0
+    biased = qualify(run, "always-a").qualification  # type: ignore[attr-defined]
+    assert not biased.qualified("pairwise") and biased.pairwise.position_bias == 1.0
+    assert biased.rubric.unparsed == 11 and not biased.qualified("rubric")  # it never gives a score
+    gold = qualify(run, "gold").qualification  # type: ignore[attr-defined]
+    assert gold.qualified("rubric") and gold.qualified("pairwise")
+    assert gold.rubric.passed == 7 and gold.rubric.gold_mean == 5 and gold.rubric.corrupt_mean == 2
+    assert gold.pairwise.passed == 7 and gold.pairwise.position_bias == 0.5
+    assert gold.rubric.verdicts == 11 and gold.pairwise.verdicts == 14
+    assert gold.calibration == cal.CALIBRATION_VERSION and gold.threshold == cal.THRESHOLD
+
+
+def test_a_qualification_is_cached_per_judge_and_its_verdicts_kept(run: Path) -> None:
+    import json
+
+    first = qualify(run, "gold")
+    lines = [json.loads(x) for x in (run / QUALIFICATION_FILE).read_text().splitlines()]
+    assert len(lines) == 25 and not any(x["cached"] for x in lines)
+    again = qualify(run, "gold")
+    assert again.qualification == first.qualification  # type: ignore[attr-defined]
+    lines = [json.loads(x) for x in (run / QUALIFICATION_FILE).read_text().splitlines()]
+    assert len(lines) == 50 and all(x["cached"] for x in lines[25:])
+    other = qualify(run, "four")  # another judge is never served the first one's result
+    assert not other.qualification.qualified("rubric")  # type: ignore[attr-defined]
+    uncached = qualify(run, "gold", use_cache=False)
+    lines = [json.loads(x) for x in (run / QUALIFICATION_FILE).read_text().splitlines()]
+    assert not lines[-1]["cached"]
+
+    def verdicts(q: object) -> dict:  # everything but the time it took
+        d = q.model_dump()  # type: ignore[attr-defined]
+        return {m: {k: v for k, v in (d[m] or {}).items() if k != "seconds_per_verdict"} for m in MODES}
+
+    assert verdicts(uncached.qualification) == verdicts(first.qualification)  # type: ignore[attr-defined]

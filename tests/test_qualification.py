@@ -10,6 +10,7 @@ import pytest
 
 from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_suite
+from bakeoff.errors import ConfigError
 from bakeoff.quality import calibration as cal
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.judge import run_judge
@@ -39,6 +40,40 @@ def test_every_meeting_has_a_gold_answer_that_passes_its_own_checks() -> None:
         assert owners and all(o in case.source for o in owners)  # type: ignore[operator]
 
 
+# Whose action item the owner_swapped corruption gives to whom: each new owner is a person of that
+# meeting (another owner in its gold), never a heading such as "Meeting:" or "Facilitator:".
+SWAPS = {
+    "standup": ("Tom", "Marco"),
+    "launch": ("Mei", "Daniel"),
+    "incident": ("Felix", "Omar"),
+    "budget": ("Kwame", "Bruno"),
+    "design": ("Arjun", "Kofi"),
+    "hiring": ("Fatima", "Ben"),
+    "customer": ("Ethan", "Rosa"),
+    "pta": ("Ahmed", "Grace"),
+    "roadmap": ("Raj", "Victor"),
+}
+
+
+def test_speakers_are_labels_used_twice() -> None:
+    assert cal.speakers("Meeting: notes\nAna: hi\nBo: yes\nAna: ok\nBo: fine\n") == ["Ana", "Bo"]
+
+
+def test_a_corruption_that_does_not_apply_moves_to_the_next_meeting() -> None:
+    no_date = "Decisions\n- Ship it.\n\nAction items\n- Ana: ship (tomorrow)\n\nOpen questions\n- When?\n"
+    x = PromptCase(id="x", prompt="p", source="Ana: a\nBo: b\nAna: c\nBo: d", reference=no_date)
+    cases = [SUITE[0], SUITE[1], x, SUITE[2]]  # standup, launch, x, incident
+    s = cal.calibration_set(cases)
+    by = {it.kind: it.case_id for it in s.items}
+    # kind 2 (date_changed) starts at the third meeting, x, which names no weekday or month: incident
+    assert by["date_changed"] == "incident" and by["decision_dropped"] == "launch"
+    assert by["transcript_echoed"] == "incident" and by["repetition_loop"] == "standup"
+    assert by["cut_in_half"] == "launch" and by["other_meeting"] == "x"  # x's own corruptions work
+    assert set(s.gold) == {it.case_id for it in s.items}
+    with pytest.raises(ConfigError, match="no case allows the date_changed corruption"):
+        cal.calibration_set([x, x.model_copy(update={"id": "y"})])
+
+
 @pytest.mark.parametrize("case", SUITE, ids=lambda c: c.id)
 def test_each_corruption_changes_what_it_claims(case: PromptCase) -> None:
     gold, source = case.reference or "", case.source or ""
@@ -53,9 +88,8 @@ def test_each_corruption_changes_what_it_claims(case: PromptCase) -> None:
     (before, after) = diff[0]
     old_owner, new_owner = before[2:].split(":")[0], after[2:].split(":")[0]
     assert before.split(":", 1)[1] == after.split(":", 1)[1] and old_owner != new_owner
-    assert re.search(rf"\b{new_owner}\b", source)  # someone of this meeting
-    if re.search(r"^\w+:", source, re.MULTILINE):  # a transcript with speakers: one of them
-        assert re.search(rf"^{new_owner}:", source, re.MULTILINE)
+    assert (old_owner, new_owner) == SWAPS[case.id]  # read off each transcript by hand: real people
+    assert re.search(rf"\b{new_owner}\b", source)
     assert before == cal.sections(gold)["Action items"][0]
 
     dropped = made["decision_dropped"].text
@@ -69,12 +103,14 @@ def test_each_corruption_changes_what_it_claims(case: PromptCase) -> None:
     assert len(re.findall(rf"\b{new}\b", changed.text)) == len(re.findall(rf"\b{old}\b", gold)) + len(
         re.findall(rf"\b{new}\b", gold)
     )
-    assert changed.text.replace(new, old) == gold or new in gold  # only the date words differ
+    assert re.sub(rf"\b{new}\b", old, changed.text) == re.sub(
+        rf"\b{new}\b", old, gold
+    )  # nothing else differs
 
     assert made["transcript_echoed"].text == source
 
     loop = made["repetition_loop"].text.splitlines()
-    assert loop[0] == "Decisions" and loop.count(first) >= 10 and "Action items" not in loop
+    assert loop == ["Decisions"] + [first] * 12 and "12 times" in made["repetition_loop"].changed
 
     half = made["cut_in_half"].text
     assert gold.startswith(half) and len(half.split()) == len(gold.split()) // 2
@@ -92,8 +128,6 @@ def test_the_calibration_set_is_small_and_hides_the_reference() -> None:
 
 
 def test_a_gold_answer_in_the_wrong_shape_is_named() -> None:
-    from bakeoff.errors import ConfigError
-
     with pytest.raises(ConfigError, match="line 2 is neither a heading"):
         cal.sections("Decisions\nShip it.\n")
     with pytest.raises(ConfigError, match="not '- Owner: task \\(due\\)'"):
@@ -145,7 +179,12 @@ def _spec(cls: str) -> ModelSpec:
     return ModelSpec(adapter=f"{ADAPTERS}:{cls}")
 
 
-JUDGES = {"four": _spec("AlwaysFour"), "always-a": _spec("AlwaysA"), "gold": _spec("GoldJudge")}
+JUDGES = {
+    "four": _spec("AlwaysFour"),
+    "always-a": _spec("AlwaysA"),
+    "gold": _spec("GoldJudge"),
+    "flaky": _spec("FlakyGoldJudge"),
+}
 
 
 @pytest.fixture()
@@ -185,10 +224,22 @@ def test_a_qualification_is_cached_per_judge_and_its_verdicts_kept(run: Path) ->
     first = qualify(run, "gold")
     lines = [json.loads(x) for x in (run / QUALIFICATION_FILE).read_text().splitlines()]
     assert len(lines) == 25 and not any(x["cached"] for x in lines)
+    assert len({x["key"] for x in lines}) == 2  # one test per mode
     again = qualify(run, "gold")
     assert again.qualification == first.qualification  # type: ignore[attr-defined]
     lines = [json.loads(x) for x in (run / QUALIFICATION_FILE).read_text().splitlines()]
-    assert len(lines) == 50 and all(x["cached"] for x in lines[25:])
+    assert len(lines) == 25  # served from the cache; its verdicts are already in this run's file
+    elsewhere = run.parent / "other-run"
+    elsewhere.mkdir()
+    target = resolve_targets(["gold"], JUDGES, None)[0]
+    outs = outputs(load_run_records(run))
+    run_judge(elsewhere, load_summary(run), load_cases(run), outs, target, qualify="only")
+    moved = [json.loads(x) for x in (elsewhere / QUALIFICATION_FILE).read_text().splitlines()]
+    assert len(moved) == 25 and all(x["cached"] for x in moved)  # a cached result brings its verdicts
+    shorter = qualify(run, "gold", max_tokens=32)  # asked differently: asked again, not served
+    lines = [json.loads(x) for x in (run / QUALIFICATION_FILE).read_text().splitlines()]
+    assert len(lines) == 50 and not any(x["cached"] for x in lines[25:])
+    assert shorter.qualification.qualified("rubric")  # type: ignore[attr-defined]
     other = qualify(run, "four")  # another judge is never served the first one's result
     assert not other.qualification.qualified("rubric")  # type: ignore[attr-defined]
     uncached = qualify(run, "gold", use_cache=False)
@@ -200,3 +251,75 @@ def test_a_qualification_is_cached_per_judge_and_its_verdicts_kept(run: Path) ->
         return {m: {k: v for k, v in (d[m] or {}).items() if k != "seconds_per_verdict"} for m in MODES}
 
     assert verdicts(uncached.qualification) == verdicts(first.qualification)  # type: ignore[attr-defined]
+
+
+def test_a_judge_that_fails_requests_is_incomplete_not_unqualified_and_not_cached(run: Path) -> None:
+    import json
+
+    q = qualify(run, "flaky").qualification  # type: ignore[attr-defined]
+    # the transcript_echoed verdicts got no answer: 1 rubric, 2 pairwise; everything else was right
+    assert q.rubric.failed_requests == 1 and q.pairwise.failed_requests == 2
+    assert q.rubric.passed == 6 and not q.qualified("rubric") and not q.qualified("pairwise")
+    assert not (run.parent / "cache" / "judgments").exists() or not [
+        p
+        for p in (run.parent / "cache" / "judgments").rglob("*.json")
+        if "result" in json.loads(p.read_text())
+    ]
+    from bakeoff.quality.aggregate import qualification_note
+    from bakeoff.results import JudgeInfo
+
+    note = qualification_note("flaky", JudgeInfo(qualification=q), "rubric")
+    assert note is not None and "incomplete: 1 requests got no answer" in note
+
+
+def test_merging_a_new_test_with_the_last_one() -> None:
+    from bakeoff.cli.quality_cmds import merge_qualification
+    from bakeoff.results import Qualification, QualificationResult
+
+    ok, bad = QualificationResult(qualified=True, passed=7), QualificationResult(qualified=False, passed=1)
+    prompts = {"rubric": "rubric-v2", "pairwise": "pairwise-v1"}
+    old = Qualification(calibration="c1", threshold=0.8, prompts=prompts, rubric=ok, pairwise=bad)
+    new = Qualification(calibration="c1", threshold=0.8, prompts=prompts, pairwise=ok)
+    merged = Qualification.model_validate(merge_qualification(old, new))
+    assert merged.rubric == ok and merged.pairwise == ok  # pairwise replaced, rubric kept
+    other_set = Qualification(calibration="c2", threshold=0.8, prompts=prompts, pairwise=ok)
+    assert Qualification.model_validate(merge_qualification(old, other_set)).rubric is None
+    new_prompts = {"rubric": "rubric-v3", "pairwise": "pairwise-v1"}
+    reworded = Qualification(calibration="c1", threshold=0.8, prompts=new_prompts, pairwise=ok)
+    assert Qualification.model_validate(merge_qualification(old, reworded)).rubric is None
+    assert merge_qualification(None, new) == new.model_dump()
+
+
+def test_a_qualification_under_other_prompts_is_not_trusted() -> None:
+    from bakeoff.quality.aggregate import qualification_note, trusted
+    from bakeoff.results import JudgeInfo, Qualification, QualificationResult
+
+    ok = QualificationResult(qualified=True, passed=7, items=7)
+    now = JudgeInfo(
+        qualification=Qualification(
+            calibration="c", threshold=0.8, prompts={"rubric": "rubric-v2"}, rubric=ok
+        )
+    )
+    assert trusted(now, "rubric") and qualification_note("j", now, "rubric") is None
+    old = JudgeInfo(
+        qualification=Qualification(
+            calibration="c", threshold=0.8, prompts={"rubric": "rubric-v1"}, rubric=ok
+        )
+    )
+    assert not trusted(old, "rubric")
+    assert "under other prompts (rubric-v1)" in (qualification_note("j", old, "rubric") or "")
+    assert not trusted(JudgeInfo(), "rubric")
+
+
+def test_the_judge_column_says_whose_scores_it_holds() -> None:
+    from bakeoff.reporters.terminal import judge_cell
+    from bakeoff.results import ModelQuality
+
+    assert judge_cell(ModelQuality(judge_mean=3.5, judges=["a"])) == "3.50"
+    assert (
+        judge_cell(ModelQuality(judge_mean=3.5, judges=["a"], unqualified_judges=["a"]))
+        == "3.50 (unqualified)"
+    )
+    mixed = ModelQuality(judge_mean=3.5, judges=["a", "b"], unqualified_judges=["b"])
+    assert judge_cell(mixed) == "3.50 (incl. unqualified)"
+    assert judge_cell(ModelQuality()) == "-"

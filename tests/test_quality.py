@@ -19,6 +19,7 @@ from bakeoff.quality.annotate import export_sheet, import_sheet
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.judge import run_judge
 from bakeoff.quality.pairwise import Comparison, bradley_terry
+from bakeoff.quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
 from bakeoff.quality.store import load_cases, load_judgments, outputs
 from bakeoff.records import RequestRecord
 from bakeoff.results import Qualification, QualificationResult, RunQuality, load_records, load_summary
@@ -85,6 +86,7 @@ def run(tmp_path: Path) -> Path:
 PASSED = Qualification(
     calibration="given",
     threshold=0.8,
+    prompts={"rubric": RUBRIC_VERSION, "pairwise": PAIRWISE_VERSION},
     rubric=QualificationResult(qualified=True),
     pairwise=QualificationResult(qualified=True),
 )
@@ -414,7 +416,7 @@ def test_cli_suite_judge_annotate_and_report(tmp_path: Path) -> None:
     r = cli("recommend", str(out), "--trust-judge")
     assert "every judge, qualified or not" in r.stdout
     r = cli("judge", str(out), *mf, "--judge", "kjudge", "--qualify")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # it fails: a script can gate on the judge
     assert "judged" not in r.stdout and "Pairwise" in r.stdout
     assert load_summary(out).quality.judges["kjudge"].qualification.pairwise is not None  # type: ignore[union-attr]
     r = cli("judge", str(out), *mf, "--judge", "kjudge", "--qualify", "--no-qualify")

@@ -177,12 +177,11 @@ def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.Monkey
     judge may not produce a readable verdict, so either a score 1-5 or an unparsed judgment with the
     raw reply and reason, never anything in between; Qwen's own answers are never judged by Qwen."""
     from bakeoff.quality.aggregate import apply_quality
-    from bakeoff.quality.judge import JudgeCache, run_judge
+    from bakeoff.quality.judge import run_judge
     from bakeoff.quality.store import load_cases, load_judgments, outputs
     from bakeoff.records import RequestRecord
     from bakeoff.results import RunQuality, load_records, load_summary
 
-    monkeypatch.setattr(JudgeCache, "get", lambda self, key: None)  # always ask the model
     case = PromptCase(
         id="standup",
         prompt="In one sentence, what was decided?\n\n{source}",
@@ -203,7 +202,14 @@ def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.Monkey
     judge = resolve_targets(["qwen2.5-coder-0.5b"], {}, None)[0]
     # qualification (11 long verdicts) is skipped to keep this short; bench/RESULTS.md section 10 has it
     res = run_judge(
-        tmp_path, summary, load_cases(tmp_path), outputs(recs), judge, max_tokens=96, qualify="skip"
+        tmp_path,
+        summary,
+        load_cases(tmp_path),
+        outputs(recs),
+        judge,
+        max_tokens=96,
+        qualify="skip",
+        use_cache=False,  # always ask the model, and leave the user's cache alone
     )
     assert res.skipped_self == ("qwen2.5-coder-0.5b",) and res.judged == 1 and res.fresh == 1
     (j,) = load_judgments(tmp_path)

@@ -508,6 +508,12 @@ def test_quality_source_qualified_then_reference_then_trusting_by_hand() -> None
         "A": 3.0,
         "B": 5.0,
     }
+    # --trust-judge where one model has no judge score at all: references, and the note says why
+    b_unjudged = judged("B", 50, None, None, 0.20)
+    t = recommend(summary(a, b_unjudged), weights={**DEFAULT_WEIGHTS, "checks": 0}, trust_judge=True)
+    assert t.quality_source == "reference"
+    assert any("not every model has a 1-5 score from people or any judge" in n for n in t.notes)
+    assert not any("--trust-judge counts them" in n for n in t.notes)
     # one model lacks both: quality drops out, with the usual note
     n = recommend(summary(judged("A", 100, None, 2.0, 0.4), judged("B", 50, None, 4.0, None)))
     assert n.quality_source is None and "quality" not in n.dimensions

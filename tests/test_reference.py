@@ -52,7 +52,15 @@ def test_key_terms_by_hand() -> None:
     # found: 4.2, thursday, marco, lena (possessive dropped), pixel, 6, 9 = 7 of 10
     assert got.term_recall == pytest.approx(7 / 10) and got.missed == ("tonight", "priya", "may")
     assert match("anything", "no terms here.").term_recall is None
-    assert tokens("Q3, K&L's 1,950 on the 22nd") == {"q3", "k&l", "1,950", "on", "the", "22"}
+    assert tokens("Q3, K&L's 1,950 on the 22nd") == {"q3", "3", "k&l", "1950", "on", "the", "22"}
+    # one spelling per term: v4.2 also counts as 4.2, 3pm as 3, Thu as Thursday, Sept as September,
+    # 3,000 as 3000; "may" the verb is not the month
+    assert tokens("v4.2 at 3pm on Thu; it may rain; Sept 5th; 3,000") == {
+        "v4.2", "4.2", "at", "3", "on", "thursday", "it", "rain", "september", "5", "3000",
+    }  # fmt: skip
+    assert key_terms("Pay £3,000 by Thursday, 14 May.") == ["3000", "thursday", "14", "may"]
+    assert match("Paid 3000 on Thu 14th May", "Pay £3,000 by Thursday, 14 May.").term_recall == 1.0
+    assert match("We may pay 3000 on Thu 14th", "Pay £3,000 by Thursday, 14 May.").missed == ("may",)
 
 
 def test_reference_block_means_answers_then_cases_by_hand() -> None:

@@ -68,8 +68,7 @@ class Candidate:
 QUALITY_SOURCES = {
     "score": "the 1-5 score of people and qualified judges",
     "trusting": "the 1-5 score of people and every judge, qualified or not (--trust-judge)",
-    "reference": "ROUGE-L F1 against the reference answers (0-1): not every model has a 1-5 score from "
-    "people or a qualified judge",
+    "reference": "ROUGE-L F1 against the reference answers (0-1): not every model has a 1-5 score",
 }
 
 
@@ -209,8 +208,9 @@ def recommend(
             notes.append(f"{d} left out of the score: not measured for every remaining model")
     unqualified = sorted({j for m in passing if m.quality for j in m.quality.unqualified_judges})
     if "quality" in dims:
-        notes.append(f"quality is {QUALITY_SOURCES[source]}")
-    if unqualified and source != "trusting":
+        whose = " from people or any judge" if trust_judge else " from people or a qualified judge"
+        notes.append(f"quality is {QUALITY_SOURCES[source]}" + (whose if source == "reference" else ""))
+    if unqualified and not trust_judge:
         notes.append(
             f"scores of unqualified judge(s) {', '.join(unqualified)} are not counted as quality; "
             "--trust-judge counts them"
@@ -275,7 +275,8 @@ def recommend(
     for x in ok:
         x.pareto = not any(_dominates(y, x, axes) for y in ok if y is not x)
     used = source if "quality" in dims else None
-    return Recommendation(winner.model, [x.model for x in rest], confidence, cands, dims, w, notes, axes, used)
+    runners_up = [x.model for x in rest]
+    return Recommendation(winner.model, runners_up, confidence, cands, dims, w, notes, axes, used)
 
 
 def _dominates(a: Candidate, b: Candidate, axes: Sequence[str]) -> bool:

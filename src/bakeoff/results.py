@@ -168,15 +168,19 @@ class QualificationResult(_Strict):
     score_spread: float | None = None
     gold_mean: float | None = None
     corrupt_mean: float | None = None
+    failed_requests: int = 0
+    """Requests that got no answer: a mode with any is incomplete, never qualified."""
     verdicts: int = 0
     seconds_per_verdict: float | None = None
 
 
 class Qualification(_Strict):
-    """Judge qualification (``quality.calibration``): the set's version, the pass mark, each mode."""
+    """Judge qualification (``quality.calibration``): the set's version, the pass mark, the prompt
+    version of each mode when tested, each mode's result."""
 
     calibration: str
     threshold: float
+    prompts: dict[str, str] = Field(default_factory=dict)
     rubric: QualificationResult | None = None
     pairwise: QualificationResult | None = None
 

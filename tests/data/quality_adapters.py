@@ -119,3 +119,13 @@ class GoldJudge(_Fixed):
         ids = re.findall(r"^- ([A-Za-z0-9_.-]+): ", prompt, re.MULTILINE)
         good = gold(_answer(prompt))
         return json.dumps({"aspects": {i: "yes" if good else "no" for i in ids}, "score": 5 if good else 2})
+
+
+class FlakyGoldJudge(GoldJudge):
+    """GoldJudge, except that its engine fails whenever the answer is the transcript itself."""
+
+    def generate(self, prompt: str, **params: Any) -> str:
+        source = _answer(prompt, "source")
+        if source in (_answer(prompt), _answer(prompt, "answer_A"), _answer(prompt, "answer_B")):
+            raise RuntimeError("out of memory")
+        return super().generate(prompt, **params)

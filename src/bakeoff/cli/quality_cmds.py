@@ -56,7 +56,7 @@ def judge(
         bool,
         typer.Option(
             "--qualify",
-            help="Only test the judge (gold answers against corrupted ones, both modes); judge nothing.",
+            help="Only test the judge (gold vs corrupted answers, both modes); exit 1 if it fails either.",
         ),
     ] = False,
     no_qualify: Annotated[
@@ -103,6 +103,14 @@ def judge(
                 bar[kind] = prog.add_task(f"{verb} with {escape(judge_model)}", total=total)
             prog.update(bar[kind], completed=done)
 
+        def on_qualified(label: str, q: Qualification) -> None:
+            """Saved at once: an interrupted judging keeps the judge's qualification."""
+            run_q = summary.quality or RunQuality()
+            entry = run_q.judges.get(label, JudgeInfo())
+            merged = Qualification.model_validate(merge_qualification(entry.qualification, q))
+            run_q.judges[label] = entry.model_copy(update={"qualification": merged})
+            summary.quality = run_q
+
         try:
             result = run_judge(
                 folder,
@@ -116,6 +124,7 @@ def judge(
                 timeout_s=timeout,
                 progress=on_progress,
                 qualify="only" if qualify else "skip" if no_qualify else "first",
+                on_qualified=on_qualified,
             )
         except (KeyboardInterrupt, BakeoffError) as exc:
             prog.stop()
@@ -136,8 +145,6 @@ def judge(
         "engine": result.info.get("engine"),
     }
     update = {k: v for k, v in fresh.items() if v is not None or k not in entry.model_fields_set}
-    if result.qualification is not None:
-        update["qualification"] = merge_qualification(entry.qualification, result.qualification)
     run_q.judges[result.judge] = JudgeInfo.model_validate({**entry.model_dump(), **update})
     summary.quality = run_q
     apply_quality(summary, folder, cases, records)
@@ -146,6 +153,9 @@ def judge(
         console.print(qualification_table(result.judge, result.qualification))
     if qualify:
         console.print(f"updated {folder}/summary.json and reports")
+        q = result.qualification
+        if q is not None and not (q.qualified("rubric") and q.qualified("pairwise")):
+            raise typer.Exit(1)  # a script can gate on the judge
         return
     done = result.pairs if pairwise else result.judged
     per = f", {secs(result.judge_seconds / result.fresh)} per verdict" if result.fresh else ""
@@ -164,12 +174,16 @@ def judge(
 
 def merge_qualification(old: Qualification | None, new: Qualification) -> dict[str, Any]:
     """A judge's qualification after testing it in some modes: each mode tested now replaces the old
-    result of that mode; a mode not tested now keeps its old result if the calibration set is the same."""
-    keep = old if old is not None and old.calibration == new.calibration else None
+    result of that mode; a mode not tested now keeps its old result if it was tested on the same
+    calibration set with the same prompt version."""
     merged = new.model_dump()
+    if old is None or old.calibration != new.calibration:
+        return merged
+    before = old.model_dump()
     for mode in ("rubric", "pairwise"):
-        if merged[mode] is None and keep is not None:
-            merged[mode] = keep.model_dump()[mode]
+        same = old.prompts.get(mode) is not None and old.prompts.get(mode) == new.prompts.get(mode)
+        if merged[mode] is None and same:
+            merged[mode] = before[mode]
     return merged
 
 

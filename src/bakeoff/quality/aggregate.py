@@ -259,7 +259,7 @@ def apply_quality(
     stale = len(all_judgments) - len(judgments) + len(all_pairs) - len(pairs)
     humans = load_human(run_dir)
     known = summary.quality.judges if summary.quality else {}
-    qualified = frozenset(label for label, info in known.items() if info.qualified("rubric"))
+    qualified = frozenset(label for label, info in known.items() if trusted(info, "rubric"))
     judges_meta: dict[str, dict[str, Any]] = {
         label: info.model_dump()
         for label, info in (summary.quality.judges if summary.quality else {}).items()
@@ -332,6 +332,16 @@ def judge_stats(
     return out
 
 
+def trusted(info: JudgeInfo, mode: Literal["rubric", "pairwise"]) -> bool:
+    """The judge passed qualification in ``mode`` with the prompt version in use now."""
+    current = RUBRIC_VERSION if mode == "rubric" else PAIRWISE_VERSION
+    return (
+        info.qualified(mode)
+        and info.qualification is not None
+        and info.qualification.prompts.get(mode) == current
+    )
+
+
 def qualification_note(label: str, info: JudgeInfo, mode: Literal["rubric", "pairwise"]) -> str | None:
     """Why a judge's verdicts in ``mode`` are kept out of the quality score, or None if it qualified."""
     q = info.qualification
@@ -347,6 +357,14 @@ def qualification_note(label: str, info: JudgeInfo, mode: Literal["rubric", "pai
             f"judge {label} was not qualified for {what} (`bakeoff judge RUN --judge ... --qualify` "
             f"tests it): {use}"
         )
+    again = f"run `bakeoff judge RUN --judge ... --qualify` again: {use}"
+    if part.failed_requests:
+        return (
+            f"qualification of judge {label} for {what} is incomplete: {part.failed_requests} "
+            f"requests got no answer; {again}"
+        )
+    if part.qualified and not trusted(info, mode):
+        return f"judge {label} qualified for {what} under other prompts ({q.prompts.get(mode)}); {again}"
     if part.qualified:
         return None
     caught = (
@@ -381,7 +399,7 @@ def quality_notes(summary: Summary, run_q: RunQuality) -> list[str]:
             if note:
                 notes.append(note)
         mb = info.disk_mb
-        if mb is not None and mb < SMALL_JUDGE_MB and info.qualified("rubric"):
+        if mb is not None and mb < SMALL_JUDGE_MB and trusted(info, "rubric"):
             notes.append(
                 f"judge {label} is a small model ({mb:.0f} MB of weights): it passed qualification, but "
                 "its scores are weak evidence; check them against people with `bakeoff annotate export`"

@@ -5,8 +5,9 @@ A gold answer is meeting notes in a fixed shape (``Decisions`` / ``Action items`
 one ``- `` line per item, action items as ``- Owner: task (due)``). Each corruption changes one thing a
 summary can get wrong, and ``changed`` states what it changed, so a test can check that it did:
 
-- ``owner_swapped``: the first action item's owner becomes another person of the meeting (its first
-  other speaker, or for minutes without speakers the gold's next other owner);
+- ``owner_swapped``: the first action item's owner becomes another person of the meeting: the gold's
+  next other owner, else the transcript's first other speaker who speaks at least twice (a one-off
+  ``Meeting:`` or ``Facilitator:`` label is not a person);
 - ``decision_dropped``: the first decision is removed;
 - ``date_changed``: the first weekday or month named is replaced everywhere by another;
 - ``transcript_echoed``: the transcript itself, as a base model often answers;
@@ -98,8 +99,9 @@ def sections(gold: str) -> dict[str, list[str]]:
 
 
 def speakers(source: str) -> list[str]:
-    """Who speaks in a transcript (``Name: ...`` lines), in order of first appearance."""
-    return list(dict.fromkeys(m.group("name") for m in SPEAKER.finditer(source)))
+    """Who speaks in a transcript: ``Name: ...`` labels used at least twice, in order of first use."""
+    labels = [m.group("name") for m in SPEAKER.finditer(source)]
+    return [n for n in dict.fromkeys(labels) if labels.count(n) >= 2]
 
 
 def owner_swapped(gold: str, source: str) -> tuple[str, str]:
@@ -108,7 +110,7 @@ def owner_swapped(gold: str, source: str) -> tuple[str, str]:
     assert m is not None  # sections() checked the shape
     owner = m.group("owner")
     owners = [a.group("owner") for x in sections(gold)["Action items"] if (a := ACTION.match(x))]
-    others = [p for p in dict.fromkeys([*speakers(source), *owners]) if p != owner]
+    others = [p for p in dict.fromkeys([*owners, *speakers(source)]) if p != owner]
     if not others:
         raise ConfigError(f"no other person in the meeting to swap for owner {owner}")
     swapped = f"- {others[0]}: {m.group('task')} ({m.group('due')})"
@@ -117,7 +119,9 @@ def owner_swapped(gold: str, source: str) -> tuple[str, str]:
 
 def decision_dropped(gold: str) -> tuple[str, str]:
     line = sections(gold)["Decisions"][0]
-    return gold.replace(line + "\n", "", 1), f"dropped decision {line[2:]!r}"
+    lines = gold.splitlines(keepends=True)
+    at = next(i for i, x in enumerate(lines) if x.rstrip("\n") == line)  # the first item under Decisions
+    return "".join(lines[:at] + lines[at + 1 :]), f"dropped decision {line[2:]!r}"
 
 
 def date_changed(gold: str) -> tuple[str, str]:
@@ -131,9 +135,8 @@ def date_changed(gold: str) -> tuple[str, str]:
 
 
 def repetition_loop(gold: str, repeats: int = 12) -> tuple[str, str]:
-    lines = gold.splitlines()
     item = sections(gold)["Decisions"][0]
-    return "\n".join([*lines[:2], *([item] * repeats)]) + "\n", f"{item!r} repeated {repeats} times"
+    return "\n".join(["Decisions", *([item] * repeats)]) + "\n", f"{item!r} written {repeats} times"
 
 
 def cut_in_half(gold: str) -> tuple[str, str]:
@@ -171,13 +174,22 @@ def calibration_set(cases: Sequence[PromptCase]) -> CalibrationSet:
     usable = [c for c in cases if c.reference and c.source]
     if len(usable) < 2:
         raise ConfigError("judge calibration needs at least two cases with a source and a gold reference")
-    used = usable[:CASES_USED]
     items = []
     for i, kind in enumerate(KINDS):
-        case = used[i % len(used)]
-        other = usable[(usable.index(case) + 1) % len(usable)]
-        assert case.reference is not None and other.reference is not None
-        items.append(corrupt(kind, case, case.reference, other.reference))
+        # the i-th meeting (of the first CASES_USED), or the next one this corruption applies to
+        start = i % min(CASES_USED, len(usable))
+        problems = []
+        for case in usable[start:] + usable[:start]:
+            other = usable[(usable.index(case) + 1) % len(usable)]
+            assert case.reference is not None and other.reference is not None
+            try:
+                items.append(corrupt(kind, case, case.reference, other.reference))
+                break
+            except ConfigError as exc:
+                problems.append(f"{case.id}: {exc.message}")
+        else:
+            raise ConfigError(f"no case allows the {kind} corruption ({'; '.join(problems)})")
+    used = [c for c in usable if c.id in {it.case_id for it in items}]
     judged = {c.id: c.model_copy(update={"reference": None}) for c in used}
     gold = {c.id: c.reference for c in used if c.reference is not None}
     return CalibrationSet(judged, gold, tuple(items))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -81,7 +81,8 @@ async def score_outputs(
     streak = FailureStreak(judge.label)
     for i, o in enumerate(outs):
         case = cases[o.case_id]
-        key = sha(json.dumps([judge.key_id, rubric.RUBRIC_VERSION, case_fingerprint(case), o.output_sha]))
+        how = [judge.key_id, rubric.RUBRIC_VERSION, judge.max_tokens]  # a lower limit can cut a verdict
+        key = sha(json.dumps([*how, case_fingerprint(case), o.output_sha]))
         hit = cache.get(key)
         if hit is not None:
             j = replace(Judgment(**hit), model=o.model, judge=judge.label, cached=True)
@@ -118,12 +119,9 @@ async def score_outputs(
     return done
 
 
-def pair_key(judge: str, case: PromptCase, first: Output, second: Output) -> str:
-    return sha(
-        json.dumps(
-            [judge, rubric.PAIRWISE_VERSION, case_fingerprint(case), first.output_sha, second.output_sha]
-        )
-    )
+def pair_key(judge: JudgeModel, case: PromptCase, first: Output, second: Output) -> str:
+    how = [judge.key_id, rubric.PAIRWISE_VERSION, judge.max_tokens]
+    return sha(json.dumps([*how, case_fingerprint(case), first.output_sha, second.output_sha]))
 
 
 async def compare_pairs(
@@ -148,7 +146,7 @@ async def compare_pairs(
     done: list[PairVerdict] = []
     streak = FailureStreak(judge.label)
     for i, (case, x, y) in enumerate(jobs):
-        key = pair_key(judge.key_id, case, x, y)
+        key = pair_key(judge, case, x, y)
         hit = cache.get(key)
         if hit is not None:
             v = replace(PairVerdict(**hit), first=x.model, second=y.model, judge=judge.label, cached=True)
@@ -194,11 +192,14 @@ def run_judge(
     timeout_s: float = 120.0,
     progress: Progress | None = None,
     qualify: Literal["first", "only", "skip"] = "first",
+    on_qualified: Callable[[str, Qualification], None] | None = None,
 ) -> JudgeOutcome:
     """Judge every output of ``outs`` except the judge's own; with ``pairwise`` compare models too.
 
     ``qualify``: ``first`` tests the judge on the calibration set in the mode it is about to judge in
-    (cached), ``only`` tests it in both modes and judges nothing, ``skip`` does not test it."""
+    (cached), ``only`` tests it in both modes and judges nothing, ``skip`` does not test it.
+    ``on_qualified(label, qualification)`` is called as soon as it is known, before any judging, so a
+    caller can save it even if the judging is interrupted."""
     judge = JudgeModel(target, max_tokens=max_tokens, timeout_s=timeout_s)
     cache = JudgeCache(enabled=use_cache)
     by_id = {c.id: c for c in cases}
@@ -216,6 +217,8 @@ def run_judge(
             if qualify != "skip":
                 modes = MODES if qualify == "only" else (("pairwise",) if pairwise else ("rubric",))
                 res.qualification = await run_qualification(judge, modes, cache, run_dir, progress)
+                if on_qualified is not None:
+                    on_qualified(judge.label, res.qualification)
             if qualify == "only":
                 return res
             if pairwise:

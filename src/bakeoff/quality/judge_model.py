@@ -164,6 +164,6 @@ class FailureStreak:
         if self.count >= MAX_FAILURE_STREAK:
             raise ModelError(
                 f"judge {self.label} failed {self.count} requests in a row ({error}); stopped",
-                hint="check the judge model or endpoint; verdicts so far are in judgments.jsonl "
+                hint="check the judge model or endpoint; verdicts so far are kept in the run folder "
                 "and cached, so running the same command again resumes",
             )

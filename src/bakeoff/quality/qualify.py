@@ -1,9 +1,12 @@
 """Judge qualification: ask a loaded judge for its verdicts on the calibration set (gold answers against
-their corruptions, ``quality.calibration``) with the same prompts it judges with, and grade them.
+their corruptions, ``quality.calibration``) with its rubric and pairwise prompts (each case's
+reference withheld: the gold is the reference), and grade them.
 
-A result is cached by (judge, mode, prompt version, calibration version), so a judge qualifies once per
-machine; each verdict is also appended to the run's ``qualification.jsonl`` as evidence (a cached
-result brings its verdicts with it).
+A complete result is cached by everything the judge saw and how it was asked (judge and weights, mode,
+prompt version, calibration version, the cases, the answers, the token limit), so a judge qualifies once
+per machine. Each verdict is appended to the run's ``qualification.jsonl`` as it arrives (a cached
+result brings its verdicts once). A mode in which some request got no answer is incomplete: not
+qualified, not cached, asked again next time.
 """
 
 from __future__ import annotations
@@ -27,9 +30,17 @@ from .calibration import (
     grade_pairs,
     grade_scores,
 )
-from .judge_model import FailureStreak, JudgeCache, JudgeModel, Progress, ask_with_retry, failed_request
+from .judge_model import (
+    FailureStreak,
+    JudgeCache,
+    JudgeModel,
+    Progress,
+    ask_with_retry,
+    case_fingerprint,
+    failed_request,
+)
 from .parse import parse_score, parse_winner
-from .store import sha
+from .store import append, sha
 
 QUALIFICATION_FILE = "qualification.jsonl"
 CALIBRATION_SUITE = "meeting-notes"
@@ -44,6 +55,8 @@ class CalibrationVerdict:
 
     judge: str
     mode: str
+    key: str
+    """The qualification's cache key: which test this verdict belongs to."""
     case_id: str
     answer: str
     score: int | None = None
@@ -60,14 +73,35 @@ def default_set() -> CalibrationSet:
     return calibration_set(load_suite(CALIBRATION_SUITE)[0])
 
 
+def prompt_version(mode: Mode) -> str:
+    return rubric.RUBRIC_VERSION if mode == "rubric" else rubric.PAIRWISE_VERSION
+
+
 def _key(judge: JudgeModel, mode: Mode, cal: CalibrationSet) -> str:
-    version = rubric.RUBRIC_VERSION if mode == "rubric" else rubric.PAIRWISE_VERSION
+    cases = [case_fingerprint(cal.cases[k]) for k in sorted(cal.cases)]
     texts = [cal.gold[k] for k in sorted(cal.gold)] + [it.text for it in cal.items]
-    return sha(json.dumps([judge.key_id, "qualification", mode, version, CALIBRATION_VERSION, texts]))
+    how = [judge.key_id, "qualification", mode, prompt_version(mode), CALIBRATION_VERSION, judge.max_tokens]
+    return sha(json.dumps([*how, cases, texts]))
+
+
+class _Keep:
+    """Appends each verdict to the run's qualification.jsonl as it arrives (nothing without a run)."""
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.path = None if run_dir is None else run_dir / QUALIFICATION_FILE
+
+    def has(self, key: str) -> bool:
+        if self.path is None or not self.path.exists():
+            return False
+        return f'"key": "{key}"' in self.path.read_text(encoding="utf-8")
+
+    def __call__(self, verdict: CalibrationVerdict) -> None:
+        if self.path is not None:
+            append(self.path, verdict)
 
 
 async def _rubric(
-    judge: JudgeModel, cal: CalibrationSet, progress: Progress | None
+    judge: JudgeModel, cal: CalibrationSet, key: str, keep: _Keep, progress: Progress | None
 ) -> tuple[QualificationResult, list[CalibrationVerdict]]:
     todo = [(cid, "gold", text) for cid, text in cal.gold.items()]
     todo += [(it.case_id, it.kind, it.text) for it in cal.items]
@@ -86,9 +120,10 @@ async def _rubric(
         score = got.score if got.ok else None
         verdicts.append(
             CalibrationVerdict(
-                judge.label, "rubric", cid, answer, score, error=got.error, raw=raw, seconds=spent
+                judge.label, "rubric", key, cid, answer, score, error=got.error, raw=raw, seconds=spent
             )
         )
+        keep(verdicts[-1])
         if progress:
             progress("qualify rubric", i + 1, len(todo))
     gold = {v.case_id: v.score for v in verdicts if v.answer == "gold"}
@@ -97,7 +132,7 @@ async def _rubric(
 
 
 async def _pairwise(
-    judge: JudgeModel, cal: CalibrationSet, progress: Progress | None
+    judge: JudgeModel, cal: CalibrationSet, key: str, keep: _Keep, progress: Progress | None
 ) -> tuple[QualificationResult, list[CalibrationVerdict]]:
     streak = FailureStreak(judge.label)
     verdicts = []
@@ -115,9 +150,20 @@ async def _pairwise(
         winner = got.winner if got.ok else None
         verdicts.append(
             CalibrationVerdict(
-                judge.label, "pairwise", it.case_id, it.kind, None, winner, gold_first, got.error, raw, spent
+                judge.label,
+                "pairwise",
+                key,
+                it.case_id,
+                it.kind,
+                None,
+                winner,
+                gold_first,
+                got.error,
+                raw,
+                spent,
             )
         )
+        keep(verdicts[-1])
         if progress:
             progress("qualify pairwise", i + 1, len(jobs))
     winners = {(v.answer, bool(v.gold_first)): v.winner for v in verdicts}
@@ -126,9 +172,12 @@ async def _pairwise(
 
 def _result(grade: Any, verdicts: Sequence[CalibrationVerdict]) -> QualificationResult:
     secs = [v.seconds for v in verdicts if v.seconds > 0]
+    failed = sum(failed_request(v.error) for v in verdicts)
     return QualificationResult.model_validate(
         {
             **asdict(grade),
+            "qualified": grade.qualified and not failed,
+            "failed_requests": failed,
             "verdicts": len(verdicts),
             "seconds_per_verdict": round(float(np.mean(secs)), 3) if secs else None,
         }
@@ -145,22 +194,25 @@ async def qualify(
 ) -> Qualification:
     """The judge's qualification in each of ``modes``, from the cache or by asking it."""
     cal = cal or default_set()
+    keep = _Keep(run_dir)
     parts: dict[str, QualificationResult] = {}
     for mode in modes:
         key = _key(judge, mode, cal)
         hit = cache.get(key)
         if hit is not None:
             result = QualificationResult.model_validate(hit["result"])
-            verdicts = [
-                CalibrationVerdict(**{**v, "judge": judge.label, "cached": True}) for v in hit["verdicts"]
-            ]
+            if not keep.has(key):  # a run folder holds each test's verdicts once
+                for v in hit["verdicts"]:
+                    keep(CalibrationVerdict(**{**v, "judge": judge.label, "cached": True}))
         else:
             run = _rubric if mode == "rubric" else _pairwise
-            result, verdicts = await run(judge, cal, progress)
-            if not any(failed_request(v.error) for v in verdicts):  # a judge that did not answer: ask again
+            result, verdicts = await run(judge, cal, key, keep, progress)
+            if not result.failed_requests:
                 cache.put(key, {"result": result.model_dump(), "verdicts": [asdict(v) for v in verdicts]})
-        if run_dir is not None:
-            with (run_dir / QUALIFICATION_FILE).open("a", encoding="utf-8") as fh:
-                fh.writelines(json.dumps(asdict(v)) + "\n" for v in verdicts)
         parts[mode] = result
-    return Qualification(calibration=CALIBRATION_VERSION, threshold=THRESHOLD, **parts)
+    return Qualification(
+        calibration=CALIBRATION_VERSION,
+        threshold=THRESHOLD,
+        prompts={mode: prompt_version(mode) for mode in MODES},
+        **parts,
+    )

@@ -4,13 +4,16 @@
   between answer and reference, as the harmonic mean of its precision and recall. An answer that
   echoes a long transcript loses on precision; one cut short, on recall.
 - **Key-term recall**: the share of the reference's key terms that the answer contains. Key terms are
-  numbers (``4.2``, ``14:00``; ``£3,000`` counts as ``3,000``), date words (weekdays and months written
-  with a capital; ``today``, ``tonight``, ``tomorrow``) and named entities: words written with a capital
+  numbers (``4.2``, ``14:00``; ``£3,000`` counts as ``3000``, as does ``3,000``), date words (weekdays
+  and months written with a capital, abbreviated or not; ``today``, ``tonight``, ``tomorrow``) and named
+  entities: words written with a capital
   letter that never appear in lower case in the reference or the transcript (so ``Marco`` and ``Pixel``
   are terms, a sentence's first ``Version`` is not). No NER model is used: none ships offline on PyPI,
   and a meeting's names, dates and figures are what this rule finds. A word capitalised only where any
   word would be (first on a line, after a bullet, colon or full stop: a heading, a sentence's first
-  word) is not a name unless the transcript gives it as a speaker (``Marco: ...``).
+  word) is not a name unless the transcript gives it as a speaker (``Marco: ...``). Recall does not
+  penalise length: an answer that echoes the transcript recalls nearly every term. ROUGE-L does (its
+  precision falls), which is why ROUGE-L, not recall, is ``recommend``'s reference-based quality.
 """
 
 from __future__ import annotations
@@ -20,35 +23,62 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-DATE_NAMES = frozenset(
-    {
-        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
-        *("january", "february", "march", "april", "may", "june", "july", "august", "september"),
-        *("october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep"),
-        *("sept", "oct", "nov", "dec"),
-    }
-)
-"""Counted when written with a capital (``May`` the month, not ``may`` the verb)."""
+MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+)  # fmt: skip
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ABBREVIATIONS = {
+    **{m[:3]: m for m in MONTHS if m != "may"},
+    "sept": "september",
+    **{d[:3]: d for d in WEEKDAYS},
+    "tues": "tuesday",
+    "thur": "thursday",
+    "thurs": "thursday",
+}
+"""``Thu`` and ``Thursday``, ``Sept`` and ``September`` are the same term."""
+DATE_NAMES = frozenset(MONTHS + WEEKDAYS)
+"""Counted only when written with a capital, on either side (``May`` the month, not ``may`` the verb)."""
 RELATIVE_DATES = frozenset({"today", "tonight", "tomorrow", "yesterday"})
 _NUMBER = re.compile(r"[^\W\d_]*\d+(?:[.,:/]\d+)*[^\W\d_]*")
-"""A number, with any letters attached: ``4.2``, ``14:00``, ``Q3``, ``4k``; ordinals lose their suffix."""
+"""A number with any letters attached: ``4.2``, ``14:00``, ``Q3``, ``v4.2``, ``3pm``, ``9th``."""
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019&-][^\W\d_]+)*")
 _TERM = re.compile(rf"{_NUMBER.pattern}|{_WORD.pattern}")
 
 
 def _norm(term: str) -> str:
-    """Lower case, possessive ``'s`` and ordinal suffixes dropped (``Marco's``: marco, ``9th``: 9)."""
+    """One spelling per term: lower case; possessive ``'s`` dropped (``Marco's``: marco); a number
+    loses letters after it and its thousands separators (``9th``: 9, ``3pm``: 3, ``1,950``: 1950) but
+    keeps letters before it (``Q3``: q3); a date abbreviation becomes the full name (``Thu``: thursday)."""
     low = re.sub(r"['\u2019]s$", "", term.lower())
-    return re.sub(r"^(\d+)(st|nd|rd|th)$", r"\1", low)
+    if any(ch.isdigit() for ch in low):
+        low = re.sub(r"(?<=\d)[^\W\d_]+$", "", low)
+        return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", low)
+    return ABBREVIATIONS.get(low, low)
 
 
 def _words(text: str) -> list[str]:
     return [re.sub(r"['\u2019]s$", "", w) for w in _WORD.findall(text)]
 
 
+def _is_date(raw: str, norm: str) -> bool:
+    return norm in RELATIVE_DATES or (norm in DATE_NAMES and raw[0].isupper())
+
+
 def tokens(text: str) -> set[str]:
-    """The answer side: every number and word, normalised as key terms are."""
-    return {_norm(t) for t in _TERM.findall(text)}
+    """The answer side: every number and word, normalised as key terms are, plus the bare number of a
+    number with letters before it (``v4.2`` also counts as ``4.2``). A month or weekday written in
+    lower case is left out (``may`` the verb does not recall ``May``)."""
+    out: set[str] = set()
+    for raw in _TERM.findall(text):
+        t = _norm(raw)
+        if t in DATE_NAMES and not _is_date(raw, t):
+            continue
+        out.add(t)
+        bare = re.search(r"\d.*", t)
+        if bare:
+            out.add(bare.group())
+    return out
 
 
 def _names(text: str) -> set[str]:
@@ -75,8 +105,7 @@ def key_terms(reference: str, source: str | None = None) -> list[str]:
     for m in _TERM.finditer(reference):
         t = re.sub(r"['\u2019]s$", "", m.group())
         low = _norm(t)
-        date = low in RELATIVE_DATES or (low in DATE_NAMES and t[0].isupper())
-        if any(ch.isdigit() for ch in t) or date or low in names:
+        if any(ch.isdigit() for ch in t) or _is_date(t, low) or low in names:
             out.setdefault(low, None)
     return list(out)
 

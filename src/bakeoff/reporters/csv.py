@@ -56,7 +56,12 @@ def render_csv(report: RunReport) -> str:
     ]
     header += list(_RESOURCES)
     header += [f"quality_{k}" for k in _QUALITY] + ["quality_ci95_low", "quality_ci95_high", "pairwise_bt"]
-    header += ["quality_mean_trusting_judges", "reference_rouge_l", "reference_term_recall"]
+    header += [
+        "quality_mean_trusting_judges",
+        "quality_unqualified_judges",
+        "reference_rouge_l",
+        "reference_term_recall",
+    ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -79,6 +84,7 @@ def render_csv(report: RunReport) -> str:
         ref = q.reference
         row += [
             _cell(q.mean_trusting_judges),
+            ";".join(q.unqualified_judges),
             _cell(ref.rouge_l if ref else None),
             _cell(ref.term_recall if ref else None),
         ]

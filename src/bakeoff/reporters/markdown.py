@@ -259,7 +259,12 @@ def _quality(summary: Summary) -> list[str]:
     if pw is not None:
         out += [
             "",
-            f"Pairwise ({pw.comparisons} order-swapped comparisons, judge consistent across orders in "
+            (
+                "Pairwise, **by a judge not qualified for pairwise verdicts: for reference only** "
+                if any(i.pairwise_verdicts and not i.qualified("pairwise") for i in rq.judges.values())
+                else "Pairwise "
+            )
+            + f"({pw.comparisons} order-swapped comparisons, judge consistent across orders in "
             f"{_pct(pw.position_consistency)}; inconsistent pairs are ties):",
             "",
             "| Model | Bradley-Terry (log, 0 = average) [95% CI] | Win rate | W/L/T |",

@@ -29,12 +29,12 @@ def summary_table(summary: Summary) -> Table:
         t.add_column("Quality", justify="right", no_wrap=True)
     if has_checks:
         t.add_column("Checks", justify="right", no_wrap=True)
-    if has_ref:
-        t.add_column("ROUGE-L / terms", justify="right", no_wrap=True)
+    if has_ref:  # narrow: this table is already wide
+        t.add_column("R-L/terms", justify="right", no_wrap=True)
     for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
         q = m.quality or ModelQuality()
         extra = ([quality_cell(q)] if has_q else []) + ([_pct(q.check_pass_rate)] if has_checks else [])
-        extra += [reference_cell(q)] if has_ref else []
+        extra += [reference_cell(q).replace(" / ", "/")] if has_ref else []
         t.add_row(
             escape(name),
             f"[{_STYLE[m.status]}]{m.status}[/]",
@@ -55,10 +55,14 @@ def reference_cell(q: ModelQuality | None) -> str:
 
 
 def judge_cell(q: ModelQuality) -> str:
-    """The judges' mean score, marked when any of them is unqualified (its scores are not in Quality)."""
+    """The judges' mean score, marked when it counts unqualified judges (whose scores are not in
+    Quality): ``(unqualified)`` when every judge is, ``(incl. unqualified)`` when some are."""
     if q.judge_mean is None:
         return "-"
-    return f"{q.judge_mean:.2f}" + (" (unqualified)" if q.unqualified_judges else "")
+    if not q.unqualified_judges:
+        return f"{q.judge_mean:.2f}"
+    every = set(q.unqualified_judges) >= set(q.judges)
+    return f"{q.judge_mean:.2f} " + ("(unqualified)" if every else "(incl. unqualified)")
 
 
 def qualification_table(label: str, q: Qualification) -> Table:

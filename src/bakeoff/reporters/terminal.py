@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import Agreement, ModelQuality, Qualification, Resources, Summary
+from ..results import Agreement, ModelQuality, ModelSummary, Qualification, Resources, Summary
 from .format import metric_cell, metric_columns, rate, secs, short_names
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
@@ -110,40 +112,35 @@ def quality_cell(q: ModelQuality | None) -> str:
 
 
 def quality_table(summary: Summary) -> Table:
-    """Quality beside speed: score with its interval, source, unparsed rate, checks, aspects, speed."""
+    """Quality beside speed: score with its interval, source, the judges' scores, unparsed rate, checks,
+    reference figures, aspects, pairwise wins, speed. A column no model has a value for is left out."""
     t = Table(title="quality and speed", header_style="bold")
-    cols = [
-        ("Model", "left"),
-        ("Quality 1-5 [95% CI]", "right"),
-        ("n", "right"),
-        ("Source", "left"),
-        ("Judge 1-5", "right"),
-        ("Unparsed", "right"),
-        ("Checks", "right"),
-        ("ROUGE-L / terms", "right"),
-        ("Aspects", "right"),
-        ("Pair wins", "right"),
-        ("Decode tok/s", "right"),
-        ("TTFT p50", "right"),
+    names = short_names([m.model for m in summary.models])
+    qs = [m.quality or ModelQuality() for m in summary.models]
+    cols: list[tuple[str, str, Callable[[ModelSummary, ModelQuality], str], bool]] = [
+        ("Model", "left", lambda m, q: "", True),
+        ("Quality 1-5 [95% CI]", "right", lambda m, q: quality_cell(q), True),
+        ("n", "right", lambda m, q: str(q.n), True),
+        ("Source", "left", lambda m, q: str(q.source or "-"), True),
+        ("Judge 1-5", "right", lambda m, q: judge_cell(q), any(q.judged for q in qs)),
+        ("Unparsed", "right", lambda m, q: _pct(q.unparsed_rate), any(q.judged for q in qs)),
+        ("Checks", "right", lambda m, q: _pct(q.check_pass_rate), True),
+        ("ROUGE-L / terms", "right", lambda m, q: reference_cell(q), any(q.reference for q in qs)),
+        ("Aspects", "right", lambda m, q: _pct(q.aspect_coverage_mean), any(q.aspect_coverage for q in qs)),
+        (
+            "Pair wins",
+            "right",
+            lambda m, q: _pct(q.pairwise.win_rate) if q.pairwise else "-",
+            any(q.pairwise for q in qs),
+        ),
+        ("Decode tok/s", "right", lambda m, q: rate(m.decode_tokens_per_s.p50), True),
+        ("TTFT p50", "right", lambda m, q: secs(m.ttft_s.p50), True),
     ]
-    for col, just in cols:
+    shown = [c for c in cols if c[3]]
+    for col, just, _, _ in shown:
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
-    for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
-        q = m.quality or ModelQuality()
-        t.add_row(
-            escape(name),
-            quality_cell(q),
-            str(q.n),
-            str(q.source or "-"),
-            judge_cell(q),
-            _pct(q.unparsed_rate),
-            _pct(q.check_pass_rate),
-            reference_cell(q),
-            _pct(q.aspect_coverage_mean),
-            _pct(q.pairwise.win_rate) if q.pairwise else "-",
-            rate(m.decode_tokens_per_s.p50),
-            secs(m.ttft_s.p50),
-        )
+    for m, name, q in zip(summary.models, names, qs, strict=True):
+        t.add_row(escape(name), *(cell(m, q) for _, _, cell, _ in shown[1:]))
     return t
 
 

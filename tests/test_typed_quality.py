@@ -55,3 +55,23 @@ def test_an_unknown_quality_key_is_refused_with_its_place(tmp_path: Path, where:
     (tmp_path / "summary.json").write_text(json.dumps(d))
     with pytest.raises(ReportError, match=str(where[-1])):
         load_summary(tmp_path)
+
+
+def test_the_saved_qualified_run_reloads_and_renders_its_qualification(tmp_path: Path) -> None:
+    """bench/RESULTS.md section 10: Qwen 0.5B judged the meeting-notes run without qualifying."""
+    from bakeoff.reporters.markdown import render_markdown
+    from bakeoff.run_report import RunReport
+
+    s = load_summary(BENCH / "meeting-notes-qualified-summary.json")
+    assert s.quality is not None
+    (info,) = s.quality.judges.values()
+    assert info.qualification is not None and info.qualification.rubric is not None
+    assert info.qualification.rubric.passed == 0 and not info.qualified("rubric")
+    assert info.qualification.pairwise is not None and info.qualification.pairwise.position_bias == 1.0
+    by = {m.model: m.quality for m in s.models}
+    assert all(q is not None and q.mean is None and q.reference and q.reference.n == 9 for q in by.values())
+    md = render_markdown(RunReport(s, (), None))
+    assert "Judge qualification (gold answers against corrupted copies" in md
+    missed = " | ".join(["**no**"] * 7)
+    assert f"| rubric | {missed} | 0/7 | spread 0.64 | **no** |" in md
+    assert "3.38 (unqualified)" in md and "0.30 / 67%" in md

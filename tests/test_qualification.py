@@ -10,7 +10,7 @@ import pytest
 
 from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_suite
-from bakeoff.errors import ConfigError
+from bakeoff.errors import UsageError
 from bakeoff.quality import calibration as cal
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.judge import run_judge
@@ -55,6 +55,49 @@ SWAPS = {
 }
 
 
+# The date_changed corruption by hand: the first weekday or month, moved three on (Thursday -> Sunday,
+# May -> August, December -> March), everywhere in the gold.
+DATES = {
+    "standup": ("Thursday", "Sunday"),
+    "launch": ("Tuesday", "Friday"),
+    "incident": ("May", "August"),
+    "budget": ("September", "December"),
+    "design": ("Monday", "Thursday"),
+    "hiring": ("September", "December"),
+    "customer": ("October", "January"),
+    "pta": ("Saturday", "Tuesday"),
+    "roadmap": ("July", "October"),
+}
+
+
+def test_what_each_corruption_says_it_changed() -> None:
+    standup, launch = SUITE[0], SUITE[1]
+    g = standup.reference or ""
+    made = {k: cal.corrupt(k, standup, g, launch.reference or "") for k in cal.KINDS}
+    assert made["decision_dropped"].changed == "dropped decision 'Version 4.2 ships on Thursday.'"
+    assert made["date_changed"].changed == "Thursday -> Sunday"
+    assert made["transcript_echoed"].changed == "the transcript itself"
+    assert made["other_meeting"].changed == "the gold answer of another meeting"
+    assert made["repetition_loop"].changed == "'- Version 4.2 ships on Thursday.' written 12 times"
+    assert made["cut_in_half"].changed == f"kept the first {len(g.split()) // 2} of {len(g.split())} words"
+    with pytest.raises(ValueError, match="unknown corruption 'typo'"):
+        cal.corrupt("typo", standup, g, "")
+    no_source = standup.model_copy(update={"source": None})
+    assert cal.corrupt("transcript_echoed", no_source, g, "").text == ""
+
+
+def test_corruptions_that_cannot_apply_say_why() -> None:
+    one_owner = "Decisions\n- x\n\nAction items\n- Ana: do it (today)\n\nOpen questions\n- y\n"
+    with pytest.raises(UsageError, match=r"^no other person in the meeting to swap for owner Ana$"):
+        cal.owner_swapped(one_owner, "Ana: hello\nAna: again")
+    with pytest.raises(UsageError, match=r"^gold answer names no weekday or month to change$"):
+        cal.date_changed(one_owner)
+    with pytest.raises(
+        UsageError, match=r"^judge calibration needs at least two cases with a source and a gold"
+    ):
+        cal.calibration_set([SUITE[0], SUITE[1].model_copy(update={"source": None})])
+
+
 def test_speakers_are_labels_used_twice() -> None:
     assert cal.speakers("Meeting: notes\nAna: hi\nBo: yes\nAna: ok\nBo: fine\n") == ["Ana", "Bo"]
 
@@ -70,7 +113,10 @@ def test_a_corruption_that_does_not_apply_moves_to_the_next_meeting() -> None:
     assert by["transcript_echoed"] == "incident" and by["repetition_loop"] == "standup"
     assert by["cut_in_half"] == "launch" and by["other_meeting"] == "x"  # x's own corruptions work
     assert set(s.gold) == {it.case_id for it in s.items}
-    with pytest.raises(ConfigError, match="no case allows the date_changed corruption"):
+    problem = "gold answer names no weekday or month to change"
+    with pytest.raises(
+        UsageError, match=f"^no case allows the date_changed corruption \\(x: {problem}; y: {problem}\\)$"
+    ):
         cal.calibration_set([x, x.model_copy(update={"id": "y"})])
 
 
@@ -99,6 +145,7 @@ def test_each_corruption_changes_what_it_claims(case: PromptCase) -> None:
 
     changed = made["date_changed"]
     old, new = changed.changed.split(" -> ")
+    assert (old, new) == DATES[case.id]
     assert re.search(rf"\b{old}\b", gold) and not re.search(rf"\b{old}\b", changed.text)
     assert len(re.findall(rf"\b{new}\b", changed.text)) == len(re.findall(rf"\b{old}\b", gold)) + len(
         re.findall(rf"\b{new}\b", gold)
@@ -123,14 +170,24 @@ def test_the_calibration_set_is_small_and_hides_the_reference() -> None:
     assert [it.kind for it in s.items] == list(cal.KINDS)
     assert sorted(s.gold) == sorted({it.case_id for it in s.items}) and len(s.gold) == 4
     assert all(c.reference is None for c in s.cases.values())  # the judge never sees the gold as such
+    by = {c.id: c for c in SUITE}
+    other = next(it for it in s.items if it.kind == "other_meeting")
+    assert other.case_id == "incident" and other.text == by["budget"].reference  # the next meeting's gold
+    # a case with a gold answer but no transcript is never used
+    no_source = SUITE[0].model_copy(update={"source": None})
+    assert "standup" not in cal.calibration_set([no_source, *SUITE[1:4]]).gold
     # 4 golds + 7 corruptions scored; 7 pairs in both orders: about 20 verdicts per mode
     assert len(s.gold) + len(s.items) == 11
 
 
 def test_a_gold_answer_in_the_wrong_shape_is_named() -> None:
-    with pytest.raises(ConfigError, match="line 2 is neither a heading"):
+    with pytest.raises(UsageError, match="line 1 is neither a heading"):
+        cal.sections("- an item before any heading\nDecisions\n- x\n")
+    with pytest.raises(UsageError, match=r"^gold answer has no items under Action items, Open questions$"):
+        cal.sections("Decisions\n- x\n")
+    with pytest.raises(UsageError, match="line 2 is neither a heading"):
         cal.sections("Decisions\nShip it.\n")
-    with pytest.raises(ConfigError, match="not '- Owner: task \\(due\\)'"):
+    with pytest.raises(UsageError, match="not '- Owner: task \\(due\\)'"):
         cal.sections("Decisions\n- x\n\nAction items\n- do it\n\nOpen questions\n- y\n")
 
 
@@ -156,6 +213,16 @@ def test_grade_scores_by_hand() -> None:
     # a judge that always says 4: nothing caught, no spread
     g = cal.grade_scores(ITEMS, {c: 4 for c in golds}, {k: 4 for k in cal.KINDS})
     assert g.passed == 0 and g.score_spread == 0.0 and not g.qualified
+    # the pass mark is inclusive: 4 of 5 items is exactly 80%
+    five = ITEMS[:5]
+    g = cal.grade_scores(five, golds, {k: 2 for k in cal.KINDS} | {five[0].kind: 5})
+    assert g.accuracy == 0.8 and g.qualified
+    # no items: nothing caught, not qualified (no division by zero)
+    g = cal.grade_scores([], {}, {})
+    assert g.accuracy == 0.0 and not g.qualified and g.items == 0
+    # nothing parsed: no spread, no means (not NaN)
+    g = cal.grade_scores(ITEMS, {c: None for c in golds}, {k: None for k in cal.KINDS})
+    assert g.score_spread is None and g.gold_mean is None and g.corrupt_mean is None and g.unparsed == 11
     # an unparsed gold verdict fails every item made from that meeting (standup: kinds 0 and 4)
     g = cal.grade_scores(ITEMS, golds | {"standup": None}, {k: 2 for k in cal.KINDS})
     assert g.passed == 5 and not g.by_kind["owner_swapped"] and not g.by_kind["repetition_loop"]
@@ -168,6 +235,9 @@ def test_grade_pairs_by_hand() -> None:
     gold_wins = {(k, first): "A" if first else "B" for k in cal.KINDS for first in (True, False)}
     g = cal.grade_pairs(ITEMS, gold_wins)
     assert g.passed == 7 and g.position_bias == 0.5 and g.qualified
+    # nothing parsed: no bias figure
+    g = cal.grade_pairs(ITEMS, {(k, first): None for k in cal.KINDS for first in (True, False)})
+    assert g.position_bias is None and g.unparsed == 14 and g.passed == 0
     # one order right, the other a tie: not a catch; an unparsed verdict leaves the bias denominator
     mixed = gold_wins | {("cut_in_half", False): "tie", ("other_meeting", True): None}
     g = cal.grade_pairs(ITEMS, mixed)

@@ -483,6 +483,11 @@ def judged(
     return m
 
 
+def own(notes: list[str]) -> list[str]:
+    """The notes about where quality comes from."""
+    return [n for n in notes if n.startswith(("quality is", "scores of unqualified"))]
+
+
 def test_quality_source_qualified_then_reference_then_trusting_by_hand() -> None:
     # weights: latency 1, throughput 1, quality 2, memory 0.5; latency and memory equal (1 each).
     # An unqualified judge gave A 2 and B 4; references give A 0.40 and B 0.20; nobody qualified scored.
@@ -493,31 +498,55 @@ def test_quality_source_qualified_then_reference_then_trusting_by_hand() -> None
     assert r.quality_source == "reference" and by["A"].values["quality"] == 0.40
     assert by["A"].score == pytest.approx(1.0) and by["B"].score == pytest.approx(3.0 / 4.5)
     assert r.winner == "A"
-    assert any("ROUGE-L F1" in n for n in r.notes)
-    assert any("unqualified judge(s) weak-judge are not counted" in n for n in r.notes)
+    assert own(r.notes) == [
+        "quality is ROUGE-L F1 against the reference answers (0-1): not every model has a 1-5 score "
+        "from people or a qualified judge",
+        "scores of unqualified judge(s) weak-judge are not counted as quality; --trust-judge counts them",
+    ]
     # --trust-judge: the judge's 2 and 4. A = (1 + 1 + 2 x 0.5 + 0.5) / 4.5 = 3.5 / 4.5;
     # B = (1 + 0.5 + 2 x 1 + 0.5) / 4.5 = 4 / 4.5
     t = recommend(summary(a, b), weights={**DEFAULT_WEIGHTS, "checks": 0}, trust_judge=True)
     by = {c.model: c for c in t.candidates}
     assert t.quality_source == "trusting" and by["B"].values["quality"] == 4.0
     assert by["A"].score == pytest.approx(3.5 / 4.5) and by["B"].score == pytest.approx(4.0 / 4.5)
-    assert t.winner == "B" and not any("not counted" in n for n in t.notes)
+    assert t.winner == "B"
+    assert own(t.notes) == [
+        "quality is the 1-5 score of people and every judge, qualified or not (--trust-judge)"
+    ]
     # a qualified score for every model wins over references
     q = recommend(summary(judged("A", 100, 3.0, 3.0, 0.4), judged("B", 50, 5.0, 5.0, 0.2)))
     assert q.quality_source == "score" and {c.model: c.values["quality"] for c in q.candidates} == {
         "A": 3.0,
         "B": 5.0,
     }
+    assert own(q.notes) == ["quality is the 1-5 score of people and qualified judges"]
+    two = summary(judged("A", 100, None, 2.0, 0.4), judged("B", 50, None, 4.0, 0.2))
+    two.models[1].quality.unqualified_judges = ["judge-2", "judge-1"]  # type: ignore[union-attr]
+    notes = own(recommend(two).notes)
+    assert notes[1] == (
+        "scores of unqualified judge(s) judge-1, judge-2, weak-judge are not counted as quality; "
+        "--trust-judge counts them"
+    )
     # --trust-judge where one model has no judge score at all: references, and the note says why
     b_unjudged = judged("B", 50, None, None, 0.20)
     t = recommend(summary(a, b_unjudged), weights={**DEFAULT_WEIGHTS, "checks": 0}, trust_judge=True)
     assert t.quality_source == "reference"
-    assert any("not every model has a 1-5 score from people or any judge" in n for n in t.notes)
-    assert not any("--trust-judge counts them" in n for n in t.notes)
+    assert own(t.notes) == [
+        "quality is ROUGE-L F1 against the reference answers (0-1): not every model has a 1-5 score "
+        "from people or any judge"
+    ]
     # one model lacks both: quality drops out, with the usual note
     n = recommend(summary(judged("A", 100, None, 2.0, 0.4), judged("B", 50, None, 4.0, None)))
     assert n.quality_source is None and "quality" not in n.dimensions
     assert any("quality left out of the score" in x for x in n.notes)
+
+
+def test_an_unknown_quality_source_is_an_error() -> None:
+    from bakeoff.recommend import quality_value
+
+    with pytest.raises(ValueError, match="unknown quality source 'judge'"):
+        quality_value(judged("A", 1, 3.0, 3.0, 0.1), "judge")
+    assert quality_value(model("A", 1.0, 1, 1), "reference") is None
 
 
 def test_min_quality_reads_the_trusted_score_unless_trusting() -> None:
@@ -528,3 +557,9 @@ def test_min_quality_reads_the_trusted_score_unless_trusting() -> None:
     assert t.winner == "A"
     low = recommend(summary(a), constraints=Constraints(min_quality=4.6), trust_judge=True)
     assert low.winner is None and "quality 4.5 < minimum 4.6" in (low.candidates[0].excluded or "")
+    # the constraint is checked once, trusting: B passes only because its unqualified judge counts,
+    # and quality is then the trusted score for both, not the reference
+    b = judged("B", 50, 4.2, 4.2, 0.3)
+    both = recommend(summary(a, b), constraints=Constraints(min_quality=4.0), trust_judge=True)
+    assert both.quality_source == "trusting" and both.winner == "A"
+    assert {c.model: c.values["quality"] for c in both.candidates} == {"A": 4.5, "B": 4.2}

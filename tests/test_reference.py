@@ -106,3 +106,18 @@ def test_a_run_with_references_reports_them_per_model(tmp_path: Path) -> None:
     assert good.term_recall == 1.0
     # PoorNotes: "The team talked about some things." shares only "the" with b: LCS 1 -> P = 1/6, R = 1/6
     assert poor.rouge_l == pytest.approx((0 + 1 / 6) / 2, abs=1e-4) and poor.term_recall == 0.0
+
+
+def test_key_term_rules_each_by_hand() -> None:
+    # a word written in lower case anywhere (here "pixel's" in the transcript) is not a name
+    assert key_terms("Ask Lena for the Pixel.", "the pixel's screen is cracked") == ["lena"]
+    # a possessive name is the name
+    assert key_terms("Use Lena's phone.") == ["lena"]
+    # an acronym is a name; "I" is not; a word after a bullet "*", a full stop or a colon is not
+    assert key_terms("Use the API now.") == ["api"]
+    assert key_terms("Then I will go.") == []
+    assert key_terms("* Decisions\n* ship it. Then stop: Later maybe") == []
+    # a capital after an acronym is mid-sentence: both are names
+    assert key_terms("Pay the TAX Refund now.") == ["tax", "refund"]
+    # a term is listed once, in first-seen order
+    assert key_terms("Ask Lena, then ask Lena again on Friday and Friday.") == ["lena", "friday"]

@@ -102,6 +102,8 @@ class Recommendation:
 def quality_value(m: ModelSummary, source: str) -> float | None:
     """A model's value on the quality dimension from ``source`` (a key of ``QUALITY_SOURCES``)."""
     q = m.quality
+    if source not in QUALITY_SOURCES:
+        raise ValueError(f"unknown quality source {source!r}")
     if q is None:
         return None
     if source == "reference":
@@ -119,7 +121,7 @@ def pick_quality_source(models: Sequence[ModelSummary], trust_judge: bool) -> st
     return score
 
 
-def _values(m: ModelSummary, source: str = "score") -> dict[str, float | None]:
+def _values(m: ModelSummary, source: str) -> dict[str, float | None]:
     ch = m.quality.check_pass_rate if m.quality else None
     return {
         "latency": m.latency_s.p50,
@@ -130,7 +132,7 @@ def _values(m: ModelSummary, source: str = "score") -> dict[str, float | None]:
     }
 
 
-def _check(m: ModelSummary, c: Constraints, trust_judge: bool = False) -> str | None:
+def _check(m: ModelSummary, c: Constraints, trust_judge: bool) -> str | None:
     if m.status != "ok":
         return f"no results ({m.status}: {m.error})"
     peak = m.resources.peak_rss_mb
@@ -190,11 +192,10 @@ def recommend(
     quality dimension uses people's and qualified judges' scores; ``trust_judge`` counts every judge."""
     w = dict(weights or DEFAULT_WEIGHTS)
     c = constraints or Constraints()
-    passing = [m for m in summary.models if _check(m, c, trust_judge) is None]
+    excluded = {m.model: _check(m, c, trust_judge) for m in summary.models}
+    passing = [m for m in summary.models if excluded[m.model] is None]
     source = pick_quality_source(passing, trust_judge)
-    cands = [
-        Candidate(m.model, _values(m, source), excluded=_check(m, c, trust_judge)) for m in summary.models
-    ]
+    cands = [Candidate(m.model, _values(m, source), excluded=excluded[m.model]) for m in summary.models]
     ok = [x for x in cands if x.excluded is None]
     notes: list[str] = []
     for x in cands:

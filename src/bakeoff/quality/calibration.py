@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import PromptCase
-from ..errors import ConfigError
+from ..errors import UsageError
 
 CALIBRATION_VERSION = "calibration-v1"
 """Part of the cache key of a qualification: bump it when the set or the grading changes."""
@@ -76,7 +76,7 @@ class CalibrationSet:
 
 
 def sections(gold: str) -> dict[str, list[str]]:
-    """A gold answer's items by heading; a ConfigError naming the line when it is not in the shape."""
+    """A gold answer's items by heading; a UsageError naming the line when it is not in the shape."""
     out: dict[str, list[str]] = {}
     current: str | None = None
     for n, line in enumerate(gold.splitlines(), 1):
@@ -88,13 +88,13 @@ def sections(gold: str) -> dict[str, list[str]]:
         elif line.startswith("- ") and current is not None:
             out[current].append(line)
         else:
-            raise ConfigError(f"gold answer line {n} is neither a heading nor a '- ' item: {line!r}")
+            raise UsageError(f"gold answer line {n} is neither a heading nor a '- ' item: {line!r}")
     missing = [h for h in HEADINGS if not out.get(h)]
     if missing:
-        raise ConfigError(f"gold answer has no items under {', '.join(missing)}")
+        raise UsageError(f"gold answer has no items under {', '.join(missing)}")
     for line in out["Action items"]:
         if not ACTION.match(line):
-            raise ConfigError(f"action item {line!r} is not '- Owner: task (due)'")
+            raise UsageError(f"action item {line!r} is not '- Owner: task (due)'")
     return out
 
 
@@ -102,6 +102,13 @@ def speakers(source: str) -> list[str]:
     """Who speaks in a transcript: ``Name: ...`` labels used at least twice, in order of first use."""
     labels = [m.group("name") for m in SPEAKER.finditer(source)]
     return [n for n in dict.fromkeys(labels) if labels.count(n) >= 2]
+
+
+def _without_line(gold: str, line: str, instead: str | None = None) -> str:
+    """``gold`` with its first line equal to ``line`` removed, or replaced by ``instead``."""
+    lines = gold.split("\n")
+    at = lines.index(line)
+    return "\n".join(lines[:at] + ([] if instead is None else [instead]) + lines[at + 1 :])
 
 
 def owner_swapped(gold: str, source: str) -> tuple[str, str]:
@@ -112,22 +119,20 @@ def owner_swapped(gold: str, source: str) -> tuple[str, str]:
     owners = [a.group("owner") for x in sections(gold)["Action items"] if (a := ACTION.match(x))]
     others = [p for p in dict.fromkeys([*owners, *speakers(source)]) if p != owner]
     if not others:
-        raise ConfigError(f"no other person in the meeting to swap for owner {owner}")
+        raise UsageError(f"no other person in the meeting to swap for owner {owner}")
     swapped = f"- {others[0]}: {m.group('task')} ({m.group('due')})"
-    return gold.replace(line, swapped, 1), f"owner of {m.group('task')!r}: {owner} -> {others[0]}"
+    return _without_line(gold, line, swapped), f"owner of {m.group('task')!r}: {owner} -> {others[0]}"
 
 
 def decision_dropped(gold: str) -> tuple[str, str]:
     line = sections(gold)["Decisions"][0]
-    lines = gold.splitlines(keepends=True)
-    at = next(i for i, x in enumerate(lines) if x.rstrip("\n") == line)  # the first item under Decisions
-    return "".join(lines[:at] + lines[at + 1 :]), f"dropped decision {line[2:]!r}"
+    return _without_line(gold, line), f"dropped decision {line[2:]!r}"
 
 
 def date_changed(gold: str) -> tuple[str, str]:
     found = re.search(r"\b(" + "|".join(WEEKDAYS + MONTHS) + r")\b", gold)
     if found is None:
-        raise ConfigError("gold answer names no weekday or month to change")
+        raise UsageError("gold answer names no weekday or month to change")
     word = found.group(1)
     names = WEEKDAYS if word in WEEKDAYS else MONTHS
     other = names[(names.index(word) + 3) % len(names)]
@@ -173,7 +178,8 @@ def calibration_set(cases: Sequence[PromptCase]) -> CalibrationSet:
     it would test copying, not judging."""
     usable = [c for c in cases if c.reference and c.source]
     if len(usable) < 2:
-        raise ConfigError("judge calibration needs at least two cases with a source and a gold reference")
+        raise UsageError("judge calibration needs at least two cases with a source and a gold reference")
+    refs = {c.id: c.reference for c in usable if c.reference}
     items = []
     for i, kind in enumerate(KINDS):
         # the i-th meeting (of the first CASES_USED), or the next one this corruption applies to
@@ -181,17 +187,16 @@ def calibration_set(cases: Sequence[PromptCase]) -> CalibrationSet:
         problems = []
         for case in usable[start:] + usable[:start]:
             other = usable[(usable.index(case) + 1) % len(usable)]
-            assert case.reference is not None and other.reference is not None
             try:
-                items.append(corrupt(kind, case, case.reference, other.reference))
+                items.append(corrupt(kind, case, refs[case.id], refs[other.id]))
                 break
-            except ConfigError as exc:
+            except UsageError as exc:
                 problems.append(f"{case.id}: {exc.message}")
         else:
-            raise ConfigError(f"no case allows the {kind} corruption ({'; '.join(problems)})")
+            raise UsageError(f"no case allows the {kind} corruption ({'; '.join(problems)})")
     used = [c for c in usable if c.id in {it.case_id for it in items}]
     judged = {c.id: c.model_copy(update={"reference": None}) for c in used}
-    gold = {c.id: c.reference for c in used if c.reference is not None}
+    gold = {c.id: refs[c.id] for c in used}
     return CalibrationSet(judged, gold, tuple(items))
 
 

@@ -101,13 +101,12 @@ def key_terms(reference: str, source: str | None = None) -> list[str]:
     both = f"{reference}\n{source or ''}"
     lower = {w for w in _words(both) if w == w.lower()}
     names = {n.lower() for n in _names(both)} - lower
-    out: dict[str, None] = {}
+    out: list[str] = []
     for m in _TERM.finditer(reference):
-        t = re.sub(r"['\u2019]s$", "", m.group())
-        low = _norm(t)
-        if any(ch.isdigit() for ch in t) or _is_date(t, low) or low in names:
-            out.setdefault(low, None)
-    return list(out)
+        t, low = m.group(), _norm(m.group())
+        if (any(ch.isdigit() for ch in t) or _is_date(t, low) or low in names) and low not in out:
+            out.append(low)
+    return out
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_registered_cleans_up_even_on_error() -> None:
 
 
 def test_one_requests_metrics_line() -> None:
-    rm = RequestMetrics(0.1, 1.0, 0.02, 50.0, 40.0, (0.01, 0.03), 1.5, 0.6)
+    rm = RequestMetrics(0.1, 1.0, 0.02, 50.0, 40.0, (0.01, 0.03), 1.5, 0.6, 0.5, 2000.0)
     line = d.per_request_values(rm)
     assert line == {
         "latency_s": 1.0,
@@ -80,6 +80,8 @@ def test_one_requests_metrics_line() -> None:
         "output_tokens_per_s": 40.0,
         "latency_from_scheduled_s": 1.5,
         "ttft_from_scheduled_s": 0.6,
+        "queue_delay_s": 0.5,
+        "prefill_tokens_per_s": 2000.0,
     }
     with d.registered(_m("w", "window")):
         assert "w" not in d.per_request_values(rm)  # window metrics have no per-request value

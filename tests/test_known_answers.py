@@ -98,6 +98,22 @@ def test_open_loop_latency_counts_the_wait_behind_the_schedule() -> None:
     assert m.output_tokens_per_s == pytest.approx(2 / 0.150)
 
 
+def test_queue_delay_and_prefill_rate_by_hand() -> None:
+    # scheduled at 0, sent at 300 ms: 0.3 s behind the schedule; 512 prompt tokens, first token 80 ms
+    # after the send: 512 / 0.08 = 6400 prompt tokens per second
+    r = rec([(80 * MS, None), (130 * MS, None)], 2, scheduled=0, t0=300 * MS, prompt_tokens=512)
+    m = request_metrics(r)
+    assert m.queue_delay_s == pytest.approx(0.300) and m.prefill_tokens_per_s == pytest.approx(6400.0)
+    # closed loop: sent when scheduled, no delay; prompt size unknown or no stream: no prefill rate
+    m = request_metrics(rec([(80 * MS, None)], 1, scheduled=5 * S, t0=5 * S, prompt_tokens=None))
+    assert m.queue_delay_s == 0.0 and m.prefill_tokens_per_s is None
+    m = request_metrics(rec([(80 * MS, None)], 1, stream=False))
+    assert m.prefill_tokens_per_s is None and m.queue_delay_s == 0.0
+    # a failed request has neither
+    m = request_metrics(rec([(80 * MS, None)], 1, status="error"))
+    assert m.queue_delay_s is None and m.prefill_tokens_per_s is None
+
+
 def test_closed_loop_latency_from_schedule_equals_latency() -> None:
     r = rec([(100 * MS, None), (150 * MS, None)], 2, scheduled=5 * S, t0=5 * S)
     m = request_metrics(r)

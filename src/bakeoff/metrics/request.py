@@ -10,6 +10,9 @@ N_out = usage.completion_tokens, else native counters, else an estimate (flagged
 - output tokens/s per request = N_out / E2E
 - latency (and TTFT) from scheduled = the same, measured from the time an open-loop schedule meant
   the request to go out, so a backlog shows instead of being hidden (no coordinated omission)
+- queue delay = t0 - scheduled send time (0 in a closed loop; in an open loop, how far behind the
+  schedule the client sent it)
+- prefill tokens/s = N_in / TTFT (prompt tokens over the time to the first token; streaming only)
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class RequestMetrics:
     itl_s: tuple[float, ...]
     latency_from_scheduled_s: float | None = None
     ttft_from_scheduled_s: float | None = None
+    queue_delay_s: float | None = None
+    prefill_tokens_per_s: float | None = None
 
 
 def request_metrics(rec: RequestRecord) -> RequestMetrics:
@@ -48,8 +53,19 @@ def request_metrics(rec: RequestRecord) -> RequestMetrics:
     out_tps = n_out / latency if (n_out and latency > 0) else None
     itl = itl_samples(rec.events, n_out) if rec.stream else ()
     wait = (rec.t0_ns - rec.t_scheduled_ns) * NS  # open loop: how late the request really went out
+    n_in = rec.prompt_tokens
+    prefill = n_in / ttft if (n_in and ttft) else None
     return RequestMetrics(
-        ttft, latency, tpot, decode, out_tps, itl, latency + wait, None if ttft is None else ttft + wait
+        ttft,
+        latency,
+        tpot,
+        decode,
+        out_tps,
+        itl,
+        latency + wait,
+        None if ttft is None else ttft + wait,
+        wait,
+        prefill,
     )
 
 

@@ -33,6 +33,7 @@ from .resource_figures import derive_resources
 from .results import Resources, RunInfo, Summary, load_summary, save_summary
 from .run_folder import RunFolderError, claim
 from .run_report import RunReport
+from .slo import evaluate, parse_slo
 from .summarize import summarize_model, warm_cache_note
 from .targets import ModelTarget, catalog_facts
 
@@ -105,6 +106,8 @@ def build_summary(
     for o in outcomes:
         recs = [r for r in records if r.model == o.target.name]
         row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, _facts(o))
+        if settings.slo and recs:
+            row.slo = evaluate(parse_slo(settings.slo), recs, row)
         model_bytes, download = _model_bytes(o.target, o.info)
         row.resources = Resources.model_validate(
             derive_resources(
@@ -165,7 +168,11 @@ def recover_summary(folder: Path) -> Summary | None:
         else:
             status, error = "skipped", "not run: the run was killed first"
         backend = recs[0].backend if recs else (old.backend if old else "unknown")
-        models.append(summarize_model(name, backend, status, error, recs, dict(old.info) if old else {}))
+        row = summarize_model(name, backend, status, error, recs, dict(old.info) if old else {})
+        slo_text = saved.run.settings.get("slo") if saved else None
+        if slo_text and recs:
+            row.slo = evaluate(parse_slo(str(slo_text)), recs, row)
+        models.append(row)
     run = saved.run.model_copy() if saved else RunInfo(settings={}, environment={}, started_at="unknown")
     run.interrupted = True
     run.finished_at = _now_iso()  # when it was rebuilt: a later `report` reads it as it is

@@ -204,6 +204,7 @@ class BenchSettings(BaseModel):
     concurrency: int = Field(default=1, ge=1, le=1024)
     rate: float | None = Field(default=None, gt=0, description="open loop: requests per second")
     arrival: Literal["constant", "poisson"] = "constant"
+    slo: str | None = Field(default=None, description='e.g. "ttft_p95<=2s,latency_p95<=10s" (slo.py)')
     timeout_s: float = Field(default=120.0, gt=0)
     endpoint: str | None = None
     max_memory_mb: float | None = Field(default=None, gt=0)

@@ -265,6 +265,24 @@ ModelQualityBlock = Annotated[
 RunQualityBlock = Annotated[RunQuality | None, BeforeValidator(_none_if_empty), PlainSerializer(_block_json)]
 
 
+class SloTermResult(_Strict):
+    """One ``--slo`` term against the model's statistic."""
+
+    term: str
+    value: float | None = None
+    met: bool = False
+
+
+class SloResult(_Strict):
+    """A model against the run's ``--slo`` (``slo.py``): each term, all met, and its goodput."""
+
+    met: bool = False
+    terms: list[SloTermResult] = Field(default_factory=list)
+    good_requests: int = 0
+    requests: int = 0
+    goodput_per_s: float | None = None
+
+
 def _is_stats(v: Any) -> bool:
     """A STATS object of the data contract (``n`` and the statistics, nothing else)."""
     return isinstance(v, dict) and "n" in v and set(v) <= set(Stats.model_fields)
@@ -293,6 +311,8 @@ class ModelSummary(_Strict):
     resources: Resources = Field(default_factory=Resources)
     quality: ModelQualityBlock = None
     """None (``{}`` in summary.json) for a run without saved prompt cases."""
+    slo: SloResult | None = None
+    """Against the run's ``--slo``; None without one."""
 
     @model_validator(mode="before")
     @classmethod

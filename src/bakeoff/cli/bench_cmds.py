@@ -38,6 +38,7 @@ from ..reporters.terminal import summary_table
 from ..results import load_summary
 from ..run_folder import claim, locate
 from ..run_report import RunReport
+from ..slo import parse_slo
 from ..targets import prepare_embedded, resolve_targets
 from .app import Terminated, _model_names, _split, app, console, err_console, sigterm_as_interrupt
 
@@ -165,6 +166,14 @@ def bench(
     poisson: Annotated[
         bool, typer.Option("--poisson", help="With --rate: Poisson arrivals instead of even spacing.")
     ] = False,
+    slo: Annotated[
+        str | None,
+        typer.Option(
+            "--slo",
+            help='Service-level objective, e.g. "ttft_p95<=2s,itl_p50<=50ms,latency_p95<=10s": met or not, '
+            "and goodput (requests/s that met it each).",
+        ),
+    ] = None,
     watts_per_core: Annotated[
         float | None,
         typer.Option(
@@ -201,6 +210,8 @@ def bench(
         cases, source = session_prompts(), "built-in session prompts"
 
     names = _model_names(models, env, ep, user_models)
+    if slo is not None:
+        parse_slo(slo)  # a malformed --slo is a usage error before anything loads
 
     try:
         given = {  # a flag wins over its environment variable; anything unset takes BenchSettings' default
@@ -213,6 +224,7 @@ def bench(
             "timeout_s": timeout,
             "max_memory_mb": max_memory_mb,
             "rate": rate,
+            "slo": slo,
             "watts_per_core": watts_per_core,
             "price_per_kwh": price_per_kwh,
         }

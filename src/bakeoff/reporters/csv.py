@@ -61,6 +61,8 @@ def render_csv(report: RunReport) -> str:
         "quality_unqualified_judges",
         "reference_rouge_l",
         "reference_term_recall",
+        "slo_met",
+        "slo_goodput_per_s",
     ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -87,6 +89,8 @@ def render_csv(report: RunReport) -> str:
             ";".join(q.unqualified_judges),
             _cell(ref.rouge_l if ref else None),
             _cell(ref.term_recall if ref else None),
+            _cell(m.slo.met if m.slo else None),
+            _cell(m.slo.goodput_per_s if m.slo else None),
         ]
         w.writerow(row)
     return buf.getvalue()

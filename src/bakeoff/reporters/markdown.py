@@ -120,6 +120,36 @@ def _pct(v: object) -> str:
     return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
 
+def _slo(summary: Summary) -> list[str]:
+    """Each model against the run's --slo: every term's value, met or not, and the goodput."""
+    rows = [m for m in summary.models if m.slo is not None]
+    if not rows:
+        return []
+    terms = list(dict.fromkeys(t.term for m in rows if m.slo for t in m.slo.terms))
+    out = [
+        "",
+        f"## Service-level objective: {md(str(summary.run.settings.get('slo', '')))}",
+        "",
+        "Met when every term holds for the model's statistic; goodput = requests per second that met every "
+        "term by their own values (vLLM's definition).",
+        "",
+        "| Model | " + " | ".join(md(t) for t in terms) + " | SLO | Goodput | Good requests |",
+        "|---" * (len(terms) + 4) + "|",
+    ]
+    for m in rows:
+        assert m.slo is not None
+        by = {t.term: t for t in m.slo.terms}
+        cells = [
+            f"{secs(by[t].value)} ({'met' if by[t].met else '**missed**'})" if t in by else "-" for t in terms
+        ]
+        good = m.slo.goodput_per_s
+        out.append(
+            f"| {md(m.model)} | " + " | ".join(cells) + f" | {'met' if m.slo.met else '**missed**'} "
+            f"| {'n/a' if good is None else f'{good:.2f}/s'} | {m.slo.good_requests}/{m.slo.requests} |"
+        )
+    return out
+
+
 def _qualified_text(info: JudgeInfo) -> str:
     q = info.qualification
     if q is None:
@@ -324,6 +354,7 @@ def render_markdown(report: RunReport) -> str:
             )
     if summary.run.notes:
         lines += [""] + [f"> **Note:** {md(n)}" for n in summary.run.notes]
+    lines += _slo(summary)
     lines += _quality(summary)
     hl = _highlights(summary.models)
     if hl:

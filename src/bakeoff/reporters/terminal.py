@@ -33,10 +33,15 @@ def summary_table(summary: Summary) -> Table:
         t.add_column("Checks", justify="right", no_wrap=True)
     if has_ref:  # narrow: this table is already wide
         t.add_column("R-L/terms", justify="right", no_wrap=True)
+    has_slo = any(m.slo for m in summary.models)
+    if has_slo:
+        t.add_column("SLO", justify="left", no_wrap=True)
+        t.add_column("Goodput", justify="right", no_wrap=True)
     for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
         q = m.quality or ModelQuality()
         extra = ([quality_cell(q)] if has_q else []) + ([_pct(q.check_pass_rate)] if has_checks else [])
         extra += [reference_cell(q).replace(" / ", "/")] if has_ref else []
+        extra += slo_cells(m) if has_slo else []
         t.add_row(
             escape(name),
             f"[{_STYLE[m.status]}]{m.status}[/]",
@@ -46,6 +51,14 @@ def summary_table(summary: Summary) -> Table:
             *extra,
         )
     return t
+
+
+def slo_cells(m: ModelSummary) -> list[str]:
+    """``met`` / ``missed`` and the goodput in requests per second (``-`` without an SLO result)."""
+    if m.slo is None:
+        return ["-", "-"]
+    good = m.slo.goodput_per_s
+    return ["[green]met[/]" if m.slo.met else "[red]missed[/]", "n/a" if good is None else f"{good:.2f}/s"]
 
 
 def reference_cell(q: ModelQuality | None) -> str:

@@ -31,6 +31,7 @@ from ..config import (
     normalize_endpoint,
     session_prompts,
 )
+from ..datasets import load_dataset
 from ..errors import UsageError
 from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from ..reporters import RENDERERS
@@ -80,6 +81,20 @@ def bench(
             "-s",
             help="A built-in suite (meeting-notes) or a suite.json: cases with aspects and checks.",
         ),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help="Prompts from a local .csv, .jsonl or .json file (ShareGPT conversations: first user turn).",
+        ),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option("--column", help="With --dataset: the prompt column or field (prompt).")
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option("--samples", help="With --dataset: this many rows, drawn with the run's --seed."),
     ] = None,
     endpoint: Annotated[
         str | None,
@@ -197,9 +212,13 @@ def bench(
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
 
     cases: list[PromptCase]
-    if sum(x is not None for x in (prompts, prompt, suite)) > 1:
-        raise UsageError("give only one of --prompts, --prompt and --suite")
-    if suite is not None:
+    if sum(x is not None for x in (prompts, prompt, suite, dataset)) > 1:
+        raise UsageError("give only one of --prompts, --prompt, --suite and --dataset")
+    if (column is not None or samples is not None) and dataset is None:
+        raise UsageError("--column and --samples go with --dataset")
+    if dataset is not None:
+        cases, source = load_dataset(dataset, column, samples, seed if seed is not None else 0), str(dataset)
+    elif suite is not None:
         cases, source = load_suite(suite)
     elif prompts is not None:
         cases, source = load_prompts(prompts), str(prompts)

@@ -26,6 +26,12 @@ def test_csv_rows_by_column(tmp_path: Path) -> None:
     assert [(c.id, c.prompt) for c in cases] == [("q-2", "What is RAG?"), ("q-4", 'Say "hi", twice')]
     with pytest.raises(ConfigError, match=r"q\.csv:1: no column 'prompt' \(its columns: id, question\)"):
         load_dataset(f)
+    # a quoted field may hold a newline; a row's id is the line it starts on
+    g = write(tmp_path / "multi.csv", 'prompt\n"line one\nline two"\nnext\n')
+    assert [(c.id, c.prompt) for c in load_dataset(g)] == [
+        ("multi-2", "line one\nline two"),
+        ("multi-4", "next"),
+    ]
 
 
 def test_jsonl_with_fields_and_conversations(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ CSV or JSONL file, its index in a JSON list), so records say which row they came
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from pathlib import Path
@@ -72,7 +73,7 @@ def read_rows(path: Path, column: str | None = None) -> list[tuple[str, str]]:
         raise UsageError(f"cannot read dataset {path}: {exc.strerror or exc}") from None
     rows: list[tuple[str, str]] = []
     if suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text, newline=""))  # quoted newlines stay in their field
         fields = reader.fieldnames or []
         if col not in fields:
             raise ConfigError(
@@ -81,8 +82,10 @@ def read_rows(path: Path, column: str | None = None) -> list[tuple[str, str]]:
                 line=1,
                 hint="name the prompt column with --column",
             )
-        for n, row in enumerate(reader, 2):
-            rows.append((str(n), row.get(col) or ""))
+        start = reader.line_num + 1
+        for row in reader:
+            rows.append((str(start), row.get(col) or ""))  # the line the row starts on
+            start = reader.line_num + 1
     elif suffix == ".jsonl":
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():

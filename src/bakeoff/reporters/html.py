@@ -11,7 +11,7 @@ import numpy as np
 from ..recommend import Recommendation, recommend
 from ..results import ModelQuality, Summary, measured_samples
 from ..run_report import RunReport
-from .format import metric_cell, metric_columns, num
+from .format import metric_cell, metric_columns, num, secs
 from .terminal import judge_cell, quality_cell, reference_cell
 
 W, ROW = 640, 26
@@ -173,6 +173,36 @@ def _bars(summary: Summary) -> str:
     return "".join(out)
 
 
+def _slo_table(summary: Summary) -> list[str]:
+    """Each model against the run's --slo: every term, met or not, and the goodput."""
+    rows = [m for m in summary.models if m.slo is not None]
+    if not rows:
+        return []
+    terms = list(dict.fromkeys(t.term for m in rows if m.slo for t in m.slo.terms))
+    slo = _e(str(summary.run.settings.get("slo", "")))
+    out = [
+        f"<h2>Service-level objective: {slo}</h2><table><tr><th>Model</th>"
+        + "".join(f"<th>{_e(t)}</th>" for t in terms)
+        + "<th>SLO</th><th>Goodput</th><th>Good requests</th></tr>"
+    ]
+    for m in rows:
+        assert m.slo is not None
+        by = {t.term: t for t in m.slo.terms}
+        cells = "".join(
+            f"<td>{_e(secs(by[t].value))} ({'met' if by[t].met else 'missed'})</td>"
+            if t in by
+            else "<td>-</td>"
+            for t in terms
+        )
+        good = "n/a" if m.slo.goodput_per_s is None else f"{m.slo.goodput_per_s:.2f}/s"
+        out.append(
+            f"<tr{'' if m.slo.met else ' class=bad'}><td>{_e(m.model)}</td>{cells}"
+            f"<td>{'met' if m.slo.met else 'missed'}</td><td>{good}</td>"
+            f"<td>{m.slo.good_requests}/{m.slo.requests}</td></tr>"
+        )
+    return [*out, "</table>"]
+
+
 def render_html(report: RunReport) -> str:
     summary, records = report.summary, report.records
     rec = report.recommendation or recommend(summary)  # no records: a recommendation on points only
@@ -225,6 +255,7 @@ def render_html(report: RunReport) -> str:
             f"<td>{f'{checks:.0%}' if checks is not None else '-'}</td><td>{_e(reference_cell(q))}</td></tr>"
         )
     parts.append("</table>")
+    parts += _slo_table(summary)
     notes = summary.quality.notes if summary.quality else []
     parts += [f"<p class=muted>Quality note: {_e(n)}</p>" for n in notes]
     for m in summary.models:

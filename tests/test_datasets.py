@@ -4,7 +4,6 @@ offline; a missing column names the file and the columns it has; sampling is fix
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,15 @@ def write(path: Path, text: str) -> Path:
 def test_csv_rows_by_column(tmp_path: Path) -> None:
     f = write(tmp_path / "q.csv", 'id,question\n1,"What is RAG?"\n2,\n3,"Say ""hi"", twice"\n')
     cases = load_dataset(f, "question")
-    # row 3 (line 3) is empty and skipped; ids are the file's stem and the row's line
-    assert [(c.id, c.prompt) for c in cases] == [("q-2", "What is RAG?"), ("q-4", 'Say "hi", twice')]
+    # row 2 is empty and skipped; ids are the file's stem and the row's number
+    assert [(c.id, c.prompt) for c in cases] == [("q-1", "What is RAG?"), ("q-3", 'Say "hi", twice')]
     with pytest.raises(ConfigError, match=r"q\.csv:1: no column 'prompt' \(its columns: id, question\)"):
         load_dataset(f)
-    # a quoted field may hold a newline; a row's id is the line it starts on
-    g = write(tmp_path / "multi.csv", 'prompt\n"line one\nline two"\nnext\n')
+    # a quoted field may hold a newline
+    g = write(tmp_path / "multi.csv", 'prompt\n"line one\nline two"\n\nnext\n')  # a blank line is not a row
     assert [(c.id, c.prompt) for c in load_dataset(g)] == [
-        ("multi-2", "line one\nline two"),
-        ("multi-4", "next"),
+        ("multi-1", "line one\nline two"),
+        ("multi-2", "next"),
     ]
 
 
@@ -54,6 +53,32 @@ def test_jsonl_with_fields_and_conversations(tmp_path: Path) -> None:
     broken = write(tmp_path / "broken.jsonl", '{"prompt": "ok"}\n{"prompt": \n')
     with pytest.raises(ConfigError, match=r"broken\.jsonl:2: not valid JSON"):
         load_dataset(broken)
+    # U+2028 inside a string is not a line break of the file; null is skipped; a number is an error
+    odd = write(tmp_path / "odd.jsonl", '{"prompt": "a\u2028b"}\n{"prompt": null}\n{"prompt": "c"}\n')
+    assert [(c.id, c.prompt) for c in load_dataset(odd)] == [("odd-1", "a\u2028b"), ("odd-3", "c")]
+    num = write(tmp_path / "num.jsonl", '{"prompt": 42}\n')
+    with pytest.raises(ConfigError, match=r"num\.jsonl:1: the prompt is int, not text"):
+        load_dataset(num)
+    # OpenAI content parts: the text parts; only the first user turn, even when it is empty
+    parts = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "x"}},
+                    {"type": "text", "text": "here"},
+                ],
+            }
+        ]
+    }
+    first_null = {"conversations": [{"from": "human", "value": None}, {"from": "human", "value": "later"}]}
+    both = {"prompt": "the column", "messages": [{"role": "user", "content": "the conversation"}]}
+    f2 = write(tmp_path / "conv.jsonl", "\n".join(json.dumps(x) for x in (parts, first_null, both)))
+    assert [(c.id, c.prompt) for c in load_dataset(f2)] == [
+        ("conv-1", "look\nhere"),
+        ("conv-3", "the column"),
+    ]
 
 
 def test_a_sharegpt_json_list(tmp_path: Path) -> None:
@@ -64,16 +89,16 @@ def test_a_sharegpt_json_list(tmp_path: Path) -> None:
         ("share-1", "q1"),
         ("share-2", "q2"),
     ]
-    with pytest.raises(ConfigError, match=r"list\.json \[\[1\]\]: expected a JSON object, got str"):
+    with pytest.raises(ConfigError, match=r"list\.json \[1\]: expected a JSON object, got str"):
         load_dataset(write(tmp_path / "list.json", '[{"prompt": "a"}, "b"]'))
 
 
 def test_sampling_is_fixed_by_the_seed_and_keeps_file_order(tmp_path: Path) -> None:
     f = write(tmp_path / "many.jsonl", "".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(50)))
     picked = load_dataset(f, samples=5, seed=7)
-    # the rows random.Random(7) draws from 50, in file order (lines are rows + 1)
-    expected = sorted(random.Random(7).sample(range(50), 5))
-    assert [c.id for c in picked] == [f"many-{i + 1}" for i in expected]
+    # the rows Python's random.Random(7).sample draws from 50 (pinned: the same seed must keep taking
+    # the same rows across releases), in file order; ids are lines, row index + 1
+    assert [c.id for c in picked] == ["many-4", "many-10", "many-21", "many-26", "many-42"]
     assert [c.id for c in load_dataset(f, samples=5, seed=7)] == [c.id for c in picked]
     assert [c.id for c in load_dataset(f, samples=5, seed=8)] != [c.id for c in picked]
     assert len(load_dataset(f, samples=500)) == 50  # more than there are: all of them
@@ -102,8 +127,11 @@ def test_bench_on_a_dataset_against_the_fake_server(fake, tmp_path: Path) -> Non
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     ids = {json.loads(x)["prompt_id"] for x in (out / "records.jsonl").read_text().splitlines()}
-    expected = sorted(random.Random(0).sample(range(3), 2))
-    assert ids == {f"qs-{i + 2}" for i in expected}
+    assert ids == {"qs-2", "qs-3"}  # random.Random(0).sample(range(3), 2) -> rows 2 and 3 (pinned)
+    assert (
+        "(column question, 2 rows drawn with seed 0)"
+        in json.loads((out / "summary.json").read_text())["run"]["settings"]["prompts_source"]
+    )
     r = cli(
         "bench", "--endpoint", fake.base_url, "-m", "good", "--dataset", str(f), "-o", str(tmp_path / "x")
     )

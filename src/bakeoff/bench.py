@@ -33,7 +33,7 @@ from .resource_figures import derive_resources
 from .results import Resources, RunInfo, Summary, load_summary, save_summary
 from .run_folder import RunFolderError, claim
 from .run_report import RunReport
-from .slo import evaluate, parse_slo
+from .slo import check_streaming, evaluate, parse_slo
 from .summarize import summarize_model, warm_cache_note
 from .targets import ModelTarget, catalog_facts
 
@@ -107,7 +107,7 @@ def build_summary(
         recs = [r for r in records if r.model == o.target.name]
         row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, _facts(o))
         if settings.slo and recs:
-            row.slo = evaluate(parse_slo(settings.slo), recs, row)
+            row.slo = evaluate(parse_slo(settings.slo), recs)
         model_bytes, download = _model_bytes(o.target, o.info)
         row.resources = Resources.model_validate(
             derive_resources(
@@ -171,7 +171,7 @@ def recover_summary(folder: Path) -> Summary | None:
         row = summarize_model(name, backend, status, error, recs, dict(old.info) if old else {})
         slo_text = saved.run.settings.get("slo") if saved else None
         if slo_text and recs:
-            row.slo = evaluate(parse_slo(str(slo_text)), recs, row)
+            row.slo = evaluate(parse_slo(str(slo_text)), recs)
         models.append(row)
     run = saved.run.model_copy() if saved else RunInfo(settings={}, environment={}, started_at="unknown")
     run.interrupted = True
@@ -203,6 +203,8 @@ def run_bench(
     (``overwrite`` replaces that run's files). On Ctrl-C (or SIGTERM, which the CLI turns into
     ``KeyboardInterrupt``) the partial summary is written (``run.interrupted``) before the interrupt
     propagates."""
+    if settings.slo:  # a library caller gets the CLI's checks before anything runs
+        check_streaming(parse_slo(settings.slo), settings.stream)
     claim(out_dir, overwrite=overwrite)
     started = _now_iso()
     env = snapshot()

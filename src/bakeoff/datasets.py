@@ -6,9 +6,11 @@
   ``{"conversations": [{"from": "human", "value": ...}, ...]}`` or OpenAI-style
   ``{"messages": [{"role": "user", "content": ...}, ...]}``.
 
-Empty prompts are skipped. ``--samples N`` takes N rows at random with the run's seed (the same seed
-always takes the same rows), kept in file order. Each prompt's id is ``STEM-ROW`` (the row's line in a
-CSV or JSONL file, its index in a JSON list), so records say which row they came from.
+The column, when an object has it, wins over a conversation in the same object. Empty and null prompts are
+skipped; any other value that is not text is an error naming its line. ``--samples N`` takes N rows at
+random with the run's seed (the same seed always takes the same rows), kept in file order. Each
+prompt's id is ``STEM-ROW``: the row's number in a CSV file (1 = the first row after the header), its
+line in a JSON Lines file, its index in a JSON list; so records say which row they came from.
 """
 
 from __future__ import annotations
@@ -27,36 +29,43 @@ SUFFIXES = (".csv", ".jsonl", ".json")
 USER_ROLES = ("human", "user")
 
 
-def _turn_text(obj: dict[str, Any]) -> str | None:
-    """The first user turn of a ShareGPT or OpenAI-style conversation, else None."""
-    for key, role_key, text_key in (("conversations", "from", "value"), ("messages", "role", "content")):
-        turns = obj.get(key)
-        if isinstance(turns, list):
-            for t in turns:
-                if isinstance(t, dict) and t.get(role_key) in USER_ROLES and isinstance(t.get(text_key), str):
-                    return str(t[text_key])
-            return ""  # a conversation without a user turn: nothing to send
+def _text(value: Any) -> str | None:
+    """A prompt's text: a string, an OpenAI content list's text parts joined, "" for null; else None."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, dict) for p in value):
+        return "\n".join(str(p["text"]) for p in value if p.get("type") == "text" and "text" in p)
     return None
 
 
+def _turn(obj: dict[str, Any]) -> Any:
+    """The content of a conversation's first user turn ("" without one); ``...`` when not a conversation."""
+    for key, role_key, text_key in (("conversations", "from", "value"), ("messages", "role", "content")):
+        turns = obj.get(key)
+        if isinstance(turns, list):
+            first = next((t for t in turns if isinstance(t, dict) and t.get(role_key) in USER_ROLES), None)
+            return "" if first is None else first.get(text_key)
+    return ...
+
+
 def _from_object(obj: Any, column: str, path: Path, line: int | None, key: str | None) -> str:
+    def fail(message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(message, source=str(path), line=line, key=key, hint=hint)
+
     if not isinstance(obj, dict):
-        raise ConfigError(
-            f"expected a JSON object, got {type(obj).__name__}", source=str(path), line=line, key=key
-        )
-    turn = _turn_text(obj)
-    if turn is not None:
-        return turn
-    if column not in obj:
-        raise ConfigError(
+        raise fail(f"expected a JSON object, got {type(obj).__name__}")
+    value = obj[column] if column in obj else _turn(obj)
+    if value is ...:
+        raise fail(
             f"no field {column!r} (it has: {', '.join(map(str, obj)) or 'nothing'})",
-            source=str(path),
-            line=line,
-            key=key,
-            hint="name the prompt field with --column, or give a conversation "
-            '("conversations" or "messages")',
+            'name the prompt field with --column, or give a conversation ("conversations" or "messages")',
         )
-    return str(obj[column])
+    text = _text(value)
+    if text is None:
+        raise fail(f"the prompt is {type(value).__name__}, not text")
+    return text
 
 
 def read_rows(path: Path, column: str | None = None) -> list[tuple[str, str]]:
@@ -82,12 +91,10 @@ def read_rows(path: Path, column: str | None = None) -> list[tuple[str, str]]:
                 line=1,
                 hint="name the prompt column with --column",
             )
-        start = reader.line_num + 1
-        for row in reader:
-            rows.append((str(start), row.get(col) or ""))  # the line the row starts on
-            start = reader.line_num + 1
+        for n, row in enumerate(reader, 1):
+            rows.append((str(n), row.get(col) or ""))
     elif suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside a string
             if not line.strip():
                 continue
             try:
@@ -103,7 +110,7 @@ def read_rows(path: Path, column: str | None = None) -> list[tuple[str, str]]:
         if not isinstance(data, list):
             raise ConfigError("expected a JSON list of objects", source=str(path), line=1)
         for i, obj in enumerate(data):
-            rows.append((str(i), _from_object(obj, col, path, None, f"[{i}]")))
+            rows.append((str(i), _from_object(obj, col, path, None, str(i))))
     kept = [(rid, p) for rid, p in rows if p.strip()]
     if not kept:
         raise ConfigError("no prompts found", source=str(path))

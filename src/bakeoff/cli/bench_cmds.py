@@ -39,7 +39,7 @@ from ..reporters.terminal import summary_table
 from ..results import load_summary
 from ..run_folder import claim, locate
 from ..run_report import RunReport
-from ..slo import parse_slo
+from ..slo import check_streaming, parse_slo
 from ..targets import prepare_embedded, resolve_targets
 from .app import Terminated, _model_names, _split, app, console, err_console, sigterm_as_interrupt
 
@@ -217,7 +217,11 @@ def bench(
     if (column is not None or samples is not None) and dataset is None:
         raise UsageError("--column and --samples go with --dataset")
     if dataset is not None:
-        cases, source = load_dataset(dataset, column, samples, seed if seed is not None else 0), str(dataset)
+        draw = seed if seed is not None else 0
+        cases = load_dataset(dataset, column, samples, draw)
+        source = f"{dataset} (column {column or 'prompt'}" + (
+            f", {samples} rows drawn with seed {draw})" if samples else ")"
+        )
     elif suite is not None:
         cases, source = load_suite(suite)
     elif prompts is not None:
@@ -229,8 +233,8 @@ def bench(
         cases, source = session_prompts(), "built-in session prompts"
 
     names = _model_names(models, env, ep, user_models)
-    if slo is not None:
-        parse_slo(slo)  # a malformed --slo is a usage error before anything loads
+    if slo is not None:  # a malformed --slo is a usage error before anything loads
+        check_streaming(parse_slo(slo), stream)
 
     try:
         given = {  # a flag wins over its environment variable; anything unset takes BenchSettings' default

@@ -10,8 +10,9 @@ N_out = usage.completion_tokens, else native counters, else an estimate (flagged
 - output tokens/s per request = N_out / E2E
 - latency (and TTFT) from scheduled = the same, measured from the time an open-loop schedule meant
   the request to go out, so a backlog shows instead of being hidden (no coordinated omission)
-- queue delay = t0 - scheduled send time (0 in a closed loop; in an open loop, how far behind the
-  schedule the client sent it)
+- queue delay = t0 - scheduled send time: in an open loop, how far behind its schedule the client
+  sent the request; in a closed loop, the client's own wait between taking the request and writing it
+  (connection pool, connect), near 0
 - prefill tokens/s = N_in / TTFT (prompt tokens over the time to the first token; streaming only)
 """
 

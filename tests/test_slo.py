@@ -170,3 +170,70 @@ def test_a_library_caller_gets_the_same_checks_before_anything_runs(tmp_path: Pa
         settings = BenchSettings(models=["m"], slo="ttft_p95<=1s", stream=False)
         run_bench(settings, [PromptCase(id="p", prompt="hi")], [], out)
     assert not out.exists()
+
+
+def test_every_parse_error_says_what_to_write() -> None:
+    hints = {
+        "ttft_p95<=2s,,x": 'e.g. --slo "ttft_p95<=2s,itl_p50<=50ms,latency_p95<=10s"',
+        "ttft_p95>=2s": 'e.g. --slo "ttft_p95<=2s,itl_p50<=50ms,latency_p95<=10s"',
+        "ttfb_p95<=2s": "use ttft, itl, tpot, latency",
+        "ttft_p42<=2s": "use p50, p90, p95, p99, mean",
+        "ttft_p95<=2x": 'e.g. --slo "ttft_p95<=2s,itl_p50<=50ms,latency_p95<=10s"',
+        "ttft_p95<=1s,ttft_p95<=2s": "give each metric and statistic once",
+    }
+    for text, hint in hints.items():
+        with pytest.raises(UsageError) as e:
+            parse_slo(text)
+        assert e.value.hint == hint, text
+    # the limit is what follows the first "<=": a second one is not a number
+    with pytest.raises(UsageError, match=re.escape("limit '2s<=3s' is not a number in s or ms")):
+        parse_slo("ttft_p95<=2s<=3s")
+    from bakeoff.slo import check_streaming
+
+    with pytest.raises(UsageError) as e:
+        check_streaming(parse_slo("ttft_p95<=2s"), stream=False)
+    assert e.value.hint == "drop --no-stream, or use latency terms only"
+
+
+def test_statistics_windows_and_edges_by_hand() -> None:
+    # latencies 0.14, 0.34, 0.22 (requests from t = 10 s): mean 0.7 / 3
+    recs = [rec(1, 100, [20, 20], sched_ms=10_000), rec(2, 300, [20, 20], sched_ms=10_100),
+            rec(3, 100, [60, 60], sched_ms=10_200)]  # fmt: skip
+    res = evaluate(parse_slo("latency_mean<=1s"), recs)
+    assert res.terms[0].value == pytest.approx(0.7 / 3) and res.met
+    # window from the first scheduled send (10.0 s) to the last end (request 2: 10.1 + 0.34 = 10.44 s)
+    assert res.goodput_per_s == pytest.approx(3 / 0.44)
+    # a limit exactly at the value is met, by the statistic and by the request
+    at = SloTerm("ttft_p50", "ttft_s", "p50", request_value(SloTerm("", "ttft_s", "p50", 1), recs[0]) or 0)
+    res = evaluate([at], recs[:1])
+    assert res.met and res.good_requests == 1
+    # a failure first does not hide the requests after it
+    first_failed = [rec(0, 100, [20], sched_ms=9_900, ok=False), *recs]
+    res = evaluate(parse_slo("latency_p50<=1s"), first_failed)
+    assert res.good_requests == 3 and res.terms[0].value == pytest.approx(0.22)  # 0.14, 0.22, 0.34, failed
+    # nine good and one failed: the p95 interpolates between the last real value and the failure: no
+    # time to show, not met
+    ten = [rec(i, 100, [20], sched_ms=100 * i) for i in range(9)] + [
+        rec(9, 100, [20], sched_ms=900, ok=False)
+    ]
+    res = evaluate(parse_slo("latency_p95<=10s"), ten)
+    assert res.terms[0].value is None and not res.met and res.good_requests == 9
+    # only warm-up: nothing measured, no goodput; a zero-length window: no rate either
+    from dataclasses import replace
+
+    res = evaluate(parse_slo("latency_p95<=1s"), [replace(recs[0], warmup=True)])
+    assert res.requests == 0 and res.goodput_per_s is None and res.terms[0].value is None
+    instant = replace(rec(1, 100, [20], sched_ms=0, ok=False), t_end_ns=0)
+    assert evaluate(parse_slo("latency_p95<=1s"), [instant]).goodput_per_s is None
+    # a window under a second still gives a rate
+    assert evaluate(parse_slo("latency_p95<=1s"), recs[:1]).goodput_per_s == pytest.approx(1 / 0.14)
+
+
+def test_one_token_rules_apply_only_where_they_should() -> None:
+    one = rec(1, 300, [], sched_ms=0)  # a one-token answer whose first token took 300 ms
+    assert evaluate(parse_slo("ttft_p50<=250ms"), [one]).good_requests == 0  # TTFT is still TTFT
+    assert evaluate(parse_slo("tpot_p50<=1ms"), [one]).good_requests == 1  # no TPOT: 0
+    from dataclasses import replace
+
+    no_stream = replace(rec(1, 100, [20], sched_ms=0), stream=False)
+    assert evaluate(parse_slo("itl_p50<=1s"), [no_stream]).good_requests == 0  # no stream: no ITL at all

@@ -36,6 +36,9 @@ STREAM_ONLY = frozenset({"ttft_s", "itl_s", "tpot_s"})
 FAILED = 1e300
 """A failed request's value in a term's statistic: it met no limit (kept finite so that a percentile
 that falls between a real value and it interpolates, not NaN)."""
+TOUCHED_A_FAILURE = 1e290
+"""A statistic above this came from a failed request (alone, in a mean, or in an interpolation):
+no real time is anywhere near it."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def evaluate(terms: Sequence[SloTerm], records: Sequence[RequestRecord]) -> SloR
     results = []
     for t in terms:
         value = _statistic(term_samples(t, measured), t.stat)
-        if value is not None and value >= FAILED / 2:
+        if value is not None and value > TOUCHED_A_FAILURE:
             value = None  # the statistic fell on failed requests: no time to show, and not met
         results.append(SloTermResult(term=t.text, value=value, met=value is not None and value <= t.limit_s))
     good = 0

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
-from .metrics.request import NS, request_metrics
+from .metrics.definitions import per_window
+from .metrics.request import request_metrics
 from .records import RequestRecord
 from .results import SloResult, SloTermResult
 
@@ -149,13 +150,10 @@ def evaluate(terms: Sequence[SloTerm], records: Sequence[RequestRecord]) -> SloR
             continue
         values = [request_value(t, r) for t in terms]
         good += all(v is not None and v <= t.limit_s for v, t in zip(values, terms, strict=True))
-    window = 0.0
-    if measured:
-        window = (max(r.t_end_ns for r in measured) - min(r.t_scheduled_ns for r in measured)) * NS
     return SloResult(
         met=all(x.met for x in results),
         terms=results,
         good_requests=good,
         requests=len(measured),
-        goodput_per_s=good / window if window > 0 else None,
+        goodput_per_s=per_window(good, measured),
     )

@@ -60,23 +60,25 @@ class Metric:
             raise ValueError(f"metric {self.name}: a {self.kind} metric needs exactly its own function")
 
 
+def per_window(count: float, records: Sequence[RequestRecord]) -> Value:
+    """``count`` per second of the records' wall window, from the first scheduled send to the last end
+    (every window rate uses it: aggregate tok/s, Req/s, goodput); None for an empty or zero window."""
+    if not records:
+        return None
+    window = (max(r.t_end_ns for r in records) - min(r.t_scheduled_ns for r in records)) * NS
+    return count / window if window > 0 else None
+
+
 def _aggregate_output_rate(records: Sequence[RequestRecord]) -> Value:
     """sum N_out over the wall window from the first measured request's scheduled send to the last end."""
     ok = [r for r in records if r.status == "ok"]
-    if not records or not ok:
-        return None
-    window = (max(r.t_end_ns for r in records) - min(r.t_scheduled_ns for r in records)) * NS
-    total = sum(r.completion_tokens or 0 for r in ok)
-    return total / window if window > 0 else None
+    return per_window(sum(r.completion_tokens or 0 for r in ok), records) if ok else None
 
 
 def _request_rate(records: Sequence[RequestRecord]) -> Value:
     """Successful requests per second over the same window as the aggregate output rate."""
     ok = [r for r in records if r.status == "ok"]
-    if not records or not ok:
-        return None
-    window = (max(r.t_end_ns for r in records) - min(r.t_scheduled_ns for r in records)) * NS
-    return len(ok) / window if window > 0 else None
+    return per_window(len(ok), records) if ok else None
 
 
 _BUILTIN = (

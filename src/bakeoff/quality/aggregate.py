@@ -57,6 +57,12 @@ def bootstrap_ci(values: Sequence[float], boot: int = 2000, seed: int = 0) -> tu
     return ci95(means)
 
 
+def interval(values: Sequence[float]) -> list[float] | None:
+    """``bootstrap_ci`` rounded to 4 places, as summary.json keeps it; None for fewer than two values."""
+    ci = bootstrap_ci(values)
+    return None if ci is None else [round(ci[0], 4), round(ci[1], 4)]
+
+
 def _measured(records: Sequence[RequestRecord], model: str) -> list[RequestRecord]:
     return [r for r in records if r.model == model and not r.warmup and r.status == "ok"]
 
@@ -170,10 +176,6 @@ def model_quality(
     def rounded(x: float | None) -> float | None:
         return None if x is None else round(x, 4)
 
-    def interval(vals: list[float]) -> list[float] | None:
-        ci = bootstrap_ci(vals)
-        return None if ci is None else [round(ci[0], 4), round(ci[1], 4)]
-
     mean, case_scores = case_mean(per_case[True])
     mean_all, case_scores_all = case_mean(per_case[False])
     unparsed = sum(not j.ok for j in mine)
@@ -211,17 +213,12 @@ def reference_block(per_case: dict[str, list[tuple[float, float | None]]]) -> di
         return None
     rouge = [float(np.mean([r for r, _ in v])) for v in per_case.values()]
     recall = [float(np.mean(xs)) for v in per_case.values() if (xs := [t for _, t in v if t is not None])]
-
-    def ci(vals: list[float]) -> list[float] | None:
-        got = bootstrap_ci(vals)
-        return None if got is None else [round(got[0], 4), round(got[1], 4)]
-
     return {
         "n": len(per_case),
         "rouge_l": round(float(np.mean(rouge)), 4),
-        "rouge_l_ci95": ci(rouge),
+        "rouge_l_ci95": interval(rouge),
         "term_recall": round(float(np.mean(recall)), 4) if recall else None,
-        "term_recall_ci95": ci(recall),
+        "term_recall_ci95": interval(recall),
     }
 
 

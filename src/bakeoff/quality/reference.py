@@ -46,11 +46,15 @@ _WORD = re.compile(r"[^\W\d_]+(?:['\u2019&-][^\W\d_]+)*")
 _TERM = re.compile(rf"{_NUMBER.pattern}|{_WORD.pattern}")
 
 
+def _drop_possessive(word: str) -> str:
+    return re.sub(r"['\u2019]s$", "", word)
+
+
 def _norm(term: str) -> str:
     """One spelling per term: lower case; possessive ``'s`` dropped (``Marco's``: marco); a number
     loses letters after it and its thousands separators (``9th``: 9, ``3pm``: 3, ``1,950``: 1950) but
     keeps letters before it (``Q3``: q3); a date abbreviation becomes the full name (``Thu``: thursday)."""
-    low = re.sub(r"['\u2019]s$", "", term.lower())
+    low = _drop_possessive(term.lower())
     if any(ch.isdigit() for ch in low):
         low = re.sub(r"(?<=\d)[^\W\d_]+$", "", low)
         return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", low)
@@ -58,7 +62,7 @@ def _norm(term: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return [re.sub(r"['\u2019]s$", "", w) for w in _WORD.findall(text)]
+    return [_drop_possessive(w) for w in _WORD.findall(text)]
 
 
 def _is_date(raw: str, norm: str) -> bool:
@@ -92,7 +96,7 @@ def _names(text: str) -> set[str]:
             before = line[: w.start()].rstrip()
             opens = not before or before in ("-", "*") or before[-1] in ".!?:"
             if not opens and w.group() != w.group().lower() and w.group() != "I":
-                names.add(re.sub(r"['\u2019]s$", "", w.group()))
+                names.add(_drop_possessive(w.group()))
     return names
 
 

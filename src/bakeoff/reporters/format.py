@@ -15,6 +15,11 @@ def secs(v: float | None) -> str:
     return f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
 
 
+def per_s(v: float | None) -> str:
+    """A rate in requests per second: ``2.50/s`` or ``n/a``."""
+    return "n/a" if v is None else f"{v:.2f}/s"
+
+
 def rate(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.1f}"
 

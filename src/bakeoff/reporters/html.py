@@ -11,7 +11,7 @@ import numpy as np
 from ..recommend import Recommendation, recommend
 from ..results import ModelQuality, Summary, measured_samples
 from ..run_report import RunReport
-from .format import metric_cell, metric_columns, num, secs
+from .format import metric_cell, metric_columns, num, per_s, secs
 from .terminal import judge_cell, quality_cell, reference_cell
 
 W, ROW = 640, 26
@@ -194,10 +194,9 @@ def _slo_table(summary: Summary) -> list[str]:
             else "<td>-</td>"
             for t in terms
         )
-        good = "n/a" if m.slo.goodput_per_s is None else f"{m.slo.goodput_per_s:.2f}/s"
         out.append(
             f"<tr{'' if m.slo.met else ' class=bad'}><td>{_e(m.model)}</td>{cells}"
-            f"<td>{'met' if m.slo.met else 'missed'}</td><td>{good}</td>"
+            f"<td>{'met' if m.slo.met else 'missed'}</td><td>{per_s(m.slo.goodput_per_s)}</td>"
             f"<td>{m.slo.good_requests}/{m.slo.requests}</td></tr>"
         )
     return [*out, "</table>"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..monitors.energy import ENERGY_FORMULA
 from ..results import JudgeInfo, ModelQuality, ModelSummary, RunQuality, Summary
 from ..run_report import RunReport
-from .format import md, metric_cell, metric_columns, num, rate, secs
+from .format import md, metric_cell, metric_columns, num, per_s, rate, secs
 
 DEFINITIONS = """\
 - **TTFT** = t1 - t0: from just before the request is written to the first content-carrying event.
@@ -142,10 +142,9 @@ def _slo(summary: Summary) -> list[str]:
         cells = [
             f"{secs(by[t].value)} ({'met' if by[t].met else '**missed**'})" if t in by else "-" for t in terms
         ]
-        good = m.slo.goodput_per_s
         out.append(
             f"| {md(m.model)} | " + " | ".join(cells) + f" | {'met' if m.slo.met else '**missed**'} "
-            f"| {'n/a' if good is None else f'{good:.2f}/s'} | {m.slo.good_requests}/{m.slo.requests} |"
+            f"| {per_s(m.slo.goodput_per_s)} | {m.slo.good_requests}/{m.slo.requests} |"
         )
     return out
 

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..results import Agreement, ModelQuality, ModelSummary, Qualification, Resources, Summary
-from .format import metric_cell, metric_columns, rate, secs, short_names
+from .format import metric_cell, metric_columns, per_s, rate, secs, short_names
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
 
@@ -57,8 +57,7 @@ def slo_cells(m: ModelSummary) -> list[str]:
     """``met`` / ``missed`` and the goodput in requests per second (``-`` without an SLO result)."""
     if m.slo is None:
         return ["-", "-"]
-    good = m.slo.goodput_per_s
-    return ["[green]met[/]" if m.slo.met else "[red]missed[/]", "n/a" if good is None else f"{good:.2f}/s"]
+    return ["[green]met[/]" if m.slo.met else "[red]missed[/]", per_s(m.slo.goodput_per_s)]
 
 
 def reference_cell(q: ModelQuality | None) -> str:

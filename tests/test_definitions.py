@@ -36,8 +36,9 @@ def test_the_built_in_table() -> None:
     assert [m.name for m in d.window_metrics_defs()] == [
         "aggregate_output_tokens_per_s",
         "request_throughput_per_s",
+        "completion_rate_per_s",
     ]
-    assert len(d.request_metrics_defs()) == len(names) - 2
+    assert len(d.request_metrics_defs()) == len(names) - 3
     assert (
         d.get("request_throughput_per_s").unit == "req/s"
         and d.get("request_throughput_per_s").higher_is_better

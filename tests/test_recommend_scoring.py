@@ -224,6 +224,7 @@ def test_to_json_by_hand() -> None:
         "quality": None,
         "checks": None,
         "memory": 200.0,
+        "capacity": None,
     }
     none = recommend(summary(model("x", 1, 1, 1, status="error"))).to_json()
     assert (none["winner"], none["runners_up"], none["dimensions"], none["notes"]) == (None, [], [], [])
@@ -321,7 +322,7 @@ def test_parse_weights_messages() -> None:
     with pytest.raises(UsageError) as e:
         parse_weights("speed=1")
     assert e.value.message == "unknown weight 'speed'"
-    assert e.value.hint == "use latency, throughput, quality, checks, memory"
+    assert e.value.hint == "use latency, throughput, quality, checks, memory, capacity"
     with pytest.raises(UsageError, match="weight quality must be a number, got '2=3'"):
         parse_weights("quality=2=3")
     assert parse_weights("latency=2,,memory=1")["memory"] == 1.0

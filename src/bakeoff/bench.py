@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import embedded
+from .capacity import summarize_load
 from .config import BenchSettings, PromptCase
 from .load.events import EventSink, MeasureStarted, ModelEnded, ModelStarted, ProgressEvent, RequestDone
+from .load.profile import parse_profile
 from .load.runner import ModelOutcome, Runner
 from .metrics.definitions import per_request_values
 from .metrics.request import request_metrics
@@ -34,7 +36,7 @@ from .results import Resources, RunInfo, Summary, load_summary, save_summary
 from .run_folder import RunFolderError, claim
 from .run_report import RunReport
 from .slo import check_streaming, evaluate, parse_slo
-from .summarize import summarize_model, warm_cache_note
+from .summarize import data_notes, summarize_model, warm_cache_note
 from .targets import ModelTarget, catalog_facts
 
 
@@ -106,8 +108,11 @@ def build_summary(
     for o in outcomes:
         recs = [r for r in records if r.model == o.target.name]
         row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, _facts(o))
-        if settings.slo and recs:
-            row.slo = evaluate(parse_slo(settings.slo), recs)
+        terms = parse_slo(settings.slo) if settings.slo else ()
+        if terms and recs:
+            row.slo = evaluate(terms, recs)
+        if o.stages:
+            row.load = summarize_load(recs, o.stages, terms)
         model_bytes, download = _model_bytes(o.target, o.info)
         row.resources = Resources.model_validate(
             derive_resources(
@@ -126,6 +131,7 @@ def build_summary(
         models.append(row)
         if note := warm_cache_note(o.target.name, recs, settings.prompt_cache):
             notes.append(note)
+        notes += data_notes(o.target.name, recs)
     run_settings = settings.model_dump(mode="json")
     run_settings["prompt_count"] = len(prompts)
     run_settings["prompts_sha256"] = prompts_fingerprint(prompts)
@@ -170,8 +176,10 @@ def recover_summary(folder: Path) -> Summary | None:
         backend = recs[0].backend if recs else (old.backend if old else "unknown")
         row = summarize_model(name, backend, status, error, recs, dict(old.info) if old else {})
         slo_text = saved.run.settings.get("slo") if saved else None
-        if slo_text and recs:
-            row.slo = evaluate(parse_slo(str(slo_text)), recs)
+        terms = parse_slo(str(slo_text)) if slo_text else ()
+        if terms and recs:
+            row.slo = evaluate(terms, recs)
+        row.load = summarize_load(recs, None, terms)
         models.append(row)
     run = saved.run.model_copy() if saved else RunInfo(settings={}, environment={}, started_at="unknown")
     run.interrupted = True
@@ -205,6 +213,8 @@ def run_bench(
     propagates."""
     if settings.slo:  # a library caller gets the CLI's checks before anything runs
         check_streaming(parse_slo(settings.slo), settings.stream)
+    if settings.profile:
+        parse_profile(settings.profile)
     claim(out_dir, overwrite=overwrite)
     started = _now_iso()
     env = snapshot()
@@ -244,8 +254,14 @@ def run_bench(
         return summary
 
     async def main() -> None:
-        for outcome in outcomes:
-            await runner.run_model(outcome.target, outcome)
+        run_end = (
+            None if settings.max_seconds is None else time.perf_counter_ns() + int(settings.max_seconds * 1e9)
+        )
+        for i, outcome in enumerate(outcomes):
+            share = None  # --max-seconds: each model gets an equal share of the time still left
+            if run_end is not None:
+                share = time.perf_counter_ns() + (run_end - time.perf_counter_ns()) // (len(outcomes) - i)
+            await runner.run_model(outcome.target, outcome, share)
             partial = build_summary(settings, env, started, outcomes, writer.records, prompts)
             save_summary(apply_quality(partial, out_dir, prompts, writer.records), out_dir)
 

@@ -205,6 +205,19 @@ class BenchSettings(BaseModel):
     rate: float | None = Field(default=None, gt=0, description="open loop: requests per second")
     arrival: Literal["constant", "poisson"] = "constant"
     slo: str | None = Field(default=None, description='e.g. "ttft_p95<=2s,latency_p95<=10s" (slo.py)')
+    profile: str | None = Field(
+        default=None, description="sweep | rates=1,2,4 | concurrency=1,4 (load/profile.py)"
+    )
+    stage_seconds: float | None = Field(
+        default=None, gt=0, description="each stage sends for at most this long"
+    )
+    stage_requests: int | None = Field(default=None, ge=1, description="each stage sends at most this many")
+    max_seconds: float | None = Field(default=None, gt=0, description="the whole run's time budget")
+    data: str | None = Field(default=None, description="prompt_tokens=256,output_tokens=64 (synthetic.py)")
+    tokenizer: str | None = Field(
+        default=None, description="--data with an endpoint: a GGUF or tokenizer.json"
+    )
+    max_concurrency: int | None = Field(default=None, ge=1, le=4096, description="requests in flight at most")
     timeout_s: float = Field(default=120.0, gt=0)
     endpoint: str | None = None
     max_memory_mb: float | None = Field(default=None, gt=0)

@@ -21,9 +21,14 @@ from .errors import UsageError
 from .metrics.stats import ci95
 from .results import ModelSummary, Summary, load_records, measured_samples
 
-DIMENSIONS = ("latency", "throughput", "quality", "checks", "memory")
+DIMENSIONS = ("latency", "throughput", "quality", "checks", "memory", "capacity")
 LOWER_IS_BETTER = frozenset({"latency", "memory"})
-DEFAULT_WEIGHTS = {"latency": 1.0, "throughput": 1.0, "quality": 2.0, "checks": 1.0, "memory": 0.5}
+DEFAULT_WEIGHTS = {
+    "latency": 1.0, "throughput": 1.0, "quality": 2.0, "checks": 1.0, "memory": 0.5, "capacity": 1.0,
+}  # fmt: skip
+OPTIONAL = frozenset({"capacity"})
+"""Dimensions only some runs measure (capacity needs --profile and --slo): left out without a note
+when no model has them."""
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -50,6 +55,8 @@ class Constraints:
     max_memory_mb: float | None = None
     max_p95_s: float | None = None
     min_quality: float | None = None
+    min_capacity: float | None = None
+    """Requests per second the model must carry within the run's SLO (``capacity.py``)."""
     licenses: tuple[str, ...] = ()
     capability: str | None = None
 
@@ -129,7 +136,13 @@ def _values(m: ModelSummary, source: str) -> dict[str, float | None]:
         "quality": quality_value(m, source),
         "checks": ch,
         "memory": m.resources.peak_rss_mb,
+        "capacity": capacity_of(m),
     }
+
+
+def capacity_of(m: ModelSummary) -> float | None:
+    """Requests per second within the run's SLO; None without --profile and --slo."""
+    return m.load.capacity.per_s if m.load and m.load.capacity else None
 
 
 def _check(m: ModelSummary, c: Constraints, trust_judge: bool) -> str | None:
@@ -143,6 +156,12 @@ def _check(m: ModelSummary, c: Constraints, trust_judge: bool) -> str | None:
             return f"peak memory {peak:.0f} MB > budget {c.max_memory_mb:g} MB"
     if c.max_p95_s is not None and (m.latency_s.p95 is None or m.latency_s.p95 > c.max_p95_s):
         return f"p95 latency {m.latency_s.p95 or float('nan'):.2f} s > SLO {c.max_p95_s:g} s"
+    if c.min_capacity is not None:
+        cap = capacity_of(m)
+        if cap is None:
+            return "capacity unknown: run bench with --profile and --slo to measure it"
+        if cap < c.min_capacity:
+            return f"capacity {cap:.2f} req/s within the SLO < minimum {c.min_capacity:g}"
     q = quality_value(m, "trusting" if trust_judge else "score")
     if c.min_quality is not None and (q is None or q < c.min_quality):
         return f"quality {q if q is not None else 'unknown'} < minimum {c.min_quality:g}"
@@ -205,6 +224,8 @@ def recommend(
         return Recommendation(None, [], "no model meets the constraints", cands, [], w)
     dims = [d for d in DIMENSIONS if w.get(d, 0) > 0 and all(x.values[d] is not None for x in ok)]
     for d in DIMENSIONS:
+        if d in OPTIONAL and all(x.values[d] is None for x in ok):
+            continue
         if w.get(d, 0) > 0 and d not in dims:
             notes.append(f"{d} left out of the score: not measured for every remaining model")
     unqualified = sorted({j for m in passing if m.quality for j in m.quality.unqualified_judges})
@@ -303,4 +324,5 @@ def _fmt(d: str | None, v: float | None) -> str:
         "quality": f"{v:.2f}",
         "checks": f"{v:.0%} of checks",
         "memory": f"{v:.0f} MB",
+        "capacity": f"{v:.2f} req/s",
     }[d]

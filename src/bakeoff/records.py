@@ -45,6 +45,8 @@ class RequestRecord:
     error: str | None = None
     error_kind: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    stage: str | None = None
+    """The load stage of ``--profile`` it was sent in (``load.profile.Stage.label``); None without one."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

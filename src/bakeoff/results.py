@@ -283,6 +283,51 @@ class SloResult(_Strict):
     goodput_per_s: float | None = None
 
 
+class StageSummary(_Strict):
+    """One load stage of ``--profile`` (``capacity.py``): its load, what it achieved, its statistics."""
+
+    label: str
+    kind: Literal["closed", "open"]
+    concurrency: int | None = None
+    offered_rate_per_s: float | None = None
+    """The asked rate of an open-loop stage; None for a closed loop (its load is a concurrency)."""
+    achieved_rate_per_s: float | None = None
+    """The rate the server sustained: (n - 1) / (last end - first end) over the stage's successful
+    requests, warm-up ones included (``metrics.definitions.completion_rate``)."""
+    output_tokens_per_s: float | None = None
+    requests: RequestCounts = Field(default_factory=RequestCounts)
+    cut_off: int = 0
+    """Requests still running when the stage's time ran out (in ``requests.error``, and failures for
+    the SLO: they had run longer than the stage allowed)."""
+    error_rate: float | None = None
+    """Failed requests / requests, cut-off ones left out of both (the clock, not the model, ended them)."""
+    stats: dict[str, Stats] = Field(default_factory=dict)
+    """STATS of ``STAGE_METRICS`` over the stage's successful measured requests."""
+    slo: SloResult | None = None
+
+
+class Capacity(_Strict):
+    """The highest achieved rate that met the SLO, interpolated between the stages around it."""
+
+    per_s: float | None = None
+    basis: Literal["interpolated", "at least", "none met"] = "none met"
+    """``interpolated`` between ``below`` (met) and ``above`` (missed); ``at least``: the fastest stage
+    met it, so the limit lies higher; ``none met``: not even the slowest stage met it (``per_s`` 0)."""
+    below: str | None = None
+    above: str | None = None
+    limiting: str | None = None
+    """The SLO term that crossed its limit first between ``below`` and ``above``."""
+
+
+class LoadSummary(_Strict):
+    """A model under ``--profile``: each stage, the saturation rate and, with ``--slo``, capacity."""
+
+    stages: list[StageSummary] = Field(default_factory=list)
+    saturation_per_s: float | None = None
+    """The highest achieved rate of any stage."""
+    capacity: Capacity | None = None
+
+
 def _is_stats(v: Any) -> bool:
     """A STATS object of the data contract (``n`` and the statistics, nothing else)."""
     return isinstance(v, dict) and "n" in v and set(v) <= set(Stats.model_fields)
@@ -313,6 +358,8 @@ class ModelSummary(_Strict):
     """None (``{}`` in summary.json) for a run without saved prompt cases."""
     slo: SloResult | None = None
     """Against the run's ``--slo``; None without one."""
+    load: LoadSummary | None = None
+    """Per stage of the run's ``--profile``; None without one."""
 
     @model_validator(mode="before")
     @classmethod

@@ -125,3 +125,27 @@ def warm_cache_note(model: str, records: Sequence[RequestRecord], mode: str) -> 
         f"{model}: median TTFT of repeated prompts ({warm * 1000:.1f} ms) is under half of their first "
         f"sending's ({cold * 1000:.1f} ms); {why}."
     )
+
+
+def data_notes(model: str, records: Sequence[RequestRecord]) -> list[str]:
+    """``--data`` runs: where the forced answer length did not hold, and prompt lengths counted in
+    whitespace words (no tokenizer known) rather than the model's tokens."""
+    asked = [r for r in records if not r.warmup and r.status == "ok" and "data" in r.extra]
+    if not asked:
+        return []
+    notes = []
+    short = [r for r in asked if r.extra["data"].get("length_held") is False]
+    if short:
+        got = sorted({r.completion_tokens for r in short if r.completion_tokens is not None})
+        notes.append(
+            f"{model}: the forced answer length did not hold for {len(short)} of {len(asked)} requests "
+            f"(answers of {', '.join(map(str, got[:5]))}{'...' if len(got) > 5 else ''} tokens): the engine "
+            "ignores min_tokens / ignore_eos, so its timings are over shorter answers"
+        )
+    names = {str(r.extra["data"].get("tokenizer")) for r in asked}
+    if any(n.startswith("approximate") for n in names):
+        notes.append(
+            f"{model}: --data prompt lengths are approximate (whitespace words, not the model's tokens): "
+            "give --tokenizer a GGUF file or tokenizer.json"
+        )
+    return notes

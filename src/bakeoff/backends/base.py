@@ -23,6 +23,9 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     top_p: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    min_tokens: int | None = None
+    """Force the answer to at least this many tokens (the end-of-sequence token suppressed until then),
+    where the engine allows: ``--data``'s fixed answer lengths."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class Backend(Protocol):
     Optional class-level hooks, read where core modules would otherwise decide by backend name:
     ``spec_for(ref, endpoint)`` resolves ``BACKEND:REF``; ``option_problems(options)`` checks a
     models.json ``options`` block before any model loads; ``doctor_checks()``; ``in_process`` (its
-    memory is this process's) and ``threaded_engine`` (generates in a worker thread)."""
+    memory is this process's) and ``threaded_engine`` (generates in a worker thread). Optional
+    instance hook: ``tokenizer()``, the loaded model's tokenizer (``name``, ``encode``, ``decode``),
+    so ``--data`` builds prompts of an exact token count."""
 
     kind: str
     supports_streaming: bool

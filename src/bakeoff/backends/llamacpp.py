@@ -178,6 +178,7 @@ class LlamaCppBackend:
         self._lock = asyncio.Lock()
         self._format: Callable[[list[dict[str, str]]], tuple[str, bool, list[str]]] | None = None
         self.chat_format_used = ""
+        self._eog: list[int] | None = None
         self.realtime = bool(spec.options.get("realtime_stream", False))
         self.interval_s = float(spec.options.get("stream_interval_ms", 0)) / 1000
 
@@ -340,6 +341,16 @@ class LlamaCppBackend:
             n_out = 0
             carried = 0
             finish = "length"
+            forced = request.min_tokens or 0
+            if forced:
+                eog = self._eog_ids()
+
+                def no_end(_ids: Any, scores: Any) -> Any:  # the end of sequence waits for min_tokens
+                    if n_out < forced:
+                        scores[eog] = -float("inf")
+                    return scores
+
+                sampling["logits_processor"] = llama_cpp.LogitsProcessorList([no_end])
             # reset=True: with reuse, generate() itself keeps the longest matching prefix of the KV cache
             for token in llm.generate(tokens, temp=request.temperature, reset=True, **sampling):
                 t = time.perf_counter_ns()
@@ -351,7 +362,7 @@ class LlamaCppBackend:
                 piece = decoder.decode(llm.detokenize([token], special=False))
                 if piece:
                     text_so_far += piece
-                    hit = next((s for s in stops if s in text_so_far), None)
+                    hit = None if n_out < forced else next((s for s in stops if s in text_so_far), None)
                     if hit:
                         cut = text_so_far.index(hit)
                         keep = piece[: max(0, len(piece) - (len(text_so_far) - cut))]
@@ -373,9 +384,36 @@ class LlamaCppBackend:
         finally:
             put(None)
 
+    def _eog_ids(self) -> list[int]:
+        """Every end-of-generation token id of the loaded vocabulary (computed once)."""
+        if self._eog is None:
+            llama_cpp = _import_llama()
+            vocab = self.llm._model.vocab
+            self._eog = [i for i in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, i)]
+        return self._eog
+
+    def tokenizer(self) -> _LlamaTokenizer | None:
+        """The loaded model's own tokenizer (``--data`` builds prompts of an exact length with it)."""
+        return _LlamaTokenizer(self.llm) if self.llm is not None else None
+
     async def close(self) -> None:
         if self.llm is not None:
             llm, self.llm = self.llm, None
             close = getattr(llm, "close", None)
             if close:
                 await asyncio.to_thread(close)
+
+
+class _LlamaTokenizer:
+    """A loaded llama.cpp model's tokenizer: text to ids and back, without special tokens."""
+
+    name = "the model's own (llama.cpp)"
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(self._llm.detokenize(ids)).decode("utf-8", errors="replace")

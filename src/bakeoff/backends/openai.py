@@ -124,6 +124,9 @@ class OpenAIBackend:
             body["top_p"] = req.top_p
         if req.stream:
             body["stream_options"] = {"include_usage": True}
+        if req.min_tokens:  # vLLM's and llama.cpp server's extras for a forced answer length
+            body["min_tokens"] = req.min_tokens
+            body["ignore_eos"] = True
         body.update(self.spec.options)
         body.update(req.extra)
         return body

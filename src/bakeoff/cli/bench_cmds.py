@@ -33,13 +33,15 @@ from ..config import (
 )
 from ..datasets import load_dataset
 from ..errors import UsageError
-from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone
-from ..reporters import RENDERERS
+from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone, StageStarted
+from ..load.profile import parse_profile
+from ..reporters import RENDERERS, load_stages
 from ..reporters.terminal import summary_table
 from ..results import load_summary
 from ..run_folder import claim, locate
 from ..run_report import RunReport
 from ..slo import check_streaming, parse_slo
+from ..synthetic import parse_data
 from ..targets import prepare_embedded, resolve_targets
 from .app import Terminated, _model_names, _split, app, console, err_console, sigterm_as_interrupt
 
@@ -181,6 +183,59 @@ def bench(
     poisson: Annotated[
         bool, typer.Option("--poisson", help="With --rate: Poisson arrivals instead of even spacing.")
     ] = False,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Synthetic prompts by token length, e.g. prompt_tokens=256,output_tokens=64 (also _stdev, "
+            "_min, _max, samples=N): built per model with its tokenizer, answers forced to their length.",
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            help="With --data and an endpoint: a .gguf file or a folder with tokenizer.json to count "
+            "prompt tokens (else whitespace words, labelled approximate).",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Load stages: sweep[=N] (synchronous, max throughput, then rates between), rates=1,2,4 "
+            "(open loop) or concurrency=1,4,16 (closed loop). Each stage gets --warmup requests per "
+            "stream first.",
+        ),
+    ] = None,
+    stage_seconds: Annotated[
+        float | None,
+        typer.Option("--stage-seconds", help="With --profile: each stage sends for at most this long."),
+    ] = None,
+    stage_requests: Annotated[
+        int | None,
+        typer.Option(
+            "--stage-requests",
+            help="With --profile: each stage sends at most this many measured requests (default without "
+            "--stage-seconds: prompts x rounds).",
+        ),
+    ] = None,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds",
+            help="Time budget of the whole run, shared equally by the models (and a model's stages); "
+            "requests still running at the end are cut off.",
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrency",
+            help="Requests in flight at most in open-loop stages and --rate runs, and the throughput "
+            "stage's concurrency (default 32 with --profile).",
+        ),
+    ] = None,
     slo: Annotated[
         str | None,
         typer.Option(
@@ -212,11 +267,19 @@ def bench(
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
 
     cases: list[PromptCase]
-    if sum(x is not None for x in (prompts, prompt, suite, dataset)) > 1:
-        raise UsageError("give only one of --prompts, --prompt, --suite and --dataset")
+    if sum(x is not None for x in (prompts, prompt, suite, dataset, data)) > 1:
+        raise UsageError("give only one of --prompts, --prompt, --suite, --dataset and --data")
     if (column is not None or samples is not None) and dataset is None:
         raise UsageError("--column and --samples go with --dataset")
-    if dataset is not None:
+    if tokenizer is not None and data is None:
+        raise UsageError("--tokenizer goes with --data")
+    if tokenizer is not None and not Path(tokenizer).expanduser().exists():
+        raise UsageError(f"--tokenizer {tokenizer}: no such file or folder")
+    if data is not None:
+        spec = parse_data(data)
+        cases = spec.placeholder_cases(seed if seed is not None else 0)
+        source = f"--data {data}"
+    elif dataset is not None:
         draw = seed if seed is not None else 0
         cases = load_dataset(dataset, column, samples, draw)
         source = f"{dataset} (column {column or 'prompt'}" + (
@@ -235,6 +298,14 @@ def bench(
     names = _model_names(models, env, ep, user_models)
     if slo is not None:  # a malformed --slo is a usage error before anything loads
         check_streaming(parse_slo(slo), stream)
+    if profile is not None:
+        parse_profile(profile)
+        if rate is not None:
+            raise UsageError(
+                "give --rate or --profile, not both", hint="--profile rates=R runs one open-loop stage"
+            )
+    elif stage_seconds is not None or stage_requests is not None:
+        raise UsageError("--stage-seconds and --stage-requests go with --profile")
 
     try:
         given = {  # a flag wins over its environment variable; anything unset takes BenchSettings' default
@@ -248,6 +319,13 @@ def bench(
             "max_memory_mb": max_memory_mb,
             "rate": rate,
             "slo": slo,
+            "profile": profile,
+            "data": data,
+            "tokenizer": tokenizer,
+            "stage_seconds": stage_seconds,
+            "stage_requests": stage_requests,
+            "max_seconds": max_seconds,
+            "max_concurrency": max_concurrency,
             "watts_per_core": watts_per_core,
             "price_per_kwh": price_per_kwh,
         }
@@ -286,13 +364,14 @@ def bench(
 
         prepare_embedded(targets, on_asm)
 
-    per_model = len(cases) * settings.rounds + settings.warmup
+    per_model = None if settings.profile else len(cases) * settings.rounds + settings.warmup
     err_console.print(
         f"[bold]bakeoff[/] {len(targets)} models x {len(cases)} prompts x {settings.rounds} rounds "
         f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}"
         f"{' (cases may set their own)' if any(c.max_tokens for c in cases) else ''}, "
         f"{'streaming' if settings.stream else 'non-streaming'}, "
-        f"concurrency {settings.concurrency} -> {out_dir}"
+        + (f"profile {settings.profile}" if settings.profile else f"concurrency {settings.concurrency}")
+        + f" -> {out_dir}"
     )
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -307,16 +386,20 @@ def bench(
         def on_event(event: ProgressEvent) -> None:
             if isinstance(event, ModelStarted):
                 bars[event.model] = prog.add_task(escape(event.model), total=per_model, status="loading")
+            elif isinstance(event, StageStarted) and (bar := bars.get(event.model)) is not None:
+                prog.update(bar, status=f"stage {escape(event.label)}")
             elif isinstance(event, RequestDone):
                 bar = bars.get(event.record.model)
-                if bar is not None:
+                if bar is not None and event.record.stage is not None:
+                    prog.update(bar, advance=1)
+                elif bar is not None:
                     prog.update(bar, advance=1, status="warm-up" if event.record.warmup else "measuring")
             elif isinstance(event, ModelEnded) and (bar := bars.get(event.model)) is not None:
                 colour = "green" if event.status == "ok" else "red"
                 note = f"[{colour}]{event.status}[/]" + (
                     f": {escape(event.error[:70])}" if event.error else ""
                 )
-                prog.update(bar, status=note, completed=per_model)
+                prog.update(bar, status=note, completed=per_model or prog.tasks[bar].completed)
 
         try:
             with sigterm_as_interrupt():
@@ -328,6 +411,8 @@ def bench(
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
     console.print(summary_table(summary))
+    for table in load_stages.terminal_tables(summary):
+        console.print(table)
     for note in summary.run.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     for m in summary.models:
@@ -368,6 +453,8 @@ def report(
         sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     elif fmt == "table":
         console.print(summary_table(summary))
+        for table in load_stages.terminal_tables(summary):
+            console.print(table)
 
 
 @app.command()
@@ -415,6 +502,13 @@ def recommend(
     min_quality: Annotated[
         float | None, typer.Option("--min-quality", help="Minimum mean quality score.")
     ] = None,
+    min_capacity: Annotated[
+        float | None,
+        typer.Option(
+            "--min-capacity",
+            help="Exclude models that carry fewer requests/s within the run's --slo (needs a --profile run).",
+        ),
+    ] = None,
     license_: Annotated[
         str | None, typer.Option("--license", help="Allowed licenses, e.g. apache-2.0,mit.")
     ] = None,
@@ -435,6 +529,7 @@ def recommend(
         max_memory_mb=max_memory_mb,
         max_p95_s=max_p95_s,
         min_quality=min_quality,
+        min_capacity=min_capacity,
         licenses=tuple(x.lower() for x in _split(license_ or "")),
         capability=capability,
     )

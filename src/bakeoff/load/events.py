@@ -10,10 +10,19 @@ from ..records import RequestRecord
 
 @dataclass(frozen=True)
 class ModelStarted:
-    """A model's turn begins; ``total`` requests (warm-up included) are planned."""
+    """A model's turn begins; ``total`` requests (warm-up included) are planned (None: a profile,
+    whose stages are bounded by time or depend on what earlier stages measured)."""
 
     model: str
-    total: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    """A load stage of ``--profile`` begins (``label`` as its records carry it)."""
+
+    model: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -43,5 +52,5 @@ class ModelEnded:
     error: str | None
 
 
-ProgressEvent = ModelStarted | ModelLoaded | MeasureStarted | RequestDone | ModelEnded
+ProgressEvent = ModelStarted | ModelLoaded | MeasureStarted | StageStarted | RequestDone | ModelEnded
 EventSink = Callable[[ProgressEvent], None]

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
 from ..config import BenchSettings, PromptCase
 from ..errors import BakeoffError, RequestError
+from ..metrics import definitions
 from ..plugins import load_backend_class
 from ..records import ContentEvent, RequestRecord
+from ..synthetic import Tokenizer, WordTokenizer, build_cases, load_tokenizer, parse_data
 from ..targets import ModelTarget
 from .cache_tag import new_tag, tagged
-from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted
+from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
+from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
 from .schedule import arrival_offsets
 
 
@@ -37,6 +41,8 @@ class ModelOutcome:
     info: dict[str, Any] = field(default_factory=dict)
     aborted: str | None = None
     resources: dict[str, Any] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+    """The profile's stages in the order they ran (empty for a run without ``--profile``)."""
 
 
 RecordSink = Callable[[RequestRecord], None]
@@ -47,6 +53,9 @@ class Job:
     prompt: PromptCase
     round: int
     warmup: bool
+    stage: str | None = None
+    data: dict[str, Any] | None = None
+    """``--data``: the prompt's token count, the forced answer length and the tokenizer used."""
 
 
 class Runner:
@@ -66,16 +75,29 @@ class Runner:
         self.on_record = on_record
         self.on_event: EventSink = on_event or (lambda event: None)
         self.max_consecutive_failures = max_consecutive_failures
+        self._tokenizer: Tokenizer | None = None
+
+    def shared_tokenizer(self) -> Tokenizer:
+        """``--tokenizer``'s tokenizer (loaded once per run), else whitespace words (approximate)."""
+        if self._tokenizer is None:
+            path = self.settings.tokenizer
+            self._tokenizer = load_tokenizer(path) if path else WordTokenizer()
+        return self._tokenizer
 
     def jobs(self) -> tuple[list[Job], list[Job]]:
         warm = [Job(self.prompts[i % len(self.prompts)], 0, True) for i in range(self.settings.warmup)]
         measured = [Job(p, r, False) for r in range(1, self.settings.rounds + 1) for p in self.prompts]
         return warm, measured
 
-    async def run_model(self, target: ModelTarget, outcome: ModelOutcome) -> None:
-        """Benchmark one model, filling ``outcome``; never raises for model or request failures."""
+    async def run_model(
+        self, target: ModelTarget, outcome: ModelOutcome, deadline_ns: int | None = None
+    ) -> None:
+        """Benchmark one model, filling ``outcome``; never raises for model or request failures.
+        ``deadline_ns`` (a ``perf_counter_ns`` value, from ``--max-seconds``) ends its turn: no request
+        is sent after it and any still running is cut off."""
         warm, measured = self.jobs()
-        self.on_event(ModelStarted(target.name, len(warm) + len(measured)))
+        total = None if self.settings.profile else len(warm) + len(measured)
+        self.on_event(ModelStarted(target.name, total))
         if target.error or target.spec is None:
             outcome.status, outcome.error = "error", target.error or "no model spec"
             self.on_event(ModelEnded(target.name, outcome.status, outcome.error))
@@ -92,7 +114,7 @@ class Runner:
             outcome.status, outcome.error = "error", f"load failed: {type(exc).__name__}: {exc}"
         if outcome.error is None and backend is not None:
             try:
-                await self._send_all(backend, target, warm, measured, outcome)
+                await _ModelRun(self, backend, target, outcome, deadline_ns).run()
             finally:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(backend.close(), timeout=30)
@@ -101,86 +123,19 @@ class Runner:
                 await backend.close()
         self.on_event(ModelEnded(target.name, outcome.status, outcome.error))
 
-    async def _send_all(
+    async def send(
         self,
         backend: Backend,
         target: ModelTarget,
-        warm: list[Job],
-        measured: list[Job],
-        outcome: ModelOutcome,
-    ) -> None:
-        ok = 0
-        errors: list[str] = []
-        consecutive = 0
-
-        def tally(job: Job, rec: RequestRecord) -> None:
-            nonlocal ok, consecutive
-            self.on_record(rec)
-            if rec.status == "ok":
-                consecutive = 0
-                ok += 0 if job.warmup else 1
-            else:
-                consecutive += 1
-                errors.append(rec.error or "unknown error")
-                if consecutive >= self.max_consecutive_failures:
-                    outcome.aborted = (
-                        f"stopped after {consecutive} consecutive failed requests; last: {rec.error}"
-                    )
-
-        async def worker(queue: asyncio.Queue[Job]) -> None:
-            while True:
-                try:
-                    job = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                if outcome.aborted:
-                    return
-                tally(job, await self.send(backend, target, job))
-
-        async def open_loop(jobs: list[Job]) -> None:
-            """Send each job at its scheduled time whatever is still in flight (no coordinated omission)."""
-            start = time.perf_counter_ns()
-            offsets = arrival_offsets(
-                len(jobs), self.settings.rate or 1.0, self.settings.arrival, self.settings.seed
-            )
-
-            async def fire(job: Job, at_ns: int) -> None:
-                delay = (at_ns - time.perf_counter_ns()) / 1e9
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if outcome.aborted:
-                    return
-                tally(job, await self.send(backend, target, job, scheduled_ns=at_ns))
-
-            await asyncio.gather(*(fire(j, start + off) for j, off in zip(jobs, offsets, strict=True)))
-
-        for phase in (warm, measured):
-            if phase is measured:
-                self.on_event(MeasureStarted(target.name))
-                if self.settings.rate:
-                    await open_loop(phase)
-                    break
-            queue: asyncio.Queue[Job] = asyncio.Queue()
-            for job in phase:
-                queue.put_nowait(job)
-            width = min(self.settings.concurrency, max(1, len(phase)))
-            await asyncio.gather(*(worker(queue) for _ in range(width)))
-            if outcome.aborted:
-                break
-        if ok:
-            outcome.status = "ok"
-            outcome.error = outcome.aborted
-        else:
-            outcome.status = "error"
-            outcome.error = outcome.aborted or (errors[0] if errors else "no measured requests")
-
-    async def send(
-        self, backend: Backend, target: ModelTarget, job: Job, scheduled_ns: int | None = None
+        job: Job,
+        scheduled_ns: int | None = None,
+        deadline_ns: int | None = None,
     ) -> RequestRecord:
         """Send one request and stamp its record; failures become error records, never exceptions.
 
         ``scheduled_ns`` is when an open-loop schedule meant it to go out (kept in the record, so
-        latency can be reported from it); closed loop, it is the dispatch time."""
+        latency can be reported from it); closed loop, it is the dispatch time. A request still running
+        at ``deadline_ns`` is cut off (error kind ``cut_off``)."""
         s = self.settings
         streams = s.stream and getattr(backend, "supports_streaming", True)
         messages, tag = job.prompt.messages(), None
@@ -194,6 +149,7 @@ class Runner:
             seed=s.seed,
             stream=s.stream,
             timeout_s=s.timeout_s,
+            min_tokens=job.data["output_tokens"] if job.data else None,
         )
         arrivals: list[tuple[int, int | None]] = []
         parts: list[str] = []
@@ -202,18 +158,25 @@ class Runner:
         kind: str | None = None
         t_dispatch = time.perf_counter_ns()
         t0 = t_dispatch  # replaced by the backend's own send time when it reports one
+        left_s = None if deadline_ns is None else max(0.0, (deadline_ns - t_dispatch) / 1e9)
         try:
-            async for ev in backend.stream_chat(req):
-                if isinstance(ev, TextDelta):
-                    if ev.text:
-                        arrivals.append((ev.t_ns, ev.tokens))
-                        parts.append(ev.text)
-                elif isinstance(ev, Completion):
-                    done = ev
-                elif isinstance(ev, Sent):
-                    t0 = ev.t_ns
+            async with asyncio.timeout(left_s) as budget:
+                async for ev in backend.stream_chat(req):
+                    if isinstance(ev, TextDelta):
+                        if ev.text:
+                            arrivals.append((ev.t_ns, ev.tokens))
+                            parts.append(ev.text)
+                    elif isinstance(ev, Completion):
+                        done = ev
+                    elif isinstance(ev, Sent):
+                        t0 = ev.t_ns
             if done is None:
                 raise RequestError("broken_stream", "backend ended without a final event")
+        except TimeoutError as exc:
+            if budget.expired():
+                error, kind = CUT_OFF_ERROR, CUT_OFF
+            else:
+                error, kind = f"TimeoutError: {exc}", "engine"
         except RequestError as exc:
             error, kind = exc.message, exc.kind
         except asyncio.CancelledError:
@@ -222,19 +185,25 @@ class Runner:
             error, kind = f"{type(exc).__name__}: {exc}", "engine"
         t_end = time.perf_counter_ns()
         events = [ContentEvent(t - t0, k) for t, k in arrivals]
+        extra: dict[str, Any] = {"cache_tag": tag} if tag else {}
+        if job.data:  # what --data asked of it, and (when it answered) whether the forced length held
+            extra["data"] = dict(job.data)
+            if done is not None and error is None:
+                extra["data"]["length_held"] = done.completion_tokens == job.data["output_tokens"]
         base = dict(
             model=target.name,
             backend=target.backend,
             prompt_id=job.prompt.id,
             round=job.round,
             warmup=job.warmup,
+            stage=job.stage,
             stream=streams,
             t_scheduled_ns=t_dispatch if scheduled_ns is None else scheduled_ns,
             t0_ns=t0,
             t_end_ns=t_end,
             events=tuple(events),
             output="".join(parts),
-            extra={"cache_tag": tag} if tag else {},
+            extra=extra,
         )
         if error is not None or done is None:
             return RequestRecord(status="error", error=error, error_kind=kind, **base)  # type: ignore[arg-type]
@@ -246,3 +215,230 @@ class Runner:
             finish_reason=done.finish_reason,
             **base,  # type: ignore[arg-type]
         )
+
+
+CUT_OFF = "cut_off"
+CUT_OFF_ERROR = "cut off: still running when its stage's time (or --max-seconds) ran out"
+
+
+class _ModelRun:
+    """One model's turn after loading: the warm-up, then its measured stages (one for a plain run,
+    the profile's otherwise), counting failures so a model that keeps failing is stopped early."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        backend: Backend,
+        target: ModelTarget,
+        outcome: ModelOutcome,
+        deadline_ns: int | None,
+    ) -> None:
+        self.runner, self.backend, self.target, self.outcome = runner, backend, target, outcome
+        self.settings = runner.settings
+        self.deadline_ns = deadline_ns
+        self.ok = 0
+        self.errors: list[str] = []
+        self.consecutive = 0
+        self.by_stage: dict[str | None, list[RequestRecord]] = {}
+        self.prompts = runner.prompts
+        self.data: dict[str, dict[str, Any]] = {}
+
+    def tally(self, rec: RequestRecord) -> None:
+        self.runner.on_record(rec)
+        self.by_stage.setdefault(rec.stage, []).append(rec)
+        if rec.status == "ok":
+            self.consecutive = 0
+            self.ok += 0 if rec.warmup else 1
+        elif rec.error_kind != CUT_OFF:  # the clock ran out: not the model failing
+            self.consecutive += 1
+            self.errors.append(rec.error or "unknown error")
+            if self.consecutive >= self.runner.max_consecutive_failures:
+                self.outcome.aborted = (
+                    f"stopped after {self.consecutive} consecutive failed requests; last: {rec.error}"
+                )
+
+    def _over(self) -> bool:
+        return self.deadline_ns is not None and time.perf_counter_ns() >= self.deadline_ns
+
+    def job(self, prompt: PromptCase, round_: int, warmup: bool, stage: str | None = None) -> Job:
+        return Job(prompt, round_, warmup, stage, self.data.get(prompt.id))
+
+    def use_synthetic_prompts(self) -> None:
+        """``--data``: this model's prompts, built to their token counts with its own tokenizer (else
+        ``--tokenizer``'s, else whitespace words)."""
+        s = self.settings
+        assert s.data is not None
+        own = getattr(self.backend, "tokenizer", None)
+        tok = own() if callable(own) else None
+        if tok is None:
+            tok = self.runner.shared_tokenizer()
+        cases, counts = build_cases(parse_data(s.data), s.seed, tok)
+        self.prompts = cases
+        self.data = {
+            c.id: {"prompt_tokens": n, "output_tokens": c.max_tokens, "tokenizer": tok.name}
+            for c, n in zip(cases, counts, strict=True)
+        }
+        self.outcome.info["data_tokenizer"] = tok.name
+
+    async def run(self) -> None:
+        s = self.settings
+        if s.data:
+            try:
+                self.use_synthetic_prompts()
+            except Exception as exc:  # a tokenizer's own failure is this model's, not the run's
+                self.outcome.status, self.outcome.error = "error", f"building --data prompts failed: {exc}"
+                return
+        warm = [self.job(self.prompts[i % len(self.prompts)], 0, True) for i in range(s.warmup)]
+        measured = [self.job(p, r, False) for r in range(1, s.rounds + 1) for p in self.prompts]
+        await self.closed(warm, min(s.concurrency, max(1, len(warm))), None, self.deadline_ns)
+        if not self.outcome.aborted:
+            self.runner.on_event(MeasureStarted(self.target.name))
+            if s.profile:
+                await self.profile(parse_profile(s.profile))
+            elif s.rate:
+                await self.open_loop(measured, s.rate, None, self.deadline_ns, None)
+            else:
+                await self.closed(measured, min(s.concurrency, max(1, len(measured))), None, self.deadline_ns)
+        o = self.outcome
+        if self._over() and not o.aborted:
+            o.aborted = "stopped at --max-seconds" if self.ok else None
+        if self.ok:
+            o.status, o.error = "ok", o.aborted
+        else:
+            o.status = "error"
+            o.error = o.aborted or (self.errors[0] if self.errors else "no measured request finished in time")
+
+    async def closed(
+        self, jobs: Iterable[Job], width: int, send_end_ns: int | None, hard_end_ns: int | None
+    ) -> None:
+        """Closed loop: ``width`` requests in flight, the next sent as one ends, until the jobs run out
+        or ``send_end_ns`` passes; anything running at ``hard_end_ns`` is cut off."""
+        queue = iter(jobs)
+
+        async def worker() -> None:
+            while not self.outcome.aborted and not _past(send_end_ns, hard_end_ns):
+                job = next(queue, None)
+                if job is None:
+                    return
+                self.tally(await self.runner.send(self.backend, self.target, job, deadline_ns=hard_end_ns))
+
+        await asyncio.gather(*(worker() for _ in range(width)))
+
+    async def open_loop(
+        self,
+        jobs: Sequence[Job],
+        rate: float,
+        send_end_ns: int | None,
+        hard_end_ns: int | None,
+        in_flight: int | None,
+    ) -> None:
+        """Send each job at its scheduled time whatever is still in flight (no coordinated omission),
+        with at most ``in_flight`` running (a later send waits for a slot; its queue delay shows it)."""
+        start = time.perf_counter_ns()
+        offsets = arrival_offsets(len(jobs), rate, self.settings.arrival, self.settings.seed)
+        slots = asyncio.Semaphore(in_flight) if in_flight else None
+
+        async def fire(job: Job, at_ns: int) -> None:
+            delay = (at_ns - time.perf_counter_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.outcome.aborted:
+                return
+            async with slots or contextlib.nullcontext():
+                if _past(send_end_ns, hard_end_ns):
+                    return
+                rec = await self.runner.send(
+                    self.backend, self.target, job, scheduled_ns=at_ns, deadline_ns=hard_end_ns
+                )
+                self.tally(rec)
+
+        ends = [start + off for off in offsets]
+        await asyncio.gather(
+            *(
+                fire(j, at)
+                for j, at in zip(jobs, ends, strict=True)
+                if send_end_ns is None or at < send_end_ns
+            )
+        )
+
+    def stage_jobs(self, stage: Stage, count: int | None, warm: int) -> Iterator[Job]:
+        """The stage's requests: ``warm`` warm-up ones, then ``count`` measured (endless when None),
+        cycling through the prompts (the round counts the cycles)."""
+        n = len(self.prompts)
+        i = 0
+        while count is None or i < warm + count:
+            k = max(0, i - warm)
+            yield self.job(self.prompts[k % n], k // n + 1, i < warm, stage.label)
+            i += 1
+
+    async def stage(self, stage: Stage, stages_left: int) -> list[RequestRecord]:
+        """Run one stage within its share of the time left; its records (warm-up included)."""
+        s = self.settings
+        now = time.perf_counter_ns()
+        share: float | None = s.stage_seconds
+        if self.deadline_ns is not None:
+            fair = (self.deadline_ns - now) / 1e9 / max(1, stages_left)
+            share = fair if share is None else min(share, fair)
+        count = s.stage_requests
+        if count is None and share is None:
+            count = len(self.prompts) * s.rounds
+        send_end = None if share is None else now + int(share * 1e9)
+        hard_end = self.deadline_ns  # closed loop: at most `concurrency` requests left to finish
+        if stage.kind == "open" and share is not None:  # an overloaded schedule's backlog is unbounded
+            drained = now + int(share * (1 + DRAIN_SHARE) * 1e9)
+            hard_end = drained if hard_end is None else min(hard_end, drained)
+        cap = s.max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self.runner.on_event(StageStarted(self.target.name, stage.label))
+        self.outcome.stages.append(stage)
+        if stage.kind == "closed":
+            width = min(stage.concurrency or 1, cap)
+            jobs = self.stage_jobs(stage, count, s.warmup * width)
+            await self.closed(jobs, width, send_end, hard_end)
+        else:
+            assert stage.rate is not None
+            n = count if count is not None else math.ceil(stage.rate * (share or 0.0)) - s.warmup
+            planned = list(self.stage_jobs(stage, max(1, n), s.warmup))
+            await self.open_loop(planned, stage.rate, send_end, hard_end, cap)
+        return self.by_stage.get(stage.label, [])
+
+    async def profile(self, profile: Profile) -> None:
+        fixed = profile.fixed_stages()
+        total = profile.count if profile.kind == "sweep" else len(fixed)
+        done: list[list[RequestRecord]] = []
+        for i, stage in enumerate(fixed):
+            if self.outcome.aborted or self._over():
+                return
+            done.append(await self.stage(stage, total - i))
+        if profile.kind != "sweep":
+            return
+        cap = self.settings.max_concurrency or DEFAULT_MAX_CONCURRENCY
+        for stage in [Stage("closed", cap, role="throughput")]:
+            if self.outcome.aborted or self._over():
+                return
+            done.append(await self.stage(stage, total - 1))
+        sync_rate, max_rate = (achieved_rate(recs) for recs in done)
+        if sync_rate is None or max_rate is None:
+            return
+        rates = sweep_rates(sync_rate, max_rate, profile.count - 2)
+        for i, rate in enumerate(rates):
+            if self.outcome.aborted or self._over():
+                return
+            await self.stage(Stage("open", rate=rate), len(rates) - i)
+
+
+DRAIN_SHARE = 0.5
+"""After a timed open-loop stage stops sending, requests in flight get this share of its time to finish
+before they are cut off (recorded as ``cut_off``): an overloaded schedule's backlog cannot eat the
+next stage. A closed-loop stage's (at most its concurrency) finish, within --max-seconds."""
+
+
+def _past(*ends: int | None) -> bool:
+    """Whether any of the given ``perf_counter_ns`` deadlines has passed (None: no deadline)."""
+    now = time.perf_counter_ns()
+    return any(end is not None and now >= end for end in ends)
+
+
+def achieved_rate(records: Sequence[RequestRecord]) -> float | None:
+    """A stage's achieved rate: the completion rate of all its requests, warm-up ones included (the
+    server was serving them: in a closed loop they finish among the first measured ones)."""
+    return definitions.completion_rate(records)

@@ -81,6 +81,17 @@ def _request_rate(records: Sequence[RequestRecord]) -> Value:
     return per_window(len(ok), records) if ok else None
 
 
+def completion_rate(records: Sequence[RequestRecord]) -> Value:
+    """Successful requests completed per second between the first and the last completion:
+    (n - 1) / (last end - first end). Unlike the window rate it leaves out the time before the first
+    answer (a queue filling, warm-up requests ahead), so a load stage reads the rate the server
+    sustained: the offered rate below saturation, the service rate above it. None below 2 requests."""
+    ends = sorted(r.t_end_ns for r in records if r.status == "ok")
+    if len(ends) < 2 or ends[-1] == ends[0]:
+        return None
+    return (len(ends) - 1) / ((ends[-1] - ends[0]) * NS)
+
+
 _BUILTIN = (
     Metric("latency_s", "E2E latency", "s", False, "request", per_request=lambda m: m.latency_s,
            columns=(Column("mean", "Avg latency", spread=True), Column("p95", "p95")),
@@ -109,6 +120,8 @@ _BUILTIN = (
            over_window=_aggregate_output_rate, columns=(Column("", "Agg tok/s"),), compare=False),
     Metric("request_throughput_per_s", "Request throughput", "req/s", True, "window",
            over_window=_request_rate, columns=(Column("", "Req/s"),), compare=False),
+    Metric("completion_rate_per_s", "Completion rate", "req/s", True, "window",
+           over_window=completion_rate, compare=False),
 )  # fmt: skip
 
 _REGISTRY: dict[str, Metric] = {m.name: m for m in _BUILTIN}

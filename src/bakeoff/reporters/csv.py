@@ -9,6 +9,7 @@ from ..metrics import definitions
 from ..metrics.stats import Stats
 from ..results import ModelQuality
 from ..run_report import RunReport
+from . import load_stages
 
 _FIELDS = tuple(Stats.model_fields)  # n, mean, min, max, p50, p90, p95, p99, std
 _RESOURCES = (
@@ -63,6 +64,7 @@ def render_csv(report: RunReport) -> str:
         "reference_term_recall",
         "slo_met",
         "slo_goodput_per_s",
+        *load_stages.CSV_HEADERS,
     ]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -91,6 +93,7 @@ def render_csv(report: RunReport) -> str:
             _cell(ref.term_recall if ref else None),
             _cell(m.slo.met if m.slo else None),
             _cell(m.slo.goodput_per_s if m.slo else None),
+            *(_cell(v) for v in load_stages.csv_cells(m)),
         ]
         w.writerow(row)
     return buf.getvalue()

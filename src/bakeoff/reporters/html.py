@@ -11,6 +11,7 @@ import numpy as np
 from ..recommend import Recommendation, recommend
 from ..results import ModelQuality, Summary, measured_samples
 from ..run_report import RunReport
+from . import load_stages
 from .format import metric_cell, metric_columns, num, per_s, secs
 from .terminal import judge_cell, quality_cell, reference_cell
 
@@ -255,6 +256,7 @@ def render_html(report: RunReport) -> str:
         )
     parts.append("</table>")
     parts += _slo_table(summary)
+    parts += load_stages.html_section(summary)
     notes = summary.quality.notes if summary.quality else []
     parts += [f"<p class=muted>Quality note: {_e(n)}</p>" for n in notes]
     for m in summary.models:

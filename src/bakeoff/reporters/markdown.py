@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..monitors.energy import ENERGY_FORMULA
 from ..results import JudgeInfo, ModelQuality, ModelSummary, RunQuality, Summary
 from ..run_report import RunReport
+from . import load_stages
 from .format import md, metric_cell, metric_columns, num, per_s, rate, secs
 
 DEFINITIONS = """\
@@ -354,6 +355,8 @@ def render_markdown(report: RunReport) -> str:
     if summary.run.notes:
         lines += [""] + [f"> **Note:** {md(n)}" for n in summary.run.notes]
     lines += _slo(summary)
+    lines += load_stages.markdown(summary)
+    lines += load_stages.prefill_generation(report)
     lines += _quality(summary)
     hl = _highlights(summary.models)
     if hl:

@@ -45,6 +45,11 @@ class FakePlan:
     fault_after: int = 0  # chunks sent before a drop/malformed/stall fault
     usage: bool = True  # honour stream_options.include_usage (False: never send usage)
     status: int = 500  # status code for fault=http_500
+    obeys_min_tokens: bool = True
+    """Honour ``min_tokens`` / ``ignore_eos`` (False: a server that ignores them, stopping at ``tokens``)."""
+    max_concurrent: int = 0
+    """Requests of this model served at once (0: no limit). Others wait in arrival order, and their
+    time starts when served: a server of known capacity (max_concurrent / service time per request)."""
 
     def merged(self, override: dict[str, Any] | None) -> FakePlan:
         if not override:
@@ -70,6 +75,7 @@ class FakeOpenAIServer:
         self.requests_seen = 0
         self.closing = threading.Event()
         self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
 
     def handle(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -135,16 +141,29 @@ class FakeOpenAIServer:
                     plan = plan.merged(json.loads(headers["x-fake-plan"]))
             except (ValueError, TypeError, _BadRequest) as exc:
                 return _send_json(sock, 400, _error(str(exc)))
-            return self.chat(req, plan, sock, t_arrival, seq)
+            limit = self.models[model].max_concurrent
+            if limit <= 0:
+                return self.chat(req, plan, sock, t_arrival, seq)
+            with self._lock:
+                slots = self._slots.setdefault(model, threading.Semaphore(limit))
+            with slots:  # threading.Semaphore wakes waiters in FIFO order
+                return self.chat(req, plan, sock, time.perf_counter(), seq)
         return _send_json(sock, 404, _error(f"no route {method} {path}"))
 
     def chat(self, req: dict[str, Any], plan: FakePlan, sock: socket.socket, t0: float, seq: int) -> bool:
-        n = max(0, min(plan.tokens, int(req.get("max_tokens") or plan.tokens)))
+        limit = int(req.get("max_tokens") or plan.tokens)
+        natural = plan.tokens  # where the model would stop on its own
+        if plan.obeys_min_tokens and req.get("ignore_eos"):
+            natural = limit
+        elif plan.obeys_min_tokens and req.get("min_tokens"):
+            natural = max(natural, int(req["min_tokens"]))
+        n = max(0, min(natural, limit))
         prompt_tokens = plan.prompt_tokens
         if prompt_tokens is None:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}
-        finish = "length" if n < plan.tokens else "stop"
+        forced = plan.obeys_min_tokens and bool(req.get("ignore_eos"))
+        finish = "length" if n < natural or forced else "stop"
         rid = f"chatcmpl-fake-{seq}"
         created = int(time.time())
         model = req["model"]

@@ -1,0 +1,116 @@
+"""Load stages and capacity: each ``--profile`` stage summarised, and the highest rate within the SLO.
+
+**Capacity** (with ``--slo``) is the highest achieved rate at which the model met the SLO. Stages are
+ordered by achieved rate; ``below`` is the fastest stage that met every term and ``above`` the next
+faster stage (which missed). For each term ``above`` missed, the rate where the term's statistic
+crosses its limit is interpolated linearly between the two stages' (rate, value) points; capacity is
+the lowest such crossing (the term that limits first). A term whose statistic at ``above`` fell on
+failed requests has no value to interpolate toward, so it crosses at ``below``'s rate. When the
+fastest stage met the SLO, capacity is that stage's rate, marked ``at least``; when no stage met it,
+0. Stages without a measured request (their time ran out during warm-up) or without an achieved rate
+are no evidence either way and are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .load.profile import Stage
+from .load.runner import CUT_OFF, achieved_rate
+from .records import RequestRecord
+from .results import Capacity, LoadSummary, SloResult, StageSummary
+from .slo import SloTerm, evaluate
+from .summarize import summarize_model
+
+STAGE_METRICS = ("ttft_s", "itl_s", "tpot_s", "latency_s", "queue_delay_s")
+"""The request metrics each stage keeps STATS of."""
+
+
+def summarize_stage(stage: Stage, records: Sequence[RequestRecord], terms: Sequence[SloTerm]) -> StageSummary:
+    """One stage from its records (warm-up ones are left out, as everywhere)."""
+    row = summarize_model("", "", "ok", None, records)
+    measured = [r for r in records if not r.warmup]
+    total = row.requests.ok + row.requests.error
+    cut = sum(r.error_kind == CUT_OFF for r in measured)
+    return StageSummary(
+        label=stage.label,
+        kind=stage.kind,
+        concurrency=stage.concurrency,
+        offered_rate_per_s=stage.rate,
+        achieved_rate_per_s=achieved_rate(records),
+        output_tokens_per_s=row.window("aggregate_output_tokens_per_s"),
+        requests=row.requests,
+        cut_off=cut,
+        error_rate=(row.requests.error - cut) / (total - cut) if total > cut else None,
+        stats={name: row.stat(name) for name in STAGE_METRICS},
+        slo=_stage_slo(terms, records, achieved_rate(records)),
+    )
+
+
+def _stage_slo(
+    terms: Sequence[SloTerm], records: Sequence[RequestRecord], rate: float | None
+) -> SloResult | None:
+    """The stage against the SLO. Its goodput is the achieved rate times the share of its measured
+    requests that met every term each, so a stage where every request was good reads its achieved
+    rate (the run-level goodput divides by the wall window instead, as vLLM does)."""
+    if not terms:
+        return None
+    slo = evaluate(terms, records)
+    share = slo.good_requests / slo.requests if slo.requests else None
+    slo.goodput_per_s = None if rate is None or share is None else rate * share
+    return slo
+
+
+def summarize_load(
+    records: Sequence[RequestRecord], stages: Sequence[Stage] | None, terms: Sequence[SloTerm]
+) -> LoadSummary | None:
+    """The model's stages in the order they ran (``stages``; read from the records' labels when None,
+    as for a run rebuilt from ``records.jsonl``), its saturation rate and, with terms, its capacity.
+    None when no record belongs to a stage."""
+    labels = [s.label for s in stages] if stages is not None else []
+    labels += [r.stage for r in records if r.stage is not None and r.stage not in labels]
+    known = {s.label: s for s in stages or ()}
+    rows = [
+        summarize_stage(
+            known.get(label) or Stage.from_label(label), [r for r in records if r.stage == label], terms
+        )
+        for label in dict.fromkeys(labels)
+    ]
+    if not rows:
+        return None
+    rates = [r.achieved_rate_per_s for r in rows if r.achieved_rate_per_s is not None]
+    return LoadSummary(
+        stages=rows,
+        saturation_per_s=max(rates) if rates else None,
+        capacity=capacity(rows, terms) if terms else None,
+    )
+
+
+def capacity(rows: Sequence[StageSummary], terms: Sequence[SloTerm]) -> Capacity:
+    """The highest achieved rate within the SLO, interpolated between stages (module docstring)."""
+    ranked = sorted(
+        (r for r in rows if r.achieved_rate_per_s is not None and r.slo is not None and r.slo.requests),
+        key=lambda r: r.achieved_rate_per_s or 0.0,
+    )
+    met = [i for i, r in enumerate(ranked) if r.slo is not None and r.slo.met]
+    if not met:
+        return Capacity(per_s=0.0, basis="none met")
+    lo = ranked[met[-1]]
+    r_lo = lo.achieved_rate_per_s
+    assert r_lo is not None and lo.slo is not None
+    if met[-1] == len(ranked) - 1:
+        return Capacity(per_s=r_lo, basis="at least", below=lo.label)
+    hi = ranked[met[-1] + 1]
+    r_hi = hi.achieved_rate_per_s
+    assert r_hi is not None and hi.slo is not None
+    best, limiting = float("inf"), None
+    for term, a, b in zip(terms, lo.slo.terms, hi.slo.terms, strict=True):
+        if b.met:
+            continue
+        if b.value is None or a.value is None or b.value <= a.value:
+            cross = r_lo
+        else:
+            cross = r_lo + (term.limit_s - a.value) / (b.value - a.value) * (r_hi - r_lo)
+        if cross < best:
+            best, limiting = cross, term.text
+    return Capacity(per_s=best, basis="interpolated", below=lo.label, above=hi.label, limiting=limiting)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .load.profile import Stage
-from .load.runner import CUT_OFF, achieved_rate
+from .load.runner import CUT_OFF, OUT_OF_TIME, achieved_rate
 from .records import RequestRecord
 from .results import Capacity, LoadSummary, SloResult, StageSummary
 from .slo import SloTerm, evaluate
@@ -27,7 +27,10 @@ STAGE_METRICS = ("ttft_s", "itl_s", "tpot_s", "latency_s", "queue_delay_s")
 
 
 def summarize_stage(stage: Stage, records: Sequence[RequestRecord], terms: Sequence[SloTerm]) -> StageSummary:
-    """One stage from its records (warm-up ones are left out, as everywhere)."""
+    """One stage from its records (warm-up ones are left out, as everywhere, and so are requests the
+    run's --max-seconds cut off: the budget ending says nothing about the load)."""
+    ended = sum(r.error_kind == OUT_OF_TIME for r in records if not r.warmup)
+    records = [r for r in records if r.error_kind != OUT_OF_TIME]
     row = summarize_model("", "", "ok", None, records)
     measured = [r for r in records if not r.warmup]
     total = row.requests.ok + row.requests.error
@@ -41,6 +44,7 @@ def summarize_stage(stage: Stage, records: Sequence[RequestRecord], terms: Seque
         output_tokens_per_s=row.window("aggregate_output_tokens_per_s"),
         requests=row.requests,
         cut_off=cut,
+        out_of_time=ended,
         error_rate=(row.requests.error - cut) / (total - cut) if total > cut else None,
         stats={name: row.stat(name) for name in STAGE_METRICS},
         slo=_stage_slo(terms, records, achieved_rate(records)),

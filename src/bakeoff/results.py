@@ -299,6 +299,8 @@ class StageSummary(_Strict):
     cut_off: int = 0
     """Requests still running when the stage's time ran out (in ``requests.error``, and failures for
     the SLO: they had run longer than the stage allowed)."""
+    out_of_time: int = 0
+    """Requests the run's --max-seconds cut off: left out of every other figure of the stage."""
     error_rate: float | None = None
     """Failed requests / requests, cut-off ones left out of both (the clock, not the model, ended them)."""
     stats: dict[str, Stats] = Field(default_factory=dict)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -161,57 +160,3 @@ def build_cases(spec: DataSpec, seed: int | None, tok: Tokenizer) -> tuple[list[
         cases.append(PromptCase(id=pid, prompt=text, max_tokens=o))
         counts.append(count)
     return cases, counts
-
-
-class GgufTokenizer:
-    """A GGUF file's tokenizer through llama.cpp (vocabulary only: no weights are loaded)."""
-
-    def __init__(self, path: Path) -> None:
-        try:
-            import llama_cpp
-        except ImportError:
-            raise UsageError(
-                f"--tokenizer {path} is a GGUF file, which needs llama-cpp-python",
-                hint="pip install 'bakeoff[llamacpp]'",
-            ) from None
-        self.name = f"gguf:{path.name}"
-        self._llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-
-    def encode(self, text: str) -> list[int]:
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-    def decode(self, ids: list[int]) -> str:
-        return bytes(self._llm.detokenize(ids)).decode("utf-8", errors="replace")
-
-
-class HfTokenizer:
-    """A Hugging Face ``tokenizer.json`` through the ``tokenizers`` library."""
-
-    def __init__(self, path: Path) -> None:
-        try:
-            from tokenizers import Tokenizer as Hf
-        except ImportError:
-            raise UsageError(
-                f"--tokenizer {path} is a Hugging Face tokenizer, which needs the tokenizers package",
-                hint="pip install tokenizers",
-            ) from None
-        self.name = f"hf:{path.name}"
-        self._tok = Hf.from_file(str(path))
-
-    def encode(self, text: str) -> list[int]:
-        return list(self._tok.encode(text, add_special_tokens=False).ids)
-
-    def decode(self, ids: list[int]) -> str:
-        return str(self._tok.decode(ids))
-
-
-def load_tokenizer(path: str) -> Tokenizer:
-    """``--tokenizer``: a ``.gguf`` file, a ``tokenizer.json`` or a folder holding one."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        p = p / "tokenizer.json"
-    if not p.is_file():
-        raise UsageError(
-            f"--tokenizer {path}: no such file", hint="give a .gguf file or a folder with tokenizer.json"
-        )
-    return GgufTokenizer(p) if p.suffix.lower() == ".gguf" else HfTokenizer(p)

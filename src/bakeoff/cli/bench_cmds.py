@@ -365,10 +365,19 @@ def bench(
         prepare_embedded(targets, on_asm)
 
     per_model = None if settings.profile else len(cases) * settings.rounds + settings.warmup
+    shape = (
+        f"{len(cases)} prompts x {settings.rounds} rounds (+{settings.warmup} warm-up)"
+        if not settings.profile
+        else f"{len(cases)} prompts, {settings.warmup} warm-up per stage and stream"
+    )
+    lengths = (
+        f"--data {settings.data}"
+        if settings.data
+        else f"max_tokens={settings.max_tokens}"
+        + (" (cases may set their own)" if any(c.max_tokens for c in cases) else "")
+    )
     err_console.print(
-        f"[bold]bakeoff[/] {len(targets)} models x {len(cases)} prompts x {settings.rounds} rounds "
-        f"(+{settings.warmup} warm-up), max_tokens={settings.max_tokens}"
-        f"{' (cases may set their own)' if any(c.max_tokens for c in cases) else ''}, "
+        f"[bold]bakeoff[/] {len(targets)} models x {shape}, {lengths}, "
         f"{'streaming' if settings.stream else 'non-streaming'}, "
         + (f"profile {settings.profile}" if settings.profile else f"concurrency {settings.concurrency}")
         + f" -> {out_dir}"

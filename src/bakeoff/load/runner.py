@@ -22,7 +22,8 @@ from ..errors import BakeoffError, RequestError
 from ..metrics import definitions
 from ..plugins import load_backend_class
 from ..records import ContentEvent, RequestRecord
-from ..synthetic import Tokenizer, WordTokenizer, build_cases, load_tokenizer, parse_data
+from ..synthetic import Tokenizer, WordTokenizer, build_cases, parse_data
+from ..synthetic_tokenizers import load_tokenizer
 from ..targets import ModelTarget
 from .cache_tag import new_tag, tagged
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
@@ -130,12 +131,13 @@ class Runner:
         job: Job,
         scheduled_ns: int | None = None,
         deadline_ns: int | None = None,
+        cut_kind: str = "cut_off",
     ) -> RequestRecord:
         """Send one request and stamp its record; failures become error records, never exceptions.
 
         ``scheduled_ns`` is when an open-loop schedule meant it to go out (kept in the record, so
         latency can be reported from it); closed loop, it is the dispatch time. A request still running
-        at ``deadline_ns`` is cut off (error kind ``cut_off``)."""
+        at ``deadline_ns`` is cut off, with error kind ``cut_kind`` (``CUT_OFF`` or ``OUT_OF_TIME``)."""
         s = self.settings
         streams = s.stream and getattr(backend, "supports_streaming", True)
         messages, tag = job.prompt.messages(), None
@@ -174,7 +176,7 @@ class Runner:
                 raise RequestError("broken_stream", "backend ended without a final event")
         except TimeoutError as exc:
             if budget.expired():
-                error, kind = CUT_OFF_ERROR, CUT_OFF
+                error, kind = CUT_ERRORS.get(cut_kind, CUT_OFF_ERROR), cut_kind
             else:
                 error, kind = f"TimeoutError: {exc}", "engine"
         except RequestError as exc:
@@ -218,7 +220,12 @@ class Runner:
 
 
 CUT_OFF = "cut_off"
-CUT_OFF_ERROR = "cut off: still running when its stage's time (or --max-seconds) ran out"
+CUT_OFF_ERROR = "cut off: still running when its open-loop stage's drain time ran out (a backlog)"
+OUT_OF_TIME = "out_of_time"
+OUT_OF_TIME_ERROR = "cut off: still running when --max-seconds ran out"
+CUT_ERRORS = {CUT_OFF: CUT_OFF_ERROR, OUT_OF_TIME: OUT_OF_TIME_ERROR}
+"""A stage's own cut-off is evidence of a backlog (it counts against the SLO); the run's budget running
+out is not evidence of anything, and such records are left out of their stage's figures."""
 
 
 class _ModelRun:
@@ -249,13 +256,17 @@ class _ModelRun:
         if rec.status == "ok":
             self.consecutive = 0
             self.ok += 0 if rec.warmup else 1
-        elif rec.error_kind != CUT_OFF:  # the clock ran out: not the model failing
+        elif rec.error_kind not in CUT_ERRORS:  # the clock ran out: not the model failing
             self.consecutive += 1
             self.errors.append(rec.error or "unknown error")
             if self.consecutive >= self.runner.max_consecutive_failures:
                 self.outcome.aborted = (
                     f"stopped after {self.consecutive} consecutive failed requests; last: {rec.error}"
                 )
+
+    def cut_kind(self, hard_end_ns: int | None) -> str:
+        """Why a request running at ``hard_end_ns`` is cut off: the run's budget, or its stage's drain."""
+        return OUT_OF_TIME if hard_end_ns is not None and hard_end_ns == self.deadline_ns else CUT_OFF
 
     def _over(self) -> bool:
         return self.deadline_ns is not None and time.perf_counter_ns() >= self.deadline_ns
@@ -320,7 +331,14 @@ class _ModelRun:
                 job = next(queue, None)
                 if job is None:
                     return
-                self.tally(await self.runner.send(self.backend, self.target, job, deadline_ns=hard_end_ns))
+                rec = await self.runner.send(
+                    self.backend,
+                    self.target,
+                    job,
+                    deadline_ns=hard_end_ns,
+                    cut_kind=self.cut_kind(hard_end_ns),
+                )
+                self.tally(rec)
 
         await asyncio.gather(*(worker() for _ in range(width)))
 
@@ -348,7 +366,12 @@ class _ModelRun:
                 if _past(send_end_ns, hard_end_ns):
                     return
                 rec = await self.runner.send(
-                    self.backend, self.target, job, scheduled_ns=at_ns, deadline_ns=hard_end_ns
+                    self.backend,
+                    self.target,
+                    job,
+                    scheduled_ns=at_ns,
+                    deadline_ns=hard_end_ns,
+                    cut_kind=self.cut_kind(hard_end_ns),
                 )
                 self.tally(rec)
 

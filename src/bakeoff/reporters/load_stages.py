@@ -51,11 +51,17 @@ def _stage_cells(s: StageSummary) -> list[str]:
         secs(ttft.p95 if ttft else None),
         secs(itl.p50 if itl else None),
         secs(lat.p95 if lat else None),
-        f"{s.requests.ok}/{s.requests.error}" + (f" ({s.cut_off} cut off)" if s.cut_off else ""),
+        f"{s.requests.ok}/{s.requests.error}" + _cuts(s),
         "n/a" if s.error_rate is None else f"{s.error_rate:.0%}",
         slo,
         per_s(s.slo.goodput_per_s) if s.slo else "-",
     ]
+
+
+def _cuts(s: StageSummary) -> str:
+    said = [f"{s.cut_off} cut off"] if s.cut_off else []
+    said += [f"+{s.out_of_time} at --max-seconds"] if s.out_of_time else []
+    return f" ({', '.join(said)})" if said else ""
 
 
 STAGE_HEADERS = ["Stage", "Offered", "Achieved", "TTFT p50", "TTFT p95", "ITL p50", "Latency p95",

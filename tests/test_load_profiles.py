@@ -91,9 +91,10 @@ def test_sweep_rates_by_hand() -> None:
     # 4 rates from 10 to 20: steps of (20 - 10) / 4 = 2.5, the last at the throughput rate
     assert sweep_rates(10.0, 20.0, 4) == [12.5, 15.0, 17.5, 20.0]
     assert sweep_rates(1.0, 2.0, 1) == [2.0]
-    assert sweep_rates(10.0, 10.0, 3) == []  # the throughput stage was no faster: nothing between
-    assert sweep_rates(10.0, 9.0, 3) == []
-    assert sweep_rates(1.0, 2.0, 0) == []
+    # the throughput stage no faster (an engine serving one request at a time): from half of it up
+    assert sweep_rates(10.0, 10.0, 3) == pytest.approx([5 + 5 / 3, 5 + 10 / 3, 10.0])
+    assert sweep_rates(10.0, 9.0, 2) == pytest.approx([6.75, 9.0])
+    assert sweep_rates(1.0, 2.0, 0) == [] and sweep_rates(1.0, 0.0, 3) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,3 +250,29 @@ def test_recommend_uses_capacity_as_constraint_and_dimension() -> None:
     # without a profile run nobody has capacity: no dimension and no note about it
     plain = recommend(Summary(run=run, models=[with_capacity("a", None), with_capacity("b", None)]))
     assert "capacity" not in plain.dimensions and not any("capacity" in n for n in plain.notes)
+
+
+def test_labels_keep_close_rates_apart_and_a_serial_engine_gets_rates_below_it() -> None:
+    assert Stage("open", rate=1.00001).label != Stage("open", rate=1.00002).label
+    # throughput 0.52/s is under 1.1 x the synchronous 0.5/s: one request at a time, so the rates are
+    # spaced from half of 0.52 up to it: 0.26 + 0.065 x (1..4)
+    assert sweep_rates(0.5, 0.52, 4) == pytest.approx([0.325, 0.39, 0.455, 0.52])
+    assert sweep_rates(0.5, 0.55, 1) == pytest.approx([0.55])  # exactly 1.1 x: the usual spacing
+
+
+def open_stage(label: str, offered: float, achieved: float | None, ttft: float | None) -> StageSummary:
+    row = stage(label, achieved, ttft, 1.0 if ttft is not None else None)
+    return row.model_copy(update={"kind": "open", "offered_rate_per_s": offered})
+
+
+def test_capacity_orders_open_stages_by_offered_rate() -> None:
+    # overloaded at 22/s it achieved 19.9/s, under the 20.0 of the stage that kept up: by offered rate
+    # the crossing lies between 20 and 22: 20 + (2 - 1) / (5 - 1) x 2 = 20.5
+    rows = [open_stage("a", 20.0, 20.0, 1.0), open_stage("b", 22.0, 19.9, 5.0)]
+    cap = capacity(rows, TERMS)
+    assert (cap.basis, cap.below, cap.above) == ("interpolated", "a", "b")
+    assert cap.per_s == pytest.approx(20.5)
+    # every request of the 4/s stage failed: no achieved rate, but it is evidence, at its offered rate
+    rows = [open_stage("a", 1.0, 1.0, 0.5), open_stage("c", 4.0, None, None)]
+    cap = capacity(rows, TERMS)
+    assert (cap.per_s, cap.basis, cap.above) == (1.0, "interpolated", "c")

@@ -4,12 +4,13 @@ hold their rates, --max-seconds bounds the run, and the CLI reports stages and c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bakeoff.load.runner import CUT_OFF, OUT_OF_TIME
+from bakeoff.load.runner import CUT_OFF, NOT_SENT, OUT_OF_TIME
 from bakeoff.results import Summary
 from bakeoff.testing import FakePlan, FakeServer
 from tests.conftest import bench, read_records
@@ -88,10 +89,16 @@ def test_max_seconds_bounds_the_whole_sweep(limited: FakeServer, tmp_path: Path)
     span = (max(r["t_end_ns"] for r in recs) - min(r["t_scheduled_ns"] for r in recs)) / S
     assert span <= 5.0 + 0.25
     assert s.run.wall_s is not None and s.run.wall_s <= 5.0 + 2.0
-    assert s.models[0].status == "ok" and s.models[0].error == "stopped at --max-seconds"
+    stages = s.models[0].load.stages  # type: ignore[union-attr]
+    cut = any(r["error_kind"] == OUT_OF_TIME for r in recs) or len(stages) < 10
+    assert s.models[0].status == "ok" and s.models[0].error == ("stopped at --max-seconds" if cut else None)
+    # a budget every stage fits in is not "stopped"
+    done = bench(
+        limited.base_url, ["m"], tmp_path / "fits", profile="rates=5,10", stage_requests=5, max_seconds=20.0
+    )
+    assert done.models[0].status == "ok" and done.models[0].error is None
     # whatever was running when the budget ran out is recorded as such, and left out of its stage
     assert {r["error_kind"] for r in recs} <= {None, OUT_OF_TIME, CUT_OFF}
-    stages = s.models[0].load.stages  # type: ignore[union-attr]
     assert sum(x.out_of_time for x in stages) == sum(
         r["error_kind"] == OUT_OF_TIME for r in recs if not r["warmup"]
     )
@@ -133,3 +140,75 @@ def test_the_cli_reports_stages_and_capacity(limited: FakeServer, tmp_path: Path
     assert 'aria-label="goodput against load: m"' in page
     again = cli("report", str(out))
     assert again.returncode == 0 and "stages: m" in again.stdout
+
+
+def test_an_open_stage_records_what_it_never_sent(tmp_path: Path) -> None:
+    # 20/s for 1 s with one slot on a 0.5 s server: sends at 0 and 0.5 s; at 1 s the window closes and
+    # the other 18 scheduled requests are recorded as never sent (not dropped), and miss the SLO
+    slow = FakePlan(ttft_ms=500, itl_ms=1, tokens=1)
+    with FakeServer(slow, {"slow": slow}) as srv:
+        s = bench(srv.base_url, ["slow"], tmp_path / "r", profile="rates=20", stage_seconds=1.0,
+                  max_concurrency=1, slo="latency_p95<=2s")  # fmt: skip
+    recs = [r for r in read_records(tmp_path / "r") if r["stage"] == "rate=20/s"]
+    assert len(recs) == 20 and sum(r["warmup"] for r in recs) == 1
+    assert [r["status"] for r in recs].count("ok") == 2
+    assert sum(r["error_kind"] == NOT_SENT for r in recs) == 18
+    row = s.models[0].load.stages[0]  # type: ignore[union-attr]
+    assert (row.requests.ok, row.requests.error, row.cut_off, row.error_rate) == (1, 18, 18, 0.0)
+    assert row.slo is not None and not row.slo.met and row.slo.good_requests == 1
+
+
+def test_open_stage_counts_its_warm_up_in_its_schedule(limited: FakeServer, tmp_path: Path) -> None:
+    # 10/s for 1 s with --warmup 2: ceil(10 x 1) = 10 scheduled, the first 2 flagged warm-up
+    bench(limited.base_url, ["m"], tmp_path / "r", profile="rates=10", stage_seconds=1.0, warmup=2)
+    recs = [r for r in read_records(tmp_path / "r") if r["stage"] == "rate=10/s"]
+    assert len(recs) == 10 and [r["warmup"] for r in recs].count(True) == 2
+    starts = sorted(r["t_scheduled_ns"] for r in recs)
+    assert [(b - a) / S for a, b in itertools.pairwise(starts)] == pytest.approx([0.1] * 9, abs=1e-3)
+
+
+def test_max_seconds_is_shared_equally_between_stages(limited: FakeServer, tmp_path: Path) -> None:
+    # three closed-loop stages bounded only by --max-seconds 6: each gets a third of what is left
+    bench(limited.base_url, ["m"], tmp_path / "r", profile="concurrency=1,2,3", stage_requests=10_000,
+          max_seconds=6.0)  # fmt: skip
+    recs = read_records(tmp_path / "r")
+    first = {
+        label: min(r["t_scheduled_ns"] for r in recs if r["stage"] == label)
+        for label in ("c=1", "c=2", "c=3")
+    }
+    t0 = first["c=1"]
+    assert (first["c=2"] - t0) / S == pytest.approx(2.0, abs=0.3)
+    assert (first["c=3"] - t0) / S == pytest.approx(4.0, abs=0.4)
+
+
+def test_concurrency_levels_run_as_asked_and_max_concurrency_caps_a_rate(
+    limited: FakeServer, tmp_path: Path
+) -> None:
+    bench(limited.base_url, ["m"], tmp_path / "c", profile="concurrency=40", stage_requests=1, warmup=1)
+    recs = [r for r in read_records(tmp_path / "c") if r["stage"] == "c=40"]
+    assert sum(r["warmup"] for r in recs) == 40  # one warm-up per stream, all 40 in flight at once
+    assert max(r["t0_ns"] for r in recs if r["warmup"]) < min(r["t_end_ns"] for r in recs)
+    bench(limited.base_url, ["m"], tmp_path / "r", rate=50.0, max_concurrency=2, rounds=5)
+    recs = [r for r in read_records(tmp_path / "r") if not r["warmup"]]
+    events = sorted([(r["t0_ns"], 1) for r in recs] + [(r["t_end_ns"], -1) for r in recs])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    assert peak == 2  # 50/s asked of a 21/s server: the two slots stay full, never a third request
+    assert max(r["metrics"]["queue_delay_s"] for r in recs) > 0.1  # the wait for a slot shows
+
+
+def test_a_stage_of_failures_stops_the_model_and_max_concurrency_alone_is_refused(tmp_path: Path) -> None:
+    bad = FakePlan(fault="http_500", ttft_ms=1)
+    with FakeServer(bad, {"bad": bad}) as srv:
+        s = bench(srv.base_url, ["bad"], tmp_path / "r", profile="rates=50,60", stage_requests=20)
+    m = s.models[0]
+    assert m.status == "error" and m.error is not None
+    assert (
+        m.error.startswith("stopped after 5 consecutive failed requests") and "(stage rate=50/s)" in m.error
+    )
+    assert {r["stage"] for r in read_records(tmp_path / "r") if r["stage"]} == {"rate=50/s"}  # 60/s never ran
+    r = cli("bench", "--endpoint", "http://127.0.0.1:9/v1", "-m", "x", "--max-concurrency", "4", "-o",
+            str(tmp_path / "x"))  # fmt: skip
+    assert r.returncode == 2 and "--max-concurrency goes with --rate or --profile" in r.stderr

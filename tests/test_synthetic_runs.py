@@ -95,3 +95,23 @@ def test_llamacpp_forces_the_answer_length_and_counts_with_its_own_tokenizer() -
     assert free is not None and free < 24  # left alone, it stops after a word or two
     assert forced == 24  # its end-of-sequence token suppressed until the length is reached
     assert n == recount == 40
+
+
+def test_the_request_asks_for_the_exact_length_and_an_estimate_is_not_a_verdict(tmp_path: Path) -> None:
+    from bakeoff.backends.base import ChatRequest
+    from bakeoff.backends.openai import OpenAIBackend
+    from bakeoff.config import ModelSpec
+
+    b = OpenAIBackend("m", ModelSpec(backend="openai", model="m", base_url="http://127.0.0.1:9/v1"))
+    body = b._body(ChatRequest(({"role": "user", "content": "x"},), max_tokens=15, min_tokens=15))
+    assert (body["min_tokens"], body["ignore_eos"], body["max_tokens"]) == (15, True, 15)
+    assert "min_tokens" not in b._body(ChatRequest(({"role": "user", "content": "x"},), max_tokens=15))
+    # a server without usage: the answer's length is an estimate, so whether it held is unknown
+    blind = FakePlan(ttft_ms=5, itl_ms=1, tokens=6, usage=False)
+    with FakeServer(blind, {"blind": blind}) as srv:
+        spec = "prompt_tokens=4,output_tokens=9,samples=2"
+        s = bench(srv.base_url, ["blind"], tmp_path / "r", parse_data(spec).placeholder_cases(0), data=spec,
+                  rounds=1)  # fmt: skip
+    recs = [r for r in read_records(tmp_path / "r") if not r["warmup"]]
+    assert [r["extra"]["data"]["length_held"] for r in recs] == [None, None]
+    assert not any("did not hold" in n for n in s.run.notes)

@@ -1,14 +1,15 @@
 """Load stages and capacity: each ``--profile`` stage summarised, and the highest rate within the SLO.
 
-**Capacity** (with ``--slo``) is the highest achieved rate at which the model met the SLO. Stages are
-ordered by achieved rate; ``below`` is the fastest stage that met every term and ``above`` the next
-faster stage (which missed). For each term ``above`` missed, the rate where the term's statistic
-crosses its limit is interpolated linearly between the two stages' (rate, value) points; capacity is
-the lowest such crossing (the term that limits first). A term whose statistic at ``above`` fell on
-failed requests has no value to interpolate toward, so it crosses at ``below``'s rate. When the
-fastest stage met the SLO, capacity is that stage's rate, marked ``at least``; when no stage met it,
-0. Stages without a measured request (their time ran out during warm-up) or without an achieved rate
-are no evidence either way and are left out.
+**Capacity** (with ``--slo``) is the highest rate at which the model met the SLO. Stages are ordered
+by load (``load_of``: an open-loop stage's offered rate, a closed-loop stage's achieved rate);
+``below`` is the most loaded stage that met every term and ``above`` the next more loaded one (which
+missed). For each term ``above`` missed, the rate where the term's statistic crosses its limit is
+interpolated linearly between the two stages' (rate, value) points; capacity is the lowest such
+crossing (the term that limits first). A term whose statistic at ``above`` fell on failed requests
+has no value to interpolate toward, so it crosses at ``below``'s rate. When the most loaded stage met
+the SLO, capacity is its rate, marked ``at least``; when no stage met it, 0. An open-loop stage whose
+requests all failed still counts (missed, at its offered rate); stages without a measured request, or
+closed-loop ones without an achieved rate, are no evidence either way and are left out.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .load.profile import Stage
-from .load.runner import CUT_OFF, OUT_OF_TIME, achieved_rate
+from .load.runner import CUT_OFF, NOT_SENT, OUT_OF_TIME, achieved_rate
 from .records import RequestRecord
 from .results import Capacity, LoadSummary, SloResult, StageSummary
 from .slo import SloTerm, evaluate
@@ -34,7 +35,7 @@ def summarize_stage(stage: Stage, records: Sequence[RequestRecord], terms: Seque
     row = summarize_model("", "", "ok", None, records)
     measured = [r for r in records if not r.warmup]
     total = row.requests.ok + row.requests.error
-    cut = sum(r.error_kind == CUT_OFF for r in measured)
+    cut = sum(r.error_kind in (CUT_OFF, NOT_SENT) for r in measured)
     return StageSummary(
         label=stage.label,
         kind=stage.kind,
@@ -90,22 +91,29 @@ def summarize_load(
     )
 
 
+def load_of(row: StageSummary) -> float | None:
+    """Where a stage sits on the load axis: an open-loop stage's offered rate (an overloaded one may
+    achieve a little less than a slower stage that kept up), a closed-loop stage's achieved rate (its
+    offered load is a concurrency)."""
+    return row.offered_rate_per_s if row.kind == "open" else row.achieved_rate_per_s
+
+
 def capacity(rows: Sequence[StageSummary], terms: Sequence[SloTerm]) -> Capacity:
-    """The highest achieved rate within the SLO, interpolated between stages (module docstring)."""
+    """The highest rate within the SLO, interpolated between stages (module docstring)."""
     ranked = sorted(
-        (r for r in rows if r.achieved_rate_per_s is not None and r.slo is not None and r.slo.requests),
-        key=lambda r: r.achieved_rate_per_s or 0.0,
+        (r for r in rows if load_of(r) is not None and r.slo is not None and r.slo.requests),
+        key=lambda r: load_of(r) or 0.0,
     )
     met = [i for i, r in enumerate(ranked) if r.slo is not None and r.slo.met]
     if not met:
         return Capacity(per_s=0.0, basis="none met")
     lo = ranked[met[-1]]
-    r_lo = lo.achieved_rate_per_s
+    r_lo = load_of(lo)
     assert r_lo is not None and lo.slo is not None
     if met[-1] == len(ranked) - 1:
         return Capacity(per_s=r_lo, basis="at least", below=lo.label)
     hi = ranked[met[-1] + 1]
-    r_hi = hi.achieved_rate_per_s
+    r_hi = load_of(hi)
     assert r_hi is not None and hi.slo is not None
     best, limiting = float("inf"), None
     for term, a, b in zip(terms, lo.slo.terms, hi.slo.terms, strict=True):

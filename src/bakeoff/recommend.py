@@ -228,6 +228,12 @@ def recommend(
             continue
         if w.get(d, 0) > 0 and d not in dims:
             notes.append(f"{d} left out of the score: not measured for every remaining model")
+    lower = [m.model for m in passing if m.load and m.load.capacity and m.load.capacity.basis == "at least"]
+    if "capacity" in dims and lower:
+        notes.append(
+            f"capacity of {', '.join(lower)} is a lower bound (its most loaded stage still met the SLO): "
+            "a sweep to higher load would tell"
+        )
     unqualified = sorted({j for m in passing if m.quality for j in m.quality.unqualified_judges})
     if "quality" in dims:
         whose = " from people or any judge" if trust_judge else " from people or a qualified judge"

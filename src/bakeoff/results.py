@@ -297,8 +297,8 @@ class StageSummary(_Strict):
     output_tokens_per_s: float | None = None
     requests: RequestCounts = Field(default_factory=RequestCounts)
     cut_off: int = 0
-    """Requests still running when the stage's time ran out (in ``requests.error``, and failures for
-    the SLO: they had run longer than the stage allowed)."""
+    """Requests still running when the stage's time ran out, or scheduled but never given a slot
+    under --max-concurrency (in ``requests.error``, and failures for the SLO: the backlog)."""
     out_of_time: int = 0
     """Requests the run's --max-seconds cut off: left out of every other figure of the stage."""
     error_rate: float | None = None
@@ -309,7 +309,7 @@ class StageSummary(_Strict):
 
 
 class Capacity(_Strict):
-    """The highest achieved rate that met the SLO, interpolated between the stages around it."""
+    """The highest rate that met the SLO, interpolated between the stages around it (``capacity.py``)."""
 
     per_s: float | None = None
     basis: Literal["interpolated", "at least", "none met"] = "none met"

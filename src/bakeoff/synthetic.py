@@ -68,7 +68,7 @@ class DataSpec:
 
     def plan(self, seed: int | None) -> list[tuple[str, int, int]]:
         """(id, prompt tokens, output tokens) per sample, the same for every model of the run."""
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(0 if seed is None else seed)  # every model draws the same lengths
         prompts = self.prompt.draw(self.samples, rng)
         outputs = self.output.draw(self.samples, rng)
         return [(f"d{i + 1}", p, o) for i, (p, o) in enumerate(zip(prompts, outputs, strict=True))]

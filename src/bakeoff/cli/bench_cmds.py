@@ -306,6 +306,11 @@ def bench(
             )
     elif stage_seconds is not None or stage_requests is not None:
         raise UsageError("--stage-seconds and --stage-requests go with --profile")
+    if max_concurrency is not None and profile is None and rate is None:
+        raise UsageError(
+            "--max-concurrency goes with --rate or --profile",
+            hint="a closed loop's requests in flight are --concurrency",
+        )
 
     try:
         given = {  # a flag wins over its environment variable; anything unset takes BenchSettings' default

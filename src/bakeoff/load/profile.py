@@ -42,7 +42,7 @@ class Stage:
     def label(self) -> str:
         """``sync``, ``throughput c=32``, ``c=4`` or ``rate=2.5/s`` (what records carry)."""
         if self.kind == "open":
-            return f"rate={self.rate:.4g}/s"
+            return f"rate={self.rate:.6g}/s"
         if self.role == "sync":
             return "sync"
         return f"throughput c={self.concurrency}" if self.role == "throughput" else f"c={self.concurrency}"
@@ -116,10 +116,18 @@ def parse_profile(text: str) -> Profile:
     return Profile(name, tuple(values))  # type: ignore[arg-type]
 
 
+SERIAL_RATIO = 1.1
+"""A throughput stage less than this many times the synchronous rate means an engine that serves one
+request at a time (in-process llama.cpp): there is nothing between the two to sweep."""
+
+
 def sweep_rates(sync_rate: float, max_rate: float, count: int) -> list[float]:
     """The rate stages of a sweep: ``count`` rates evenly spaced above the synchronous rate, the last
-    at the throughput rate (GuideLLM's spacing). Empty when the throughput stage was not faster."""
-    if count <= 0 or not max_rate > sync_rate:
+    at the throughput rate (GuideLLM's spacing). When the throughput rate is under ``SERIAL_RATIO``
+    times the synchronous one, the rates are spaced from half the throughput rate up to it instead,
+    so the sweep shows how the queue grows on the way to saturation."""
+    if count <= 0 or not max_rate > 0:
         return []
-    step = (max_rate - sync_rate) / count
-    return [sync_rate + step * (i + 1) for i in range(count)]
+    low = sync_rate if max_rate >= sync_rate * SERIAL_RATIO else max_rate / 2
+    step = (max_rate - low) / count
+    return [low + step * (i + 1) for i in range(count)]

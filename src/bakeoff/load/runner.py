@@ -190,8 +190,10 @@ class Runner:
         extra: dict[str, Any] = {"cache_tag": tag} if tag else {}
         if job.data:  # what --data asked of it, and (when it answered) whether the forced length held
             extra["data"] = dict(job.data)
-            if done is not None and error is None:
-                extra["data"]["length_held"] = done.completion_tokens == job.data["output_tokens"]
+            if done is not None and error is None:  # unknown (None) when the count is an estimate
+                counted = done.completion_tokens is not None and done.token_source != "estimated"
+                held = done.completion_tokens == job.data["output_tokens"] if counted else None
+                extra["data"]["length_held"] = held
         base = dict(
             model=target.name,
             backend=target.backend,
@@ -223,14 +225,20 @@ CUT_OFF = "cut_off"
 CUT_OFF_ERROR = "cut off: still running when its open-loop stage's drain time ran out (a backlog)"
 OUT_OF_TIME = "out_of_time"
 OUT_OF_TIME_ERROR = "cut off: still running when --max-seconds ran out"
-CUT_ERRORS = {CUT_OFF: CUT_OFF_ERROR, OUT_OF_TIME: OUT_OF_TIME_ERROR}
-"""A stage's own cut-off is evidence of a backlog (it counts against the SLO); the run's budget running
-out is not evidence of anything, and such records are left out of their stage's figures."""
+NOT_SENT = "not_sent"
+NOT_SENT_ERROR = "not sent: no free slot (--max-concurrency) before its stage stopped sending (a backlog)"
+CUT_ERRORS = {CUT_OFF: CUT_OFF_ERROR, NOT_SENT: NOT_SENT_ERROR, OUT_OF_TIME: OUT_OF_TIME_ERROR}
+"""A stage's own cut-off (or a scheduled request it never had a slot for) is evidence of a backlog and
+counts against the SLO; the run's budget running out is not evidence of anything, and such records
+are left out of their stage's figures."""
 
 
 class _ModelRun:
     """One model's turn after loading: the warm-up, then its measured stages (one for a plain run,
-    the profile's otherwise), counting failures so a model that keeps failing is stopped early."""
+    the profile's otherwise), counting failures so a model that keeps failing is stopped early.
+
+    In a profile, failures in a row end the *stage* (an overloaded server answering 503 is what a
+    sweep looks for); the model is stopped only when a stage ends that way without one success."""
 
     def __init__(
         self,
@@ -246,6 +254,9 @@ class _ModelRun:
         self.ok = 0
         self.errors: list[str] = []
         self.consecutive = 0
+        self.failing: str | None = None  # why the current stage (or plain run) was stopped early
+        self.stopped = asyncio.Event()  # set with ``failing``: wakes open-loop sends waiting their turn
+        self.ran_out = False  # --max-seconds cut a request off or left a stage unrun
         self.by_stage: dict[str | None, list[RequestRecord]] = {}
         self.prompts = runner.prompts
         self.data: dict[str, dict[str, Any]] = {}
@@ -256,13 +267,19 @@ class _ModelRun:
         if rec.status == "ok":
             self.consecutive = 0
             self.ok += 0 if rec.warmup else 1
-        elif rec.error_kind not in CUT_ERRORS:  # the clock ran out: not the model failing
+        elif rec.error_kind in CUT_ERRORS:  # the clock ran out: not the model failing
+            self.ran_out = self.ran_out or rec.error_kind == OUT_OF_TIME
+        else:
             self.consecutive += 1
             self.errors.append(rec.error or "unknown error")
-            if self.consecutive >= self.runner.max_consecutive_failures:
-                self.outcome.aborted = (
+            if self.consecutive >= self.runner.max_consecutive_failures and self.failing is None:
+                self.failing = (
                     f"stopped after {self.consecutive} consecutive failed requests; last: {rec.error}"
                 )
+                self.stopped.set()
+
+    def _halted(self) -> bool:
+        return self.failing is not None or self.outcome.aborted is not None
 
     def cut_kind(self, hard_end_ns: int | None) -> str:
         """Why a request running at ``hard_end_ns`` is cut off: the run's budget, or its stage's drain."""
@@ -302,16 +319,17 @@ class _ModelRun:
         warm = [self.job(self.prompts[i % len(self.prompts)], 0, True) for i in range(s.warmup)]
         measured = [self.job(p, r, False) for r in range(1, s.rounds + 1) for p in self.prompts]
         await self.closed(warm, min(s.concurrency, max(1, len(warm))), None, self.deadline_ns)
-        if not self.outcome.aborted:
+        if not self._halted():
             self.runner.on_event(MeasureStarted(self.target.name))
             if s.profile:
                 await self.profile(parse_profile(s.profile))
             elif s.rate:
-                await self.open_loop(measured, s.rate, None, self.deadline_ns, None)
+                await self.open_loop(measured, s.rate, None, self.deadline_ns, s.max_concurrency)
             else:
                 await self.closed(measured, min(s.concurrency, max(1, len(measured))), None, self.deadline_ns)
         o = self.outcome
-        if self._over() and not o.aborted:
+        o.aborted = o.aborted or self.failing
+        if not o.aborted and (self.ran_out or (self._over() and not s.profile)):
             o.aborted = "stopped at --max-seconds" if self.ok else None
         if self.ok:
             o.status, o.error = "ok", o.aborted
@@ -327,7 +345,7 @@ class _ModelRun:
         queue = iter(jobs)
 
         async def worker() -> None:
-            while not self.outcome.aborted and not _past(send_end_ns, hard_end_ns):
+            while not self._halted() and not _past(send_end_ns, hard_end_ns):
                 job = next(queue, None)
                 if job is None:
                     return
@@ -351,7 +369,9 @@ class _ModelRun:
         in_flight: int | None,
     ) -> None:
         """Send each job at its scheduled time whatever is still in flight (no coordinated omission),
-        with at most ``in_flight`` running (a later send waits for a slot; its queue delay shows it)."""
+        with at most ``in_flight`` running (a later send waits for a slot; its queue delay shows it).
+        A job whose slot came only after the window closed is recorded as never sent (``not_sent``
+        error, counted against the SLO like a cut-off: it is the backlog), never dropped."""
         start = time.perf_counter_ns()
         offsets = arrival_offsets(len(jobs), rate, self.settings.arrival, self.settings.seed)
         slots = asyncio.Semaphore(in_flight) if in_flight else None
@@ -359,11 +379,15 @@ class _ModelRun:
         async def fire(job: Job, at_ns: int) -> None:
             delay = (at_ns - time.perf_counter_ns()) / 1e9
             if delay > 0:
-                await asyncio.sleep(delay)
-            if self.outcome.aborted:
+                with contextlib.suppress(TimeoutError):  # woken early when the model is stopped
+                    await asyncio.wait_for(self.stopped.wait(), delay)
+            if self._halted():
                 return
             async with slots or contextlib.nullcontext():
+                if self._halted():
+                    return
                 if _past(send_end_ns, hard_end_ns):
+                    self.tally(self.not_sent(job, at_ns, self.cut_kind(hard_end_ns)))
                     return
                 rec = await self.runner.send(
                     self.backend,
@@ -384,24 +408,44 @@ class _ModelRun:
             )
         )
 
+    def not_sent(self, job: Job, at_ns: int, kind: str) -> RequestRecord:
+        """The record of a scheduled request that never got a slot before its window closed."""
+        now = time.perf_counter_ns()
+        kind, why = (NOT_SENT, NOT_SENT_ERROR) if kind == CUT_OFF else (OUT_OF_TIME, OUT_OF_TIME_ERROR)
+        return RequestRecord(
+            model=self.target.name, backend=self.target.backend, prompt_id=job.prompt.id, round=job.round,
+            warmup=job.warmup, stream=self.settings.stream, status="error", t_scheduled_ns=at_ns, t0_ns=now,
+            t_end_ns=now, error=why, error_kind=kind, stage=job.stage,
+            extra={"data": dict(job.data)} if job.data else {},
+        )  # fmt: skip
+
     def stage_jobs(self, stage: Stage, count: int | None, warm: int) -> Iterator[Job]:
-        """The stage's requests: ``warm`` warm-up ones, then ``count`` measured (endless when None),
-        cycling through the prompts (the round counts the cycles)."""
+        """The stage's requests: ``warm`` warm-up ones (round 0), then ``count`` measured (endless when
+        None), each cycling through the prompts (the round counts the cycles)."""
         n = len(self.prompts)
-        i = 0
-        while count is None or i < warm + count:
-            k = max(0, i - warm)
-            yield self.job(self.prompts[k % n], k // n + 1, i < warm, stage.label)
-            i += 1
+        for i in range(warm):
+            yield self.job(self.prompts[i % n], 0, True, stage.label)
+        k = 0
+        while count is None or k < count:
+            yield self.job(self.prompts[k % n], k // n + 1, False, stage.label)
+            k += 1
+
+    def share_s(self, stage: Stage, stages_left: int) -> float | None:
+        """How long the stage may send: ``--stage-seconds`` and/or an equal share of the model's time
+        left (an open-loop stage's share leaves room for its drain)."""
+        share: float | None = self.settings.stage_seconds
+        if self.deadline_ns is not None:
+            fair = (self.deadline_ns - time.perf_counter_ns()) / 1e9 / max(1, stages_left)
+            if stage.kind == "open":
+                fair /= 1 + DRAIN_SHARE
+            share = fair if share is None else min(share, fair)
+        return share
 
     async def stage(self, stage: Stage, stages_left: int) -> list[RequestRecord]:
         """Run one stage within its share of the time left; its records (warm-up included)."""
         s = self.settings
         now = time.perf_counter_ns()
-        share: float | None = s.stage_seconds
-        if self.deadline_ns is not None:
-            fair = (self.deadline_ns - now) / 1e9 / max(1, stages_left)
-            share = fair if share is None else min(share, fair)
+        share = self.share_s(stage, stages_left)
         count = s.stage_requests
         if count is None and share is None:
             count = len(self.prompts) * s.rounds
@@ -410,43 +454,57 @@ class _ModelRun:
         if stage.kind == "open" and share is not None:  # an overloaded schedule's backlog is unbounded
             drained = now + int(share * (1 + DRAIN_SHARE) * 1e9)
             hard_end = drained if hard_end is None else min(hard_end, drained)
-        cap = s.max_concurrency or DEFAULT_MAX_CONCURRENCY
         self.runner.on_event(StageStarted(self.target.name, stage.label))
         self.outcome.stages.append(stage)
         if stage.kind == "closed":
-            width = min(stage.concurrency or 1, cap)
+            width = stage.concurrency or 1
             jobs = self.stage_jobs(stage, count, s.warmup * width)
             await self.closed(jobs, width, send_end, hard_end)
         else:
             assert stage.rate is not None
             n = count if count is not None else math.ceil(stage.rate * (share or 0.0)) - s.warmup
             planned = list(self.stage_jobs(stage, max(1, n), s.warmup))
-            await self.open_loop(planned, stage.rate, send_end, hard_end, cap)
+            await self.open_loop(
+                planned, stage.rate, send_end, hard_end, s.max_concurrency or DEFAULT_MAX_CONCURRENCY
+            )
         return self.by_stage.get(stage.label, [])
+
+    async def next_stage(self, stage: Stage, stages_left: int) -> list[RequestRecord] | None:
+        """Run ``stage`` unless the model was stopped or its time is up (then None). Failures in a row
+        end only the stage, unless not one of its measured requests succeeded."""
+        if self._halted() or self._over():
+            self.ran_out = self.ran_out or (self._over() and not self._halted())
+            return None
+        recs = await self.stage(stage, stages_left)
+        if self.failing is not None:
+            if any(r.status == "ok" and not r.warmup for r in recs):
+                self.failing, self.consecutive = None, 0
+                self.stopped.clear()
+            else:
+                self.outcome.aborted = f"{self.failing} (stage {stage.label})"
+        return recs
 
     async def profile(self, profile: Profile) -> None:
         fixed = profile.fixed_stages()
+        if profile.kind == "sweep":  # synchronous, then as fast as it goes, then rates between
+            cap = self.settings.max_concurrency or DEFAULT_MAX_CONCURRENCY
+            fixed.append(Stage("closed", cap, role="throughput"))
         total = profile.count if profile.kind == "sweep" else len(fixed)
-        done: list[list[RequestRecord]] = []
+        done = []
         for i, stage in enumerate(fixed):
-            if self.outcome.aborted or self._over():
+            recs = await self.next_stage(stage, total - i)
+            if recs is None:
                 return
-            done.append(await self.stage(stage, total - i))
+            done.append(recs)
         if profile.kind != "sweep":
             return
-        cap = self.settings.max_concurrency or DEFAULT_MAX_CONCURRENCY
-        for stage in [Stage("closed", cap, role="throughput")]:
-            if self.outcome.aborted or self._over():
-                return
-            done.append(await self.stage(stage, total - 1))
         sync_rate, max_rate = (achieved_rate(recs) for recs in done)
         if sync_rate is None or max_rate is None:
             return
         rates = sweep_rates(sync_rate, max_rate, profile.count - 2)
         for i, rate in enumerate(rates):
-            if self.outcome.aborted or self._over():
+            if await self.next_stage(Stage("open", rate=rate), len(rates) - i) is None:
                 return
-            await self.stage(Stage("open", rate=rate), len(rates) - i)
 
 
 DRAIN_SHARE = 0.5

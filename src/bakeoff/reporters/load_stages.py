@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from ..metrics.stats import Stats
+from ..metrics.stats import Stats, stats
 from ..results import ModelSummary, StageSummary, Summary
 from ..run_report import RunReport
 from ..slo import parse_slo
@@ -281,7 +283,8 @@ def html_section(summary: Summary) -> list[str]:
 
 def prefill_generation(report: RunReport) -> list[str]:
     """llama-bench's table for a ``--data`` run of fixed lengths: prefill (pp) and generation (tg)
-    rates as mean ± std, the engine's own prompt count, and how many answers reached their length."""
+    rates as mean ± std, the engine's own prompt count, and how many answers reached their length.
+    In a ``--profile`` run, from the synchronous stage only (under load, TTFT includes queueing)."""
     summary = report.summary
     text = summary.run.settings.get("data")
     if not text:
@@ -303,14 +306,23 @@ def prefill_generation(report: RunReport) -> list[str]:
     ]
     for m in summary.models:
         mine = [r for r in report.records if r.get("model") == m.model and not r.get("warmup")]
+        if summary.run.settings.get("profile"):  # one request at a time: no queueing in TTFT
+            mine = [r for r in mine if r.get("stage") == "sync"]
         asked = [r for r in mine if r.get("status") == "ok" and "data" in (r.get("extra") or {})]
-        held = sum(bool(r["extra"]["data"].get("length_held")) for r in asked)
-        tok = m.info.get("data_tokenizer", "n/a")
+        held = sum(r["extra"]["data"].get("length_held") is True for r in asked)
+        prompt = [r["prompt_tokens"] for r in asked if r.get("prompt_tokens") is not None]
         out.append(
-            f"| {md(m.model)} | {_spread(m.stat('prefill_tokens_per_s'))} | {_spread(m.decode_tokens_per_s)} "
-            f"| {num(m.tokens.prompt_mean, 0)} | {held}/{len(asked)} | {md(tok)} |"
+            f"| {md(m.model)} | {_spread(_values(asked, 'prefill_tokens_per_s'))} "
+            f"| {_spread(_values(asked, 'decode_tokens_per_s'))} "
+            f"| {num(sum(prompt) / len(prompt) if prompt else None, 0)} | {held}/{len(asked)} "
+            f"| {md(m.info.get('data_tokenizer', 'n/a'))} |"
         )
     return out
+
+
+def _values(records: Sequence[dict[str, Any]], metric: str) -> Stats:
+    got = [(r.get("metrics") or {}).get(metric) for r in records]
+    return stats(v for v in got if isinstance(v, int | float))
 
 
 def _spread(st: Stats) -> str:

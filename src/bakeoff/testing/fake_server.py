@@ -153,17 +153,17 @@ class FakeOpenAIServer:
     def chat(self, req: dict[str, Any], plan: FakePlan, sock: socket.socket, t0: float, seq: int) -> bool:
         limit = int(req.get("max_tokens") or plan.tokens)
         natural = plan.tokens  # where the model would stop on its own
-        if plan.obeys_min_tokens and req.get("ignore_eos"):
-            natural = limit
-        elif plan.obeys_min_tokens and req.get("min_tokens"):
+        if plan.obeys_min_tokens and req.get("min_tokens"):
             natural = max(natural, int(req["min_tokens"]))
+        elif plan.obeys_min_tokens and req.get("ignore_eos"):
+            natural = limit
         n = max(0, min(natural, limit))
         prompt_tokens = plan.prompt_tokens
         if prompt_tokens is None:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}
-        forced = plan.obeys_min_tokens and bool(req.get("ignore_eos"))
-        finish = "length" if n < natural or forced else "stop"
+        forced = plan.obeys_min_tokens and bool(req.get("min_tokens") or req.get("ignore_eos"))
+        finish = "length" if n < natural or (forced and n == limit) else "stop"
         rid = f"chatcmpl-fake-{seq}"
         created = int(time.time())
         model = req["model"]

@@ -157,6 +157,8 @@ def test_a_stage_summary_by_hand() -> None:
     assert row.slo is not None and not row.slo.met and row.slo.good_requests == 2
     # aggregate output tokens: 3 x 2 tokens over the measured window 0.1 .. 4.0 s
     assert row.output_tokens_per_s == pytest.approx(6 / 3.9)
+    # in flight: (0.5 + 0.5 + 1.0 + 0.5 + 2.5 + 2.4) s of requests over the 3.9 s window
+    assert row.mean_in_flight == pytest.approx(7.4 / 3.9)
     # a stage's goodput: its achieved rate times the share of requests good each (2 of 6)
     assert row.slo.goodput_per_s == pytest.approx(1.5 * 2 / 6)
 
@@ -178,15 +180,16 @@ def test_open_stage_keeps_its_offered_rate_and_load_reads_labels_in_order() -> N
 TERMS = parse_slo("ttft_p95<=2s,latency_p95<=10s")
 
 
-def stage(
-    label: str, rate: float | None, ttft: float | None, latency: float | None, n: int = 10
-) -> StageSummary:
+def stage(label: str, rate: float | None, ttft: float | None, latency: float | None, n: int = 10,
+          in_flight: float | None = None) -> StageSummary:  # fmt: skip
+    """A closed-loop stage whose load (mean in flight) grows with its rate unless given."""
     terms = [
         SloTermResult(term="ttft_p95<=2s", value=ttft, met=ttft is not None and ttft <= 2.0),
         SloTermResult(term="latency_p95<=10s", value=latency, met=latency is not None and latency <= 10.0),
     ]
     slo = SloResult(met=all(t.met for t in terms), terms=terms, requests=n)
-    return StageSummary(label=label, kind="closed", achieved_rate_per_s=rate, slo=slo)
+    load = in_flight if in_flight is not None else rate
+    return StageSummary(label=label, kind="closed", achieved_rate_per_s=rate, slo=slo, mean_in_flight=load)
 
 
 def test_capacity_interpolates_where_the_first_term_crosses() -> None:
@@ -217,8 +220,8 @@ def test_capacity_edges() -> None:
     cap = capacity([stage("a", 1.0, 5.0, 4.0), stage("b", 2.0, 6.0, 6.0)], TERMS)
     assert (cap.per_s, cap.basis, cap.below) == (0.0, "none met", None)
     # a stage without measured requests or without a rate is no evidence
-    rows = [stage("b", 2.0, 1.0, 6.0), stage("x", 2.5, None, None, n=0), stage("y", None, 9.0, 9.0),
-            stage("c", 3.0, 4.0, 8.0)]  # fmt: skip
+    rows = [stage("b", 2.0, 1.0, 6.0), stage("x", 2.5, None, None, n=0),
+            stage("y", None, 9.0, 9.0, in_flight=2.5), stage("c", 3.0, 4.0, 8.0)]  # fmt: skip
     assert capacity(rows, TERMS).per_s == pytest.approx(2 + 1 / 3)
     # a faster stage that met it again wins: capacity is the highest rate that met the SLO
     rows = [stage("a", 1.0, 0.5, 4.0), stage("b", 2.0, 3.0, 6.0), stage("c", 3.0, 1.0, 6.0)]
@@ -260,19 +263,33 @@ def test_labels_keep_close_rates_apart_and_a_serial_engine_gets_rates_below_it()
     assert sweep_rates(0.5, 0.55, 1) == pytest.approx([0.55])  # exactly 1.1 x: the usual spacing
 
 
-def open_stage(label: str, offered: float, achieved: float | None, ttft: float | None) -> StageSummary:
-    row = stage(label, achieved, ttft, 1.0 if ttft is not None else None)
+def open_stage(label: str, offered: float, achieved: float | None, ttft: float | None,
+               in_flight: float) -> StageSummary:  # fmt: skip
+    row = stage(label, achieved, ttft, 1.0 if ttft is not None else None, in_flight=in_flight)
     return row.model_copy(update={"kind": "open", "offered_rate_per_s": offered})
 
 
-def test_capacity_orders_open_stages_by_offered_rate() -> None:
-    # overloaded at 22/s it achieved 19.9/s, under the 20.0 of the stage that kept up: by offered rate
-    # the crossing lies between 20 and 22: 20 + (2 - 1) / (5 - 1) x 2 = 20.5
-    rows = [open_stage("a", 20.0, 20.0, 1.0), open_stage("b", 22.0, 19.9, 5.0)]
+def test_capacity_orders_stages_by_load_not_by_rate() -> None:
+    # overloaded at 22/s it achieved 19.9/s, under the 20.0/s of the stage that kept up, with 10 requests
+    # in flight against 2: by load it is above; the crossing: 20.0 + (2 - 1) / (5 - 1) x (19.9 - 20.0)
+    rows = [open_stage("b", 22.0, 19.9, 5.0, 10.0), open_stage("a", 20.0, 20.0, 1.0, 2.0)]
     cap = capacity(rows, TERMS)
     assert (cap.basis, cap.below, cap.above) == ("interpolated", "a", "b")
-    assert cap.per_s == pytest.approx(20.5)
+    assert cap.per_s == pytest.approx(19.975)
+    # an engine serving one request at a time (the sweep of bench/load_sweep.py): the synchronous stage
+    # achieved the most (0.951/s, 1 in flight) but the open loop at 0.941/s queued (1.3 in flight) and
+    # 4 in flight missed: capacity between the open stage and the throughput stage, not "at least" sync
+    rows = [stage("sync", 0.951, 0.30, 1.08, in_flight=1.0), open_stage("r", 0.941, 0.870, 1.69, 1.3),
+            stage("throughput", 0.941, 3.57, 4.36, in_flight=4.0)]  # fmt: skip
+    cap = capacity(rows, TERMS)
+    assert (cap.basis, cap.below, cap.above, cap.limiting) == (
+        "interpolated",
+        "r",
+        "throughput",
+        "ttft_p95<=2s",
+    )
+    assert cap.per_s == pytest.approx(0.870 + (2 - 1.69) / (3.57 - 1.69) * (0.941 - 0.870))
     # every request of the 4/s stage failed: no achieved rate, but it is evidence, at its offered rate
-    rows = [open_stage("a", 1.0, 1.0, 0.5), open_stage("c", 4.0, None, None)]
+    rows = [open_stage("a", 1.0, 1.0, 0.5, 0.5), open_stage("c", 4.0, None, None, 8.0)]
     cap = capacity(rows, TERMS)
     assert (cap.per_s, cap.basis, cap.above) == (1.0, "interpolated", "c")

@@ -1,15 +1,17 @@
 """Load stages and capacity: each ``--profile`` stage summarised, and the highest rate within the SLO.
 
 **Capacity** (with ``--slo``) is the highest rate at which the model met the SLO. Stages are ordered
-by load (``load_of``: an open-loop stage's offered rate, a closed-loop stage's achieved rate);
-``below`` is the most loaded stage that met every term and ``above`` the next more loaded one (which
-missed). For each term ``above`` missed, the rate where the term's statistic crosses its limit is
-interpolated linearly between the two stages' (rate, value) points; capacity is the lowest such
-crossing (the term that limits first). A term whose statistic at ``above`` fell on failed requests
-has no value to interpolate toward, so it crosses at ``below``'s rate. When the most loaded stage met
-the SLO, capacity is its rate, marked ``at least``; when no stage met it, 0. An open-loop stage whose
-requests all failed still counts (missed, at its offered rate); stages without a measured request, or
-closed-loop ones without an achieved rate, are no evidence either way and are left out.
+by the load they put on the server, the mean number of requests in flight (``mean_in_flight``: one in
+the synchronous stage, up to its concurrency in a closed loop, growing with the backlog in an open
+loop), so a synchronous stage sits below an open-loop stage at the same rate that queues. ``below`` is
+the most loaded stage that met every term and ``above`` the next more loaded one (which missed). For
+each term ``above`` missed, the rate where the term's statistic crosses its limit is interpolated
+linearly between the two stages' (rate, value) points, a stage's rate being what it achieved (an
+open-loop stage whose every request failed: what it offered); capacity is the lowest such crossing
+(the term that limits first). A term whose statistic at ``above`` fell on failed requests has no
+value to interpolate toward, so it crosses at ``below``'s rate. When the most loaded stage met the
+SLO, capacity is its rate, marked ``at least``; when no stage met it, 0. Stages without a measured
+request (their time ran out during warm-up) are no evidence either way and are left out.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def summarize_stage(stage: Stage, records: Sequence[RequestRecord], terms: Seque
         concurrency=stage.concurrency,
         offered_rate_per_s=stage.rate,
         achieved_rate_per_s=achieved_rate(records),
+        mean_in_flight=mean_in_flight(measured),
         output_tokens_per_s=row.window("aggregate_output_tokens_per_s"),
         requests=row.requests,
         cut_off=cut,
@@ -91,29 +94,46 @@ def summarize_load(
     )
 
 
-def load_of(row: StageSummary) -> float | None:
-    """Where a stage sits on the load axis: an open-loop stage's offered rate (an overloaded one may
-    achieve a little less than a slower stage that kept up), a closed-loop stage's achieved rate (its
-    offered load is a concurrency)."""
-    return row.offered_rate_per_s if row.kind == "open" else row.achieved_rate_per_s
+def rate_of(row: StageSummary) -> float | None:
+    """A stage's rate: what it achieved, else (every request failed) what an open loop offered."""
+    return row.achieved_rate_per_s if row.achieved_rate_per_s is not None else row.offered_rate_per_s
+
+
+def mean_in_flight(records: Sequence[RequestRecord]) -> float | None:
+    """Requests in flight on average over the records' window (Little's law: the sum of every
+    request's time from its scheduled send to its end, over the window): the load a stage put on the
+    server, comparable between closed loops (at most their concurrency) and open loops (a backlog
+    makes it grow)."""
+    if not records:
+        return None
+    window = max(r.t_end_ns for r in records) - min(r.t_scheduled_ns for r in records)
+    busy = sum(r.t_end_ns - r.t_scheduled_ns for r in records)
+    return busy / window if window > 0 else None
 
 
 def capacity(rows: Sequence[StageSummary], terms: Sequence[SloTerm]) -> Capacity:
     """The highest rate within the SLO, interpolated between stages (module docstring)."""
     ranked = sorted(
-        (r for r in rows if load_of(r) is not None and r.slo is not None and r.slo.requests),
-        key=lambda r: load_of(r) or 0.0,
+        (
+            r
+            for r in rows
+            if rate_of(r) is not None
+            and r.mean_in_flight is not None
+            and r.slo is not None
+            and r.slo.requests
+        ),
+        key=lambda r: r.mean_in_flight or 0.0,
     )
     met = [i for i, r in enumerate(ranked) if r.slo is not None and r.slo.met]
     if not met:
         return Capacity(per_s=0.0, basis="none met")
     lo = ranked[met[-1]]
-    r_lo = load_of(lo)
+    r_lo = rate_of(lo)
     assert r_lo is not None and lo.slo is not None
     if met[-1] == len(ranked) - 1:
         return Capacity(per_s=r_lo, basis="at least", below=lo.label)
     hi = ranked[met[-1] + 1]
-    r_hi = load_of(hi)
+    r_hi = rate_of(hi)
     assert r_hi is not None and hi.slo is not None
     best, limiting = float("inf"), None
     for term, a, b in zip(terms, lo.slo.terms, hi.slo.terms, strict=True):

@@ -295,6 +295,8 @@ class StageSummary(_Strict):
     """The rate the server sustained: (n - 1) / (last end - first end) over the stage's successful
     requests, warm-up ones included (``metrics.definitions.completion_rate``)."""
     output_tokens_per_s: float | None = None
+    mean_in_flight: float | None = None
+    """Requests in flight on average (sum of scheduled-send-to-end times / the window): its load."""
     requests: RequestCounts = Field(default_factory=RequestCounts)
     cut_off: int = 0
     """Requests still running when the stage's time ran out, or scheduled but never given a slot

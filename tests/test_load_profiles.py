@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bakeoff.capacity import capacity, summarize_load, summarize_stage
+from bakeoff.capacity import capacity, mean_in_flight, summarize_load, summarize_stage
 from bakeoff.errors import UsageError
 from bakeoff.load.profile import Profile, Stage, parse_profile, sweep_rates
 from bakeoff.load.runner import CUT_OFF, OUT_OF_TIME
@@ -129,6 +129,8 @@ def test_completion_rate_by_hand() -> None:
     # completion, whenever it ended
     recs = [rec(1000), rec(1500), rec(3000), rec(9000, ok=False)]
     assert completion_rate(recs) == pytest.approx(1.0)
+    # two answers at once, then one later: 2 gaps over 2.0 s, although the first gap is 0
+    assert completion_rate([rec(1000), rec(1000), rec(3000)]) == pytest.approx(1.0)
     assert completion_rate([rec(1000)]) is None
     assert completion_rate([rec(1000), rec(1000)]) is None  # no time between them
 
@@ -228,8 +230,8 @@ def test_capacity_edges() -> None:
     assert capacity(rows, TERMS).basis == "at least" and capacity(rows, TERMS).per_s == 3.0
 
 
-def with_capacity(name: str, per_s: float | None) -> ModelSummary:
-    load = None if per_s is None else LoadSummary(capacity=Capacity(per_s=per_s, basis="interpolated"))
+def with_capacity(name: str, per_s: float | None, basis: str = "interpolated") -> ModelSummary:
+    load = None if per_s is None else LoadSummary(capacity=Capacity(per_s=per_s, basis=basis))  # type: ignore[arg-type]
     return ModelSummary(model=name, backend="openai", status="ok", latency_s=stats([1.0, 1.0]),
                         decode_tokens_per_s=stats([50.0, 50.0]), load=load)  # fmt: skip
 
@@ -250,6 +252,19 @@ def test_recommend_uses_capacity_as_constraint_and_dimension() -> None:
     assert r.dimensions == ["latency", "throughput", "capacity"] and r.winner == "b"
     assert {c.model: c.score for c in r.candidates}["a"] == pytest.approx(2.5 / 3)
     assert recommend(s, constraints=Constraints(min_capacity=8.0)).winner == "b"  # equal to the minimum
+    assert not any("lower bound" in n for n in r.notes)
+    # a capacity the sweep never pushed past is a lower bound, and recommend says so
+    s = Summary(run=run, models=[with_capacity("a", 4.0, "at least"), with_capacity("b", 8.0),
+                                 with_capacity("c", 2.0, "at least")])  # fmt: skip
+    assert (
+        "capacity of a, c is a lower bound (its most loaded stage still met the SLO): a sweep to higher "
+        "load would tell"
+    ) in recommend(s).notes
+    assert not any("lower bound" in n for n in recommend(s, weights={"capacity": 0.0, "latency": 1.0}).notes)
+    # some models without capacity: the dimension drops out, with the usual note
+    some = recommend(Summary(run=run, models=[with_capacity("a", 4.0), with_capacity("b", None)]))
+    assert "capacity" not in some.dimensions
+    assert "capacity left out of the score: not measured for every remaining model" in some.notes
     # without a profile run nobody has capacity: no dimension and no note about it
     plain = recommend(Summary(run=run, models=[with_capacity("a", None), with_capacity("b", None)]))
     assert "capacity" not in plain.dimensions and not any("capacity" in n for n in plain.notes)
@@ -293,3 +308,71 @@ def test_capacity_orders_stages_by_load_not_by_rate() -> None:
     rows = [open_stage("a", 1.0, 1.0, 0.5, 0.5), open_stage("c", 4.0, None, None, 8.0)]
     cap = capacity(rows, TERMS)
     assert (cap.per_s, cap.basis, cap.above) == (1.0, "interpolated", "c")
+
+
+def test_stage_edges_by_hand() -> None:
+    terms = parse_slo("ttft_p50<=20ms")
+    # one request: no completion rate, so no goodput either; its one in-flight request over its window
+    one = summarize_stage(Stage("closed", 1), [rec(500, start_ms=100)], terms)
+    assert one.achieved_rate_per_s is None and one.slo is not None and one.slo.goodput_per_s is None
+    assert one.mean_in_flight == pytest.approx(1.0)
+    # only requests the budget cut off: nothing measured, no error rate, no goodput, no load
+    gone = summarize_stage(Stage("closed", 1), [rec(900, start_ms=100, ok=False, kind=OUT_OF_TIME)], terms)
+    assert gone.requests.ok == gone.requests.error == 0 and gone.out_of_time == 1
+    assert gone.error_rate is None and gone.slo is not None and gone.slo.goodput_per_s is None
+    assert gone.mean_in_flight is None
+    # only cut-off requests: all backlog, so no error rate
+    cut = summarize_stage(Stage("open", rate=2.0), [rec(900, ok=False, kind=CUT_OFF)] * 2, ())
+    assert (cut.requests.error, cut.cut_off, cut.error_rate, cut.slo) == (2, 2, None, None)
+    # a window of one nanosecond holds one request for all of it; a window of none is no load
+    assert mean_in_flight([rec(0, ok=False)]) is None
+    tiny = RequestRecord(model="m", backend="b", prompt_id="p", round=1, warmup=False, stream=True,
+                         status="ok", t_scheduled_ns=0, t0_ns=0, t_end_ns=1)  # fmt: skip
+    assert mean_in_flight([tiny]) == 1.0
+
+
+def test_load_from_the_runners_stage_list_and_with_an_slo() -> None:
+    recs = [rec(100, stage="c=2"), rec(300, start_ms=100, stage="c=2", ttft_ms=50), rec(700, stage="c=8"),
+            rec(900, start_ms=700, stage="c=8", ttft_ms=50)]  # fmt: skip
+    terms = parse_slo("ttft_p95<=30ms")
+    # the runner's order wins over the records' (c=8 ran first here), and every stage is summarised
+    load = summarize_load(recs, [Stage("closed", 8), Stage("closed", 2)], terms)
+    assert load is not None and [s.label for s in load.stages] == ["c=8", "c=2"]
+    assert load.stages[0].concurrency == 8 and load.stages[0].slo is not None
+    assert load.capacity == capacity(load.stages, terms)
+    assert load.capacity is not None and load.capacity.basis == "none met"  # each stage has a 50 ms TTFT
+    # no stage with an achieved rate: no saturation
+    single = summarize_load([rec(100, stage="c=2")], None, ())
+    assert single is not None and single.saturation_per_s is None
+
+
+def test_equal_crossings_name_the_first_term() -> None:
+    # both terms missed at c and cross at the same rate: 2 + (2 - 1) / (4 - 1) = 2 + (10 - 6) / (18 - 6)
+    rows = [stage("b", 2.0, 1.0, 6.0), stage("c", 3.0, 4.0, 18.0)]
+    cap = capacity(rows, TERMS)
+    assert cap.per_s == pytest.approx(2 + 1 / 3) and cap.limiting == "ttft_p95<=2s"
+
+
+def test_every_profile_error_says_what_to_write() -> None:
+    from bakeoff.load.profile import EXAMPLE
+
+    def err(text: str) -> UsageError:
+        with pytest.raises(UsageError) as e:
+            parse_profile(text)
+        return e.value
+
+    assert err("sweep=2").message == (
+        "--profile sweep=2: a sweep needs at least 3 stages (synchronous, throughput and one rate)"
+    )
+    assert parse_profile("sweep=3") == Profile("sweep", (), 3)  # the fewest allowed
+    for text in ("ramp", "rates", "rates=1,x", "concurrency=0"):
+        assert err(text).hint == EXAMPLE, text
+    assert err("rates=2,2").hint == "give each level once"
+    assert EXAMPLE.startswith("e.g. --profile sweep")
+
+
+def test_the_serial_threshold_by_hand() -> None:
+    # exactly 1.1 x the synchronous rate is not serial: the usual spacing from 1.0 to 1.1
+    assert sweep_rates(1.0, 1.1, 2) == pytest.approx([1.05, 1.1])
+    # 3 x: rates from the synchronous 10/s in steps of 5, not from half of 30
+    assert sweep_rates(10.0, 30.0, 4) == pytest.approx([15.0, 20.0, 25.0, 30.0])

@@ -10,7 +10,17 @@ import numpy as np
 import pytest
 
 from bakeoff.errors import UsageError
-from bakeoff.synthetic import DataSpec, Lengths, WordTokenizer, build_cases, build_prompt, parse_data
+from bakeoff.records import RequestRecord
+from bakeoff.summarize import data_notes
+from bakeoff.synthetic import (
+    WORDS,
+    DataSpec,
+    Lengths,
+    WordTokenizer,
+    build_cases,
+    build_prompt,
+    parse_data,
+)
 
 
 def test_data_parses_by_hand() -> None:
@@ -83,3 +93,105 @@ def test_a_real_cut_is_re_counted_exactly(n: int) -> None:
     tok = ByteTokenizer()
     text, count = build_prompt(tok, n, seed=n)
     assert count == n and len(tok.encode(text)) == n
+
+
+def test_every_data_error_says_what_to_write() -> None:
+    from bakeoff.synthetic import EXAMPLE
+
+    def err(text: str) -> UsageError:
+        with pytest.raises(UsageError) as e:
+            parse_data(text)
+        return e.value
+
+    for text in ("prompt_tokens", "prompt_tokens=x,output_tokens=1", "prompt_tokens=0,output_tokens=1",
+                 "output_tokens=4"):  # fmt: skip
+        assert err(text).hint == EXAMPLE, text
+    keys = ("prompt_tokens, prompt_tokens_stdev, prompt_tokens_min, prompt_tokens_max, output_tokens, "
+            "output_tokens_stdev, output_tokens_min, output_tokens_max, samples")  # fmt: skip
+    assert err("speed=1").hint == f"use {keys}"
+    # "=" inside a value: the key is what comes before the first one
+    assert (
+        err("prompt_tokens=256=3,output_tokens=1").message == "--data prompt_tokens: '256=3' is not a number"
+    )
+    assert EXAMPLE.startswith('e.g. --data "prompt_tokens=256,output_tokens=64"')
+
+
+def test_the_smallest_values_allowed() -> None:
+    spec = parse_data("prompt_tokens=1,prompt_tokens_stdev=0,output_tokens=1,output_tokens_stdev=0.5,"
+                      "output_tokens_min=3,output_tokens_max=3")  # fmt: skip
+    assert spec.prompt == Lengths(1, 0.0, 1, None) and spec.output == Lengths(1, 0.5, 3, 3)
+
+
+def test_cases_are_repeatable_and_follow_the_seed() -> None:
+    spec = parse_data("prompt_tokens=30,prompt_tokens_stdev=10,output_tokens=4,samples=6")
+    tok = WordTokenizer()
+    a, counts = build_cases(spec, 3, tok)
+    b, _ = build_cases(spec, 3, tok)
+    assert [c.prompt for c in a] == [c.prompt for c in b]  # the same texts every time
+    assert counts == [p for _, p, _ in spec.plan(3)]  # the lengths of the run's seed
+    assert counts != [p for _, p, _ in spec.plan(0)]
+    other, _ = build_cases(spec, 0, tok)
+    assert [c.prompt for c in other] != [c.prompt for c in a]  # another seed, other texts
+    none, _ = build_cases(spec, None, tok)
+    assert [c.prompt for c in none] == [c.prompt for c in other]  # no seed reads as seed 0
+    assert all(set(c.prompt.split()) <= set(WORDS) for c in a)
+    assert [c.id for c in a] == ["d1", "d2", "d3", "d4", "d5", "d6"] and all(c.max_tokens == 4 for c in a)
+    assert spec.placeholder_cases(3)[0].prompt == f"(synthetic: {counts[0]} prompt tokens, built per model)"
+
+
+def rec(n_out: int | None, held: bool | None, *, tokenizer: str = "t", warmup: bool = False,
+        ok: bool = True) -> RequestRecord:  # fmt: skip
+    data = {"prompt_tokens": 8, "output_tokens": 9, "tokenizer": tokenizer, "length_held": held}
+    return RequestRecord(model="m", backend="b", prompt_id="d1", round=1, warmup=warmup, stream=True,
+                         status="ok" if ok else "error", t_scheduled_ns=0, t0_ns=0, t_end_ns=1,
+                         completion_tokens=n_out, extra={"data": data})  # fmt: skip
+
+
+def test_data_notes_by_hand() -> None:
+    assert data_notes("m", [rec(9, True), rec(9, True)]) == []
+    assert data_notes("m", []) == [] and data_notes("m", [rec(3, False, warmup=True)]) == []
+    notes = data_notes("m", [rec(9, True), rec(3, False), rec(5, False), rec(3, False), rec(None, None),
+                             rec(2, False, ok=False), rec(1, False, warmup=True)])  # fmt: skip
+    assert notes == [
+        "m: the forced answer length did not hold for 3 of 5 requests (answers of 3, 5 tokens): the engine "
+        "ignores min_tokens / ignore_eos, so its timings are over shorter answers"
+    ]
+    many = data_notes("m", [rec(n, False) for n in (1, 2, 3, 4, 5, 6, 7)] + [rec(None, False)])
+    assert "did not hold for 8 of 8 requests (answers of 1, 2, 3, 4, 5... tokens)" in many[0]
+    five = data_notes("m", [rec(n, False) for n in (1, 2, 3, 4, 5)])
+    assert "(answers of 1, 2, 3, 4, 5 tokens)" in five[0]
+    approx = data_notes("m", [rec(9, True, tokenizer="approximate (whitespace words)")])
+    assert approx == [
+        "m: --data prompt lengths are approximate (whitespace words, not the model's tokens): give "
+        "--tokenizer a GGUF file or tokenizer.json"
+    ]
+
+
+class PaddedTokenizer:
+    """One token per word, but decoding appends ``pad`` filler words: a cut of c tokens re-counts as
+    c + pad, so exactly n needs the cut n - pad."""
+
+    name = "padded"
+
+    def __init__(self, pad: int) -> None:
+        self.pad = pad
+
+    def encode(self, text: str) -> list[int]:
+        return [WORDS.index(w) if w in WORDS else 999 for w in text.split()]
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join([WORDS[i] for i in ids] + ["filler"] * self.pad)
+
+
+def test_the_search_for_an_exact_count() -> None:
+    # 3 over: the cut 37 re-counts as 40, inside the search window
+    text, count = build_prompt(PaddedTokenizer(3), 40, seed=1)
+    assert count == 40 and len(text.split()) == 40
+    # 8 over: the cut 32, the window's edge
+    assert build_prompt(PaddedTokenizer(8), 40, seed=1)[1] == 40
+    # 20 over: no cut within 8 tokens gives 40; the closest is the lowest cut, 32, which re-counts as 52
+    text, count = build_prompt(PaddedTokenizer(20), 40, seed=1)
+    assert count == 52 and len(text.split()) == 52 and text.endswith("filler")
+    # a short prompt: cuts start at 1 token, never 0
+    text, count = build_prompt(PaddedTokenizer(20), 3, seed=1)
+    assert count == 21 and len(text.split()) == 21

@@ -16,6 +16,7 @@ request (their time ran out during warm-up) are no evidence either way and are l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .load.profile import Stage
@@ -113,35 +114,26 @@ def mean_in_flight(records: Sequence[RequestRecord]) -> float | None:
 
 def capacity(rows: Sequence[StageSummary], terms: Sequence[SloTerm]) -> Capacity:
     """The highest rate within the SLO, interpolated between stages (module docstring)."""
-    ranked = sorted(
-        (
-            r
-            for r in rows
-            if rate_of(r) is not None
-            and r.mean_in_flight is not None
-            and r.slo is not None
-            and r.slo.requests
-        ),
-        key=lambda r: r.mean_in_flight or 0.0,
-    )
-    met = [i for i, r in enumerate(ranked) if r.slo is not None and r.slo.met]
+    ranked: list[tuple[float, float, StageSummary, SloResult]] = []  # (load, rate, stage, its SLO)
+    for r in rows:
+        rate = rate_of(r)
+        if rate is not None and r.mean_in_flight is not None and r.slo is not None and r.slo.requests:
+            ranked.append((r.mean_in_flight, rate, r, r.slo))
+    ranked.sort(key=lambda x: x[0])
+    met = [i for i, x in enumerate(ranked) if x[3].met]
     if not met:
-        return Capacity(per_s=0.0, basis="none met")
-    lo = ranked[met[-1]]
-    r_lo = rate_of(lo)
-    assert r_lo is not None and lo.slo is not None
+        return Capacity(per_s=0.0)
+    _, r_lo, lo, lo_slo = ranked[met[-1]]
     if met[-1] == len(ranked) - 1:
         return Capacity(per_s=r_lo, basis="at least", below=lo.label)
-    hi = ranked[met[-1] + 1]
-    r_hi = rate_of(hi)
-    assert r_hi is not None and hi.slo is not None
-    best, limiting = float("inf"), None
-    for term, a, b in zip(terms, lo.slo.terms, hi.slo.terms, strict=True):
+    _, r_hi, hi, hi_slo = ranked[met[-1] + 1]
+    best, limiting = math.inf, None
+    for i, term in enumerate(terms):
+        a, b = lo_slo.terms[i], hi_slo.terms[i]
         if b.met:
             continue
-        if b.value is None or a.value is None or b.value <= a.value:
-            cross = r_lo
-        else:
+        cross = r_lo  # the stage above failed on this term outright: nothing to interpolate toward
+        if b.value is not None and a.value is not None:  # a met: a.value <= limit < b.value
             cross = r_lo + (term.limit_s - a.value) / (b.value - a.value) * (r_hi - r_lo)
         if cross < best:
             best, limiting = cross, term.text

@@ -223,10 +223,9 @@ def recommend(
     if not ok:
         return Recommendation(None, [], "no model meets the constraints", cands, [], w)
     dims = [d for d in DIMENSIONS if w.get(d, 0) > 0 and all(x.values[d] is not None for x in ok)]
+    unmeasured = {d for d in OPTIONAL if all(x.values[d] is None for x in ok)}  # no run measured it
     for d in DIMENSIONS:
-        if d in OPTIONAL and all(x.values[d] is None for x in ok):
-            continue
-        if w.get(d, 0) > 0 and d not in dims:
+        if w.get(d, 0) > 0 and d not in dims and d not in unmeasured:
             notes.append(f"{d} left out of the score: not measured for every remaining model")
     lower = [m.model for m in passing if m.load and m.load.capacity and m.load.capacity.basis == "at least"]
     if "capacity" in dims and lower:

@@ -122,37 +122,40 @@ def parse_data(text: str) -> DataSpec:
 
 
 class WordTokenizer:
-    """Whitespace words: the approximation used when no real tokenizer is known (labelled so)."""
+    """Whitespace words: the approximation used when no real tokenizer is known (labelled so);
+    ``build_prompt`` cuts its words directly."""
 
     name = "approximate (whitespace words)"
 
-    def encode(self, text: str) -> list[int]:
-        return [len(w) for w in text.split()]  # ids do not matter, only the count and the cut
 
-    def decode(self, ids: list[int]) -> str:  # pragma: no cover - build_prompt cuts words itself
-        raise NotImplementedError
+SEARCH = 8
+"""How far from ``n`` tokens the cut may move while looking for a text that re-counts to exactly ``n``."""
 
 
-def build_prompt(tok: Tokenizer, n: int, seed: int) -> tuple[str, int]:
-    """A text of exactly ``n`` tokens by ``tok`` where one exists near the cut, else the closest;
-    (text, its token count). The words are a fixed meeting-notes vocabulary shuffled by ``seed``."""
+def build_prompt(tok: Tokenizer | WordTokenizer, n: int, seed: int) -> tuple[str, int]:
+    """A text of exactly ``n`` tokens by ``tok`` where a cut within ``SEARCH`` tokens of ``n`` gives
+    one, else the closest; (text, its token count). The words are a fixed meeting-notes vocabulary
+    drawn with ``seed``."""
     rng = np.random.default_rng(seed)
-    words = [WORDS[i] for i in rng.integers(0, len(WORDS), size=n * 2 + 16)]
+    words = [WORDS[i] for i in rng.integers(len(WORDS), size=n + SEARCH)]  # a word is at least a token
     if isinstance(tok, WordTokenizer):
         return " ".join(words[:n]), n
     ids = tok.encode(" ".join(words))
-    best: tuple[str, int] = ("", 0)
-    for cut in sorted(range(max(1, n - 8), min(len(ids), n + 8) + 1), key=lambda c: abs(c - n)):
+    best: tuple[str, int] | None = None
+    for cut in sorted(range(max(1, n - SEARCH), min(len(ids), n + SEARCH) + 1), key=lambda c: abs(c - n)):
         text = tok.decode(ids[:cut])
-        count = len(tok.encode(text))
+        count = len(tok.encode(text))  # a cut can merge or split at its edge: count again
         if count == n:
             return text, n
-        if abs(count - n) < abs(best[1] - n) or not best[0]:
+        if best is None or abs(count - n) < abs(best[1] - n):
             best = (text, count)
+    assert best is not None
     return best
 
 
-def build_cases(spec: DataSpec, seed: int | None, tok: Tokenizer) -> tuple[list[PromptCase], list[int]]:
+def build_cases(
+    spec: DataSpec, seed: int | None, tok: Tokenizer | WordTokenizer
+) -> tuple[list[PromptCase], list[int]]:
     """The run's synthetic prompts for one model, and each prompt's token count by ``tok``."""
     cases, counts = [], []
     for k, (pid, p, o) in enumerate(spec.plan(seed)):

@@ -76,9 +76,9 @@ class Runner:
         self.on_record = on_record
         self.on_event: EventSink = on_event or (lambda event: None)
         self.max_consecutive_failures = max_consecutive_failures
-        self._tokenizer: Tokenizer | None = None
+        self._tokenizer: Tokenizer | WordTokenizer | None = None
 
-    def shared_tokenizer(self) -> Tokenizer:
+    def shared_tokenizer(self) -> Tokenizer | WordTokenizer:
         """``--tokenizer``'s tokenizer (loaded once per run), else whitespace words (approximate)."""
         if self._tokenizer is None:
             path = self.settings.tokenizer

@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/load_sweep.py [--out bench-runs/sweep] [--max-seconds 270]
 
-Runs, in one invocation of `bakeoff bench`, every default embedded model with
+First, a sweep against the fake server with a known capacity (2 requests served at once, 95 ms each:
+21.05 requests/s), printing the saturation and capacity found against the plan's. Then, in one
+invocation of `bakeoff bench`, every default embedded model with
 ``--data prompt_tokens=256,output_tokens=64 --profile sweep=5 --max-concurrency 4`` under
 ``--slo "ttft_p95<=2s,latency_p95<=6s"`` within ``--max-seconds``, then prints each model's stages and
 capacity, how long the whole run took, whether every forced answer length held, and writes each
@@ -30,6 +32,7 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=270.0)
     ap.add_argument("--profile", default="sweep=5")
     args = ap.parse_args()
+    fake_sweep(args.out.with_name(args.out.name + "-fake"))
     cmd = [
         str(Path(sys.executable).parent / "bakeoff"), "bench", "--data", DATA, "--profile", args.profile,
         "--max-concurrency", "4", "--slo", SLO, "--max-seconds", str(args.max_seconds),
@@ -71,6 +74,33 @@ def main() -> None:
             svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" style="background:#fff" ', 1)
         )
         print("wrote", path.relative_to(HERE.parent))
+
+
+def fake_sweep(out: Path) -> None:
+    from bakeoff.bench import run_bench
+    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.targets import resolve_targets
+    from bakeoff.testing import FakePlan, FakeServer
+
+    service_s, slots = 0.050 + 9 * 0.005, 2
+    plan = FakePlan(ttft_ms=50, itl_ms=5, tokens=10, max_concurrent=slots)
+    with FakeServer(plan, {"m": plan}) as srv:
+        settings = BenchSettings(models=["m"], endpoint=srv.base_url, profile="sweep=6", stage_seconds=2.0,
+                                 slo="latency_p95<=300ms")  # fmt: skip
+        targets = resolve_targets(["m"], {}, srv.base_url)
+        summary = run_bench(settings, [PromptCase(id="p", prompt="hi")], targets, out, overwrite=True)
+    load = summary.models[0].load
+    assert load is not None and load.capacity is not None
+    want = slots / service_s
+    print(f"fake server (2 slots x 95 ms: {want:.2f} req/s), sweep=6, 2 s stages, latency_p95<=300ms:")
+    for st in load.stages:
+        p95 = (st.stats["latency_s"].p95 or 0) * 1000
+        print(f"  {st.label:>18} achieved {st.achieved_rate_per_s or 0:6.2f}/s  in flight "
+              f"{st.mean_in_flight or 0:5.2f}  latency p95 {p95:7.1f} ms  "
+              f"SLO {'met' if st.slo and st.slo.met else 'missed'}")  # fmt: skip
+    sat, cap = load.saturation_per_s or 0.0, load.capacity.per_s or 0.0
+    print(f"  saturation {sat:.2f}/s ({sat / want - 1:+.1%} against the plan), capacity {cap:.2f}/s "
+          f"({cap / want - 1:+.1%}, {load.capacity.basis})\n", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

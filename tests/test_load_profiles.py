@@ -341,6 +341,11 @@ def test_load_from_the_runners_stage_list_and_with_an_slo() -> None:
     assert load.stages[0].concurrency == 8 and load.stages[0].slo is not None
     assert load.capacity == capacity(load.stages, terms)
     assert load.capacity is not None and load.capacity.basis == "none met"  # each stage has a 50 ms TTFT
+    # c=2 answers in 10 ms (met), c=8 in 50 ms (missed): the capacity lies between their rates
+    recs[1] = rec(300, start_ms=100, stage="c=2", ttft_ms=10)
+    load = summarize_load(recs, None, terms)
+    assert load is not None and load.capacity is not None and load.capacity.basis == "interpolated"
+    assert (load.capacity.below, load.capacity.above) == ("c=2", "c=8")
     # no stage with an achieved rate: no saturation
     single = summarize_load([rec(100, stage="c=2")], None, ())
     assert single is not None and single.saturation_per_s is None

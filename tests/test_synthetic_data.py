@@ -195,3 +195,29 @@ def test_the_search_for_an_exact_count() -> None:
     # a short prompt: cuts start at 1 token, never 0
     text, count = build_prompt(PaddedTokenizer(20), 3, seed=1)
     assert count == 21 and len(text.split()) == 21
+
+
+class ShrinkingTokenizer(PaddedTokenizer):
+    """Decoding drops the last ``drop`` words: a cut of c re-counts as c - drop."""
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join(WORDS[i] for i in ids[: len(ids) - self.pad])
+
+
+def test_the_search_reaches_eight_tokens_above() -> None:
+    text, count = build_prompt(ShrinkingTokenizer(8), 40, seed=2)  # only the cut 48 re-counts as 40
+    assert count == 40 and len(text.split()) == 40
+
+
+def test_plans_and_draws_edges() -> None:
+    spec = parse_data("prompt_tokens=50,output_tokens=20,output_tokens_stdev=5,samples=8")
+    assert spec.plan(4) == spec.plan(4)  # answers drawn with the seed too
+    assert len({o for _, _, o in spec.plan(4)}) > 1
+    assert [c.max_tokens for c in spec.placeholder_cases(4)] == [o for _, _, o in spec.plan(4)]
+    # a spread under one token still varies the length now and then
+    assert set(Lengths(100, 0.5).draw(200, np.random.default_rng(0))) == {99, 100, 101}
+
+
+def test_six_short_lengths_are_listed_with_an_ellipsis() -> None:
+    six = data_notes("m", [rec(n, False) for n in (1, 2, 3, 4, 5, 6)])
+    assert "(answers of 1, 2, 3, 4, 5... tokens)" in six[0]

@@ -76,13 +76,10 @@ def summarize_load(
     """The model's stages in the order they ran (``stages``; read from the records' labels when None,
     as for a run rebuilt from ``records.jsonl``), its saturation rate and, with terms, its capacity.
     None when no record belongs to a stage."""
-    labels = [s.label for s in stages] if stages is not None else []
+    labels = [s.label for s in stages or ()]
     labels += [r.stage for r in records if r.stage is not None and r.stage not in labels]
-    known = {s.label: s for s in stages or ()}
     rows = [
-        summarize_stage(
-            known.get(label) or Stage.from_label(label), [r for r in records if r.stage == label], terms
-        )
+        summarize_stage(Stage.from_label(label), [r for r in records if r.stage == label], terms)
         for label in dict.fromkeys(labels)
     ]
     if not rows:

@@ -42,7 +42,8 @@ class Tokenizer(Protocol):
 
 @dataclass(frozen=True)
 class Lengths:
-    """``mean`` tokens, or normal draws with ``stdev`` clipped to [``min``, ``max``]."""
+    """``mean`` tokens, or normal draws with ``stdev`` clipped to [``min``, ``max``] (``min`` is at
+    least 1: ``parse_data`` refuses less)."""
 
     mean: int
     stdev: float = 0.0
@@ -55,7 +56,7 @@ class Lengths:
         else:
             values = rng.normal(self.mean, self.stdev, size=n)
         hi = self.max if self.max is not None else math.inf
-        return [int(min(max(round(float(v)), self.min, 1), hi)) for v in values]
+        return [int(min(max(round(float(v)), self.min), hi)) for v in values]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class DataSpec:
         rng = np.random.default_rng(0 if seed is None else seed)  # every model draws the same lengths
         prompts = self.prompt.draw(self.samples, rng)
         outputs = self.output.draw(self.samples, rng)
-        return [(f"d{i + 1}", p, o) for i, (p, o) in enumerate(zip(prompts, outputs, strict=True))]
+        return [(f"d{i + 1}", prompts[i], outputs[i]) for i in range(self.samples)]
 
     def placeholder_cases(self, seed: int | None) -> list[PromptCase]:
         """The run's prompt list before any model is loaded (ids and lengths; texts are per model)."""

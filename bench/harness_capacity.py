@@ -1,0 +1,118 @@
+"""How much load one bakeoff process generates, against a bare client, in one invocation (issue 13).
+
+    .venv/bin/python bench/harness_capacity.py [--requests 3000] [--concurrency 64] [--guidellm PATH]
+
+Against the project's fake server in its own process with zero latency (64 tokens per answer, one per
+SSE event), each client sends ``--requests`` streamed chat requests with ``--concurrency`` in flight:
+
+- a bare httpx asyncio client that keeps only counts (the most a Python client does);
+- ``bakeoff bench`` with one worker (``run_bench`` in this process, every per-token timestamp kept);
+- GuideLLM, when ``--guidellm`` names its ``guidellm`` command (installed in its own venv: it is never
+  a dependency of bakeoff).
+
+Each prints requests/s and output tokens/s over its own wall time; the ratios are to the bare client.
+Clients run one after another, each twice, alternating, and the better of each pair is kept (the
+machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bakeoff.bench import run_bench
+from bakeoff.config import BenchSettings, PromptCase
+from bakeoff.targets import resolve_targets
+from bakeoff.testing import FakePlan, FakeServer
+
+TOKENS = 64
+PLAN = FakePlan(ttft_ms=0, itl_ms=0, tokens=TOKENS)
+
+
+async def bare(url: str, n: int, concurrency: int) -> tuple[float, int]:
+    """The bare client: stream every answer, count content events, nothing else."""
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    left, tokens = n, 0
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal left, tokens
+            while left > 0:
+                left -= 1
+                async with client.stream("POST", "/chat/completions", json=body) as resp:
+                    async for line in resp.aiter_lines():
+                        if line.startswith("data:") and '"content"' in line:
+                            tokens += 1
+
+        t = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t, tokens
+
+
+def bakeoff_run(url: str, n: int, concurrency: int) -> tuple[float, int, dict[str, object]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = BenchSettings(models=["fake-model"], endpoint=url, concurrency=concurrency, rounds=n,
+                                 warmup=0, max_tokens=TOKENS)  # fmt: skip
+        t = time.perf_counter()
+        targets = resolve_targets(["fake-model"], {}, url)
+        summary = run_bench(settings, [PromptCase(id="p", prompt="hi")], targets, Path(tmp) / "run")
+        wall = time.perf_counter() - t
+        m = summary.models[0]
+        tokens = int((m.tokens.completion_mean or 0) * m.requests.ok)
+        return wall, tokens, {"ok": m.requests.ok, "error": m.requests.error, "client": m.info.get("client")}
+
+
+def guidellm(cmd: str, url: str, n: int, concurrency: int) -> tuple[float, int] | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "prompts.jsonl"
+        data.write_text("".join(json.dumps({"prompt": "hi"}) + "\n" for _ in range(n)))
+        out = str(Path(tmp) / "out.json")
+        args = [cmd, "benchmark", "--target", url.removesuffix("/v1"), "--profile", "throughput",
+                "--max-requests", str(n), "--data", str(data), "--output-path", out]  # fmt: skip
+        t = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        if done.returncode != 0:
+            print("guidellm failed:", done.stderr[-800:])
+            return None
+        return wall, n * TOKENS
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--guidellm", default=None, help="path of the guidellm command in its own venv")
+    args = ap.parse_args()
+    n, c = args.requests, args.concurrency
+    results: dict[str, list[tuple[float, int]]] = {}
+    with FakeServer(PLAN, {"fake-model": PLAN}) as srv:
+        url = srv.base_url
+        for _ in range(2):
+            results.setdefault("bare client", []).append(asyncio.run(bare(url, n, c)))
+            wall, tokens, info = bakeoff_run(url, n, c)
+            results.setdefault("bakeoff (1 worker)", []).append((wall, tokens))
+            print("bakeoff:", info, flush=True)
+            if args.guidellm:
+                got = guidellm(args.guidellm, url, n, c)
+                if got:
+                    results.setdefault("GuideLLM", []).append(got)
+    base = max(n / w for w, _ in results["bare client"])
+    print(f"\n{n} requests, concurrency {c}, zero-latency fake server, {TOKENS} tokens per answer\n")
+    print("| client | requests/s | output tokens/s | ratio to the bare client |")
+    print("|---|---|---|---|")
+    for name, runs in results.items():
+        wall, tokens = min(runs, key=lambda r: r[0])
+        print(f"| {name} | {n / wall:.0f} | {tokens / wall:.0f} | {n / wall / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -82,8 +82,8 @@ def markdown(summary: Summary) -> list[str]:
         f"## Load: {md(settings.get('profile'))}",
         "",
         "Achieved = requests completed per second while the stage ran (the rate the server sustained). "
-        "Saturation = the highest achieved rate. Capacity = the highest achieved rate that met the SLO, "
-        "interpolated between the stages around it.",
+        "Saturation = the highest achieved rate. Capacity = the highest rate that met the SLO, "
+        "interpolated between the stages around it, stages ordered by load (mean requests in flight).",
         "",
         "| " + " | ".join(CAPACITY_HEADERS) + " |",
         "|---" * len(CAPACITY_HEADERS) + "|",
@@ -261,7 +261,8 @@ def html_section(summary: Summary) -> list[str]:
     out = [
         f"<h2>Load: {_e(summary.run.settings.get('profile'))}</h2>",
         "<p class=muted>Achieved = requests completed per second while the stage ran. Capacity = the "
-        "highest achieved rate that met the SLO, interpolated between stages.</p><table><tr>"
+        "highest rate that met the SLO, interpolated between stages ordered by load (mean requests in "
+        "flight).</p><table><tr>"
         + "".join(f"<th>{_e(h)}</th>" for h in CAPACITY_HEADERS)
         + "</tr>",
     ]

@@ -262,9 +262,7 @@ def html_section(summary: Summary) -> list[str]:
         f"<h2>Load: {_e(summary.run.settings.get('profile'))}</h2>",
         "<p class=muted>Achieved = requests completed per second while the stage ran. Capacity = the "
         "highest rate that met the SLO, interpolated between stages ordered by load (mean requests in "
-        "flight).</p><table><tr>"
-        + "".join(f"<th>{_e(h)}</th>" for h in CAPACITY_HEADERS)
-        + "</tr>",
+        "flight).</p><table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in CAPACITY_HEADERS) + "</tr>",
     ]
     for m in rows:
         assert m.load is not None

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from . import embedded
 from .capacity import summarize_load
+from .client_load import client_load
 from .config import BenchSettings, PromptCase
 from .load.events import EventSink, MeasureStarted, ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from .load.profile import parse_profile
@@ -27,6 +28,7 @@ from .metrics.request import request_metrics
 from .monitors.bandwidth import memory_bandwidth_gbs
 from .monitors.environment import snapshot
 from .monitors.resources import ModelMonitor
+from .plugins import backend_in_process
 from .quality.aggregate import apply_quality
 from .quality.store import load_run_records, save_cases
 from .records import RequestRecord
@@ -111,8 +113,20 @@ def build_summary(
         terms = parse_slo(settings.slo) if settings.slo else ()
         if terms and recs:
             row.slo = evaluate(terms, recs)
+        in_process = backend_in_process(o.target.backend)
+        measured = [r for r in recs if not r.warmup]
+        if o.client is not None and measured:
+            start, end = min(r.t_scheduled_ns for r in measured), max(r.t_end_ns for r in measured)
+            row.client = client_load(o.client.lags, o.client.cpu, start, end, in_process)
+            if row.client is not None and row.client.limited:
+                notes.append(f"{o.target.name}: the client was the limit here: {row.client.why}")
         if o.stages:
-            row.load = summarize_load(recs, o.stages, terms)
+            row.load = summarize_load(recs, o.stages, terms, o.client, in_process)
+            for st in row.load.stages if row.load else []:
+                if st.client is not None and st.client.limited and not (row.client and row.client.limited):
+                    notes.append(
+                        f"{o.target.name}, stage {st.label}: the client was the limit: {st.client.why}"
+                    )
         model_bytes, download = _model_bytes(o.target, o.info)
         row.resources = Resources.model_validate(
             derive_resources(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .client_load import client_load
+from .load.client_watch import ClientSamples
 from .load.profile import Stage
 from .load.runner import CUT_OFF, NOT_SENT, OUT_OF_TIME, achieved_rate
 from .records import RequestRecord
@@ -71,17 +73,26 @@ def _stage_slo(
 
 
 def summarize_load(
-    records: Sequence[RequestRecord], stages: Sequence[Stage] | None, terms: Sequence[SloTerm]
+    records: Sequence[RequestRecord],
+    stages: Sequence[Stage] | None,
+    terms: Sequence[SloTerm],
+    client: ClientSamples | None = None,
+    in_process: bool = False,
 ) -> LoadSummary | None:
     """The model's stages in the order they ran (``stages``; read from the records' labels when None,
-    as for a run rebuilt from ``records.jsonl``), its saturation rate and, with terms, its capacity.
-    None when no record belongs to a stage."""
+    as for a run rebuilt from ``records.jsonl``), its saturation rate and, with terms, its capacity;
+    with the client's samples, each stage's client figures. None when no record belongs to a stage."""
     labels = [s.label for s in stages or ()]
     labels += [r.stage for r in records if r.stage is not None and r.stage not in labels]
-    rows = [
-        summarize_stage(Stage.from_label(label), [r for r in records if r.stage == label], terms)
-        for label in dict.fromkeys(labels)
-    ]
+    rows = []
+    for label in dict.fromkeys(labels):
+        mine = [r for r in records if r.stage == label]
+        row = summarize_stage(Stage.from_label(label), mine, terms)
+        measured = [r for r in mine if not r.warmup]
+        if client is not None and measured:
+            start, end = min(r.t_scheduled_ns for r in measured), max(r.t_end_ns for r in measured)
+            row.client = client_load(client.lags, client.cpu, start, end, in_process)
+        rows.append(row)
     if not rows:
         return None
     rates = [r.achieved_rate_per_s for r in rows if r.achieved_rate_per_s is not None]

@@ -283,6 +283,19 @@ class SloResult(_Strict):
     goodput_per_s: float | None = None
 
 
+class ClientLoad(_Strict):
+    """The measuring client over a window (``client_load.py``): its loop lag, its CPU, and whether it
+    was the limit (then ``why`` says how)."""
+
+    loop_lag_p50_s: float | None = None
+    loop_lag_p99_s: float | None = None
+    cpu_share: float | None = None
+    """CPU seconds per wall second of the whole process (an in-process engine's included)."""
+    samples: int = 0
+    limited: bool = False
+    why: str | None = None
+
+
 class StageSummary(_Strict):
     """One load stage of ``--profile`` (``capacity.py``): its load, what it achieved, its statistics."""
 
@@ -308,6 +321,7 @@ class StageSummary(_Strict):
     stats: dict[str, Stats] = Field(default_factory=dict)
     """STATS of ``STAGE_METRICS`` over the stage's successful measured requests."""
     slo: SloResult | None = None
+    client: ClientLoad | None = None
 
 
 class Capacity(_Strict):
@@ -364,6 +378,8 @@ class ModelSummary(_Strict):
     """Against the run's ``--slo``; None without one."""
     load: LoadSummary | None = None
     """Per stage of the run's ``--profile``; None without one."""
+    client: ClientLoad | None = None
+    """The measuring client over the model's measured phase; None for a run rebuilt from its records."""
 
     @model_validator(mode="before")
     @classmethod

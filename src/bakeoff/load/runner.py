@@ -26,6 +26,7 @@ from ..synthetic import Tokenizer, WordTokenizer, build_cases, parse_data
 from ..synthetic_tokenizers import load_tokenizer
 from ..targets import ModelTarget
 from .cache_tag import new_tag, tagged
+from .client_watch import ClientSamples, ClientWatch
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
 from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
 from .schedule import arrival_offsets
@@ -44,6 +45,8 @@ class ModelOutcome:
     resources: dict[str, Any] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
     """The profile's stages in the order they ran (empty for a run without ``--profile``)."""
+    client: ClientSamples | None = None
+    """What the client saw of itself while measuring (``client_watch.py``)."""
 
 
 RecordSink = Callable[[RequestRecord], None]
@@ -321,12 +324,19 @@ class _ModelRun:
         await self.closed(warm, min(s.concurrency, max(1, len(warm))), None, self.deadline_ns)
         if not self._halted():
             self.runner.on_event(MeasureStarted(self.target.name))
-            if s.profile:
-                await self.profile(parse_profile(s.profile))
-            elif s.rate:
-                await self.open_loop(measured, s.rate, None, self.deadline_ns, s.max_concurrency)
-            else:
-                await self.closed(measured, min(s.concurrency, max(1, len(measured))), None, self.deadline_ns)
+            watch = ClientWatch()
+            self.outcome.client = watch.samples
+            task = asyncio.create_task(watch.watch())
+            try:
+                if s.profile:
+                    await self.profile(parse_profile(s.profile))
+                elif s.rate:
+                    await self.open_loop(measured, s.rate, None, self.deadline_ns, s.max_concurrency)
+                else:
+                    width = min(s.concurrency, max(1, len(measured)))
+                    await self.closed(measured, width, None, self.deadline_ns)
+            finally:
+                await watch.stop(task)
         o = self.outcome
         o.aborted = o.aborted or self.failing
         if not o.aborted and (self.ran_out or (self._over() and not s.profile)):
@@ -456,6 +466,8 @@ class _ModelRun:
             hard_end = drained if hard_end is None else min(hard_end, drained)
         self.runner.on_event(StageStarted(self.target.name, stage.label))
         self.outcome.stages.append(stage)
+        if self.outcome.client is not None:
+            self.outcome.client.mark()
         if stage.kind == "closed":
             width = stage.concurrency or 1
             jobs = self.stage_jobs(stage, count, s.warmup * width)

@@ -57,7 +57,16 @@ def _stage_cells(s: StageSummary) -> list[str]:
         "n/a" if s.error_rate is None else f"{s.error_rate:.0%}",
         slo,
         per_s(s.slo.goodput_per_s) if s.slo else "-",
+        _client(s),
     ]
+
+
+def _client(s: StageSummary) -> str:
+    """The client's loop lag p99, marked when the client was the limit."""
+    c = s.client
+    if c is None or c.loop_lag_p99_s is None:
+        return "-"
+    return secs(c.loop_lag_p99_s) + (" (client-limited)" if c.limited else "")
 
 
 def _cuts(s: StageSummary) -> str:
@@ -67,7 +76,7 @@ def _cuts(s: StageSummary) -> str:
 
 
 STAGE_HEADERS = ["Stage", "Offered", "Achieved", "TTFT p50", "TTFT p95", "ITL p50", "Latency p95",
-                 "ok/err", "Errors", "SLO", "Goodput"]  # fmt: skip
+                 "ok/err", "Errors", "SLO", "Goodput", "Client lag p99"]  # fmt: skip
 CAPACITY_HEADERS = ["Model", "Capacity", "Found", "Between stages", "Limiting term", "Saturation"]
 
 

@@ -1,0 +1,61 @@
+"""Whether the client was the limit: loop lag and CPU of the measuring process over a window (pure).
+
+A client at its limit inflates every TTFT and ITL it reports and sends an open loop's requests late,
+so a figure it limited must not be read as the server's. Two signs, each with its threshold:
+
+- its event loop woke late: the p99 of a 10 ms timer's lateness above ``LAG_LIMIT_S`` (every arrival
+  timestamp taken on that loop, and every scheduled send, can be that late);
+- it used at least ``CPU_LIMIT`` of a core (only judged when the model runs in another process: an
+  in-process engine's own CPU is the process's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .results import ClientLoad
+
+LAG_LIMIT_S = 0.005
+CPU_LIMIT = 0.9
+
+
+def cpu_share(marks: Sequence[tuple[int, float]], start_ns: int, end_ns: int) -> float | None:
+    """CPU seconds per wall second between the last mark at or before ``start_ns`` and the first at or
+    after ``end_ns`` (the marks nearest outside the window: stage starts and the watch's ends)."""
+    before = [m for m in marks if m[0] <= start_ns]
+    after = [m for m in marks if m[0] >= end_ns]
+    if not before or not after:
+        return None
+    (t0, c0), (t1, c1) = before[-1], after[0]
+    return (c1 - c0) / ((t1 - t0) / 1e9) if t1 > t0 else None
+
+
+def client_load(
+    lags: Sequence[tuple[int, int]],
+    marks: Sequence[tuple[int, float]],
+    start_ns: int,
+    end_ns: int,
+    in_process: bool,
+) -> ClientLoad | None:
+    """The client's figures over [start_ns, end_ns] and whether it was the limit; None without a
+    wake-up in the window."""
+    inside = [lag / 1e9 for t, lag in lags if start_ns <= t <= end_ns]
+    if not inside:
+        return None
+    p50, p99 = (float(v) for v in np.percentile(inside, [50, 99], method="linear"))
+    share = cpu_share(marks, start_ns, end_ns)
+    why = []
+    if p99 > LAG_LIMIT_S:
+        why.append(f"its event loop woke {p99 * 1000:.1f} ms late (p99), so its timestamps and sends can be")
+    if not in_process and share is not None and share >= CPU_LIMIT:
+        why.append(f"it used {share:.0%} of a core")
+    return ClientLoad(
+        loop_lag_p50_s=p50,
+        loop_lag_p99_s=p99,
+        cpu_share=share,
+        samples=len(inside),
+        limited=bool(why),
+        why="; ".join(why) or None,
+    )

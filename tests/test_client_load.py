@@ -61,3 +61,22 @@ def test_a_run_records_the_client(fake, tmp_path: Path) -> None:
     assert client is not None and client.samples > 10  # a 10 ms timer over about half a second
     assert client.loop_lag_p99_s is not None and client.loop_lag_p99_s >= 0
     assert client.cpu_share is not None and 0 <= client.cpu_share <= 2.0
+
+
+def test_a_record_line_holds_every_field_as_asdict_would() -> None:
+    from dataclasses import asdict, fields
+
+    from bakeoff.records import ContentEvent, RequestRecord
+
+    events = (ContentEvent(3, 1), ContentEvent(5, None))
+    rec = RequestRecord(model="m", backend="b", prompt_id="p", round=2, warmup=True, stream=True, status="ok",
+                        t_scheduled_ns=1, t0_ns=2, t_end_ns=9, events=events,
+                        prompt_tokens=4, completion_tokens=2, token_source="usage", finish_reason="stop",
+                        output="hi", extra={"data": {"length_held": True}}, stage="c=2")  # fmt: skip
+    line = rec.to_json()
+    want = asdict(rec)
+    want["events"] = [[3, 1], [5, None]]
+    assert line == want and list(line) == [f.name for f in fields(RequestRecord)]
+    line["extra"]["data"]["length_held"] = False  # the line is a copy: the record is unchanged
+    assert rec.extra["data"]["length_held"] is True
+    assert RequestRecord.from_json(rec.to_json()) == rec

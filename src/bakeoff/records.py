@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 TokenSource = Literal["usage", "native", "estimated"]
@@ -49,9 +50,30 @@ class RequestRecord:
     """The load stage of ``--profile`` it was sent in (``load.profile.Stage.label``); None without one."""
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["events"] = [[e.offset_ns, e.tokens] for e in self.events]
-        return d
+        """The record as one line of records.jsonl (built field by field: ``dataclasses.asdict`` deep-
+        copies every event, which showed in the client's cost per request)."""
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "prompt_id": self.prompt_id,
+            "round": self.round,
+            "warmup": self.warmup,
+            "stream": self.stream,
+            "status": self.status,
+            "t_scheduled_ns": self.t_scheduled_ns,
+            "t0_ns": self.t0_ns,
+            "t_end_ns": self.t_end_ns,
+            "events": [[e.offset_ns, e.tokens] for e in self.events],
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "token_source": self.token_source,
+            "finish_reason": self.finish_reason,
+            "output": self.output,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "extra": copy.deepcopy(self.extra),
+            "stage": self.stage,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RequestRecord:

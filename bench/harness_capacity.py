@@ -70,19 +70,51 @@ def bakeoff_run(url: str, n: int, concurrency: int) -> tuple[float, int, dict[st
 
 
 def guidellm(cmd: str, url: str, n: int, concurrency: int) -> tuple[float, int] | None:
+    """GuideLLM 0.8.1's throughput profile over the same requests; its own requests/s and output
+    tokens/s from its JSON report (its start-up, imports and worker processes, left out)."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "prompts.jsonl"
         data.write_text("".join(json.dumps({"prompt": "hi"}) + "\n" for _ in range(n)))
-        out = str(Path(tmp) / "out.json")
-        args = [cmd, "benchmark", "--target", url.removesuffix("/v1"), "--profile", "throughput",
-                "--max-requests", str(n), "--data", str(data), "--output-path", out]  # fmt: skip
-        t = time.perf_counter()
+        out = Path(tmp) / "out.json"
+        target = url.removesuffix("/v1")
+        args = [cmd, "run", "--backend", f"kind=openai_http,target={target},model=fake-model",
+                "--profile", f"kind=throughput,max_concurrency={concurrency}",
+                "--constraint", f"kind=max_requests,count={n}", "--data", f"kind=json_file,path={data}",
+                "--output", f"kind=json,path={out}", "--disable-console-interactive"]  # fmt: skip
         done = subprocess.run(args, capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        if done.returncode != 0:
-            print("guidellm failed:", done.stderr[-800:])
+        if done.returncode != 0 or not out.exists():
+            print("guidellm failed:", (done.stdout + done.stderr)[-1500:])
             return None
-        return wall, n * TOKENS
+        report = json.loads(out.read_text())
+        rps = _find(report, "requests_per_second")
+        tps = _find(report, "output_tokens_per_second")
+        if rps is None:
+            print("guidellm: no requests_per_second in its report")
+            return None
+        return n / rps, int((tps or 0) * n / rps)
+
+
+def _find(obj: object, key: str) -> float | None:
+    """The first ``key`` in a nested report whose value holds a mean (GuideLLM's metric objects)."""
+    if isinstance(obj, dict):
+        if key in obj:
+            v = obj[key]
+            if isinstance(v, dict):
+                for k in ("successful", "total"):
+                    if isinstance(v.get(k), dict) and isinstance(v[k].get("mean"), int | float):
+                        return float(v[k]["mean"])
+                if isinstance(v.get("mean"), int | float):
+                    return float(v["mean"])
+            if isinstance(v, int | float):
+                return float(v)
+        for v in obj.values():
+            if (got := _find(v, key)) is not None:
+                return got
+    elif isinstance(obj, list):
+        for v in obj:
+            if (got := _find(v, key)) is not None:
+                return got
+    return None
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ def test_cpu_share_by_hand() -> None:
     # marks at 0 s (1.0 CPU s), 2 s (2.5) and 4 s (2.9): over the window 0.5 .. 1.5 s, the marks around
     # it are 0 s and 2 s: 1.5 CPU s in 2 s
     marks = [(0, 1.0), (2 * S, 2.5), (4 * S, 2.9)]
-    assert cpu_share(marks, S // 2, 3 * S // 2) == pytest.approx(0.75)
+    assert cpu_share(marks, S // 2, 3 * S // 2) == pytest.approx(0.75, rel=1e-12)
     assert cpu_share(marks, 2 * S, 4 * S) == pytest.approx(0.2)  # marks on the window's edges count
     assert cpu_share(marks, 0, 4 * S) == pytest.approx(1.9 / 4)
     assert cpu_share(marks, -1, 3 * S) is None  # nothing before the window
@@ -31,7 +31,8 @@ def test_lag_and_verdict_by_hand() -> None:
     marks = [(0, 0.0), (S, 0.5)]
     got = client_load(lags, marks, 0, 990 * MS, in_process=False)
     assert got is not None and got.samples == 100
-    assert got.loop_lag_p50_s == pytest.approx(49.5e-6) and got.loop_lag_p99_s == pytest.approx(98.01e-6)
+    assert got.loop_lag_p50_s == pytest.approx(49.5e-6, rel=1e-12)
+    assert got.loop_lag_p99_s == pytest.approx(98.01e-6, rel=1e-12)
     assert got.cpu_share == pytest.approx(0.5) and not got.limited and got.why is None
     # a busy client: 95% of a core, judged only for a model in another process
     busy = client_load(lags, [(0, 0.0), (S, 0.95)], 0, 990 * MS, in_process=False)
@@ -43,7 +44,7 @@ def test_lag_and_verdict_by_hand() -> None:
     flat = [(i * MS, int(LAG_LIMIT_S * 1e9)) for i in range(10)]
     edge = client_load(flat, [], 0, S, in_process=True)
     assert edge is not None and not edge.limited and edge.cpu_share is None
-    late = client_load([(i * MS, 12 * MS) for i in range(10)], [], 0, S, in_process=True)
+    late = client_load([(i * MS, 12_049_000) for i in range(10)], [], 0, S, in_process=True)
     assert late is not None and late.limited
     assert late.why == "its event loop woke 12.0 ms late (p99), so its timestamps and sends can be"
     both = client_load([(i * MS, 12 * MS) for i in range(10)], [(0, 0.0), (S, 1.0)], 0, S, in_process=False)

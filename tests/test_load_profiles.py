@@ -381,3 +381,28 @@ def test_the_serial_threshold_by_hand() -> None:
     assert sweep_rates(1.0, 1.1, 2) == pytest.approx([1.05, 1.1])
     # 3 x: rates from the synchronous 10/s in steps of 5, not from half of 30
     assert sweep_rates(10.0, 30.0, 4) == pytest.approx([15.0, 20.0, 25.0, 30.0])
+
+
+def test_each_stage_gets_the_client_figures_of_its_own_window() -> None:
+    from bakeoff.load.client_watch import ClientSamples
+
+    # stage c=1 measured from 100 to 600 ms (a warm-up before it), c=2 from 700 to 900 ms
+    recs = [rec(100, warmup=True, stage="c=1"), rec(350, start_ms=100, stage="c=1"),
+            rec(600, start_ms=350, stage="c=1"), rec(900, start_ms=700, stage="c=2")]  # fmt: skip
+    lags = [(50 * MS, 1 * MS), (300 * MS, 2 * MS), (800 * MS, 9 * MS), (950 * MS, 4 * MS)]
+    samples = ClientSamples(lags=lags, cpu=[(0, 0.0), (S, 0.95)])
+    load = summarize_load(recs, None, (), samples)
+    assert load is not None
+    c1, c2 = (st.client for st in load.stages)
+    assert c1 is not None and c1.samples == 1 and c1.loop_lag_p99_s == 0.002  # only the wake-up at 300 ms
+    assert c2 is not None and c2.samples == 1 and c2.loop_lag_p99_s == 0.009  # the one at 800 ms
+    # 0.95 CPU s over the marks around each window: a model in another process (the default) makes
+    # the client the limit; in process, the CPU is the engine's
+    assert c1.limited and c1.why == "it used 95% of a core"
+    inproc = summarize_load(recs, None, (), samples, in_process=True)
+    assert inproc is not None and inproc.stages[0].client is not None and not inproc.stages[0].client.limited
+    assert (
+        c2.why
+        == "its event loop woke 9.0 ms late (p99), so its timestamps and sends can be; it used 95% of a core"
+    )
+    assert summarize_load(recs, None, ()).stages[0].client is None  # type: ignore[union-attr]

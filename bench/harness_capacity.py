@@ -10,7 +10,9 @@ SSE event), each client sends ``--requests`` streamed chat requests with ``--con
 - GuideLLM, when ``--guidellm`` names its ``guidellm`` command (installed in its own venv: it is never
   a dependency of bakeoff).
 
-Each prints requests/s and output tokens/s over its own wall time; the ratios are to the bare client.
+Each prints requests/s and output tokens/s over its own measured window (the bare client: its gather;
+bakeoff: first send to last answer, as its Req/s; GuideLLM: its report's); the ratios are to the bare
+client.
 Clients run one after another, each twice, alternating, and the better of each pair is kept (the
 machine is shared and noisy).
 """
@@ -57,16 +59,26 @@ async def bare(url: str, n: int, concurrency: int) -> tuple[float, int]:
 
 
 def bakeoff_run(url: str, n: int, concurrency: int) -> tuple[float, int, dict[str, object]]:
+    """bakeoff's own figure: its measured window (first send to last answer), as GuideLLM's report
+    and the bare client's gather; set-up and the reports written after the run are left out."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = BenchSettings(models=["fake-model"], endpoint=url, concurrency=concurrency, rounds=n,
                                  warmup=0, max_tokens=TOKENS)  # fmt: skip
-        t = time.perf_counter()
         targets = resolve_targets(["fake-model"], {}, url)
+        t = time.perf_counter()
         summary = run_bench(settings, [PromptCase(id="p", prompt="hi")], targets, Path(tmp) / "run")
-        wall = time.perf_counter() - t
+        total = time.perf_counter() - t
         m = summary.models[0]
+        rate = m.window("request_throughput_per_s") or 0.0
         tokens = int((m.tokens.completion_mean or 0) * m.requests.ok)
-        return wall, tokens, {"ok": m.requests.ok, "error": m.requests.error, "client": m.info.get("client")}
+        client = m.client.model_dump() if m.client else None
+        info = {
+            "ok": m.requests.ok,
+            "error": m.requests.error,
+            "run_bench_s": round(total, 1),
+            "client": client,
+        }
+        return n / rate, tokens, info
 
 
 def guidellm(cmd: str, url: str, n: int, concurrency: int) -> tuple[float, int] | None:

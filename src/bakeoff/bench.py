@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from . import embedded
 from .capacity import summarize_load
-from .client_load import client_load
+from .client_load import client_over
 from .config import BenchSettings, PromptCase
 from .load.events import EventSink, MeasureStarted, ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from .load.profile import parse_profile
@@ -107,17 +107,15 @@ def build_summary(
     gbs = (
         env.get("memory_bandwidth", {}).get("gbs") if isinstance(env.get("memory_bandwidth"), dict) else None
     )
+    terms = parse_slo(settings.slo) if settings.slo else ()
     for o in outcomes:
         recs = [r for r in records if r.model == o.target.name]
         row = summarize_model(o.target.name, o.target.backend, o.status, o.error, recs, _facts(o))
-        terms = parse_slo(settings.slo) if settings.slo else ()
         if terms and recs:
             row.slo = evaluate(terms, recs)
         in_process = backend_in_process(o.target.backend)
-        measured = [r for r in recs if not r.warmup]
-        if o.client is not None and measured:
-            start, end = min(r.t_scheduled_ns for r in measured), max(r.t_end_ns for r in measured)
-            row.client = client_load(o.client.lags, o.client.cpu, start, end, in_process)
+        if o.client is not None:
+            row.client = client_over(o.client.lags, o.client.cpu, recs, in_process)
             if row.client is not None and row.client.limited:
                 notes.append(f"{o.target.name}: the client was the limit here: {row.client.why}")
         if o.stages:

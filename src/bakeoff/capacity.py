@@ -19,10 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .client_load import client_load
+from .client_load import client_over
 from .load.client_watch import ClientSamples
 from .load.profile import Stage
 from .load.runner import CUT_OFF, NOT_SENT, OUT_OF_TIME, achieved_rate
+from .metrics.definitions import per_window
+from .metrics.request import NS
 from .records import RequestRecord
 from .results import Capacity, LoadSummary, SloResult, StageSummary
 from .slo import SloTerm, evaluate
@@ -88,10 +90,8 @@ def summarize_load(
     for label in dict.fromkeys(labels):
         mine = [r for r in records if r.stage == label]
         row = summarize_stage(Stage.from_label(label), mine, terms)
-        measured = [r for r in mine if not r.warmup]
-        if client is not None and measured:
-            start, end = min(r.t_scheduled_ns for r in measured), max(r.t_end_ns for r in measured)
-            row.client = client_load(client.lags, client.cpu, start, end, in_process)
+        if client is not None:
+            row.client = client_over(client.lags, client.cpu, mine, in_process)
         rows.append(row)
     if not rows:
         return None
@@ -113,11 +113,7 @@ def mean_in_flight(records: Sequence[RequestRecord]) -> float | None:
     request's time from its scheduled send to its end, over the window): the load a stage put on the
     server, comparable between closed loops (at most their concurrency) and open loops (a backlog
     makes it grow)."""
-    if not records:
-        return None
-    window = max(r.t_end_ns for r in records) - min(r.t_scheduled_ns for r in records)
-    busy = sum(r.t_end_ns - r.t_scheduled_ns for r in records)
-    return busy / window if window > 0 else None
+    return per_window(sum(r.t_end_ns - r.t_scheduled_ns for r in records) * NS, records)
 
 
 def capacity(rows: Sequence[StageSummary], terms: Sequence[SloTerm]) -> Capacity:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .records import RequestRecord
 from .results import ClientLoad
 
 LAG_LIMIT_S = 0.005
@@ -59,3 +60,18 @@ def client_load(
         limited=bool(why),
         why="; ".join(why) or None,
     )
+
+
+def client_over(
+    lags: Sequence[tuple[int, int]],
+    marks: Sequence[tuple[int, float]],
+    records: Sequence[RequestRecord],
+    in_process: bool,
+) -> ClientLoad | None:
+    """``client_load`` over the measured records' window (first scheduled send to last end); None
+    without a measured record."""
+    measured = [r for r in records if not r.warmup]
+    if not measured:
+        return None
+    start, end = min(r.t_scheduled_ns for r in measured), max(r.t_end_ns for r in measured)
+    return client_load(lags, marks, start, end, in_process)

@@ -347,6 +347,18 @@ class _ModelRun:
             o.status = "error"
             o.error = o.aborted or (self.errors[0] if self.errors else "no measured request finished in time")
 
+    async def send(self, job: Job, hard_end_ns: int | None, scheduled_ns: int | None = None) -> None:
+        """Send one job, cut off at ``hard_end_ns``, and count its record."""
+        rec = await self.runner.send(
+            self.backend,
+            self.target,
+            job,
+            scheduled_ns=scheduled_ns,
+            deadline_ns=hard_end_ns,
+            cut_kind=self.cut_kind(hard_end_ns),
+        )
+        self.tally(rec)
+
     async def closed(
         self, jobs: Iterable[Job], width: int, send_end_ns: int | None, hard_end_ns: int | None
     ) -> None:
@@ -359,14 +371,7 @@ class _ModelRun:
                 job = next(queue, None)
                 if job is None:
                     return
-                rec = await self.runner.send(
-                    self.backend,
-                    self.target,
-                    job,
-                    deadline_ns=hard_end_ns,
-                    cut_kind=self.cut_kind(hard_end_ns),
-                )
-                self.tally(rec)
+                await self.send(job, hard_end_ns)
 
         await asyncio.gather(*(worker() for _ in range(width)))
 
@@ -399,15 +404,7 @@ class _ModelRun:
                 if _past(send_end_ns, hard_end_ns):
                     self.tally(self.not_sent(job, at_ns, self.cut_kind(hard_end_ns)))
                     return
-                rec = await self.runner.send(
-                    self.backend,
-                    self.target,
-                    job,
-                    scheduled_ns=at_ns,
-                    deadline_ns=hard_end_ns,
-                    cut_kind=self.cut_kind(hard_end_ns),
-                )
-                self.tally(rec)
+                await self.send(job, hard_end_ns, at_ns)
 
         ends = [start + off for off in offsets]
         await asyncio.gather(

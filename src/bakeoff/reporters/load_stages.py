@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.markup import escape
@@ -226,19 +226,19 @@ def _axes(title: str) -> list[str]:
     ]
 
 
-def _x_ticks(xmax: float, px: object) -> str:
+def _x_ticks(xmax: float, px: Callable[[float], float]) -> str:
     step = 10 ** math.floor(math.log10(xmax)) if xmax > 0 else 1.0
     if xmax / step < 3:
         step /= 2
     ticks = []
     x = 0.0
     while x <= xmax:
-        ticks.append(f'<text x="{px(x) - 6:.1f}" y="{H - BOTTOM + 14}">{x:g}</text>')  # type: ignore[operator]
+        ticks.append(f'<text x="{px(x) - 6:.1f}" y="{H - BOTTOM + 14}">{x:g}</text>')
         x += step
     return "".join(ticks)
 
 
-def _goodput(model: str, pts: list[tuple[float, float]], xmax: float, px: object) -> str:
+def _goodput(model: str, pts: list[tuple[float, float]], xmax: float, px: Callable[[float], float]) -> str:
     """Goodput against achieved rate, with the line where every request was good (goodput = rate)."""
     ymax = max([y for _, y in pts] + [xmax]) or 1.0
 
@@ -249,12 +249,12 @@ def _goodput(model: str, pts: list[tuple[float, float]], xmax: float, px: object
            f'height="{H}">']  # fmt: skip
     out += _axes(f"{model}: goodput (requests/s that met the SLO each) against achieved requests/s")
     out.append(
-        f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(xmax):.1f}" y2="{py(xmax):.1f}" '  # type: ignore[operator]
+        f'<line x1="{px(0):.1f}" y1="{py(0):.1f}" x2="{px(xmax):.1f}" y2="{py(xmax):.1f}" '
         'stroke="#999" stroke-dasharray="4,4"/>'
     )
-    d = " ".join(f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for j, (x, y) in enumerate(pts))  # type: ignore[operator]
+    d = " ".join(f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for j, (x, y) in enumerate(pts))
     out.append(f'<path d="{d}" fill="none" stroke="#9333ea" stroke-width="2"/>')
-    out += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="#9333ea"/>' for x, y in pts]  # type: ignore[operator]
+    out += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="#9333ea"/>' for x, y in pts]
     out.append(f'<text x="4" y="{TOP + 4}">{ymax:.3g}/s</text>')
     out.append(_x_ticks(xmax, px))
     out.append("</svg>")

@@ -1,12 +1,14 @@
 """How much load one bakeoff process generates, against a bare client, in one invocation (issue 13).
 
-    .venv/bin/python bench/harness_capacity.py [--requests 3000] [--concurrency 64] [--guidellm PATH]
+    .venv/bin/python bench/harness_capacity.py [--requests 3000] [--concurrency 64] [--workers 1,auto]
+        [--guidellm PATH]
 
 Against the project's fake server in its own process with zero latency (64 tokens per answer, one per
 SSE event), each client sends ``--requests`` streamed chat requests with ``--concurrency`` in flight:
 
 - a bare httpx asyncio client that keeps only counts (the most a Python client does);
-- ``bakeoff bench`` with one worker (``run_bench`` in this process, every per-token timestamp kept);
+- ``bakeoff bench`` with one process and with ``--workers auto`` (or each of ``--workers 1,auto,3``):
+  ``run_bench`` in this process, every per-token timestamp kept;
 - GuideLLM, when ``--guidellm`` names its ``guidellm`` command (installed in its own venv: it is never
   a dependency of bakeoff).
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -31,6 +34,7 @@ import httpx
 
 from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, PromptCase
+from bakeoff.load.workers import auto_workers
 from bakeoff.targets import resolve_targets
 from bakeoff.testing import FakePlan, FakeServer
 
@@ -58,12 +62,14 @@ async def bare(url: str, n: int, concurrency: int) -> tuple[float, int]:
     return time.perf_counter() - t, tokens
 
 
-def bakeoff_run(url: str, n: int, concurrency: int) -> tuple[float, int, dict[str, object]]:
+def bakeoff_run(
+    url: str, n: int, concurrency: int, workers: int | None
+) -> tuple[float, int, dict[str, object]]:
     """bakeoff's own figure: its measured window (first send to last answer), as GuideLLM's report
     and the bare client's gather; set-up and the reports written after the run are left out."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = BenchSettings(models=["fake-model"], endpoint=url, concurrency=concurrency, rounds=n,
-                                 warmup=0, max_tokens=TOKENS)  # fmt: skip
+                                 warmup=0, max_tokens=TOKENS, workers=workers)  # fmt: skip
         targets = resolve_targets(["fake-model"], {}, url)
         t = time.perf_counter()
         summary = run_bench(settings, [PromptCase(id="p", prompt="hi")], targets, Path(tmp) / "run")
@@ -133,6 +139,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--workers", type=lambda v: v.split(","), default=["1", "auto"],
+                    help="bakeoff's --workers values to run, e.g. 1,auto,2,3")  # fmt: skip
     ap.add_argument("--guidellm", default=None, help="path of the guidellm command in its own venv")
     args = ap.parse_args()
     n, c = args.requests, args.concurrency
@@ -141,9 +149,14 @@ def main() -> None:
         url = srv.base_url
         for _ in range(2):
             results.setdefault("bare client", []).append(asyncio.run(bare(url, n, c)))
-            wall, tokens, info = bakeoff_run(url, n, c)
-            results.setdefault("bakeoff (1 worker)", []).append((wall, tokens))
-            print("bakeoff:", info, flush=True)
+            for workers in args.workers:
+                count = None if workers == "auto" else int(workers)
+                wall, tokens, info = bakeoff_run(url, n, c, count)
+                label = f"bakeoff (--workers {workers}" + (
+                    f": {auto_workers(c, os.cpu_count() or 1)})" if count is None else ")"
+                )
+                results.setdefault(label, []).append((wall, tokens))
+                print(label, info, flush=True)
             if args.guidellm:
                 got = guidellm(args.guidellm, url, n, c)
                 if got:

@@ -25,33 +25,82 @@ def test_cpu_share_by_hand() -> None:
     assert cpu_share([(S, 1.0)], S, S) is None  # one mark: no time between
 
 
+def _one(marks: list[tuple[int, float]]) -> dict[str, list[tuple[int, float]]]:
+    return {"client": marks}
+
+
 def test_lag_and_verdict_by_hand() -> None:
     # 100 wake-ups inside the window, lags 0..99 us; one outside it (ignored)
     lags = [(i * 10 * MS, i * 1000) for i in range(100)] + [(2 * S, 50 * MS)]
-    marks = [(0, 0.0), (S, 0.5)]
+    marks = _one([(0, 0.0), (S, 0.5)])
     got = client_load(lags, marks, 0, 990 * MS, in_process=False)
-    assert got is not None and got.samples == 100
+    assert got is not None and got.samples == 100 and got.processes == 1
     assert got.loop_lag_p50_s == pytest.approx(49.5e-6, rel=1e-12)
     assert got.loop_lag_p99_s == pytest.approx(98.01e-6, rel=1e-12)
     assert got.cpu_share == pytest.approx(0.5) and not got.limited and got.why is None
     # a busy client: 95% of a core, judged only for a model in another process
-    busy = client_load(lags, [(0, 0.0), (S, 0.95)], 0, 990 * MS, in_process=False)
+    busy = client_load(lags, _one([(0, 0.0), (S, 0.95)]), 0, 990 * MS, in_process=False)
     assert busy is not None and busy.limited and busy.why == "it used 95% of a core"
-    assert not client_load(lags, [(0, 0.0), (S, 0.95)], 0, 990 * MS, in_process=True).limited  # type: ignore[union-attr]
+    assert not client_load(lags, _one([(0, 0.0), (S, 0.95)]), 0, 990 * MS, in_process=True).limited  # type: ignore[union-attr]
     # exactly at the CPU limit counts; the lag limit is exceeded only above it
-    at = client_load(lags, [(0, 0.0), (S, CPU_LIMIT)], 0, 990 * MS, in_process=False)
+    at = client_load(lags, _one([(0, 0.0), (S, CPU_LIMIT)]), 0, 990 * MS, in_process=False)
     assert at is not None and at.limited
     flat = [(i * MS, int(LAG_LIMIT_S * 1e9)) for i in range(10)]
-    edge = client_load(flat, [], 0, S, in_process=True)
-    assert edge is not None and not edge.limited and edge.cpu_share is None
-    late = client_load([(i * MS, 12_049_000) for i in range(10)], [], 0, S, in_process=True)
+    edge = client_load(flat, {}, 0, S, in_process=True)
+    assert edge is not None and not edge.limited and edge.cpu_share is None and edge.processes == 1
+    late = client_load([(i * MS, 12_049_000) for i in range(10)], {}, 0, S, in_process=True)
     assert late is not None and late.limited
     assert late.why == "its event loop woke 12.0 ms late (p99), so its timestamps and sends can be"
-    both = client_load([(i * MS, 12 * MS) for i in range(10)], [(0, 0.0), (S, 1.0)], 0, S, in_process=False)
+    both = client_load([(i * MS, 12 * MS) for i in range(10)], _one([(0, 0.0), (S, 1.0)]), 0, S,
+                       in_process=False)  # fmt: skip
     assert both is not None and both.why == (
         "its event loop woke 12.0 ms late (p99), so its timestamps and sends can be; it used 100% of a core"
     )
     assert client_load(lags, marks, 3 * S, 4 * S, in_process=False) is None  # no wake-up in the window
+
+
+def test_worker_processes_are_judged_by_the_busiest() -> None:
+    lags = [(i * 10 * MS, 1000) for i in range(100)]
+    # the client process used 30% of a core, worker 1 40%, worker 2 92% (over 2 s: 1.84 CPU s)
+    marks = {
+        "client": [(0, 1.0), (2 * S, 1.6)],
+        "worker 1": [(0, 0.0), (2 * S, 0.8)],
+        "worker 2": [(0, 0.5), (2 * S, 2.34)],
+    }
+    got = client_load(lags, marks, 0, S, in_process=False)
+    assert got is not None and got.processes == 3 and got.cpu_share == pytest.approx(0.92)
+    assert got.limited and got.why == "its worker 2 used 92% of a core"
+    # the schedule's own process the busiest: "it"
+    marks["client"] = [(0, 0.0), (2 * S, 1.9)]
+    got = client_load(lags, marks, 0, S, in_process=False)
+    assert got is not None and got.cpu_share == pytest.approx(0.95) and got.why == "it used 95% of a core"
+    # a worker that exited early has no mark after the window: the others still count
+    calm = {"client": [(0, 0.0), (2 * S, 0.2)], "worker 1": [(0, 0.0)], "worker 2": [(0, 0.0), (2 * S, 0.6)]}
+    got = client_load(lags, calm, 0, S, in_process=False)
+    assert got is not None and got.cpu_share == pytest.approx(0.3) and not got.limited
+    assert got.processes == 3
+
+
+def test_worker_count_by_hand() -> None:
+    from bakeoff.config import BenchSettings
+    from bakeoff.load.worker_count import STREAMS_PER_WORKER, auto_workers, peak_in_flight, workers_for
+
+    assert STREAMS_PER_WORKER == 32
+    # one per 32 requests in flight, rounded up, at most one per core, at least one
+    assert [auto_workers(n, 8) for n in (1, 32, 33, 64, 65, 256, 1024)] == [1, 1, 2, 2, 3, 8, 8]
+    assert auto_workers(64, 2) == 2 and auto_workers(64, 1) == 1 and auto_workers(0, 4) == 1
+    closed = BenchSettings(models=["m"], concurrency=64)
+    assert peak_in_flight(closed) == 64
+    assert peak_in_flight(BenchSettings(models=["m"], concurrency=64, rate=5.0)) == 32  # the default cap
+    assert peak_in_flight(BenchSettings(models=["m"], rate=5.0, max_concurrency=100)) == 100
+    assert peak_in_flight(BenchSettings(models=["m"], profile="sweep", max_concurrency=70)) == 70
+    assert peak_in_flight(BenchSettings(models=["m"], profile="concurrency=4,96,16", max_concurrency=8)) == 96
+    assert peak_in_flight(BenchSettings(models=["m"], profile="rates=1,2")) == 32
+    assert workers_for(closed, in_process=False, cores=16) == 2
+    assert workers_for(closed, in_process=True, cores=16) == 1  # an in-process engine: never
+    pinned = BenchSettings(models=["m"], concurrency=64, workers=5)
+    assert workers_for(pinned, in_process=False, cores=2) == 5
+    assert workers_for(pinned, in_process=True, cores=2) == 1
 
 
 def test_a_run_records_the_client(fake, tmp_path: Path) -> None:

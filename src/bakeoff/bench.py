@@ -88,6 +88,14 @@ def _facts(o: ModelOutcome) -> dict[str, Any]:
     return info
 
 
+def _more_workers(processes: int, in_process: bool) -> str:
+    """What to do about a client at its limit: more worker processes (an endpoint's client only)."""
+    if in_process:
+        return ""
+    now = max(1, processes - 1)
+    return f" (it sent from {now} process{'es' if now > 1 else ''}: try --workers {now * 2})"
+
+
 def prompts_fingerprint(prompts: Sequence[PromptCase]) -> str:
     """sha256 of what each prompt sends (id, messages, max_tokens): compare tells prompt sets apart by it."""
     blob = json.dumps([[p.id, p.messages(), p.max_tokens] for p in prompts], sort_keys=True)
@@ -117,13 +125,17 @@ def build_summary(
         if o.client is not None:
             row.client = client_over(o.client.lags, o.client.cpu, recs, in_process)
             if row.client is not None and row.client.limited:
-                notes.append(f"{o.target.name}: the client was the limit here: {row.client.why}")
+                notes.append(
+                    f"{o.target.name}: the client was the limit here: {row.client.why}"
+                    + _more_workers(row.client.processes, in_process)
+                )
         if o.stages:
             row.load = summarize_load(recs, o.stages, terms, o.client, in_process)
             for st in row.load.stages if row.load else []:
                 if st.client is not None and st.client.limited and not (row.client and row.client.limited):
                     notes.append(
                         f"{o.target.name}, stage {st.label}: the client was the limit: {st.client.why}"
+                        + _more_workers(st.client.processes, in_process)
                     )
         model_bytes, download = _model_bytes(o.target, o.info)
         row.resources = Resources.model_validate(

@@ -1,17 +1,18 @@
-"""Whether the client was the limit: loop lag and CPU of the measuring process over a window (pure).
+"""Whether the client was the limit: loop lag and CPU of the measuring processes over a window (pure).
 
 A client at its limit inflates every TTFT and ITL it reports and sends an open loop's requests late,
 so a figure it limited must not be read as the server's. Two signs, each with its threshold:
 
 - its event loop woke late: the p99 of a 10 ms timer's lateness above ``LAG_LIMIT_S`` (every arrival
   timestamp taken on that loop, and every scheduled send, can be that late);
-- it used at least ``CPU_LIMIT`` of a core (only judged when the model runs in another process: an
-  in-process engine's own CPU is the process's).
+- one of its processes (the client, or a ``--workers`` process) used at least ``CPU_LIMIT`` of a core
+  (only judged when the model runs in another process: an in-process engine's own CPU is the
+  process's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -35,27 +36,33 @@ def cpu_share(marks: Sequence[tuple[int, float]], start_ns: int, end_ns: int) ->
 
 def client_load(
     lags: Sequence[tuple[int, int]],
-    marks: Sequence[tuple[int, float]],
+    marks: Mapping[str, Sequence[tuple[int, float]]],
     start_ns: int,
     end_ns: int,
     in_process: bool,
 ) -> ClientLoad | None:
     """The client's figures over [start_ns, end_ns] and whether it was the limit; None without a
-    wake-up in the window."""
+    wake-up in the window. ``marks`` holds each process's CPU marks by name (``"client"`` for the one
+    that runs the schedule); the CPU share is the busiest one's."""
     inside = [lag / 1e9 for t, lag in lags if start_ns <= t <= end_ns]
     if not inside:
         return None
     p50, p99 = (float(v) for v in np.percentile(inside, [50, 99], method="linear"))
-    share = cpu_share(marks, start_ns, end_ns)
+    shares = {name: cpu_share(m, start_ns, end_ns) for name, m in marks.items()}
+    known = {name: v for name, v in shares.items() if v is not None}
+    busiest = max(known, key=lambda name: known[name]) if known else None
+    share = known[busiest] if busiest is not None else None
     why = []
     if p99 > LAG_LIMIT_S:
         why.append(f"its event loop woke {p99 * 1000:.1f} ms late (p99), so its timestamps and sends can be")
     if not in_process and share is not None and share >= CPU_LIMIT:
-        why.append(f"it used {share:.0%} of a core")
+        who = "it" if busiest == "client" else f"its {busiest}"
+        why.append(f"{who} used {share:.0%} of a core")
     return ClientLoad(
         loop_lag_p50_s=p50,
         loop_lag_p99_s=p99,
         cpu_share=share,
+        processes=max(1, len(marks)),
         samples=len(inside),
         limited=bool(why),
         why="; ".join(why) or None,
@@ -64,7 +71,7 @@ def client_load(
 
 def client_over(
     lags: Sequence[tuple[int, int]],
-    marks: Sequence[tuple[int, float]],
+    marks: Mapping[str, Sequence[tuple[int, float]]],
     records: Sequence[RequestRecord],
     in_process: bool,
 ) -> ClientLoad | None:

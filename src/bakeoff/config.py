@@ -218,6 +218,9 @@ class BenchSettings(BaseModel):
         default=None, description="--data with an endpoint: a GGUF or tokenizer.json"
     )
     max_concurrency: int | None = Field(default=None, ge=1, le=4096, description="requests in flight at most")
+    workers: int | None = Field(
+        default=None, ge=1, le=64, description="processes sending an endpoint's requests (None: automatic)"
+    )
     timeout_s: float = Field(default=120.0, gt=0)
     endpoint: str | None = None
     max_memory_mb: float | None = Field(default=None, gt=0)

@@ -290,7 +290,10 @@ class ClientLoad(_Strict):
     loop_lag_p50_s: float | None = None
     loop_lag_p99_s: float | None = None
     cpu_share: float | None = None
-    """CPU seconds per wall second of the whole process (an in-process engine's included)."""
+    """CPU seconds per wall second of the busiest process of the client (an in-process engine's
+    included in its process's)."""
+    processes: int = 1
+    """Processes the client ran in: 1, or the schedule's plus ``--workers`` processes."""
     samples: int = 0
     limited: bool = False
     why: str | None = None

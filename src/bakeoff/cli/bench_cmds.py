@@ -51,6 +51,17 @@ def _d(field: str) -> object:
     return BenchSettings.model_fields[field].default
 
 
+def _workers(value: str | None) -> int | None:
+    """``--workers``: a whole number of processes, or ``auto`` (None, as when it is not given)."""
+    if value is None or value.strip().lower() == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        hint = "give a number, e.g. 4, or auto"
+        raise UsageError(f"invalid value for --workers: {value!r}", hint=hint) from None
+
+
 @app.command()
 def bench(
     models: Annotated[
@@ -236,6 +247,15 @@ def bench(
             "stage's concurrency (default 32 with --profile).",
         ),
     ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            help="Processes that send an endpoint's requests, each with its own event loop and connections: "
+            "N, or auto (default: one per 32 requests in flight, at most one per core; 1 sends from this "
+            "process).",
+        ),
+    ] = None,
     slo: Annotated[
         str | None,
         typer.Option(
@@ -331,6 +351,7 @@ def bench(
             "stage_requests": stage_requests,
             "max_seconds": max_seconds,
             "max_concurrency": max_concurrency,
+            "workers": _workers(workers),
             "watts_per_core": watts_per_core,
             "price_per_kwh": price_per_kwh,
         }

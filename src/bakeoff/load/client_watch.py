@@ -2,8 +2,9 @@
 measured, so a number the client limited is never presented as the server's.
 
 A timer due every ``INTERVAL_S`` notes how late it woke (loop lag: every timestamp taken on that loop
-can be that late, and every scheduled send too); the process's CPU time is read at each stage's start
-and at the end. ``summarize.client_load`` turns the samples of a window into figures and a verdict.
+can be that late, and every scheduled send too); the CPU time of each process of the client (this one
+and any ``--workers`` processes) is read at each stage's start and at the end.
+``client_load.client_over`` turns the samples of a window into figures and a verdict.
 """
 
 from __future__ import annotations
@@ -13,26 +14,41 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+import psutil
+
 INTERVAL_S = 0.010
+CLIENT = "client"
+"""The process that runs the schedule (and, without worker processes, sends every request)."""
 
 
 @dataclass
 class ClientSamples:
-    """What the watch saw: (time, lag) of every wake-up and (time, CPU seconds) at each mark, in
-    ``perf_counter_ns`` and ``process_time`` units."""
+    """What the watch saw: (time, lag) of every wake-up (of every process's loop, merged in time order)
+    and, per process, (time, CPU seconds) at each mark, in ``perf_counter_ns`` and seconds."""
 
     lags: list[tuple[int, int]] = field(default_factory=list)
-    cpu: list[tuple[int, float]] = field(default_factory=list)
+    cpu: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    """Worker processes by name, whose CPU time is read at each mark."""
 
     def mark(self) -> None:
-        self.cpu.append((time.perf_counter_ns(), time.process_time()))
+        now = time.perf_counter_ns()
+        self.cpu.setdefault(CLIENT, []).append((now, time.process_time()))
+        for name, pid in self.pids.items():
+            with contextlib.suppress(psutil.Error):  # an exited worker has no more marks
+                t = psutil.Process(pid).cpu_times()
+                self.cpu.setdefault(name, []).append((now, t.user + t.system))
+
+    def add_lags(self, lags: list[tuple[int, int]]) -> None:
+        """Merge another process's wake-ups in."""
+        self.lags = sorted(self.lags + lags)
 
 
 class ClientWatch:
     """Run ``watch()`` as a task during the measured phase; cancel it at the end."""
 
-    def __init__(self) -> None:
-        self.samples = ClientSamples()
+    def __init__(self, pids: dict[str, int] | None = None) -> None:
+        self.samples = ClientSamples(pids=dict(pids or {}))
 
     async def watch(self) -> None:
         step = int(INTERVAL_S * 1e9)

@@ -28,8 +28,11 @@ from ..targets import ModelTarget
 from .cache_tag import new_tag, tagged
 from .client_watch import ClientSamples, ClientWatch
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
+from .job import Job
 from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
 from .schedule import arrival_offsets
+from .worker_count import workers_for
+from .workers import WorkerPool
 
 
 @dataclass
@@ -50,16 +53,6 @@ class ModelOutcome:
 
 
 RecordSink = Callable[[RequestRecord], None]
-
-
-@dataclass
-class Job:
-    prompt: PromptCase
-    round: int
-    warmup: bool
-    stage: str | None = None
-    data: dict[str, Any] | None = None
-    """``--data``: the prompt's token count, the forced answer length and the tokenizer used."""
 
 
 class Runner:
@@ -117,9 +110,22 @@ class Runner:
         except Exception as exc:  # an engine's own failure must not stop the batch
             outcome.status, outcome.error = "error", f"load failed: {type(exc).__name__}: {exc}"
         if outcome.error is None and backend is not None:
+            pool: WorkerPool | None = None
             try:
-                await _ModelRun(self, backend, target, outcome, deadline_ns).run()
+                count = workers_for(self.settings, getattr(backend, "in_process", True))
+                if count > 1:
+                    pool = WorkerPool(self.settings, target, count)
+                    await pool.start()
+                await _ModelRun(self, backend, target, outcome, deadline_ns, pool).run()
+            except BakeoffError as exc:  # the worker processes could not start
+                outcome.status, outcome.error = "error", exc.message
             finally:
+                if pool is not None:  # cancelled (Ctrl-C): its requests in flight are dropped, as here
+                    task = asyncio.current_task()
+                    stopping = task is not None and task.cancelling() > 0
+                    lags = await pool.close(timeout_s=0 if stopping else 60)
+                    if outcome.client is not None:
+                        outcome.client.add_lags(lags)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(backend.close(), timeout=30)
         elif backend is not None:
@@ -250,8 +256,10 @@ class _ModelRun:
         target: ModelTarget,
         outcome: ModelOutcome,
         deadline_ns: int | None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.runner, self.backend, self.target, self.outcome = runner, backend, target, outcome
+        self.pool = pool
         self.settings = runner.settings
         self.deadline_ns = deadline_ns
         self.ok = 0
@@ -324,7 +332,7 @@ class _ModelRun:
         await self.closed(warm, min(s.concurrency, max(1, len(warm))), None, self.deadline_ns)
         if not self._halted():
             self.runner.on_event(MeasureStarted(self.target.name))
-            watch = ClientWatch()
+            watch = ClientWatch(self.pool.pids if self.pool else None)
             self.outcome.client = watch.samples
             task = asyncio.create_task(watch.watch())
             try:
@@ -348,15 +356,13 @@ class _ModelRun:
             o.error = o.aborted or (self.errors[0] if self.errors else "no measured request finished in time")
 
     async def send(self, job: Job, hard_end_ns: int | None, scheduled_ns: int | None = None) -> None:
-        """Send one job, cut off at ``hard_end_ns``, and count its record."""
-        rec = await self.runner.send(
-            self.backend,
-            self.target,
-            job,
-            scheduled_ns=scheduled_ns,
-            deadline_ns=hard_end_ns,
-            cut_kind=self.cut_kind(hard_end_ns),
-        )
+        """Send one job (from a worker process with ``--workers``), cut off at ``hard_end_ns``, and count
+        its record."""
+        cut = self.cut_kind(hard_end_ns)
+        if self.pool is not None:
+            rec = await self.pool.send(job, scheduled_ns, hard_end_ns, cut)
+        else:
+            rec = await self.runner.send(self.backend, self.target, job, scheduled_ns, hard_end_ns, cut)
         self.tally(rec)
 
     async def closed(

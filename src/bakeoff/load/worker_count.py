@@ -1,0 +1,43 @@
+"""How many processes send a model's requests (``--workers``): pure, settings and cores in."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from ..config import BenchSettings
+from .profile import DEFAULT_MAX_CONCURRENCY, parse_profile
+
+STREAMS_PER_WORKER = 32
+"""``--workers auto`` starts a worker per this many requests in flight (at most one per core)."""
+
+
+def peak_in_flight(settings: BenchSettings) -> int:
+    """The most requests the run asks to have in flight at once: ``--concurrency`` for a closed loop, the
+    highest concurrency of a ``concurrency=`` profile, else ``--max-concurrency`` (open-loop stages and
+    a sweep's throughput stage)."""
+    cap = settings.max_concurrency or DEFAULT_MAX_CONCURRENCY
+    if settings.profile:
+        profile = parse_profile(settings.profile)
+        if profile.kind == "concurrency":
+            return max(stage.concurrency or 1 for stage in profile.fixed_stages())
+        return cap
+    return cap if settings.rate else settings.concurrency
+
+
+def auto_workers(in_flight: int, cores: int) -> int:
+    """``--workers auto``: one process per ``STREAMS_PER_WORKER`` requests in flight, at most one per
+    core (1 means no worker processes). The schedule's own process does little beside them: on 2 cores
+    with the server on the same machine, 2 workers sent 1.5x the requests/s of one process and 3 or 4
+    no more (bench/RESULTS.md, section 13)."""
+    return max(1, min(math.ceil(in_flight / STREAMS_PER_WORKER), cores))
+
+
+def workers_for(settings: BenchSettings, in_process: bool, cores: int | None = None) -> int:
+    """How many processes send a model's requests: 1 for an in-process engine; else ``--workers``, or
+    automatic from the load asked for and the cores present."""
+    if in_process:
+        return 1
+    if settings.workers is not None:
+        return settings.workers
+    return auto_workers(peak_in_flight(settings), cores or os.cpu_count() or 1)

@@ -1,0 +1,77 @@
+"""A worker process of ``--workers`` (``workers.py``): loads the model's backend, then sends every
+request it is handed on its own event loop and connection pools, and hands back each record as it
+completes. Frames (``workers.encode``) come in on stdin and go out on the process's original stdout;
+anything else written to stdout (an engine's log) goes to stderr instead.
+
+Run by the pool as ``python -m bakeoff.load.worker_process``; not a command for people."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import IO, Any
+
+from ..backends.base import make_backend
+from ..errors import BakeoffError
+from ..plugins import load_backend_class
+from .client_watch import ClientWatch
+from .runner import Runner
+from .workers import encode, read_frame
+
+
+async def serve(out: IO[bytes]) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def put(obj: Any) -> None:
+        out.write(encode(obj))
+        out.flush()
+
+    init = await read_frame(reader)
+    if init is None or init[0] != "init":
+        return
+    _, settings, target = init
+    try:
+        backend = make_backend(load_backend_class(target.backend), target.name, target.spec)
+        await backend.load()
+    except BakeoffError as exc:
+        put(("error", exc.message))
+        return
+    except Exception as exc:
+        put(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    put(("ready",))
+    runner = Runner(settings, [], lambda rec: None)
+    watch = ClientWatch()
+    watching = asyncio.create_task(watch.watch())
+    running: set[asyncio.Task[None]] = set()
+
+    async def one(key: int, job: Any, scheduled_ns: int | None, deadline_ns: int | None, cut: str) -> None:
+        rec = await runner.send(backend, target, job, scheduled_ns, deadline_ns, cut)
+        put(("rec", key, rec))
+
+    try:
+        while (msg := await read_frame(reader)) is not None:
+            task = asyncio.create_task(one(*msg[1:]))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:
+            await asyncio.gather(*running)
+    finally:
+        await watch.stop(watching)
+        put(("lags", watch.samples.lags))
+        await backend.close()
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the run stops us
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints must not break the frames
+    asyncio.run(serve(out))
+
+
+if __name__ == "__main__":
+    main()

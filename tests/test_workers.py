@@ -1,0 +1,193 @@
+"""``--workers`` (issue 13): a model's requests sent from several processes against the fake server.
+Every request appears once, its timestamps are right, open loops keep their schedule, stages work, a
+worker lost mid-run fails only its own requests, and a client at its limit says so in the report."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bakeoff.config import BenchSettings
+from bakeoff.errors import BakeoffError
+from bakeoff.load.workers import WORKER_LOST, WorkerPool
+from bakeoff.targets import resolve_targets
+from bakeoff.testing import FakePlan, FakeServer
+from tests.conftest import bench, read_records
+from tests.test_cli import BAKEOFF, run
+
+QUICK = FakePlan(ttft_ms=30, itl_ms=2, tokens=16)
+SLOW = FakePlan(ttft_ms=100, itl_ms=20, tokens=20)  # about 0.5 s an answer
+INSTANT = FakePlan(ttft_ms=0, itl_ms=0, tokens=64)
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[FakeServer]:
+    with FakeServer(QUICK, {"quick": QUICK, "slow": SLOW, "instant": INSTANT}) as server:
+        yield server
+
+
+def _workers_of_this_process() -> list[psutil.Process]:
+    return [
+        p for p in psutil.Process().children(recursive=True) if "bakeoff.load.worker_process" in p.cmdline()
+    ]
+
+
+def test_a_closed_loop_from_two_workers_sends_each_request_once(srv: FakeServer, tmp_path: Path) -> None:
+    s = bench(srv.base_url, ["quick"], tmp_path / "r", rounds=5, concurrency=8, workers=2, warmup=1)
+    m = s.models[0]
+    assert m.status == "ok" and m.requests.ok == 10 and m.requests.error == 0
+    assert m.client is not None and m.client.processes == 3  # the schedule's process and two workers
+    recs = read_records(tmp_path / "r")
+    measured = Counter((r["prompt_id"], r["round"]) for r in recs if not r["warmup"])
+    assert measured == Counter({(p, k): 1 for p in ("p1", "p2") for k in range(1, 6)})
+    assert len(recs) == 11 and sum(bool(r["warmup"]) for r in recs) == 1
+    for r in recs:  # stamped in a worker: 16 events, the first after the server's 30 ms, each 2 ms apart
+        assert r["status"] == "ok" and len(r["events"]) == 16
+        first = r["events"][0][0] / 1e6
+        assert 30 <= first < 30 + 25, first
+        assert r["t0_ns"] >= r["t_scheduled_ns"] and r["t_end_ns"] > r["t0_ns"] + r["events"][-1][0] - 1
+    assert not _workers_of_this_process()  # every worker exited with the model's turn
+
+
+def test_an_open_loop_from_two_workers_keeps_its_schedule(srv: FakeServer, tmp_path: Path) -> None:
+    s = bench(srv.base_url, ["quick"], tmp_path / "r", rounds=20, rate=20.0, workers=2, warmup=0)
+    m = s.models[0]
+    assert m.status == "ok" and m.requests.ok == 40
+    recs = sorted(read_records(tmp_path / "r"), key=lambda r: r["t_scheduled_ns"])
+    gaps = {b["t_scheduled_ns"] - a["t_scheduled_ns"] for a, b in itertools.pairwise(recs)}
+    assert gaps <= {50_000_000, 50_000_001, 49_999_999}  # 1/20 s apart, as planned (rounding only)
+    delays = sorted((r["t0_ns"] - r["t_scheduled_ns"]) / 1e6 for r in recs)
+    assert delays[0] >= 0 and delays[len(delays) // 2] < 20  # handed to a worker and sent at once
+    span = (recs[-1]["t_scheduled_ns"] - recs[0]["t_scheduled_ns"]) / 1e9
+    assert (len(recs) - 1) / span == pytest.approx(20.0, rel=0.05)
+
+
+def test_profile_stages_run_from_workers(srv: FakeServer, tmp_path: Path) -> None:
+    s = bench(srv.base_url, ["quick"], tmp_path / "r", profile="concurrency=2,6", stage_requests=6,
+              workers=2, warmup=0)  # fmt: skip
+    m = s.models[0]
+    assert m.status == "ok" and m.load is not None
+    assert [st.label for st in m.load.stages] == ["c=2", "c=6"]
+    assert [st.requests.ok for st in m.load.stages] == [6, 6]
+    assert Counter(r["stage"] for r in read_records(tmp_path / "r")) == {"c=2": 6, "c=6": 6}
+
+
+def test_a_worker_lost_mid_run_fails_only_its_requests(srv: FakeServer, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:  # once two answers are on disk, kill the first worker process
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lines = (out / "records.jsonl").read_text().count("\n") if (out / "records.jsonl").exists() else 0
+            workers = _workers_of_this_process()
+            if lines >= 2 and len(workers) == 2:
+                victim = min(workers, key=lambda p: p.create_time())
+                killed.append(victim.pid)
+                victim.kill()
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_worker)
+    killer.start()
+    s = bench(srv.base_url, ["slow"], out, rounds=6, concurrency=4, workers=2, warmup=0)
+    killer.join()
+    assert killed, "no worker was killed"
+    m = s.models[0]
+    recs = read_records(out)
+    lost = [r for r in recs if r["error_kind"] == WORKER_LOST]
+    assert 1 <= len(lost) <= 2  # what it had in flight (two of the four streams)
+    why = re.compile(r"lost with its worker process: worker \d exited \(code -9\)")
+    assert all(why.search(r["error"]) for r in lost)
+    assert m.status == "ok" and m.requests.ok == 12 - len(lost) and m.requests.error == len(lost)
+    assert Counter((r["prompt_id"], r["round"]) for r in recs) == Counter(
+        {(p, k): 1 for p in ("p1", "p2") for k in range(1, 7)}
+    )
+
+
+def test_a_client_at_its_limit_says_so_in_its_report(srv: FakeServer, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    s = bench(srv.base_url, ["instant"], out, rounds=400, concurrency=256, workers=1, warmup=0,
+              max_tokens=64)  # fmt: skip
+    m = s.models[0]
+    assert m.status == "ok" and m.requests.ok == 800
+    assert m.client is not None and m.client.limited and m.client.processes == 1
+    assert m.client.why is not None and "event loop woke" in m.client.why
+    report = (out / "report.md").read_text()
+    assert "instant: the client was the limit here: its event loop woke" in report
+    assert "--workers" in report  # and what to do about it
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["models"][0]["client"]["limited"] is True
+
+
+def test_a_worker_that_cannot_reach_the_endpoint_names_itself(tmp_path: Path) -> None:
+    dead = "http://127.0.0.1:9/v1"
+    settings = BenchSettings(models=["m"], endpoint=dead, workers=2, timeout_s=5)
+    (target,) = resolve_targets(["m"], {}, dead)
+    pool = WorkerPool(settings, target, 2)
+    with pytest.raises(BakeoffError, match=r"worker \d could not start: .*127\.0\.0\.1:9"):
+        asyncio.run(pool.start())
+    assert all(w.proc.returncode is not None for w in pool.workers)
+
+
+def test_cli_workers_flag(srv: FakeServer, tmp_path: Path) -> None:
+    bad = run("bench", "--endpoint", srv.base_url, "--models", "quick", "--workers", "many",
+              "--out", str(tmp_path / "bad"))  # fmt: skip
+    assert bad.returncode == 2 and "invalid value for --workers: 'many'" in bad.stderr
+    zero = run("bench", "--endpoint", srv.base_url, "--models", "quick", "--workers", "0",
+               "--out", str(tmp_path / "zero"))  # fmt: skip
+    assert zero.returncode == 2 and "--workers" in zero.stderr
+    out = tmp_path / "ok"
+    good = run("bench", "--endpoint", srv.base_url, "--models", "quick", "--workers", "2", "--rounds", "2",
+               "--concurrency", "4", "--out", str(out))  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["run"]["settings"]["workers"] == 2 and saved["models"][0]["client"]["processes"] == 3
+    measured = [r for r in read_records(out) if not r["warmup"]]
+    assert measured and all(r["status"] == "ok" for r in measured)
+    prompts = {r["prompt_id"] for r in measured}
+    assert saved["models"][0]["requests"]["ok"] == len(measured) == 2 * len(prompts)
+
+
+def test_ctrl_c_at_the_terminal_stops_every_worker(srv: FakeServer, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [BAKEOFF, "bench", "-e", srv.base_url, "-m", "slow", "-r", "50", "-c", "4", "--workers", "2",
+         "--warmup", "0", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("BENCH_")},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    rec = out / "records.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (rec.exists() and rec.read_text().count("\n") >= 4):
+        time.sleep(0.05)
+    workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if "bakeoff.load.worker_process" in p.cmdline()]  # fmt: skip
+    assert len(workers) == 2
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("bench did not stop within 30 s of Ctrl-C")
+    assert proc.returncode == 130, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["run"]["interrupted"] is True and s["models"][0]["requests"]["ok"] >= 4
+    recs = read_records(out)
+    assert all(r["status"] == "ok" for r in recs)  # no request is blamed on the interrupted workers
+    psutil.wait_procs(workers, timeout=10)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)

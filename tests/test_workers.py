@@ -191,3 +191,38 @@ def test_ctrl_c_at_the_terminal_stops_every_worker(srv: FakeServer, tmp_path: Pa
     assert all(r["status"] == "ok" for r in recs)  # no request is blamed on the interrupted workers
     psutil.wait_procs(workers, timeout=10)
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_stamp_follows_the_servers_send_and_is_close_to_it(tmp_path: Path, workers: int) -> None:
+    """The fake server's send log and bakeoff's stamps share one clock (CLOCK_MONOTONIC), in a worker
+    process too: each token is stamped after the server wrote it, and soon after."""
+    from bakeoff.config import PromptCase
+
+    plan = FakePlan(ttft_ms=20, itl_ms=4, tokens=8)
+    with FakeServer(plan, send_log=True) as server:
+        prompts = [PromptCase(id=f"q{i}", prompt=f"unique prompt {i}") for i in range(8)]
+        bench(server.base_url, ["fake-model"], tmp_path / "r", prompts, rounds=1, concurrency=4,
+              workers=workers, warmup=0, max_tokens=8)  # fmt: skip
+        import httpx
+
+        log = httpx.get(server.base_url.removesuffix("/v1") + "/fake/send-log").json()
+        assert httpx.get(server.base_url.removesuffix("/v1") + "/fake/send-log").json() == []  # handed over
+    sent = {e["content"].rsplit("\n", 1)[-1]: e["frames_ns"] for e in log}
+    assert len(log) == 8
+    for r in read_records(tmp_path / "r"):
+        frames = sent[next(p.prompt for p in prompts if p.id == r["prompt_id"])]
+        assert len(frames) == len(r["events"]) == 8
+        assert all(a < b for a, b in itertools.pairwise(frames))  # the server's own pacing:
+        assert (frames[-1] - frames[0]) / 1e6 > 7 * 4 - 5  # each frame due 4 ms after the one before
+        for (t, _), f in zip(r["events"], frames, strict=True):
+            late_ms = (r["t0_ns"] + t - f) / 1e6
+            assert 0 <= late_ms < 25, late_ms  # after the write, within a loaded CI machine's jitter
+
+
+def test_the_send_log_is_off_unless_asked() -> None:
+    import httpx
+
+    with FakeServer(QUICK) as server:
+        r = httpx.get(server.base_url.removesuffix("/v1") + "/fake/send-log")
+    assert r.status_code == 404 and "--send-log" in r.text

@@ -70,9 +70,17 @@ class FakeOpenAIServer:
     """The server logic; one thread per connection, each timing its writes with ``time.sleep``
     against absolute deadlines (sub-millisecond, unlike an event loop's millisecond-rounded timers)."""
 
-    def __init__(self, default: FakePlan | None = None, models: dict[str, FakePlan] | None = None) -> None:
+    def __init__(
+        self,
+        default: FakePlan | None = None,
+        models: dict[str, FakePlan] | None = None,
+        send_log: bool = False,
+    ) -> None:
         self.default = default or FakePlan()
         self.models = models or {"fake-model": self.default}
+        self.send_log: list[dict[str, Any]] | None = [] if send_log else None
+        """With ``send_log``: per streamed answer, its first message's content and the
+        ``perf_counter_ns`` just before each content frame was written (``GET /fake/send-log``)."""
         self.requests_seen = 0
         self.closing = threading.Event()
         self._lock = threading.Lock()
@@ -124,6 +132,12 @@ class FakeOpenAIServer:
             return _send_json(sock, 200, data)
         if method == "GET" and path == "/health":
             return _send_json(sock, 200, {"status": "ok"})
+        if method == "GET" and path == "/fake/send-log":  # hands over the log so far, and empties it
+            with self._lock:
+                taken, self.send_log = self.send_log, [] if self.send_log is not None else None
+            if taken is None:
+                return _send_json(sock, 404, _error("the send log is off: start the server with --send-log"))
+            return _send_json(sock, 200, taken)
         if method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
             with self._lock:
                 self.requests_seen += 1
@@ -202,6 +216,11 @@ class FakeOpenAIServer:
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n" + frame(chunk({"role": "assistant", "content": ""}))
         )  # the role-only frame carries no content and must not count as the first token
+        sent: list[int] = []  # perf_counter_ns before each content frame's write (the send log)
+        if self.send_log is not None:
+            with self._lock:
+                content = str(req["messages"][0].get("content", "")) if req["messages"] else ""
+                self.send_log.append({"content": content, "frames_ns": sent})
         k = max(1, plan.tokens_per_chunk)
         groups = [words[i : i + k] for i in range(0, n, k)]
         due: list[bytes] = []  # a zero-latency plan's frames, all due at once: written together
@@ -224,7 +243,10 @@ class FakeOpenAIServer:
                 due.append(frame(chunk({"content": "".join(group)})))
                 continue
             _sleep_until(t0 + (plan.ttft_ms + idx * k * plan.itl_ms) / 1000)
-            sock.sendall(frame(chunk({"content": "".join(group)})))
+            data = frame(chunk({"content": "".join(group)}))
+            sent.append(time.perf_counter_ns())
+            sock.sendall(data)
+        sent.extend([time.perf_counter_ns()] * len(due))  # written together, with the tail
         tail = b"".join(due) + frame(chunk({}, finish))
         include = (req.get("stream_options") or {}).get("include_usage")
         if include and plan.usage:
@@ -283,12 +305,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--plan", default="{}", help="JSON default plan, e.g. '{\"ttft_ms\": 200}'")
     ap.add_argument("--models", default=None, help="JSON {model_id: plan overrides}")
+    ap.add_argument(
+        "--send-log", action="store_true", help="note each content frame's send time (GET /fake/send-log)"
+    )
     args = ap.parse_args(argv)
     # One thread per connection: with the default 5 ms switch interval a thread woken by its socket can
     # wait 5 ms for the GIL, which capped 64 connections at ~190 requests/s; 0.1 ms lifts that cap.
     sys.setswitchinterval(1e-4)
     default = FakePlan().merged(json.loads(args.plan))
-    server = FakeOpenAIServer(default, _parse_models(args.models, default))
+    server = FakeOpenAIServer(default, _parse_models(args.models, default), send_log=args.send_log)
 
     def ready(port: int) -> None:
         print(f"listening on http://{args.host}:{port}/v1", flush=True)
@@ -301,9 +326,12 @@ class FakeServer:
     """Run the fake server in a subprocess (its own interpreter, so its timing is not disturbed by the
     client under test). Use as a context manager; ``base_url`` ends in ``/v1``."""
 
-    def __init__(self, plan: FakePlan | None = None, models: dict[str, FakePlan] | None = None) -> None:
+    def __init__(
+        self, plan: FakePlan | None = None, models: dict[str, FakePlan] | None = None, send_log: bool = False
+    ) -> None:
         self.plan = plan or FakePlan()
         self.models = models
+        self.send_log = send_log
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
@@ -312,6 +340,8 @@ class FakeServer:
         args = [sys.executable, "-m", "bakeoff.testing", "--port", "0", "--plan", json.dumps(base)]
         if self.models:
             args += ["--models", json.dumps({k: _diff(self.plan, v) for k, v in self.models.items()})]
+        if self.send_log:
+            args.append("--send-log")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout is not None

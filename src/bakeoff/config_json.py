@@ -172,4 +172,5 @@ def _raise_validation(
     more = len(exc.errors()) - 1
     if more:
         msg += f" (and {more} more error{'s' if more > 1 else ''})"
-    raise ConfigError(msg, source=str(path), line=locate(text, loc), key=key, hint=hint) from None
+    where = loc[:-1] if err["type"] == "missing" else loc  # a missing key's line is its object's
+    raise ConfigError(msg, source=str(path), line=locate(text, where), key=key, hint=hint) from None

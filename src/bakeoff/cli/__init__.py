@@ -12,11 +12,20 @@ import traceback
 from rich.markup import escape
 
 from ..errors import BakeoffError
-from . import bench_cmds, model_cmds, quality_cmds, serve_cmds
+from . import bench_cmds, fleet_cmds, model_cmds, quality_cmds, serve_cmds
 from .app import _state, app, err_console
 from .serve_cmds import _is_loopback
 
-__all__ = ["_is_loopback", "app", "bench_cmds", "main", "model_cmds", "quality_cmds", "serve_cmds"]
+__all__ = [
+    "_is_loopback",
+    "app",
+    "bench_cmds",
+    "fleet_cmds",
+    "main",
+    "model_cmds",
+    "quality_cmds",
+    "serve_cmds",
+]
 
 
 def main() -> None:

@@ -1,0 +1,314 @@
+"""The fleet driver: one ``NodeBench`` actor per selected Ray node, records taken as they complete and
+written at once (to the fleet's ``records.jsonl``, tagged with the node, and to the node's own run
+folder), each node's summary and reports, then the matrix and the recommendations (``fleet.json``).
+
+A node's failure is that node's status: a node lost mid-run keeps the records it sent (its rows say
+``node lost``), the others finish. Ctrl-C kills every node's actor and keeps what arrived.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .. import __version__
+from ..bench import recover_summary, write_reports
+from ..config import BenchSettings, PromptCase
+from ..errors import UsageError
+from ..quality.store import save_cases
+from ..results import Summary, save_summary
+from ..run_folder import RunFolderError
+from .matrix import fleet_pick, group_pick, matrix
+from .node import NodeBench
+from .report import write_fleet_reports
+from .results import FleetGroup, FleetNode, FleetSummary, save_fleet
+from .spec import FleetSpec, GroupSpec
+
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+"""Makes Ray's own address lookup answer 127.0.0.1 (with ``--node-ip-address 127.0.0.1``), so a local
+cluster's every server stays on loopback (the tests and ``make fleet-demo``)."""
+FLEET_FILES = ("records.jsonl", "fleet.json", "fleet.md", "fleet.csv", "fleet.html")
+POLL_S = 0.25
+
+
+def ray_module() -> Any:
+    """Ray, imported on first use (an extra: ``pip install 'bakeoff[fleet]'``)."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(
+            "bakeoff fleet runs on Ray, which is not installed", hint="pip install 'bakeoff[fleet]'"
+        ) from None
+    return ray
+
+
+def select_nodes(nodes: Sequence[Mapping[str, Any]], group: GroupSpec) -> list[Mapping[str, Any]]:
+    """The alive nodes whose labels include every one of the group's (at most ``group.nodes`` of
+    them, in node-id order so a rerun picks the same ones)."""
+    match = [
+        n
+        for n in nodes
+        if n.get("Alive") and all((n.get("Labels") or {}).get(k) == v for k, v in group.labels.items())
+    ]
+    match.sort(key=lambda n: str(n.get("NodeID")))
+    return match[: group.nodes] if group.nodes else match
+
+
+def user_labels(node: Mapping[str, Any]) -> dict[str, str]:
+    """A node's labels less Ray's own (``ray.io/...``)."""
+    return {k: str(v) for k, v in (node.get("Labels") or {}).items() if not k.startswith("ray.io/")}
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """Progress of one node: ``started``, ``record`` (one more record arrived), or ``ended``."""
+
+    node: FleetNode
+    kind: str
+
+
+@dataclass
+class _Running:
+    node: FleetNode
+    actor: Any
+    done: bool = False
+    summary: dict[str, Any] | None = None
+    pending: Any = None
+
+
+@dataclass
+class _Writer:
+    """The fleet's records.jsonl (every line tagged with its node) and each node's own."""
+
+    out: Path
+    fleet: IO[bytes] = field(init=False)
+    nodes: dict[str, IO[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fleet = (self.out / "records.jsonl").open("ab")
+
+    def write(self, node: FleetNode, line: dict[str, Any]) -> None:
+        fh = self.nodes.get(node.folder)
+        if fh is None:
+            fh = self.nodes[node.folder] = (self.out / node.folder / "records.jsonl").open("ab")
+        fh.write(orjson.dumps(line) + b"\n")
+        fh.flush()
+        tag = {"id": node.node_id, "host": node.host, "group": node.group, "labels": node.labels}
+        self.fleet.write(orjson.dumps({**line, "node": tag}) + b"\n")
+        self.fleet.flush()
+
+    def close(self) -> None:
+        for fh in [self.fleet, *self.nodes.values()]:
+            fh.close()
+
+
+def claim_fleet(out_dir: Path, overwrite: bool) -> None:
+    """Refuse a folder that already holds a fleet run (or, with ``overwrite``, remove what one wrote)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunFolderError(f"--out {out_dir} is a file, not a folder", hint="give a folder path")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    held = [n for n in FLEET_FILES if (out_dir / n).exists()] + (
+        ["nodes"] if (out_dir / "nodes").exists() else []
+    )
+    if held and not overwrite:
+        raise RunFolderError(
+            f"--out {out_dir} already holds a run ({', '.join(held)})",
+            hint="give a new folder, or add --overwrite to replace that run",
+        )
+    for name in FLEET_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "nodes", ignore_errors=True)
+
+
+def run_fleet(
+    spec: FleetSpec,
+    settings: BenchSettings,
+    prompts: Sequence[PromptCase],
+    out_dir: Path,
+    address: str | None = None,
+    on_event: Callable[[NodeEvent], None] | None = None,
+    *,
+    overwrite: bool = False,
+    poll_s: float = POLL_S,
+) -> FleetSummary:
+    """Run the fleet bake-off on the Ray cluster at ``address`` (``auto``: the one this machine is
+    part of; when Ray is already initialised, that one) and write everything under ``out_dir``. On
+    Ctrl-C every node's actor is killed, ``fleet.json`` is written with what arrived, and the
+    interrupt propagates."""
+    ray = ray_module()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    claim_fleet(out_dir, overwrite)
+    events = on_event or (lambda event: None)
+    started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    ours = not ray.is_initialized()
+    if ours:
+        try:
+            ray.init(address=address or "auto", logging_level="WARNING", log_to_driver=False)
+        except ConnectionError as exc:
+            raise UsageError(
+                f"no Ray cluster at {address or 'auto'}: {exc}",
+                hint="start one: `ray start --head` here, `ray start --address HEAD:6379 --labels ...` "
+                "on each machine (see the README)",
+            ) from None
+    summary = FleetSummary(settings=settings.model_dump(mode="json"), address=address, started_at=started)
+    running: list[_Running] = []
+    writer: _Writer | None = None
+    try:
+        alive = ray.nodes()
+        remote = ray.remote(NodeBench)
+        for name, group in spec.groups.items():
+            fg = FleetGroup(
+                name=name, labels=group.labels, models=group.models, max_memory_mb=group.max_memory_mb
+            )
+            summary.groups.append(fg)
+            picked = select_nodes(alive, group)
+            if not picked:
+                have = sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})
+                summary.notes.append(
+                    f"group {name}: no alive node has the labels {group.labels} (nodes have: "
+                    f"{', '.join(have) or 'no labels'})"
+                )
+            node_settings = settings.model_copy(
+                update={
+                    "models": list(group.models),
+                    "max_memory_mb": group.max_memory_mb or settings.max_memory_mb,
+                }
+            )
+            for n in picked:
+                nid = str(n["NodeID"])
+                host = n.get("NodeManagerHostname")
+                folder = f"nodes/{name}-{nid[:8]}"
+                node = FleetNode(group=name, node_id=nid, host=host, labels=user_labels(n), folder=folder)
+                fg.nodes.append(node)
+                (out_dir / node.folder).mkdir(parents=True, exist_ok=True)
+                save_cases(prompts, out_dir / node.folder)
+                strategy = NodeAffinitySchedulingStrategy(node_id=nid, soft=False)
+                actor = remote.options(num_cpus=0, scheduling_strategy=strategy).remote(
+                    name, node_settings, list(prompts)
+                )
+                running.append(_Running(node, actor))
+        if not running:
+            raise UsageError(
+                "no alive Ray node matches any group's labels",
+                hint="; ".join(summary.notes) or "start nodes with `ray start --labels KEY=VALUE`",
+            )
+        writer = _Writer(out_dir)
+        _start(ray, running, events)
+        _poll(ray, running, writer, events, poll_s)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        for r in running:
+            if not r.done:
+                r.node.status, r.node.error = "interrupted", "stopped by Ctrl-C: partial results"
+                ray.kill(r.actor, no_restart=True)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+        if running:
+            _finish(summary, running, out_dir, t0)
+        if ours:
+            ray.shutdown()
+    return summary
+
+
+def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], None]) -> None:
+    """Check each node's bakeoff version against ours, then start its bake-off."""
+    infos = {id(r): r.actor.describe.remote() for r in running}
+    for r in running:
+        try:
+            info = ray.get(infos[id(r)], timeout=300)
+        except Exception as exc:
+            r.done, r.node.status = True, "error"
+            r.node.error = f"the node's actor could not start: {type(exc).__name__}: {str(exc)[:300]}"
+            events(NodeEvent(r.node, "ended"))
+            continue
+        r.node.host, r.node.bakeoff_version = info["host"], info["bakeoff_version"]
+        if info["bakeoff_version"] != __version__:
+            r.done, r.node.status = True, "version mismatch"
+            r.node.error = (
+                f"bakeoff {info['bakeoff_version']} on the node, {__version__} here: install the same "
+                "version there (or ship it with Ray's runtime_env)"
+            )
+            ray.kill(r.actor, no_restart=True)
+            events(NodeEvent(r.node, "ended"))
+            continue
+        r.actor.start.remote()
+        events(NodeEvent(r.node, "started"))
+
+
+def _poll(
+    ray: Any,
+    running: Sequence[_Running],
+    writer: _Writer,
+    events: Callable[[NodeEvent], None],
+    poll_s: float,
+) -> None:
+    """Take each node's new records until every node is done or lost."""
+    while active := [r for r in running if not r.done]:
+        for r in active:
+            if r.pending is None:
+                r.pending = r.actor.take.remote()
+        ready, _ = ray.wait([r.pending for r in active], num_returns=len(active), timeout=poll_s)
+        ready_ids = {ref.hex() for ref in ready}
+        for r in active:
+            if r.pending.hex() not in ready_ids:
+                continue
+            ref, r.pending = r.pending, None
+            try:
+                got = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                r.done, r.node.status = True, "node lost"
+                why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                r.node.error = f"node lost after {r.node.records} records: {why}"
+                events(NodeEvent(r.node, "ended"))
+                continue
+            for line in got["lines"]:
+                writer.write(r.node, line)
+                r.node.records += 1
+                events(NodeEvent(r.node, "record"))
+            if got["done"]:
+                r.done, r.summary = True, got["summary"]
+                if got["error"] or got["summary"] is None:
+                    r.node.status, r.node.error = "error", got["error"] or "the node returned no summary"
+                events(NodeEvent(r.node, "ended"))
+        time.sleep(poll_s if not ready else 0)
+
+
+def _finish(summary: FleetSummary, running: Sequence[_Running], out_dir: Path, t0: float) -> None:
+    """Each node's summary and reports (rebuilt from its records when it was lost or stopped), then the
+    matrix, the recommendations and ``fleet.json`` with its reports."""
+    summaries: dict[str, Summary] = {}
+    for r in running:
+        folder = out_dir / r.node.folder
+        node_summary: Summary | None = None
+        if r.summary is not None:
+            node_summary = Summary.model_validate(r.summary)
+        elif r.node.records:
+            node_summary = recover_summary(folder)
+            if node_summary is not None:
+                for m in node_summary.models:
+                    if (m.error and "killed before it finished" in m.error) or m.status == "skipped":
+                        m.error = f"{r.node.status}: {r.node.error}"
+        if node_summary is None:
+            continue
+        r.node.environment = dict(node_summary.run.environment)
+        save_summary(node_summary, folder)
+        write_reports(node_summary, folder)
+        summaries[r.node.folder] = node_summary
+    summary.matrix = matrix(summary.groups, summaries)
+    for g in summary.groups:
+        g.recommendation = group_pick(g, summaries, out_dir)
+    summary.fleet_recommendation = fleet_pick(summary.groups, summary.matrix, summaries)
+    summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    summary.wall_s = time.perf_counter() - t0
+    save_fleet(summary, out_dir)
+    write_fleet_reports(summary, out_dir)

@@ -1,0 +1,84 @@
+"""What runs on each node of a fleet, as a Ray actor: the same ``run_bench`` as a local ``bench``, on
+that machine's own engines, with each record's line kept for the driver to take as it completes."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..bench import record_line, run_bench
+from ..config import BenchSettings, PromptCase
+from ..errors import BakeoffError
+from ..load.events import ProgressEvent, RequestDone
+from ..targets import prepare_embedded, resolve_targets
+
+
+class NodeBench:
+    """One node's bake-off. ``start()`` runs it in a thread; the driver calls ``take()`` until it says
+    ``done``. Plain Python: the driver wraps it with ``ray.remote``."""
+
+    def __init__(self, group: str, settings: BenchSettings, prompts: list[PromptCase]) -> None:
+        self.group, self.settings, self.prompts = group, settings, prompts
+        self._lines: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._summary: dict[str, Any] | None = None
+        self._error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """Who this node is: its host, Ray node id, bakeoff and Python versions."""
+        import ray
+
+        return {
+            "host": socket.gethostname(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "bakeoff_version": __version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="bakeoff-node", daemon=True)
+        self._thread.start()
+
+    def take(self) -> dict[str, Any]:
+        """The record lines completed since the last call; with ``done``, the node's summary (or why
+        it could not run)."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+            done = self._done
+        return {
+            "lines": lines,
+            "done": done,
+            "summary": self._summary if done else None,
+            "error": self._error,
+        }
+
+    def _on_event(self, event: ProgressEvent) -> None:
+        if isinstance(event, RequestDone):
+            line = record_line(event.record)
+            with self._lock:
+                self._lines.append(line)
+
+    def _run(self) -> None:
+        work = Path(tempfile.mkdtemp(prefix="bakeoff-node-"))
+        try:
+            targets = resolve_targets(self.settings.models, {}, self.settings.endpoint, strict=False)
+            prepare_embedded(targets)
+            summary = run_bench(self.settings, self.prompts, targets, work / "run", self._on_event)
+            self._summary = summary.model_dump(mode="json")
+        except BakeoffError as exc:
+            self._error = str(exc)
+        except Exception as exc:  # the node's own failure is its status, never the fleet's
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            with self._lock:
+                self._done = True

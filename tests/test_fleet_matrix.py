@@ -210,3 +210,20 @@ def test_a_fleet_file_reads_and_its_errors_name_file_line_and_key(tmp_path: Path
     yml.write_text("groups:\n  arm:\n    labels: {bakeoff-group: arm}\n    modles: [x]\n")
     with pytest.raises(ConfigError, match=r"fleet.yaml.*\[groups.arm.modles\]: unknown key 'modles'"):
         load_fleet_file(yml)
+
+
+def test_bakeoff_works_without_ray_and_fleet_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from bakeoff.errors import UsageError
+    from bakeoff.fleet.driver import ray_module
+
+    code = "import sys; import bakeoff.cli, bakeoff.bench, bakeoff.fleet.spec; print('ray' in sys.modules)"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    )
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
+    with pytest.raises(UsageError, match="not installed") as exc:
+        ray_module()
+    assert exc.value.hint == "pip install 'bakeoff[fleet]'"

@@ -8,6 +8,8 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from ..bench import record_line, run_bench
 from ..config import BenchSettings, PromptCase
 from ..errors import BakeoffError
 from ..load.events import ProgressEvent, RequestDone
-from ..targets import prepare_embedded, resolve_targets
+from ..targets import ModelTarget, prepare_embedded, resolve_targets
 
 
 class NodeBench:
@@ -31,18 +33,35 @@ class NodeBench:
         self._summary: dict[str, Any] | None = None
         self._error: str | None = None
         self._thread: threading.Thread | None = None
+        self.cpus: int | None = None
 
     def describe(self) -> dict[str, Any]:
         """Who this node is: its host, Ray node id, bakeoff and Python versions."""
         import ray
 
+        node_id = ray.get_runtime_context().get_node_id()
+        listing: Callable[[], list[dict[str, Any]]] = ray.nodes
+        mine: dict[str, Any] = next((n for n in listing() if n.get("NodeID") == node_id), {})
+        cpus = (mine.get("Resources") or {}).get("CPU")
+        self.cpus = int(cpus) if cpus else None
         return {
             "host": socket.gethostname(),
-            "node_id": ray.get_runtime_context().get_node_id(),
+            "node_id": node_id,
+            "cpus": self.cpus,
             "bakeoff_version": __version__,
             "python": platform.python_version(),
             "platform": platform.platform(),
         }
+
+    def _threads(self, target: ModelTarget) -> ModelTarget:
+        """An in-process llama.cpp engine uses the CPUs Ray gives this node (on a machine of its own,
+        every core; several nodes on one machine must not each spin a thread per core)."""
+        spec = target.spec
+        if target.backend != "llamacpp" or spec is None or not self.cpus or "n_threads" in spec.options:
+            return target
+        return replace(
+            target, spec=spec.model_copy(update={"options": {**spec.options, "n_threads": self.cpus}})
+        )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bakeoff-node", daemon=True)
@@ -70,7 +89,10 @@ class NodeBench:
     def _run(self) -> None:
         work = Path(tempfile.mkdtemp(prefix="bakeoff-node-"))
         try:
-            targets = resolve_targets(self.settings.models, {}, self.settings.endpoint, strict=False)
+            targets = [
+                self._threads(t)
+                for t in resolve_targets(self.settings.models, {}, self.settings.endpoint, strict=False)
+            ]
             prepare_embedded(targets)
             summary = run_bench(self.settings, self.prompts, targets, work / "run", self._on_event)
             self._summary = summary.model_dump(mode="json")

@@ -33,12 +33,13 @@ def test_lag_and_verdict_by_hand() -> None:
     # 100 wake-ups inside the window, lags 0..99 us; one outside it (ignored)
     lags = [(i * 10 * MS, i * 1000) for i in range(100)] + [(2 * S, 50 * MS)]
     marks = _one([(0, 0.0), (S, 0.5)])
-    got = client_load(lags, marks, 0, 990 * MS, in_process=False)
+    got = client_load({"client": lags}, marks, 0, 990 * MS, in_process=False)
     assert got is not None and got.samples == 100 and got.processes == 1
     assert got.loop_lag_p50_s == pytest.approx(49.5e-6, rel=1e-12)
     assert got.loop_lag_p99_s == pytest.approx(98.01e-6, rel=1e-12)
     assert got.cpu_share == pytest.approx(0.5) and not got.limited and got.why is None
     # a busy client: 95% of a core, judged only for a model in another process
+    lags = {"client": lags}
     busy = client_load(lags, _one([(0, 0.0), (S, 0.95)]), 0, 990 * MS, in_process=False)
     assert busy is not None and busy.limited and busy.why == "it used 95% of a core"
     assert not client_load(lags, _one([(0, 0.0), (S, 0.95)]), 0, 990 * MS, in_process=True).limited  # type: ignore[union-attr]
@@ -46,12 +47,12 @@ def test_lag_and_verdict_by_hand() -> None:
     at = client_load(lags, _one([(0, 0.0), (S, CPU_LIMIT)]), 0, 990 * MS, in_process=False)
     assert at is not None and at.limited
     flat = [(i * MS, int(LAG_LIMIT_S * 1e9)) for i in range(10)]
-    edge = client_load(flat, {}, 0, S, in_process=True)
+    edge = client_load({"client": flat}, {}, 0, S, in_process=True)
     assert edge is not None and not edge.limited and edge.cpu_share is None and edge.processes == 1
-    late = client_load([(i * MS, 12_049_000) for i in range(10)], {}, 0, S, in_process=True)
+    late = client_load({"client": [(i * MS, 12_049_000) for i in range(10)]}, {}, 0, S, in_process=True)
     assert late is not None and late.limited
     assert late.why == "its event loop woke 12.0 ms late (p99), so its timestamps and sends can be"
-    both = client_load([(i * MS, 12 * MS) for i in range(10)], _one([(0, 0.0), (S, 1.0)]), 0, S,
+    both = client_load({"client": [(i * MS, 12 * MS) for i in range(10)]}, _one([(0, 0.0), (S, 1.0)]), 0, S,
                        in_process=False)  # fmt: skip
     assert both is not None and both.why == (
         "its event loop woke 12.0 ms late (p99), so its timestamps and sends can be; it used 100% of a core"
@@ -60,7 +61,7 @@ def test_lag_and_verdict_by_hand() -> None:
 
 
 def test_worker_processes_are_judged_by_the_busiest() -> None:
-    lags = [(i * 10 * MS, 1000) for i in range(100)]
+    lags = {"client": [(i * 10 * MS, 1000) for i in range(100)]}
     # the client process used 30% of a core, worker 1 40%, worker 2 92% (over 2 s: 1.84 CPU s)
     marks = {
         "client": [(0, 1.0), (2 * S, 1.6)],
@@ -81,6 +82,22 @@ def test_worker_processes_are_judged_by_the_busiest() -> None:
     assert got.processes == 3
 
 
+def test_the_laggiest_process_is_judged_on_its_own() -> None:
+    # the client and worker 1 wake 0.1 ms late; worker 2, 2 of its 100 wake-ups 20 ms late: its p99 is
+    # 20 ms (linear: the 99th percentile of 98 x 0.1 ms and 2 x 20 ms is 20 ms). Pooled with the others'
+    # 200 wake-ups it would read 0.1 ms and hide
+    calm = [(i * 10 * MS, 100_000) for i in range(100)]
+    spiky = [(i * 10 * MS, 20 * MS if i in (10, 60) else 100_000) for i in range(100)]
+    got = client_load({"client": calm, "worker 1": calm, "worker 2": spiky}, {}, 0, S, in_process=False)
+    assert got is not None and got.samples == 300 and got.processes == 3
+    assert got.loop_lag_p99_s == pytest.approx(0.020, rel=1e-9) and got.loop_lag_p50_s == pytest.approx(1e-4)
+    assert got.limited and got.why == (
+        "its worker 2's event loop woke 20.0 ms late (p99), so its timestamps and sends can be"
+    )
+    pooled = client_load({"client": sorted(calm + calm + spiky)}, {}, 0, S, in_process=False)
+    assert pooled is not None and not pooled.limited  # what the merge would have said
+
+
 def test_worker_count_by_hand() -> None:
     from bakeoff.config import BenchSettings
     from bakeoff.load.worker_count import STREAMS_PER_WORKER, auto_workers, peak_in_flight, workers_for
@@ -91,7 +108,10 @@ def test_worker_count_by_hand() -> None:
     assert auto_workers(64, 2) == 2 and auto_workers(64, 1) == 1 and auto_workers(0, 4) == 1
     closed = BenchSettings(models=["m"], concurrency=64)
     assert peak_in_flight(closed) == 64
-    assert peak_in_flight(BenchSettings(models=["m"], concurrency=64, rate=5.0)) == 32  # the default cap
+    # an uncapped --rate: its rate x 1 s (Little's law, before anything is measured), rounded up
+    assert peak_in_flight(BenchSettings(models=["m"], concurrency=64, rate=5.0)) == 5
+    assert peak_in_flight(BenchSettings(models=["m"], rate=200.5)) == 201
+    assert peak_in_flight(BenchSettings(models=["m"], rate=0.2)) == 1
     assert peak_in_flight(BenchSettings(models=["m"], rate=5.0, max_concurrency=100)) == 100
     assert peak_in_flight(BenchSettings(models=["m"], profile="sweep", max_concurrency=70)) == 70
     assert peak_in_flight(BenchSettings(models=["m"], profile="concurrency=4,96,16", max_concurrency=8)) == 96

@@ -170,3 +170,60 @@ def test_a_node_lost_mid_run_keeps_what_it_sent(tmp_path: Path) -> None:
     assert node_summary["models"][0]["error"].startswith("node lost: node lost after")
     assert "node lost" in (tmp_path / "f" / "fleet.md").read_text()
     assert fs.fleet_recommendation.winner is None  # no model ran ok on both groups
+
+
+def test_ctrl_c_on_the_driver_stops_every_node_and_keeps_what_arrived(
+    cluster: tuple[Any, Any, Any], tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_cli import BAKEOFF
+
+    c, _, _ = cluster
+    slow = FakePlan(ttft_ms=100, itl_ms=20, tokens=20)
+    with FakeServer(slow, {"slow": slow}) as srv:
+        fleet_file = tmp_path / "fleet.json"
+        fleet_file.write_text(json.dumps({
+            "groups": {"laptop": {"labels": {"bakeoff-group": "laptop"}, "models": ["slow"]},
+                       "workstation": {"labels": {"bakeoff-group": "workstation"}, "models": ["slow"]}},
+            "settings": {"endpoint": srv.base_url, "rounds": 50, "warmup": 0},
+        }))  # fmt: skip
+        out = tmp_path / "fleet"
+        proc = subprocess.Popen(
+            [BAKEOFF, "fleet", str(fleet_file), "--address", c.address, "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+        rec = out / "records.jsonl"
+        deadline = time.time() + 120
+        while time.time() < deadline and not (rec.exists() and rec.read_text().count("\n") >= 4):
+            time.sleep(0.1)
+        before = rec.read_text().splitlines()
+        assert len(before) >= 4, "no records before Ctrl-C"
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("fleet did not stop within 60 s of Ctrl-C")
+    assert proc.returncode == 130, err
+    fs = json.loads((out / "fleet.json").read_text())
+    assert fs["interrupted"] is True
+    nodes = [n for g in fs["groups"] for n in g["nodes"]]
+    assert [n["status"] for n in nodes] == ["interrupted", "interrupted"]
+    after = rec.read_text().splitlines()
+    assert after[: len(before)] == before and sum(n["records"] for n in nodes) == len(after)
+    assert "interrupted" in (out / "fleet.md").read_text()
+    # the nodes' actors are gone: nothing of this run is still sending
+    import ray
+
+    ray.init(address=c.address, logging_level="WARNING", log_to_driver=False)
+    try:
+        from ray.util.state import list_actors
+
+        alive = [a for a in list_actors() if a.state == "ALIVE" and a.class_name == "NodeBench"]
+    finally:
+        ray.shutdown()
+    assert alive == []

@@ -390,7 +390,7 @@ def test_each_stage_gets_the_client_figures_of_its_own_window() -> None:
     recs = [rec(100, warmup=True, stage="c=1"), rec(350, start_ms=100, stage="c=1"),
             rec(600, start_ms=350, stage="c=1"), rec(900, start_ms=700, stage="c=2")]  # fmt: skip
     lags = [(50 * MS, 1 * MS), (300 * MS, 2 * MS), (800 * MS, 9 * MS), (950 * MS, 4 * MS)]
-    samples = ClientSamples(lags=lags, cpu={"client": [(0, 0.0), (S, 0.95)]})
+    samples = ClientSamples(lags={"client": lags}, cpu={"client": [(0, 0.0), (S, 0.95)]})
     load = summarize_load(recs, None, (), samples)
     assert load is not None
     c1, c2 = (st.client for st in load.stages)

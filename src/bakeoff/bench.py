@@ -25,6 +25,7 @@ from .config import BenchSettings, PromptCase
 from .load.events import EventSink, MeasureStarted, ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from .load.profile import parse_profile
 from .load.runner import ModelOutcome, Runner
+from .load.workers import WORKER_LOST
 from .metrics.definitions import per_request_values
 from .metrics.request import request_metrics
 from .monitors.bandwidth import memory_bandwidth_gbs
@@ -136,6 +137,12 @@ def build_summary(
                     f"{o.target.name}: the client was the limit here: {row.client.why}"
                     + _more_workers(row.client.processes, in_process)
                 )
+        lost = sum(r.error_kind == WORKER_LOST for r in recs)
+        if lost:
+            notes.append(
+                f"{o.target.name}: {lost} request{'s were' if lost > 1 else ' was'} lost with a --workers "
+                "process (the client's failure, not the server's; left out of the stage figures)"
+            )
         if o.stages:
             row.load = summarize_load(recs, o.stages, terms, o.client, in_process)
             for st in row.load.stages if row.load else []:

@@ -23,6 +23,7 @@ from .client_load import client_over
 from .load.client_watch import ClientSamples
 from .load.profile import Stage
 from .load.runner import CUT_OFF, NOT_SENT, OUT_OF_TIME, achieved_rate
+from .load.workers import WORKER_LOST
 from .metrics.definitions import per_window
 from .metrics.request import NS
 from .records import RequestRecord
@@ -36,9 +37,10 @@ STAGE_METRICS = ("ttft_s", "itl_s", "tpot_s", "latency_s", "queue_delay_s")
 
 def summarize_stage(stage: Stage, records: Sequence[RequestRecord], terms: Sequence[SloTerm]) -> StageSummary:
     """One stage from its records (warm-up ones are left out, as everywhere, and so are requests the
-    run's --max-seconds cut off: the budget ending says nothing about the load)."""
+    run's --max-seconds cut off, or lost with a --workers process: neither says anything about the
+    load)."""
     ended = sum(r.error_kind == OUT_OF_TIME for r in records if not r.warmup)
-    records = [r for r in records if r.error_kind != OUT_OF_TIME]
+    records = [r for r in records if r.error_kind not in (OUT_OF_TIME, WORKER_LOST)]
     row = summarize_model("", "", "ok", None, records)
     measured = [r for r in records if not r.warmup]
     total = row.requests.ok + row.requests.error

@@ -3,8 +3,9 @@
 A client at its limit inflates every TTFT and ITL it reports and sends an open loop's requests late,
 so a figure it limited must not be read as the server's. Two signs, each with its threshold:
 
-- its event loop woke late: the p99 of a 10 ms timer's lateness above ``LAG_LIMIT_S`` (every arrival
-  timestamp taken on that loop, and every scheduled send, can be that late);
+- an event loop of its (the client's, or a ``--workers`` process's) woke late: the p99 of a 10 ms
+  timer's lateness above ``LAG_LIMIT_S`` (every arrival timestamp taken on that loop, and every
+  scheduled send, can be that late);
 - one of its processes (the client, or a ``--workers`` process) used at least ``CPU_LIMIT`` of a core
   (only judged when the model runs in another process: an in-process engine's own CPU is the
   process's).
@@ -35,26 +36,39 @@ def cpu_share(marks: Sequence[tuple[int, float]], start_ns: int, end_ns: int) ->
 
 
 def client_load(
-    lags: Sequence[tuple[int, int]],
+    lags: Mapping[str, Sequence[tuple[int, int]]],
     marks: Mapping[str, Sequence[tuple[int, float]]],
     start_ns: int,
     end_ns: int,
     in_process: bool,
 ) -> ClientLoad | None:
     """The client's figures over [start_ns, end_ns] and whether it was the limit; None without a
-    wake-up in the window. ``marks`` holds each process's CPU marks by name (``"client"`` for the one
-    that runs the schedule); the CPU share is the busiest one's."""
-    inside = [lag / 1e9 for t, lag in lags if start_ns <= t <= end_ns]
-    if not inside:
+    wake-up in the window. ``lags`` and ``marks`` hold each process's wake-ups and CPU marks by name
+    (``"client"`` for the one that runs the schedule, ``"worker N"`` for the others): the loop lag is
+    the laggiest process's (by p99) and the CPU share the busiest one's, so no process hides behind
+    the others."""
+    p99s: dict[str, tuple[float, float]] = {}
+    samples = 0
+    for name, series in lags.items():
+        inside = [lag / 1e9 for t, lag in series if start_ns <= t <= end_ns]
+        if inside:
+            samples += len(inside)
+            p50, p99 = (float(v) for v in np.percentile(inside, [50, 99], method="linear"))
+            p99s[name] = (p50, p99)
+    if not p99s:
         return None
-    p50, p99 = (float(v) for v in np.percentile(inside, [50, 99], method="linear"))
+    laggiest = max(p99s, key=lambda name: p99s[name][1])
+    p50, p99 = p99s[laggiest]
     shares = {name: cpu_share(m, start_ns, end_ns) for name, m in marks.items()}
     known = {name: v for name, v in shares.items() if v is not None}
     busiest = max(known, key=lambda name: known[name]) if known else None
     share = known[busiest] if busiest is not None else None
     why = []
     if p99 > LAG_LIMIT_S:
-        why.append(f"its event loop woke {p99 * 1000:.1f} ms late (p99), so its timestamps and sends can be")
+        whose = "its" if laggiest == "client" else f"its {laggiest}'s"
+        why.append(
+            f"{whose} event loop woke {p99 * 1000:.1f} ms late (p99), so its timestamps and sends can be"
+        )
     if not in_process and share is not None and share >= CPU_LIMIT:
         who = "it" if busiest == "client" else f"its {busiest}"
         why.append(f"{who} used {share:.0%} of a core")
@@ -62,15 +76,15 @@ def client_load(
         loop_lag_p50_s=p50,
         loop_lag_p99_s=p99,
         cpu_share=share,
-        processes=max(1, len(marks)),
-        samples=len(inside),
+        processes=max(1, len(marks), len(lags)),
+        samples=samples,
         limited=bool(why),
         why="; ".join(why) or None,
     )
 
 
 def client_over(
-    lags: Sequence[tuple[int, int]],
+    lags: Mapping[str, Sequence[tuple[int, int]]],
     marks: Mapping[str, Sequence[tuple[int, float]]],
     records: Sequence[RequestRecord],
     in_process: bool,

@@ -289,6 +289,7 @@ class ClientLoad(_Strict):
 
     loop_lag_p50_s: float | None = None
     loop_lag_p99_s: float | None = None
+    """The laggiest process's loop lag (by p99), with ``--workers``."""
     cpu_share: float | None = None
     """CPU seconds per wall second of the busiest process of the client (an in-process engine's
     included in its process's)."""

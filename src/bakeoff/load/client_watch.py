@@ -23,10 +23,11 @@ CLIENT = "client"
 
 @dataclass
 class ClientSamples:
-    """What the watch saw: (time, lag) of every wake-up (of every process's loop, merged in time order)
-    and, per process, (time, CPU seconds) at each mark, in ``perf_counter_ns`` and seconds."""
+    """What the watch saw, per process of the client (``"client"``, then ``"worker 1"``...): (time, lag)
+    of every wake-up of its event loop, and (time, CPU seconds) at each mark, in ``perf_counter_ns``
+    and seconds."""
 
-    lags: list[tuple[int, int]] = field(default_factory=list)
+    lags: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     cpu: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     """Worker processes by name, whose CPU time is read at each mark."""
@@ -39,9 +40,9 @@ class ClientSamples:
                 t = psutil.Process(pid).cpu_times()
                 self.cpu.setdefault(name, []).append((now, t.user + t.system))
 
-    def add_lags(self, lags: list[tuple[int, int]]) -> None:
-        """Merge another process's wake-ups in."""
-        self.lags = sorted(self.lags + lags)
+    def add_lags(self, lags: dict[str, list[tuple[int, int]]]) -> None:
+        """Other processes' wake-ups (a worker's, sent when it ends)."""
+        self.lags.update(lags)
 
 
 class ClientWatch:
@@ -52,13 +53,14 @@ class ClientWatch:
 
     async def watch(self) -> None:
         step = int(INTERVAL_S * 1e9)
+        mine = self.samples.lags.setdefault(CLIENT, [])
         self.samples.mark()
         try:
             while True:
                 due = time.perf_counter_ns() + step
                 await asyncio.sleep(INTERVAL_S)
                 now = time.perf_counter_ns()
-                self.samples.lags.append((now, max(0, now - due)))
+                mine.append((now, max(0, now - due)))
         finally:
             self.samples.mark()
 

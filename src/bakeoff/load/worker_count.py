@@ -8,6 +8,8 @@ import os
 from ..config import BenchSettings
 from .profile import DEFAULT_MAX_CONCURRENCY, parse_profile
 
+ASSUMED_LATENCY_S = 1.0
+"""The answer time assumed for an uncapped ``--rate`` run's load, before anything is measured."""
 STREAMS_PER_WORKER = 32
 """``--workers auto`` starts a worker per this many requests in flight (at most one per core)."""
 
@@ -15,14 +17,17 @@ STREAMS_PER_WORKER = 32
 def peak_in_flight(settings: BenchSettings) -> int:
     """The most requests the run asks to have in flight at once: ``--concurrency`` for a closed loop, the
     highest concurrency of a ``concurrency=`` profile, else ``--max-concurrency`` (open-loop stages and
-    a sweep's throughput stage)."""
+    a sweep's throughput stage, default 32). A ``--rate`` run without ``--max-concurrency`` has no cap:
+    its rate times ``ASSUMED_LATENCY_S`` (Little's law) is the estimate."""
     cap = settings.max_concurrency or DEFAULT_MAX_CONCURRENCY
     if settings.profile:
         profile = parse_profile(settings.profile)
         if profile.kind == "concurrency":
             return max(stage.concurrency or 1 for stage in profile.fixed_stages())
         return cap
-    return cap if settings.rate else settings.concurrency
+    if settings.rate:  # uncapped, an open loop's load is its rate times the server's latency
+        return settings.max_concurrency or max(1, math.ceil(settings.rate * ASSUMED_LATENCY_S))
+    return settings.concurrency
 
 
 def auto_workers(in_flight: int, cores: int) -> int:

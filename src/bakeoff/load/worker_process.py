@@ -8,6 +8,8 @@ Run by the pool as ``python -m bakeoff.load.worker_process``; not a command for 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
@@ -18,7 +20,7 @@ from ..errors import BakeoffError
 from ..plugins import load_backend_class
 from .client_watch import ClientWatch
 from .runner import Runner
-from .workers import encode, read_frame
+from .workers import encode, failed_record, read_frame
 
 
 async def serve(out: IO[bytes]) -> None:
@@ -50,8 +52,12 @@ async def serve(out: IO[bytes]) -> None:
     running: set[asyncio.Task[None]] = set()
 
     async def one(key: int, job: Any, scheduled_ns: int | None, deadline_ns: int | None, cut: str) -> None:
-        rec = await runner.send(backend, target, job, scheduled_ns, deadline_ns, cut)
-        put(("rec", key, rec))
+        try:
+            rec = await runner.send(backend, target, job, scheduled_ns, deadline_ns, cut)
+            put(("rec", key, rec))
+        except Exception as exc:  # every request handed over gets its record back, whatever happens
+            why = f"the worker process failed: {type(exc).__name__}: {exc}"
+            put(("rec", key, failed_record(settings, target, job, scheduled_ns, why, "engine")))
 
     try:
         while (msg := await read_frame(reader)) is not None:
@@ -62,11 +68,29 @@ async def serve(out: IO[bytes]) -> None:
             await asyncio.gather(*running)
     finally:
         await watch.stop(watching)
-        put(("lags", watch.samples.lags))
+        put(("lags", watch.samples.lags.get("client", [])))
         await backend.close()
 
 
+def _die_with_parent() -> None:
+    """On Linux, end this worker when the run's process dies (even by SIGKILL), so no request goes on
+    being sent for a run that is gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def main() -> None:
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the run stops us
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints must not break the frames

@@ -49,6 +49,19 @@ async def read_frame(reader: asyncio.StreamReader) -> Any | None:
         return None
 
 
+def failed_record(
+    settings: BenchSettings, target: ModelTarget, job: Job, scheduled_ns: int | None, why: str, kind: str
+) -> RequestRecord:
+    """The error record of a request that has no answer to record (its worker lost or failed)."""
+    now = time.perf_counter_ns()
+    return RequestRecord(
+        model=target.name, backend=target.backend, prompt_id=job.prompt.id, round=job.round,
+        warmup=job.warmup, stream=settings.stream, status="error",
+        t_scheduled_ns=now if scheduled_ns is None else scheduled_ns, t0_ns=now, t_end_ns=now,
+        error=why, error_kind=kind, stage=job.stage, extra={"data": dict(job.data)} if job.data else {},
+    )  # fmt: skip
+
+
 @dataclass
 class _Worker:
     index: int
@@ -129,6 +142,10 @@ class WorkerPool:
                         fut.set_result(msg[2])
                 elif msg[0] == "lags":
                     w.lags = msg[1]
+        except Exception as exc:  # a frame that makes no sense: this worker is lost, not the run
+            w.stderr += f"\nunreadable frame from {w.name}: {type(exc).__name__}: {exc}".encode()
+            with contextlib.suppress(ProcessLookupError):
+                w.proc.kill()
         finally:
             w.alive = False
             if w.pending:
@@ -156,25 +173,21 @@ class WorkerPool:
         return await fut
 
     def lost(self, job: Job, scheduled_ns: int | None, why: str) -> RequestRecord:
-        now = time.perf_counter_ns()
-        return RequestRecord(
-            model=self.target.name, backend=self.target.backend, prompt_id=job.prompt.id, round=job.round,
-            warmup=job.warmup, stream=self.settings.stream, status="error",
-            t_scheduled_ns=now if scheduled_ns is None else scheduled_ns, t0_ns=now, t_end_ns=now,
-            error=f"lost with its worker process: {why}", error_kind=WORKER_LOST, stage=job.stage,
-            extra={"data": dict(job.data)} if job.data else {},
-        )  # fmt: skip
+        return failed_record(
+            self.settings, self.target, job, scheduled_ns, f"lost with its worker process: {why}", WORKER_LOST
+        )
 
-    async def close(self, timeout_s: float = 60.0) -> list[tuple[int, int]]:
+    async def close(self, timeout_s: float = 60.0) -> dict[str, list[tuple[int, int]]]:
         """Let every worker finish its requests in flight and exit (killed after ``timeout_s``, or at
-        once when this task is cancelled); the loop lags they saw, merged in time order."""
+        once when this task is cancelled); the loop lags each saw, by worker name."""
         for w in self.workers:
             if w.proc.stdin is not None and not w.proc.stdin.is_closing():
                 w.proc.stdin.close()
         try:
             for w in self.workers:
                 try:
-                    await asyncio.wait_for(asyncio.gather(*w.tasks, w.proc.wait()), timeout_s)
+                    done = asyncio.gather(*w.tasks, w.proc.wait(), return_exceptions=True)
+                    await asyncio.wait_for(done, timeout_s)
                 except TimeoutError:
                     self._kill(w)
                     with contextlib.suppress(Exception):
@@ -183,7 +196,7 @@ class WorkerPool:
             for w in self.workers:
                 self._kill(w)
             raise
-        return sorted(lag for w in self.workers for lag in w.lags)
+        return {w.name: w.lags for w in self.workers}
 
     @staticmethod
     def _kill(w: _Worker) -> None:

@@ -228,6 +228,7 @@ class FakeOpenAIServer:
         for idx, group in enumerate(groups):
             if plan.fault in ("drop", "malformed", "stall") and idx == plan.fault_after:
                 if due:
+                    sent.extend([time.perf_counter_ns()] * len(due))
                     sock.sendall(b"".join(due))
                     due = []
                 if plan.fault == "drop":

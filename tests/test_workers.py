@@ -269,5 +269,5 @@ def test_the_send_log_counts_frames_written_before_a_fault() -> None:
         with httpx.stream("POST", server.base_url + "/chat/completions", json=body) as resp:
             text = b"".join(resp.iter_raw()).decode()
         log = httpx.get(server.base_url.removesuffix("/v1") + "/fake/send-log").json()
-    content = text.count('"content": "w')  # the four whole frames before the malformed one
-    assert content == 4 and len(log[0]["frames_ns"]) == 4
+    content = text.count('"content": "w')  # whole frames: four before the malformed one, four after
+    assert content == 8 and len(log[0]["frames_ns"]) == 8 and text.count('"content": "oops') == 1

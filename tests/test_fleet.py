@@ -6,6 +6,7 @@ removed mid-run keeps what it sent and the other finishes; no node matching a gr
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 from collections import Counter
@@ -227,3 +228,39 @@ def test_ctrl_c_on_the_driver_stops_every_node_and_keeps_what_arrived(
     finally:
         ray.shutdown()
     assert alive == []
+
+
+def test_one_open_loop_split_across_two_nodes(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    c, laptop, ws = cluster
+    quick = FakePlan(ttft_ms=20, itl_ms=2, tokens=8)
+    out = tmp_path / "split"
+    with FakeServer(quick, {"quick": quick}) as srv:
+        r = run("bench", "--endpoint", srv.base_url, "--models", "quick", "--prompt", "hi", "--rounds", "80",
+                "--rate", "40", "--warmup", "0", "--load-nodes", "2", "--address", c.address,
+                "--out", str(out), timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    recs = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert sorted(rec["round"] for rec in recs) == list(range(1, 81))  # every request once
+    assert Counter(rec["node"]["id"] for rec in recs) == {laptop.node_id: 40, ws.node_id: 40}
+    assert all(rec["status"] == "ok" for rec in recs)
+    # node 0 sent rounds 1, 3, 5...; node 1 rounds 2, 4, 6...: one schedule, 25 ms apart on one clock
+    by_round = sorted(recs, key=lambda rec: rec["round"])
+    assert (
+        len({rec["node"]["id"] for rec in by_round[0::2]})
+        == len({rec["node"]["id"] for rec in by_round[1::2]})
+        == 1
+    )
+    gaps = [(b["t_scheduled_ns"] - a["t_scheduled_ns"]) / 1e6 for a, b in itertools.pairwise(by_round)]
+    assert all(abs(g - 25.0) < 1.0 for g in gaps), (min(gaps), max(gaps))
+    s = json.loads((out / "summary.json").read_text())
+    m = s["models"][0]
+    assert m["requests"]["ok"] == 80
+    # the merged rate over the common window: 80 requests in 79 x 25 ms + the last answer's ~40 ms
+    assert m["request_throughput_per_s"] == pytest.approx(40.0, rel=0.05)
+    assert any("load split across 2 Ray nodes" in n and "clock" in n for n in s["run"]["notes"])
+    assert s["run"]["settings"]["rate"] == 40.0
+
+
+def test_load_nodes_needs_an_endpoint_and_a_rate(tmp_path: Path) -> None:
+    r = run("bench", "--models", "smollm2-135m", "--load-nodes", "2", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "--load-nodes splits one endpoint's open loop" in r.stderr

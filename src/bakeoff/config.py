@@ -218,6 +218,14 @@ class BenchSettings(BaseModel):
         default=None, description="--data with an endpoint: a GGUF or tokenizer.json"
     )
     max_concurrency: int | None = Field(default=None, ge=1, le=4096, description="requests in flight at most")
+    shard: str | None = Field(
+        default=None,
+        pattern=r"^\d+/\d+$",
+        description="--load-nodes: this node's share, i/K (set by the driver)",
+    )
+    shard_start_ns: int | None = Field(
+        default=None, description="--load-nodes: the common start, in this node's perf_counter_ns"
+    )
     workers: int | None = Field(
         default=None, ge=1, le=64, description="processes sending an endpoint's requests (None: automatic)"
     )

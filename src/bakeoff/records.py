@@ -81,6 +81,6 @@ class RequestRecord:
         d["events"] = tuple(
             ContentEvent(int(o), None if t is None else int(t)) for o, t in d.get("events", [])
         )
-        for derived in ("metrics",):
+        for derived in ("metrics", "node"):  # computed from the record; a fleet's tag of who sent it
             d.pop(derived, None)
         return cls(**d)

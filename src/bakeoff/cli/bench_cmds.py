@@ -37,12 +37,12 @@ from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone, 
 from ..load.profile import parse_profile
 from ..reporters import RENDERERS, load_stages
 from ..reporters.terminal import summary_table
-from ..results import load_summary
+from ..results import Summary, load_summary
 from ..run_folder import claim, locate
 from ..run_report import RunReport
 from ..slo import check_streaming, parse_slo
 from ..synthetic import parse_data
-from ..targets import prepare_embedded, resolve_targets
+from ..targets import ModelTarget, prepare_embedded, resolve_targets
 from .app import Terminated, _model_names, _split, app, console, err_console, sigterm_as_interrupt
 
 
@@ -278,6 +278,19 @@ def bench(
             help=f"Electricity price for the cost per million tokens ({_d('price_per_kwh')}).",
         ),
     ] = None,
+    load_nodes: Annotated[
+        int | None,
+        typer.Option(
+            "--load-nodes",
+            min=1,
+            help="With --endpoint and --rate: send the schedule from K Ray nodes at once (bakeoff[fleet]); "
+            "each sends every K-th request from one common start.",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="With --load-nodes: the Ray cluster (auto, HOST:PORT, ray://...)."),
+    ] = None,
 ) -> None:
     """Benchmark models over a prompt set; write summary.json, records.jsonl and md, csv, html reports."""
     env = env_overrides()
@@ -372,6 +385,9 @@ def bench(
     out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     targets = resolve_targets(settings.models, user_models, ep)
     claim(out_dir, overwrite=overwrite)  # before any model is assembled or loaded
+    if load_nodes is not None or address is not None:
+        _split_load(settings, cases, targets, out_dir, load_nodes, address, overwrite)
+        return
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -445,6 +461,11 @@ def bench(
             err_console.print(f"[yellow]{what}[/]: partial results kept in {out_dir}")
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
+    _print_run(summary, out_dir)
+
+
+def _print_run(summary: Summary, out_dir: Path) -> None:
+    """A finished run's tables, notes and errors; exit 1 when no model produced results."""
     console.print(summary_table(summary))
     for table in load_stages.terminal_tables(summary):
         console.print(table)
@@ -456,6 +477,39 @@ def bench(
     console.print(f"reports: {out_dir}/summary.json, records.jsonl, report.md, report.csv, report.html")
     if not any(m.status == "ok" for m in summary.models):
         raise typer.Exit(1)
+
+
+def _split_load(
+    settings: BenchSettings,
+    cases: list[PromptCase],
+    targets: list[ModelTarget],
+    out_dir: Path,
+    load_nodes: int | None,
+    address: str | None,
+    overwrite: bool,
+) -> None:
+    """``--load-nodes``: one endpoint's open loop sent from several Ray nodes."""
+    if load_nodes is None:
+        raise UsageError("--address goes with --load-nodes (or `bakeoff fleet`)")
+    if settings.endpoint is None or settings.rate is None or settings.profile or len(targets) != 1:
+        raise UsageError(
+            "--load-nodes splits one endpoint's open loop",
+            hint="give --endpoint, one model (--models) and --rate; a --profile is not split yet",
+        )
+    from ..fleet.split_load import run_split_load
+
+    err_console.print(
+        f"[bold]bakeoff[/] {escape(targets[0].name)} at {settings.rate:g}/s from {load_nodes} Ray nodes, "
+        f"{len(cases)} prompts x {settings.rounds} rounds -> {out_dir}"
+    )
+    try:
+        with sigterm_as_interrupt(), err_console.status("sending from the nodes..."):
+            summary, _ = run_split_load(settings, cases, targets[0], out_dir, load_nodes, address,
+                                        overwrite=overwrite)  # fmt: skip
+    except KeyboardInterrupt as exc:
+        err_console.print(f"[yellow]interrupted[/]: the records so far are in {out_dir}/records.jsonl")
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
+    _print_run(summary, out_dir)
 
 
 @app.command()

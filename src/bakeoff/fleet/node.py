@@ -8,6 +8,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -62,6 +63,14 @@ class NodeBench:
         return replace(
             target, spec=spec.model_copy(update={"options": {**spec.options, "n_threads": self.cpus}})
         )
+
+    def clock(self) -> int:
+        """This node's ``perf_counter_ns`` (the driver maps each node's clock to its own)."""
+        return time.perf_counter_ns()
+
+    def configure(self, settings: BenchSettings) -> None:
+        """Replace the run settings before ``start()`` (``--load-nodes`` sets each node's share)."""
+        self.settings = settings
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bakeoff-node", daemon=True)

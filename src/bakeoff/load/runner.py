@@ -30,7 +30,7 @@ from .client_watch import ClientSamples, ClientWatch
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
 from .job import Job
 from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
-from .schedule import arrival_offsets
+from .schedule import arrival_offsets, shard_of
 from .worker_count import workers_for
 from .workers import WORKER_LOST, WorkerPool
 
@@ -398,6 +398,10 @@ class _ModelRun:
         error, counted against the SLO like a cut-off: it is the backlog), never dropped."""
         start = time.perf_counter_ns()
         offsets = arrival_offsets(len(jobs), rate, self.settings.arrival, self.settings.seed)
+        if self.settings.shard:  # --load-nodes: this node's share of the whole schedule, from one start
+            mine = shard_of(len(jobs), self.settings.shard)
+            jobs, offsets = [jobs[i] for i in mine], [offsets[i] for i in mine]
+            start = self.settings.shard_start_ns or start
         slots = asyncio.Semaphore(in_flight) if in_flight else None
 
         async def fire(job: Job, at_ns: int) -> None:

@@ -13,3 +13,12 @@ def arrival_offsets(n: int, rate: float, arrival: str, seed: int | None) -> list
         times = np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.array([])
         return [int(t * 1e9) for t in times]
     return [int(i / rate * 1e9) for i in range(n)]
+
+
+def shard_of(count: int, shard: str) -> list[int]:
+    """The indexes of a schedule of ``count`` requests that ``shard`` ("i/K", 0-based) sends: i, i+K,
+    i+2K... (``--load-nodes``: K nodes share one schedule, each request sent once)."""
+    i, k = (int(x) for x in shard.split("/"))
+    if not 0 <= i < k:
+        raise ValueError(f"shard {shard!r}: i must be in 0..K-1")
+    return list(range(i, count, k))

@@ -1,0 +1,206 @@
+"""``bakeoff bench --load-nodes K``: one endpoint's open-loop load, more than one client machine can
+generate, sent from K Ray nodes at once.
+
+The schedule (``--rate``, even or Poisson) is the run's own, computed whole on every node from the
+same seed; node i sends the requests i, i+K, i+2K... at their scheduled times from one common start.
+Durations (TTFT, ITL, latency) are measured on the node that sent the request, so no clock has to
+agree across machines for them. The aggregate figures (requests/s, tokens/s) need one window, so each
+node's ``perf_counter_ns`` is mapped to the driver's: the driver asks each node for its clock and
+takes the offset against the midpoint of its own before and after (Cristian's method: the error is
+at most half the round trip, reported). The common start is set in each node's own clock through
+that offset.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..bench import build_summary, write_reports
+from ..config import BenchSettings, PromptCase
+from ..errors import UsageError
+from ..load.runner import ModelOutcome
+from ..monitors.environment import snapshot
+from ..quality.store import save_cases
+from ..records import RequestRecord
+from ..results import Summary, save_summary
+from ..run_folder import claim
+from ..targets import ModelTarget
+from .driver import ray_module, user_labels
+from .node import NodeBench
+
+START_AHEAD_S = 3.0
+"""How far ahead of now the common start is set: every node has its schedule ready by then."""
+
+
+@dataclass
+class NodeClock:
+    """A node's ``perf_counter_ns`` against the driver's: ``offset_ns`` is node minus driver."""
+
+    node_id: str
+    host: str | None
+    offset_ns: int
+    round_trip_ns: int
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def clock_offset(before_ns: int, node_ns: int, after_ns: int) -> tuple[int, int]:
+    """(offset, round trip) of a node's clock read between the driver's ``before`` and ``after``: the
+    node read it, at best, at the midpoint (Cristian), so the offset is off by at most half the trip."""
+    return node_ns - (before_ns + after_ns) // 2, after_ns - before_ns
+
+
+def to_driver_clock(line: dict[str, Any], offset_ns: int) -> dict[str, Any]:
+    """A record line with its absolute times moved from the node's clock to the driver's (events are
+    offsets from the record's own send time: unchanged)."""
+    out = dict(line)
+    for key in ("t_scheduled_ns", "t0_ns", "t_end_ns"):
+        out[key] = int(line[key]) - offset_ns
+    return out
+
+
+def run_split_load(
+    settings: BenchSettings,
+    prompts: Sequence[PromptCase],
+    target: ModelTarget,
+    out_dir: Path,
+    nodes: int,
+    address: str | None = None,
+    labels: dict[str, str] | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
+    *,
+    overwrite: bool = False,
+) -> tuple[Summary, list[NodeClock]]:
+    """Send one endpoint's ``--rate`` schedule from ``nodes`` Ray nodes (those with CPUs, matching
+    ``labels`` when given) and write one run under ``out_dir``: records on the driver's clock, tagged
+    with their node; the summary over the common window; each node's clock offset in its notes."""
+    if not settings.rate or settings.profile:
+        raise UsageError("--load-nodes splits an open loop: give --rate (a --profile is not split yet)")
+    if target.backend != "openai":
+        raise UsageError("--load-nodes sends to one endpoint", hint="give --endpoint and the model it serves")
+    ray = ray_module()
+    claim(out_dir, overwrite=overwrite)
+    ours = not ray.is_initialized()
+    if ours:
+        try:
+            ray.init(address=address or "auto", logging_level="WARNING", log_to_driver=False)
+        except ConnectionError as exc:
+            hint = "see the README's fleet section"
+            raise UsageError(f"no Ray cluster at {address or 'auto'}: {exc}", hint=hint) from None
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    save_cases(prompts, out_dir)
+    try:
+        shards = _place(ray, settings, prompts, nodes, labels)
+        start_driver = time.perf_counter_ns() + int(START_AHEAD_S * 1e9)
+        for i, shard in enumerate(shards):
+            mine = {
+                "models": [target.name],
+                "shard": f"{i}/{nodes}",
+                "shard_start_ns": start_driver + shard.clock.offset_ns,
+            }
+            ray.get(shard.actor.configure.remote(settings.model_copy(update=mine)))
+            shard.actor.start.remote()
+        lines = _collect(ray, shards, out_dir / "records.jsonl", on_record)
+    finally:
+        if ours:
+            ray.shutdown()
+    records = [RequestRecord.from_json(line) for line in lines]
+    outcome = ModelOutcome(target)
+    outcome.status = "ok" if any(r.status == "ok" and not r.warmup for r in records) else "error"
+    outcome.error = "; ".join(s.error for s in shards if s.error) or None
+    summary = build_summary(settings, snapshot(), started, [outcome], records, prompts)
+    offsets = "; ".join(
+        f"{s.clock.host or '?'} {s.clock.node_id[:8]} {s.clock.offset_ns / 1e6:+.3f} ms "
+        f"(+/- {s.clock.round_trip_ns / 2e6:.3f} ms)"
+        for s in shards
+    )
+    summary.run.notes.append(f"load split across {nodes} Ray nodes; their clocks against this one: {offsets}")
+    summary.run.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    summary.run.wall_s = time.perf_counter() - t0
+    save_summary(summary, out_dir)
+    write_reports(summary, out_dir)
+    return summary, [s.clock for s in shards]
+
+
+@dataclass
+class _Shard:
+    actor: Any
+    clock: NodeClock
+    done: bool = False
+    error: str | None = None
+
+
+def _place(
+    ray: Any,
+    settings: BenchSettings,
+    prompts: Sequence[PromptCase],
+    nodes: int,
+    labels: dict[str, str] | None,
+) -> list[_Shard]:
+    """An actor on each of the first ``nodes`` nodes with CPUs (and the labels), its clock measured."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    alive = [
+        n for n in ray.nodes()
+        if n.get("Alive") and (n.get("Resources") or {}).get("CPU", 0) > 0
+        and all((n.get("Labels") or {}).get(k) == v for k, v in (labels or {}).items())
+    ]  # fmt: skip
+    alive.sort(key=lambda n: str(n["NodeID"]))
+    if len(alive) < nodes:
+        raise UsageError(
+            f"--load-nodes {nodes}: the cluster has {len(alive)} node(s) with CPUs"
+            + (f" and the labels {labels}" if labels else ""),
+            hint="start more nodes (`ray start --address ...`) or ask for fewer",
+        )
+    remote = ray.remote(NodeBench)
+    shards = []
+    for i, n in enumerate(alive[:nodes]):
+        strategy = NodeAffinitySchedulingStrategy(node_id=str(n["NodeID"]), soft=False)
+        actor = remote.options(num_cpus=0, scheduling_strategy=strategy).remote(
+            f"shard {i}", settings, list(prompts)
+        )
+        info = ray.get(actor.describe.remote(), timeout=300)
+        trips = []
+        for _ in range(5):  # the tightest of five round trips
+            before = time.perf_counter_ns()
+            node_ns = ray.get(actor.clock.remote(), timeout=60)
+            trips.append(clock_offset(before, node_ns, time.perf_counter_ns()))
+        offset, trip = min(trips, key=lambda t: t[1])
+        shards.append(_Shard(actor, NodeClock(str(n["NodeID"]), info["host"], offset, trip, user_labels(n))))
+    return shards
+
+
+def _collect(
+    ray: Any, shards: Sequence[_Shard], path: Path, on_record: Callable[[RequestRecord], None] | None
+) -> list[dict[str, Any]]:
+    """Take every shard's records as they complete, on the driver's clock and tagged with the node,
+    each written at once; until every shard is done (or lost)."""
+    lines: list[dict[str, Any]] = []
+    with path.open("ab") as fh:
+        while active := [s for s in shards if not s.done]:
+            for s in active:
+                try:
+                    got = ray.get(s.actor.take.remote(), timeout=120)
+                except ray.exceptions.RayError as exc:
+                    s.done, s.error = True, f"node {s.clock.node_id[:8]} lost: {str(exc).strip()[:200]}"
+                    continue
+                for line in got["lines"]:
+                    moved = to_driver_clock(line, s.clock.offset_ns)
+                    moved["node"] = {"id": s.clock.node_id, "host": s.clock.host, "labels": s.clock.labels}
+                    fh.write(orjson.dumps(moved) + b"\n")
+                    fh.flush()
+                    lines.append(moved)
+                    if on_record is not None:
+                        on_record(RequestRecord.from_json(moved))
+                if got["done"]:
+                    s.done = True
+                    s.error = f"node {s.clock.node_id[:8]}: {got['error']}" if got["error"] else None
+            time.sleep(0.2)
+    return lines

@@ -271,3 +271,14 @@ def test_the_send_log_counts_frames_written_before_a_fault() -> None:
         log = httpx.get(server.base_url.removesuffix("/v1") + "/fake/send-log").json()
     content = text.count('"content": "w')  # whole frames: four before the malformed one, four after
     assert content == 8 and len(log[0]["frames_ns"]) == 8 and text.count('"content": "oops') == 1
+
+
+def test_a_sweep_runs_from_workers(srv: FakeServer, tmp_path: Path) -> None:
+    s = bench(srv.base_url, ["quick"], tmp_path / "r", profile="sweep=3", stage_requests=6, workers=2,
+              warmup=0, max_concurrency=4)  # fmt: skip
+    m = s.models[0]
+    assert m.status == "ok" and m.load is not None and m.client is not None and m.client.processes == 3
+    labels = [st.label for st in m.load.stages]
+    assert labels[:2] == ["sync", "throughput c=4"] and labels[2].startswith("rate=") and len(labels) == 3
+    assert [st.requests.ok for st in m.load.stages] == [6, 6, 6]
+    assert m.load.stages[2].kind == "open" and m.load.stages[2].achieved_rate_per_s is not None

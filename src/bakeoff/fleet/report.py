@@ -37,6 +37,12 @@ def _pick(p: GroupPick) -> str:
     return f"{p.winner}{on}" + (f", confidence: {p.confidence}" if p.confidence else "")
 
 
+def _matrices(fs: FleetSummary) -> list[tuple[str, Callable[[MatrixCell], str]]]:
+    """The figures to show: quality only when some model was judged."""
+    judged = any(c.quality is not None for c in fs.matrix)
+    return [(t, f) for t, f in MATRICES if judged or not t.startswith("Quality")]
+
+
 def _grid(fs: FleetSummary) -> tuple[list[str], list[str], dict[tuple[str, str], MatrixCell]]:
     groups = [g.name for g in fs.groups]
     models = list(dict.fromkeys(c.model for c in fs.matrix))
@@ -64,7 +70,7 @@ def render_fleet_markdown(fs: FleetSummary) -> str:
     for g in fs.groups:
         budget = f", budget {num(g.max_memory_mb, 0)} MB" if g.max_memory_mb else ""
         out.append(f"- {md(g.name)}{budget}: {md(_pick(g.recommendation))}")
-    for title, show in MATRICES:
+    for title, show in _matrices(fs):
         out += ["", f"## {title}", "", "| model | " + " | ".join(md(g) for g in groups) + " |"]
         out.append("|---|" + "---|" * len(groups))
         for m in models:
@@ -107,7 +113,7 @@ def render_fleet_html(fs: FleetSummary) -> str:
              + (f"<br>{e(why)}" if why else "") + "<ul>"]  # fmt: skip
     parts += [f"<li>{e(fg.name)}: {e(_pick(fg.recommendation))}</li>" for fg in fs.groups]
     parts.append("</ul></div>")
-    for title, show in MATRICES:
+    for title, show in _matrices(fs):
         parts.append(f"<h2>{e(title)}</h2><table><tr><th>model</th>"
                      + "".join(f"<th>{e(g)}</th>" for g in groups) + "</tr>")  # fmt: skip
         for m in models:

@@ -96,9 +96,13 @@ def test_the_laggiest_process_is_judged_on_its_own() -> None:
     )
     pooled = client_load({"client": sorted(calm + calm + spiky)}, {}, 0, S, in_process=False)
     assert pooled is not None and not pooled.limited  # what the merge would have said
+    # the schedule's own process the laggiest, beside a calm worker whose name sorts after it
+    mine = client_load({"client": spiky, "worker 1": calm}, {}, 0, S, in_process=False)
+    assert mine is not None and mine.loop_lag_p99_s == pytest.approx(0.020, rel=1e-9)
+    assert mine.why == "its event loop woke 20.0 ms late (p99), so its timestamps and sends can be"
 
 
-def test_worker_count_by_hand() -> None:
+def test_worker_count_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     from bakeoff.config import BenchSettings
     from bakeoff.load.worker_count import STREAMS_PER_WORKER, auto_workers, peak_in_flight, workers_for
 
@@ -118,6 +122,12 @@ def test_worker_count_by_hand() -> None:
     assert peak_in_flight(BenchSettings(models=["m"], profile="rates=1,2")) == 32
     assert workers_for(closed, in_process=False, cores=16) == 2
     assert workers_for(closed, in_process=True, cores=16) == 1  # an in-process engine: never
+    # the cores present, when not given: os.cpu_count(), or 1 where it cannot tell
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert workers_for(closed, in_process=False) == 2
+    assert workers_for(BenchSettings(models=["m"], concurrency=1000), in_process=False) == 16
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert workers_for(closed, in_process=False) == 1
     pinned = BenchSettings(models=["m"], concurrency=64, workers=5)
     assert workers_for(pinned, in_process=False, cores=2) == 5
     assert workers_for(pinned, in_process=True, cores=2) == 1

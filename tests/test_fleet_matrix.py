@@ -4,6 +4,7 @@ default under the smallest group's budget; and the fleet file's errors naming fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,22 +12,25 @@ import pytest
 from bakeoff.errors import ConfigError
 from bakeoff.fleet.driver import select_nodes, user_labels
 from bakeoff.fleet.matrix import cell, fleet_pick, group_pick, matrix, smallest
-from bakeoff.fleet.results import FleetGroup, FleetNode
+from bakeoff.fleet.results import FleetGroup, FleetNode, GroupPick
 from bakeoff.fleet.spec import GroupSpec, load_fleet_file
 from bakeoff.metrics.stats import stats
 from bakeoff.results import ModelSummary, RunInfo, Summary
 
 
 def row(name: str, decode: float, ttft: float, latency: float, mem: float | None, fits: bool | None = None,
-        status: str = "ok") -> ModelSummary:  # fmt: skip
+        status: str = "ok", ceiling: float | None = None,
+        quality: float | None = None) -> ModelSummary:  # fmt: skip
     resources: dict[str, object] = {} if mem is None else {"peak_rss_mb": mem}
     if fits is not None:
         resources["fits_memory"] = fits
+    if ceiling is not None:
+        resources["decode_ceiling_tok_s"] = ceiling
     return ModelSummary(
         model=name, backend="llamacpp", status=status,  # type: ignore[arg-type]
         error=None if status == "ok" else "load failed: boom",
         latency_s=stats([latency, latency]), decode_tokens_per_s=stats([decode, decode]),
-        ttft_s=stats([ttft, ttft]), resources=resources,
+        ttft_s=stats([ttft, ttft]), resources=resources, quality={} if quality is None else {"mean": quality},
         info={"license": "Apache-2.0", "capabilities": ["summarize"]},
     )  # fmt: skip
 
@@ -68,15 +72,16 @@ def test_a_cell_is_the_median_over_the_groups_nodes() -> None:
     g = FleetGroup(name="laptop", labels={"g": "l"}, models=["A"], max_memory_mb=8000,
                    nodes=[node("laptop", "x"), node("laptop", "y"), node("laptop", "z")])  # fmt: skip
     sums = {
-        "nodes/laptop-x": summary(row("A", 10.0, 0.5, 2.0, 300.0, True)),
-        "nodes/laptop-y": summary(row("A", 30.0, 0.1, 4.0, 100.0, True)),
-        "nodes/laptop-z": summary(row("A", 20.0, 0.3, 9.0, 200.0, True)),
+        "nodes/laptop-x": summary(row("A", 10.0, 0.5, 2.0, 300.0, True, ceiling=90.0, quality=4.0)),
+        "nodes/laptop-y": summary(row("A", 30.0, 0.1, 4.0, 100.0, True, ceiling=50.0, quality=3.0)),
+        "nodes/laptop-z": summary(row("A", 20.0, 0.3, 9.0, 200.0, True, ceiling=70.0)),
     }
     c = cell(g, "A", sums)
-    # decode 10, 30, 20 -> 20; TTFT 0.5, 0.1, 0.3 -> 0.3; latency 2, 4, 9 -> 4; memory -> 200
+    # decode 10, 30, 20 -> 20; TTFT 0.5, 0.1, 0.3 -> 0.3; latency 2, 4, 9 -> 4; memory -> 200;
+    # ceiling 90, 50, 70 -> 70; quality 4, 3 (z not judged) -> 3.5
     assert (c.nodes, c.status, c.decode_tokens_per_s, c.ttft_p50_s, c.latency_p50_s, c.peak_memory_mb) == (
         3, "ok", 20.0, 0.3, 4.0, 200.0)  # fmt: skip
-    assert c.fits is True and c.quality is None
+    assert c.decode_ceiling_tok_s == 70.0 and c.quality == 3.5 and c.fits is True
     # an even count: the mean of the middle two (10, 30 -> 20 with the third gone)
     two = cell(g, "A", {k: v for k, v in sums.items() if k != "nodes/laptop-z"})
     assert two.decode_tokens_per_s == 20.0 and two.latency_p50_s == 3.0 and two.nodes == 2
@@ -103,58 +108,118 @@ def test_a_lost_node_and_a_failed_model_show_in_the_cell() -> None:
     assert [(c.model, c.group) for c in cells] == [("A", "ws"), ("B", "ws")]
     empty = FleetGroup(name="arm", labels={"g": "a"}, models=["A"])
     assert cell(empty, "A", {}).status == "no node" and cell(empty, "A", {}).nodes == 0
+    # a node whose run failed as a whole says so; a node without a row for the model does not stop the
+    # nodes after it from counting
+    g2 = FleetGroup(name="ws", labels={"g": "w"}, models=["A"],
+                    nodes=[node("ws", "e", status="error"), node("ws", "x"), node("ws", "y")])  # fmt: skip
+    two = {
+        "nodes/ws-x": summary(row("B", 1.0, 1.0, 1.0, 1.0)),
+        "nodes/ws-y": summary(row("A", 8.0, 0.2, 1.0, 9.0)),
+    }
+    c2 = cell(g2, "A", two)
+    assert c2.status == "node error; not run" and c2.nodes == 1 and c2.decode_tokens_per_s == 8.0
 
 
-def test_group_pick_is_the_majority_of_its_nodes() -> None:
+def test_group_pick_is_the_majority_of_its_nodes(tmp_path: Path) -> None:
     # A: 1 s, 50 tok/s, 200 MB; B: 2 s, 100 tok/s, 100 MB: B wins (0.80 against 0.70, worked by hand in
     # test_recommend_scoring); on node z, A is faster everywhere, so A wins there
     fast_b = summary(row("A", 50.0, 0.2, 1.0, 200.0), row("B", 100.0, 0.2, 2.0, 100.0))
     fast_a = summary(row("A", 200.0, 0.2, 0.5, 50.0), row("B", 100.0, 0.2, 2.0, 100.0))
-    nodes = [node("ws", "x"), node("ws", "y"), node("ws", "z"), node("ws", "q", "node lost")]
+    nodes = [node("ws", "q", "node lost"), node("ws", "z"), node("ws", "x"), node("ws", "y")]
     g = FleetGroup(name="ws", labels={"g": "w"}, models=["A", "B"], nodes=nodes)
     sums = {"nodes/ws-x": fast_b, "nodes/ws-y": fast_b, "nodes/ws-z": fast_a, "nodes/ws-q": fast_a}
     p = group_pick(g, sums)
-    assert (p.winner, p.picked_on, p.of_nodes) == ("B", 2, 3)  # the lost node's partial run does not vote
-    # the group's budget applies: 150 MB leaves B on every node
+    # the lost node's partial run does not vote; B on 2 of 3, with a node's own confidence (points only)
+    assert (p.winner, p.picked_on, p.of_nodes, p.why) == ("B", 2, 3, None)
+    assert p.confidence == "clear: the runner-up's 95% interval lies below the winner's (0.700 < 0.800)"
+    # equal votes: the first node's winner (z: A), not the name that sorts last
+    g.nodes = [node("ws", "z"), node("ws", "x")]
+    tie = group_pick(g, sums)
+    assert (tie.winner, tie.picked_on, tie.of_nodes) == ("A", 1, 2)
+    assert tie.confidence is not None and tie.confidence.startswith("clear")  # z's own, where A won
+    # with the node's records, its confidence has intervals: A and B's latencies overlap widely -> a tie
+    g.nodes = [node("ws", "x")]
+    run = tmp_path / "nodes" / "ws-x"
+    run.mkdir(parents=True)
+    samples = (("A", (0.2, 1.0, 3.0), 50.0), ("B", (0.3, 2.0, 4.0), 100.0))
+    lines = [{"model": m, "status": "ok", "warmup": False,
+              "metrics": {"latency_s": v, "decode_tokens_per_s": d}}
+             for m, vs, d in samples for v in vs]  # fmt: skip
+    (run / "records.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with_records = group_pick(g, {"nodes/ws-x": fast_b}, tmp_path)
+    assert with_records.winner == "B" and with_records.confidence is not None
+    assert with_records.confidence.startswith("tie: A within the winner's 95% interval")
+    assert group_pick(g, {"nodes/ws-x": fast_b}).confidence.startswith("clear")  # type: ignore[union-attr]
+    # the group's budget applies: 150 MB leaves B on every node; 40 MB leaves nothing
+    g.nodes = nodes
     g.max_memory_mb = 150.0
     assert group_pick(g, sums).winner == "B"
     g.max_memory_mb = 40.0
     nobody = group_pick(g, sums)
     assert nobody.winner is None and nobody.why == "no model meets the group's constraints"
     lost = FleetGroup(name="x", labels={"g": "x"}, models=["A"], nodes=[node("x", "q", "node lost")])
-    assert group_pick(lost, sums).why == "no node of this group finished"
+    assert group_pick(lost, sums) == GroupPick(why="no node of this group finished")
 
 
 def test_the_fleet_default_is_chosen_on_the_smallest_group() -> None:
-    big = FleetGroup(name="ws", labels={"g": "w"}, models=["A", "B", "C"], nodes=[node("ws", "x", ram_gb=64)])
-    small = FleetGroup(name="laptop", labels={"g": "l"}, models=["A", "B", "C"], max_memory_mb=150.0,
+    four = ["A", "B", "C", "D"]
+    big = FleetGroup(name="ws", labels={"g": "w"}, models=four, nodes=[node("ws", "x", ram_gb=64)])
+    small = FleetGroup(name="laptop", labels={"g": "l"}, models=four, max_memory_mb=150.0,
                        nodes=[node("laptop", "y", ram_gb=8)])  # fmt: skip
     sums = {
-        # on the workstation A is best; C ran only here
-        "nodes/ws-x": summary(
-            row("A", 200.0, 0.1, 0.5, 200.0),
-            row("B", 100.0, 0.2, 2.0, 100.0),
-            row("C", 300.0, 0.1, 0.2, 90.0),
-        ),
-        # on the laptop A (200 MB) is over the 150 MB budget; C failed there
-        "nodes/laptop-y": summary(
-            row("A", 200.0, 0.1, 0.5, 200.0),
-            row("B", 100.0, 0.2, 2.0, 100.0),
-            row("C", 1.0, 0.1, 0.2, 90.0, status="error"),
-        ),
-    }
+        # on the workstation A is best; D failed there
+        "nodes/ws-x": summary(row("A", 200.0, 0.1, 0.5, 200.0), row("B", 100.0, 0.2, 2.0, 100.0),
+                              row("C", 90.0, 0.1, 2.5, 90.0), row("D", 1.0, 0.1, 0.2, 90.0, status="error")),
+        # on the laptop A (200 MB) is over the 150 MB budget; D is the best there, but failed on ws
+        "nodes/laptop-y": summary(row("A", 200.0, 0.1, 0.5, 200.0), row("B", 100.0, 0.2, 2.0, 100.0),
+                                  row("C", 90.0, 0.1, 2.5, 90.0), row("D", 300.0, 0.1, 0.2, 20.0)),
+    }  # fmt: skip
     groups = [big, small]
-    assert smallest(groups).name == "laptop"
-    cells = matrix(groups, sums)
-    p = fleet_pick(groups, cells, sums)
-    assert p.winner == "B" and p.why is not None and "laptop" in p.why  # A does not fit, C not everywhere
-    # without budgets, the least RAM decides which group is the smallest
-    small.max_memory_mb = None
-    assert smallest(groups).name == "laptop"
-    small.nodes[0].environment["ram_gb"] = 128
-    assert smallest(groups).name == "ws"
-    nothing = fleet_pick(groups, [c.model_copy(update={"status": "node lost"}) for c in cells], sums)
-    assert nothing.winner is None and nothing.why == "no model ran ok on every group"
+    p = fleet_pick(groups, sums)
+    # among A, B, C (ok on both), with A over budget: B (latency 2 s, 100 tok/s, 100 MB) against
+    # C (2.5 s, 90 tok/s, 90 MB): B = (1 + 1 + 0.5 x 90/100) / 2.5 = 0.98, C = (0.8 + 0.9 + 0.5) / 2.5 = 0.88
+    assert (p.winner, p.picked_on, p.of_nodes) == ("B", 1, 1)
+    assert p.why == "chosen on group laptop (the smallest) among the models ok on every group"
+    assert p.confidence == "clear: the runner-up's 95% interval lies below the winner's (0.880 < 0.980)"
+    # the smallest group's first node was lost: its second, finished one decides
+    small.nodes = [node("laptop", "q", "node lost", ram_gb=8), node("laptop", "y", ram_gb=8)]
+    sums["nodes/laptop-q"] = summary(row("C", 900.0, 0.1, 0.1, 10.0))
+    assert fleet_pick(groups, sums).winner == "B"  # and the lost node's C does not count
+    small.nodes = [node("laptop", "q", "node lost", ram_gb=8)]
+    assert fleet_pick(groups, sums) == GroupPick(why="no model ran ok on every group")  # none finished there
+    small.nodes = [node("laptop", "y", ram_gb=8)]
+    small.max_memory_mb = 50.0  # nothing ok everywhere fits 50 MB
+    none = fleet_pick(groups, sums)
+    assert none.winner is None and none.of_nodes == 1
+    assert none.why == "no model ok on every group meets laptop's constraints"
+    big.nodes = [node("ws", "x", "node lost", ram_gb=64)]  # its partial run: nothing ran ok there
+    assert fleet_pick(groups, sums) == GroupPick(why="no model ran ok on every group")
+
+
+def test_the_smallest_group() -> None:
+    def group(name: str, budget: float | None, *rams: float | None) -> FleetGroup:
+        nodes = [node(name, str(i), ram_gb=r) for i, r in enumerate(rams)]
+        return FleetGroup(name=name, labels={"g": name}, models=["A"], max_memory_mb=budget, nodes=nodes)
+
+    # the budget decides before RAM: a 4000 MB budget on 64 GB machines is smaller than no budget on 8 GB
+    assert smallest([group("big", 4000.0, 64.0), group("laptop", None, 8.0)]).name == "big"
+    assert smallest([group("a", 9000.0, 8.0), group("b", 4000.0, 64.0)]).name == "b"
+    # no budgets: the least RAM of a group's nodes; a group without RAM figures counts as unbounded
+    assert smallest([group("ws", None, 64.0, 32.0), group("lap", None, 8.0, 128.0)]).name == "lap"
+    assert smallest([group("unknown", None), group("known", None, 512.0)]).name == "known"
+    assert smallest([group("unknown", None, None), group("known", None, 512.0)]).name == "known"
+
+
+def test_shards_of_one_schedule() -> None:
+    from bakeoff.load.schedule import shard_of
+
+    assert shard_of(10, "0/3") == [0, 3, 6, 9] and shard_of(10, "2/3") == [2, 5, 8]
+    assert shard_of(10, "1/3") == [1, 4, 7] and shard_of(3, "0/1") == [0, 1, 2] and shard_of(2, "2/3") == []
+    every = sorted(i for k in range(4) for i in shard_of(11, f"{k}/4"))
+    assert every == list(range(11))  # each request sent once, by exactly one shard
+    for bad in ("3/3", "0/0", "5/2"):
+        with pytest.raises(ValueError, match=r"i must be in 0\.\.K-1"):
+            shard_of(10, bad)
 
 
 GOOD = """{

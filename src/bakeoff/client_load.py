@@ -76,7 +76,7 @@ def client_load(
         loop_lag_p50_s=p50,
         loop_lag_p99_s=p99,
         cpu_share=share,
-        processes=max(1, len(marks), len(lags)),
+        processes=max(len(marks), len(lags)),  # lags has an entry: a window without any returned None
         samples=samples,
         limited=bool(why),
         why="; ".join(why) or None,

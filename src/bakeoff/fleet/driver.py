@@ -307,7 +307,7 @@ def _finish(summary: FleetSummary, running: Sequence[_Running], out_dir: Path, t
     summary.matrix = matrix(summary.groups, summaries)
     for g in summary.groups:
         g.recommendation = group_pick(g, summaries, out_dir)
-    summary.fleet_recommendation = fleet_pick(summary.groups, summary.matrix, summaries)
+    summary.fleet_recommendation = fleet_pick(summary.groups, summaries, out_dir)
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     summary.wall_s = time.perf_counter() - t0
     save_fleet(summary, out_dir)

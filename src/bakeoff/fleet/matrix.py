@@ -3,6 +3,7 @@ fleet-wide default. Pure: summaries in, cells and picks out."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -57,65 +58,74 @@ def matrix(groups: Sequence[FleetGroup], summaries: Mapping[str, Summary]) -> li
     return [cell(g, model, summaries) for g in groups for model in g.models]
 
 
+def _run_dir(root: Path | None, folder: str) -> Path | None:
+    """A node's run folder (its records give the recommendation its intervals), when there is a root."""
+    return root / folder if root is not None else None
+
+
 def group_pick(group: FleetGroup, summaries: Mapping[str, Summary], root: Path | None = None) -> GroupPick:
     """The group's recommendation: each finished node's own (under the group's memory budget), and
-    the winner most of them chose (ties: the first node's)."""
-    winners: list[str | None] = []
-    confidence = None
-    for node in group.nodes:
-        summary = summaries.get(node.folder)
-        if node.status != "ok" or summary is None:
-            continue
-        rec = recommend(
-            summary,
-            root / node.folder if root else None,
-            constraints=Constraints(max_memory_mb=group.max_memory_mb),
-            boot=200,
+    the winner most of them chose (ties: the first node's), with that node's confidence."""
+    recs = [
+        recommend(
+            summary, _run_dir(root, node.folder), constraints=Constraints(max_memory_mb=group.max_memory_mb)
         )
-        winners.append(rec.winner)
-        confidence = confidence or rec.confidence
-    if not winners:
-        return GroupPick(of_nodes=0, why="no node of this group finished")
-    winner, count = Counter(winners).most_common(1)[0]
+        for node in group.nodes
+        if node.status == "ok" and (summary := summaries.get(node.folder)) is not None
+    ]
+    if not recs:
+        return GroupPick(why="no node of this group finished")
+    counts = Counter(r.winner for r in recs)
+    winner = max(counts, key=counts.__getitem__)  # the first seen among equals
+    first = next(r for r in recs if r.winner == winner)
     return GroupPick(
         winner=winner,
-        picked_on=count,
-        of_nodes=len(winners),
-        confidence=confidence,
+        picked_on=counts[winner],
+        of_nodes=len(recs),
+        confidence=first.confidence,
         why=None if winner else "no model meets the group's constraints",
     )
 
 
 def smallest(groups: Sequence[FleetGroup]) -> FleetGroup:
-    """The group whose machines are smallest: the lowest memory budget, else the least RAM."""
+    """The group whose machines are smallest: the lowest memory budget (a group without one counts as
+    unbounded), then the least RAM of its nodes."""
 
     def key(g: FleetGroup) -> tuple[float, float]:
-        budget = g.max_memory_mb if g.max_memory_mb is not None else float("inf")
+        budget = g.max_memory_mb if g.max_memory_mb is not None else math.inf
         rams = [float(r) for n in g.nodes if isinstance(r := n.environment.get("ram_gb"), int | float)]
-        return budget, min(rams) if rams else float("inf")
+        return budget, min(rams, default=math.inf)
 
     return min(groups, key=key)
 
 
+def ran_ok(group: FleetGroup, model: str, summaries: Mapping[str, Summary]) -> bool:
+    """Whether a finished node of the group ran the model ok (a lost node's partial run does not count)."""
+    return any(
+        m.model == model and m.status == "ok"
+        for n in group.nodes
+        if n.status == "ok" and n.folder in summaries
+        for m in summaries[n.folder].models
+    )
+
+
 def fleet_pick(
-    groups: Sequence[FleetGroup], cells: Sequence[MatrixCell], summaries: Mapping[str, Summary]
+    groups: Sequence[FleetGroup], summaries: Mapping[str, Summary], root: Path | None = None
 ) -> GroupPick:
     """One default for every group: among the models that ran ok on every group, the one the smallest
-    group's recommendation picks under its own budget."""
-    ok = {(c.model, c.group) for c in cells if c.status == "ok"}
-    everywhere = {c.model for c in cells if all((c.model, g.name) in ok for g in groups)}
+    group's recommendation picks under its own budget (on its first finished node)."""
+    models = {m for g in groups for m in g.models}
+    everywhere = {m for m in models if all(ran_ok(g, m, summaries) for g in groups)}
     if not everywhere:
         return GroupPick(why="no model ran ok on every group")
     small = smallest(groups)
-    for node in small.nodes:
-        summary = summaries.get(node.folder)
-        if node.status != "ok" or summary is None:
-            continue
-        shared = summary.model_copy(update={"models": [m for m in summary.models if m.model in everywhere]})
-        rec = recommend(shared, None, constraints=Constraints(max_memory_mb=small.max_memory_mb), boot=200)
-        why = f"chosen on group {small.name} (the smallest) among the models ok on every group"
-        return GroupPick(
-            winner=rec.winner, picked_on=1, of_nodes=1, confidence=rec.confidence,
-            why=why if rec.winner else f"no model ok on every group meets {small.name}'s constraints",
-        )  # fmt: skip
-    return GroupPick(why=f"no node of the smallest group ({small.name}) finished")
+    node = next(n for n in small.nodes if n.status == "ok" and n.folder in summaries)  # ran_ok: one is
+    summary = summaries[node.folder]
+    shared = summary.model_copy(update={"models": [m for m in summary.models if m.model in everywhere]})
+    rec = recommend(
+        shared, _run_dir(root, node.folder), constraints=Constraints(max_memory_mb=small.max_memory_mb)
+    )
+    if rec.winner is None:
+        return GroupPick(of_nodes=1, why=f"no model ok on every group meets {small.name}'s constraints")
+    why = f"chosen on group {small.name} (the smallest) among the models ok on every group"
+    return GroupPick(winner=rec.winner, picked_on=1, of_nodes=1, confidence=rec.confidence, why=why)

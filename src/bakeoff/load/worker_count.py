@@ -23,7 +23,7 @@ def peak_in_flight(settings: BenchSettings) -> int:
     if settings.profile:
         profile = parse_profile(settings.profile)
         if profile.kind == "concurrency":
-            return max(stage.concurrency or 1 for stage in profile.fixed_stages())
+            return max(stage.concurrency for stage in profile.fixed_stages() if stage.concurrency is not None)
         return cap
     if settings.rate:  # uncapped, an open loop's load is its rate times the server's latency
         return settings.max_concurrency or max(1, math.ceil(settings.rate * ASSUMED_LATENCY_S))

@@ -264,3 +264,38 @@ def test_one_open_loop_split_across_two_nodes(cluster: tuple[Any, Any, Any], tmp
 def test_load_nodes_needs_an_endpoint_and_a_rate(tmp_path: Path) -> None:
     r = run("bench", "--models", "smollm2-135m", "--load-nodes", "2", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "--load-nodes splits one endpoint's open loop" in r.stderr
+
+
+def test_a_late_warm_up_never_bunches_the_schedule(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    """Each node warms up (a 2 s answer here) before the common start is set: the schedule holds."""
+    c, _, _ = cluster
+    slow_first = FakePlan(ttft_ms=2000, itl_ms=1, tokens=4)
+    out = tmp_path / "late"
+    with FakeServer(slow_first, {"slow-first": slow_first}) as srv:
+        r = run("bench", "--endpoint", srv.base_url, "--models", "slow-first", "--prompt", "hi",
+                "--rounds", "20", "--rate", "10", "--warmup", "1", "--load-nodes", "2",
+                "--address", c.address,
+                "--out", str(out), timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    recs = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    measured = sorted((rec for rec in recs if not rec["warmup"]), key=lambda rec: rec["round"])
+    assert len(measured) == 20 and sum(rec["warmup"] for rec in recs) == 2  # one warm-up per node
+    warm_end = max(rec["t_end_ns"] for rec in recs if rec["warmup"])
+    assert measured[0]["t_scheduled_ns"] > warm_end  # the schedule starts after both warm-ups
+    delays = [(rec["t0_ns"] - rec["t_scheduled_ns"]) / 1e6 for rec in measured]
+    assert max(delays) < 50, delays  # each sent at its time: no burst of overdue requests
+    gaps = [(b["t_scheduled_ns"] - a["t_scheduled_ns"]) / 1e6 for a, b in itertools.pairwise(measured)]
+    assert all(abs(g - 100.0) < 1.0 for g in gaps)
+
+
+def test_a_cluster_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    fleet_file = tmp_path / "fleet.json"
+    fleet_file.write_text(json.dumps({"groups": {"a": {"labels": {"k": "v"}, "models": ["smollm2-135m"]}}}))
+    out = tmp_path / "prev"
+    out.mkdir()
+    (out / "fleet.json").write_text("{}")  # an earlier run: --overwrite must not remove it before starting
+    for address in ("127.0.0.1:1", "garbage"):
+        r = run("fleet", str(fleet_file), "--address", address, "--out", str(out), "--overwrite", timeout=60)
+        assert r.returncode == 2 and f"no Ray cluster answers at {address}" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert (out / "fleet.json").read_text() == "{}"

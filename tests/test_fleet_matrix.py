@@ -91,6 +91,8 @@ def test_a_cell_is_the_median_over_the_groups_nodes() -> None:
     assert cell(g, "A", sums).fits is False
     sums["nodes/laptop-y"] = summary(row("A", 30.0, 0.1, 4.0, None, None))
     assert cell(g, "A", sums).fits is None
+    sums["nodes/laptop-z"] = summary(row("A", 20.0, 0.3, 9.0, 9000.0, False))
+    assert cell(g, "A", sums).fits is False  # a known "does not fit" stands beside an unknown
 
 
 def test_a_lost_node_and_a_failed_model_show_in_the_cell() -> None:
@@ -187,10 +189,20 @@ def test_the_fleet_default_is_chosen_on_the_smallest_group() -> None:
     assert fleet_pick(groups, sums).winner == "B"  # and the lost node's C does not count
     small.nodes = [node("laptop", "q", "node lost", ram_gb=8)]
     assert fleet_pick(groups, sums) == GroupPick(why="no model ran ok on every group")  # none finished there
+    # the smallest group's own pick, by the majority of its nodes: one node prefers C, two B -> B
+    small.nodes = [
+        node("laptop", "c", ram_gb=8),
+        node("laptop", "y", ram_gb=8),
+        node("laptop", "y2", ram_gb=8),
+    ]
+    sums["nodes/laptop-c"] = summary(row("B", 100.0, 0.2, 2.0, 100.0), row("C", 900.0, 0.1, 0.1, 10.0))
+    sums["nodes/laptop-y2"] = sums["nodes/laptop-y"]
+    majority = fleet_pick(groups, sums)
+    assert (majority.winner, majority.picked_on, majority.of_nodes) == ("B", 2, 3)
     small.nodes = [node("laptop", "y", ram_gb=8)]
     small.max_memory_mb = 50.0  # nothing ok everywhere fits 50 MB
     none = fleet_pick(groups, sums)
-    assert none.winner is None and none.of_nodes == 1
+    assert none.winner is None and none.of_nodes == 1 and none.picked_on == 1
     assert none.why == "no model ok on every group meets laptop's constraints"
     big.nodes = [node("ws", "x", "node lost", ram_gb=64)]  # its partial run: nothing ran ok there
     assert fleet_pick(groups, sums) == GroupPick(why="no model ran ok on every group")
@@ -292,3 +304,30 @@ def test_bakeoff_works_without_ray_and_fleet_says_how_to_get_it(monkeypatch: pyt
     with pytest.raises(UsageError, match="not installed") as exc:
         ray_module()
     assert exc.value.hint == "pip install 'bakeoff[fleet]'"
+
+
+def test_clocks_by_hand() -> None:
+    from bakeoff.fleet.split_load import clock_offset, to_driver_clock
+
+    # the driver read 1000 before and 1400 after; the node said 5_000_000_1200: it is 5 s + 1000 ns ahead
+    # of the midpoint (1200), within half the 400 ns trip
+    assert clock_offset(1000, 5_000_001_200, 1400) == (5_000_000_000, 400)
+    assert clock_offset(10_000, 2_000, 10_100) == (-8_050, 100)  # a node behind: a negative offset
+    line = {"t_scheduled_ns": 5_000_000_100, "t0_ns": 5_000_000_150, "t_end_ns": 5_000_009_000,
+            "events": [[5, 1]], "model": "m"}  # fmt: skip
+    moved = to_driver_clock(line, 5_000_000_000)
+    assert (moved["t_scheduled_ns"], moved["t0_ns"], moved["t_end_ns"]) == (100, 150, 9_000)
+    assert moved["events"] == [[5, 1]] and moved["model"] == "m" and line["t0_ns"] == 5_000_000_150
+    assert to_driver_clock(line, -100)["t0_ns"] == 5_000_000_250
+
+
+def test_a_nodes_share_of_the_load() -> None:
+    from bakeoff.config import BenchSettings
+    from bakeoff.load.worker_count import node_share, workers_for
+
+    assert node_share(64, BenchSettings(models=["m"])) == 64
+    assert node_share(64, BenchSettings(models=["m"], shard="1/4")) == 16
+    assert node_share(65, BenchSettings(models=["m"], shard="0/4")) == 17  # rounded up
+    # 200/s uncapped is 200 in flight: 7 workers on 16 cores alone, 2 per node when 4 nodes share it
+    assert workers_for(BenchSettings(models=["m"], rate=200.0), False, 16) == 7
+    assert workers_for(BenchSettings(models=["m"], rate=200.0, shard="3/4"), False, 16) == 2

@@ -24,7 +24,7 @@ from .client_load import client_over
 from .config import BenchSettings, PromptCase
 from .load.events import EventSink, MeasureStarted, ModelEnded, ModelStarted, ProgressEvent, RequestDone
 from .load.profile import parse_profile
-from .load.runner import ModelOutcome, Runner
+from .load.runner import ModelOutcome, Runner, StartGate
 from .load.workers import WORKER_LOST
 from .metrics.definitions import per_request_values
 from .metrics.request import request_metrics
@@ -244,11 +244,13 @@ def run_bench(
     on_event: EventSink | None = None,
     *,
     overwrite: bool = False,
+    start_gate: StartGate | None = None,
 ) -> Summary:
     """Run every target and write everything under ``out_dir``, which must not already hold a run
     (``overwrite`` replaces that run's files). On Ctrl-C (or SIGTERM, which the CLI turns into
     ``KeyboardInterrupt``) the partial summary is written (``run.interrupted``) before the interrupt
-    propagates."""
+    propagates. ``start_gate`` (``--load-nodes``) is asked, after the warm-up, when a shard's open loop
+    starts."""
     if settings.slo:  # a library caller gets the CLI's checks before anything runs
         check_streaming(parse_slo(settings.slo), settings.stream)
     if settings.profile:
@@ -279,7 +281,7 @@ def run_bench(
             by_name[event.model].resources = monitors.pop(event.model).finish()
         events(event)
 
-    runner = Runner(settings, prompts, on_record, watch)
+    runner = Runner(settings, prompts, on_record, watch, start_gate=start_gate)
     t_start = time.perf_counter()
 
     def finish(interrupted: bool) -> Summary:

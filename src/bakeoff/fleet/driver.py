@@ -9,6 +9,7 @@ A node's failure is that node's status: a node lost mid-run keeps the records it
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,32 @@ def ray_module() -> Any:
             "bakeoff fleet runs on Ray, which is not installed", hint="pip install 'bakeoff[fleet]'"
         ) from None
     return ray
+
+
+def connect(ray: Any, address: str | None) -> bool:
+    """Join the Ray cluster at ``address`` unless this process already has (then False: not ours to
+    shut down). A HOST:PORT that does not answer within 5 s is a clear error, not a wait without end."""
+    if ray.is_initialized():
+        return False
+    where = address or "auto"
+    if where != "auto" and "://" not in where:
+        host, _, port = where.rpartition(":")
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"no Ray cluster answers at {where}: {exc}",
+                hint="give the head's HOST:PORT (`ray start --head` prints it), ray://HOST:10001, or auto",
+            ) from None
+    try:
+        ray.init(address=where, logging_level="WARNING", log_to_driver=False)
+    except (ConnectionError, ValueError) as exc:
+        raise UsageError(
+            f"no Ray cluster at {where}: {exc}",
+            hint="start one: `ray start --head` here, `ray start --address HEAD:6379 --labels ...` on each "
+            "machine (see the README)",
+        ) from None
+    return True
 
 
 def select_nodes(nodes: Sequence[Mapping[str, Any]], group: GroupSpec) -> list[Mapping[str, Any]]:
@@ -145,24 +172,22 @@ def run_fleet(
     ray = ray_module()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    claim_fleet(out_dir, overwrite)
     events = on_event or (lambda event: None)
     started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
-    ours = not ray.is_initialized()
-    if ours:
-        try:
-            ray.init(address=address or "auto", logging_level="WARNING", log_to_driver=False)
-        except ConnectionError as exc:
-            raise UsageError(
-                f"no Ray cluster at {address or 'auto'}: {exc}",
-                hint="start one: `ray start --head` here, `ray start --address HEAD:6379 --labels ...` "
-                "on each machine (see the README)",
-            ) from None
+    ours = connect(ray, address)
     summary = FleetSummary(settings=settings.model_dump(mode="json"), address=address, started_at=started)
     running: list[_Running] = []
     writer: _Writer | None = None
     try:
         alive = ray.nodes()
+        if not any(select_nodes(alive, g) for g in spec.groups.values()):
+            have = sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})
+            raise UsageError(
+                "no alive Ray node matches any group's labels",
+                hint=f"the nodes have: {', '.join(have) or 'no labels'}; start nodes with "
+                "`ray start --labels KEY=VALUE`",
+            )
+        claim_fleet(out_dir, overwrite)  # only now: a run that cannot start leaves the folder as it was
         remote = ray.remote(NodeBench)
         for name, group in spec.groups.items():
             fg = FleetGroup(
@@ -195,11 +220,6 @@ def run_fleet(
                     name, node_settings, list(prompts)
                 )
                 running.append(_Running(node, actor))
-        if not running:
-            raise UsageError(
-                "no alive Ray node matches any group's labels",
-                hint="; ".join(summary.notes) or "start nodes with `ray start --labels KEY=VALUE`",
-            )
         writer = _Writer(out_dir)
         _start(ray, running, events)
         _poll(ray, running, writer, events, poll_s)

@@ -49,7 +49,7 @@ def cell(group: FleetGroup, model: str, summaries: Mapping[str, Summary]) -> Mat
         latency_p50_s=_median([r.latency_s.p50 for r in rows]),
         peak_memory_mb=_median([r.resources.peak_rss_mb for r in rows]),
         decode_ceiling_tok_s=_median([r.resources.decode_ceiling_tok_s for r in rows]),
-        fits=None if not fits or None in fits else all(fits),
+        fits=False if False in fits else (None if not fits or None in fits else True),
         quality=_median([quality_value(r, "score") for r in rows]),
     )
 
@@ -113,19 +113,18 @@ def fleet_pick(
     groups: Sequence[FleetGroup], summaries: Mapping[str, Summary], root: Path | None = None
 ) -> GroupPick:
     """One default for every group: among the models that ran ok on every group, the one the smallest
-    group's recommendation picks under its own budget (on its first finished node)."""
+    group picks under its own budget (the majority of its finished nodes, as ``group_pick``)."""
     models = {m for g in groups for m in g.models}
     everywhere = {m for m in models if all(ran_ok(g, m, summaries) for g in groups)}
     if not everywhere:
         return GroupPick(why="no model ran ok on every group")
     small = smallest(groups)
-    node = next(n for n in small.nodes if n.status == "ok" and n.folder in summaries)  # ran_ok: one is
-    summary = summaries[node.folder]
-    shared = summary.model_copy(update={"models": [m for m in summary.models if m.model in everywhere]})
-    rec = recommend(
-        shared, _run_dir(root, node.folder), constraints=Constraints(max_memory_mb=small.max_memory_mb)
-    )
-    if rec.winner is None:
-        return GroupPick(of_nodes=1, why=f"no model ok on every group meets {small.name}'s constraints")
+    shared = {
+        folder: summary.model_copy(update={"models": [m for m in summary.models if m.model in everywhere]})
+        for folder, summary in summaries.items()
+    }
+    pick = group_pick(small, shared, root)
+    if pick.winner is None:
+        return pick.model_copy(update={"why": f"no model ok on every group meets {small.name}'s constraints"})
     why = f"chosen on group {small.name} (the smallest) among the models ok on every group"
-    return GroupPick(winner=rec.winner, picked_on=1, of_nodes=1, confidence=rec.confidence, why=why)
+    return pick.model_copy(update={"why": why})

@@ -18,7 +18,7 @@ from .. import __version__
 from ..bench import record_line, run_bench
 from ..config import BenchSettings, PromptCase
 from ..errors import BakeoffError
-from ..load.events import ProgressEvent, RequestDone
+from ..load.events import MeasureStarted, ProgressEvent, RequestDone
 from ..targets import ModelTarget, prepare_embedded, resolve_targets
 
 
@@ -35,6 +35,9 @@ class NodeBench:
         self._error: str | None = None
         self._thread: threading.Thread | None = None
         self.cpus: int | None = None
+        self._ready = False  # warmed up: the measured phase is starting
+        self._go = threading.Event()
+        self._start_ns = 0
 
     def describe(self) -> dict[str, Any]:
         """Who this node is: its host, Ray node id, bakeoff and Python versions."""
@@ -72,6 +75,15 @@ class NodeBench:
         """Replace the run settings before ``start()`` (``--load-nodes`` sets each node's share)."""
         self.settings = settings
 
+    def go(self, start_ns: int) -> None:
+        """``--load-nodes``: the common start, in this node's clock (every node has warmed up)."""
+        self._start_ns = start_ns
+        self._go.set()
+
+    def _gate(self) -> int:
+        self._go.wait()
+        return self._start_ns
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bakeoff-node", daemon=True)
         self._thread.start()
@@ -87,9 +99,12 @@ class NodeBench:
             "done": done,
             "summary": self._summary if done else None,
             "error": self._error,
+            "ready": self._ready,
         }
 
     def _on_event(self, event: ProgressEvent) -> None:
+        if isinstance(event, MeasureStarted):
+            self._ready = True
         if isinstance(event, RequestDone):
             line = record_line(event.record)
             with self._lock:
@@ -103,7 +118,10 @@ class NodeBench:
                 for t in resolve_targets(self.settings.models, {}, self.settings.endpoint, strict=False)
             ]
             prepare_embedded(targets)
-            summary = run_bench(self.settings, self.prompts, targets, work / "run", self._on_event)
+            gate = self._gate if self.settings.shard else None
+            summary = run_bench(
+                self.settings, self.prompts, targets, work / "run", self._on_event, start_gate=gate
+            )
             self._summary = summary.model_dump(mode="json")
         except BakeoffError as exc:
             self._error = str(exc)

@@ -86,7 +86,12 @@ def load_fleet_file(path: str | Path) -> tuple[FleetSpec, BenchSettings, list[Pr
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
         _raise_validation(exc, p, text, (), FleetSpec)
-    for key, why in (("models", "each group names its own models"),):
+    internal = "set by bakeoff bench --load-nodes, not by hand"
+    for key, why in (
+        ("models", "each group names its own models"),
+        ("shard", internal),
+        ("shard_start_ns", internal),
+    ):
         if key in spec.settings:
             raise ConfigError(
                 f"'{key}' is not a fleet setting: {why}",

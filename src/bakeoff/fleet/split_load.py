@@ -7,12 +7,13 @@ Durations (TTFT, ITL, latency) are measured on the node that sent the request, s
 agree across machines for them. The aggregate figures (requests/s, tokens/s) need one window, so each
 node's ``perf_counter_ns`` is mapped to the driver's: the driver asks each node for its clock and
 takes the offset against the midpoint of its own before and after (Cristian's method: the error is
-at most half the round trip, reported). The common start is set in each node's own clock through
-that offset.
+at most half the round trip, reported). Each node warms up first and then waits; once all are
+waiting, the driver sets the common start, in each node's own clock through its offset.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +33,12 @@ from ..records import RequestRecord
 from ..results import Summary, save_summary
 from ..run_folder import claim
 from ..targets import ModelTarget
-from .driver import ray_module, user_labels
+from .driver import connect, ray_module, user_labels
 from .node import NodeBench
 
-START_AHEAD_S = 3.0
-"""How far ahead of now the common start is set: every node has its schedule ready by then."""
+START_AHEAD_S = 0.5
+"""How far ahead the common start is set once every node has warmed up and waits for it: time for the
+driver's word to reach every node."""
 
 
 @dataclass
@@ -85,26 +87,17 @@ def run_split_load(
     if target.backend != "openai":
         raise UsageError("--load-nodes sends to one endpoint", hint="give --endpoint and the model it serves")
     ray = ray_module()
-    claim(out_dir, overwrite=overwrite)
-    ours = not ray.is_initialized()
-    if ours:
-        try:
-            ray.init(address=address or "auto", logging_level="WARNING", log_to_driver=False)
-        except ConnectionError as exc:
-            hint = "see the README's fleet section"
-            raise UsageError(f"no Ray cluster at {address or 'auto'}: {exc}", hint=hint) from None
+    ours = connect(ray, address)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    save_cases(prompts, out_dir)
     try:
         shards = _place(ray, settings, prompts, nodes, labels)
-        start_driver = time.perf_counter_ns() + int(START_AHEAD_S * 1e9)
-        for i, shard in enumerate(shards):
-            mine = {
-                "models": [target.name],
-                "shard": f"{i}/{nodes}",
-                "shard_start_ns": start_driver + shard.clock.offset_ns,
-            }
+        claim(out_dir, overwrite=overwrite)  # only now: a run that cannot start leaves the folder as it was
+        save_cases(prompts, out_dir)
+        cap = settings.max_concurrency
+        for i, shard in enumerate(shards):  # each node its share of the schedule and of the in-flight cap
+            mine = {"models": [target.name], "shard": f"{i}/{nodes}", "shard_start_ns": None,
+                    "max_concurrency": math.ceil(cap / nodes) if cap else None}  # fmt: skip
             ray.get(shard.actor.configure.remote(settings.model_copy(update=mine)))
             shard.actor.start.remote()
         lines = _collect(ray, shards, out_dir / "records.jsonl", on_record)
@@ -134,6 +127,8 @@ class _Shard:
     actor: Any
     clock: NodeClock
     done: bool = False
+    ready: bool = False
+    """Warmed up, waiting for the common start."""
     error: str | None = None
 
 
@@ -166,12 +161,19 @@ def _place(
         actor = remote.options(num_cpus=0, scheduling_strategy=strategy).remote(
             f"shard {i}", settings, list(prompts)
         )
-        info = ray.get(actor.describe.remote(), timeout=300)
         trips = []
-        for _ in range(5):  # the tightest of five round trips
-            before = time.perf_counter_ns()
-            node_ns = ray.get(actor.clock.remote(), timeout=60)
-            trips.append(clock_offset(before, node_ns, time.perf_counter_ns()))
+        try:
+            info = ray.get(actor.describe.remote(), timeout=300)
+            for _ in range(5):  # the tightest of five round trips
+                before = time.perf_counter_ns()
+                node_ns = ray.get(actor.clock.remote(), timeout=60)
+                trips.append(clock_offset(before, node_ns, time.perf_counter_ns()))
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise UsageError(
+                f"--load-nodes: node {str(n['NodeID'])[:8]} could not start its sender: {first}",
+                hint="check the node (`ray status`), or ask for fewer nodes",
+            ) from None
         offset, trip = min(trips, key=lambda t: t[1])
         shards.append(_Shard(actor, NodeClock(str(n["NodeID"]), info["host"], offset, trip, user_labels(n))))
     return shards
@@ -183,6 +185,7 @@ def _collect(
     """Take every shard's records as they complete, on the driver's clock and tagged with the node,
     each written at once; until every shard is done (or lost)."""
     lines: list[dict[str, Any]] = []
+    released = False
     with path.open("ab") as fh:
         while active := [s for s in shards if not s.done]:
             for s in active:
@@ -191,6 +194,7 @@ def _collect(
                 except ray.exceptions.RayError as exc:
                     s.done, s.error = True, f"node {s.clock.node_id[:8]} lost: {str(exc).strip()[:200]}"
                     continue
+                s.ready = bool(got.get("ready"))
                 for line in got["lines"]:
                     moved = to_driver_clock(line, s.clock.offset_ns)
                     moved["node"] = {"id": s.clock.node_id, "host": s.clock.host, "labels": s.clock.labels}
@@ -202,5 +206,11 @@ def _collect(
                 if got["done"]:
                     s.done = True
                     s.error = f"node {s.clock.node_id[:8]}: {got['error']}" if got["error"] else None
+            if not released and all(s.ready or s.done for s in shards):  # every node warmed up: go
+                released = True
+                start = time.perf_counter_ns() + int(START_AHEAD_S * 1e9)
+                for s in shards:
+                    if not s.done:
+                        s.actor.go.remote(start + s.clock.offset_ns)  # the common start, in its own clock
             time.sleep(0.2)
     return lines

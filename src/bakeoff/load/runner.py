@@ -53,6 +53,9 @@ class ModelOutcome:
 
 
 RecordSink = Callable[[RequestRecord], None]
+StartGate = Callable[[], int]
+"""Blocks until the common start of a ``--load-nodes`` open loop is known; returns it, in this
+process's ``perf_counter_ns``."""
 
 
 class Runner:
@@ -66,7 +69,10 @@ class Runner:
         on_record: RecordSink,
         on_event: EventSink | None = None,
         max_consecutive_failures: int = 5,
+        *,
+        start_gate: StartGate | None = None,
     ) -> None:
+        self.start_gate = start_gate
         self.settings = settings
         self.prompts = list(prompts)
         self.on_record = on_record
@@ -401,7 +407,10 @@ class _ModelRun:
         if self.settings.shard:  # --load-nodes: this node's share of the whole schedule, from one start
             mine = shard_of(len(jobs), self.settings.shard)
             jobs, offsets = [jobs[i] for i in mine], [offsets[i] for i in mine]
-            start = self.settings.shard_start_ns or start
+            if self.runner.start_gate is not None:  # every node warmed up: the driver sets the start
+                start = await asyncio.to_thread(self.runner.start_gate)
+            elif self.settings.shard_start_ns is not None:
+                start = self.settings.shard_start_ns
         slots = asyncio.Semaphore(in_flight) if in_flight else None
 
         async def fire(job: Job, at_ns: int) -> None:

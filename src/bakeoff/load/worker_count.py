@@ -30,6 +30,12 @@ def peak_in_flight(settings: BenchSettings) -> int:
     return settings.concurrency
 
 
+def node_share(in_flight: int, settings: BenchSettings) -> int:
+    """A ``--load-nodes`` node's part of the load: 1/K of it, rounded up."""
+    shards = int(settings.shard.split("/")[1]) if settings.shard else 1
+    return math.ceil(in_flight / shards)
+
+
 def auto_workers(in_flight: int, cores: int) -> int:
     """``--workers auto``: one process per ``STREAMS_PER_WORKER`` requests in flight, at most one per
     core (1 means no worker processes). The schedule's own process does little beside them: on 2 cores
@@ -45,4 +51,4 @@ def workers_for(settings: BenchSettings, in_process: bool, cores: int | None = N
         return 1
     if settings.workers is not None:
         return settings.workers
-    return auto_workers(peak_in_flight(settings), cores or os.cpu_count() or 1)
+    return auto_workers(node_share(peak_in_flight(settings), settings), cores or os.cpu_count() or 1)

@@ -152,6 +152,14 @@ def test_group_pick_is_the_majority_of_its_nodes(tmp_path: Path) -> None:
     assert with_records.winner == "B" and with_records.confidence is not None
     assert with_records.confidence.startswith("tie: A within the winner's 95% interval")
     assert group_pick(g, {"nodes/ws-x": fast_b}).confidence.startswith("clear")  # type: ignore[union-attr]
+    # the fleet-wide pick reads the smallest group's records the same way
+    fleet_tie = fleet_pick([g], {"nodes/ws-x": fast_b}, tmp_path)
+    assert (
+        fleet_tie.winner == "B"
+        and fleet_tie.confidence is not None
+        and fleet_tie.confidence.startswith("tie")
+    )
+    assert fleet_pick([g], {"nodes/ws-x": fast_b}).confidence.startswith("clear")  # type: ignore[union-attr]
     # the group's budget applies: 150 MB leaves B on every node; 40 MB leaves nothing
     g.nodes = nodes
     g.max_memory_mb = 150.0

@@ -180,12 +180,13 @@ def run_fleet(
     writer: _Writer | None = None
     try:
         alive = ray.nodes()
+        have = (
+            ", ".join(sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})) or "no labels"
+        )
         if not any(select_nodes(alive, g) for g in spec.groups.values()):
-            have = sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})
             raise UsageError(
                 "no alive Ray node matches any group's labels",
-                hint=f"the nodes have: {', '.join(have) or 'no labels'}; start nodes with "
-                "`ray start --labels KEY=VALUE`",
+                hint=f"the nodes have: {have}; start nodes with `ray start --labels KEY=VALUE`",
             )
         claim_fleet(out_dir, overwrite)  # only now: a run that cannot start leaves the folder as it was
         remote = ray.remote(NodeBench)
@@ -196,10 +197,8 @@ def run_fleet(
             summary.groups.append(fg)
             picked = select_nodes(alive, group)
             if not picked:
-                have = sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})
                 summary.notes.append(
-                    f"group {name}: no alive node has the labels {group.labels} (nodes have: "
-                    f"{', '.join(have) or 'no labels'})"
+                    f"group {name}: no alive node has the labels {group.labels} (nodes have: {have})"
                 )
             node_settings = settings.model_copy(
                 update={

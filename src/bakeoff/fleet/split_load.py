@@ -209,8 +209,8 @@ def _collect(
             if not released and all(s.ready or s.done for s in shards):  # every node warmed up: go
                 released = True
                 start = time.perf_counter_ns() + int(START_AHEAD_S * 1e9)
-                for s in shards:
-                    if not s.done:
-                        s.actor.go.remote(start + s.clock.offset_ns)  # the common start, in its own clock
+                for shard in shards:
+                    if not shard.done:
+                        shard.actor.go.remote(start + shard.clock.offset_ns)  # the start, in its own clock
             time.sleep(0.2)
     return lines

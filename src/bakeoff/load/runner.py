@@ -269,7 +269,6 @@ class _ModelRun:
         self.settings = runner.settings
         self.deadline_ns = deadline_ns
         self.ok = 0
-        self.lost = 0  # requests lost with a --workers process
         self.errors: list[str] = []
         self.consecutive = 0
         self.failing: str | None = None  # why the current stage (or plain run) was stopped early
@@ -287,9 +286,7 @@ class _ModelRun:
             self.ok += 0 if rec.warmup else 1
         elif rec.error_kind in CUT_ERRORS:  # the clock ran out: not the model failing
             self.ran_out = self.ran_out or rec.error_kind == OUT_OF_TIME
-        elif rec.error_kind == WORKER_LOST:  # the client's own failure: never stops the model
-            self.lost += 1
-        else:
+        elif rec.error_kind != WORKER_LOST:  # a lost worker is the client's own failure: it stops nothing
             self.consecutive += 1
             self.errors.append(rec.error or "unknown error")
             if self.consecutive >= self.runner.max_consecutive_failures and self.failing is None:

@@ -59,12 +59,12 @@ def test_select_nodes_by_labels() -> None:
         {"NodeID": "e5", "Alive": True},  # the head, no labels
     ]
     laptop = GroupSpec(labels={"bakeoff-group": "laptop"}, models=["m"])
-    assert [n["NodeID"] for n in select_nodes(nodes, laptop)] == ["a1", "c3"]  # in node-id order
+    assert [n["NodeID"] for n in select_nodes(nodes, laptop.labels)] == ["a1", "c3"]  # in node-id order
     both = GroupSpec(labels={"bakeoff-group": "laptop", "os": "linux"}, models=["m"])
-    assert [n["NodeID"] for n in select_nodes(nodes, both)] == ["c3"]  # every label must match
+    assert [n["NodeID"] for n in select_nodes(nodes, both.labels)] == ["c3"]  # every label must match
     one = GroupSpec(labels={"bakeoff-group": "laptop"}, models=["m"], nodes=1)
-    assert [n["NodeID"] for n in select_nodes(nodes, one)] == ["a1"]
-    assert select_nodes(nodes, GroupSpec(labels={"bakeoff-group": "arm"}, models=["m"])) == []
+    assert [n["NodeID"] for n in select_nodes(nodes, one.labels, one.nodes)] == ["a1"]
+    assert select_nodes(nodes, GroupSpec(labels={"bakeoff-group": "arm"}, models=["m"]).labels) == []
     assert user_labels(nodes[0]) == {"bakeoff-group": "laptop", "os": "linux"}  # Ray's own left out
 
 

@@ -483,14 +483,18 @@ class Summary(_Strict):
     """Run-level quality (judges, agreement, pairwise ranking, notes); None (``{}``) without cases."""
 
 
-def save_summary(summary: Summary, out_dir: Path) -> Path:
-    """Write ``summary.json`` atomically (a crash never leaves half a file)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "summary.json"
+def save_json(model: BaseModel, path: Path) -> Path:
+    """Write a saved report atomically (a crash never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def save_summary(summary: Summary, out_dir: Path) -> Path:
+    """Write ``summary.json`` atomically (a crash never leaves half a file)."""
+    return save_json(summary, out_dir / "summary.json")
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from .matrix import fleet_pick, group_pick, matrix
 from .node import NodeBench
 from .report import write_fleet_reports
 from .results import FleetGroup, FleetNode, FleetSummary, save_fleet
-from .spec import FleetSpec, GroupSpec
+from .spec import FleetSpec
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 """Makes Ray's own address lookup answer 127.0.0.1 (with ``--node-ip-address 127.0.0.1``), so a local
@@ -76,16 +76,24 @@ def connect(ray: Any, address: str | None) -> bool:
     return True
 
 
-def select_nodes(nodes: Sequence[Mapping[str, Any]], group: GroupSpec) -> list[Mapping[str, Any]]:
-    """The alive nodes whose labels include every one of the group's (at most ``group.nodes`` of
-    them, in node-id order so a rerun picks the same ones)."""
+def select_nodes(
+    nodes: Sequence[Mapping[str, Any]], labels: Mapping[str, str], limit: int | None = None
+) -> list[Mapping[str, Any]]:
+    """The alive nodes whose labels include every one of ``labels`` (at most ``limit`` of them, in
+    node-id order so a rerun picks the same ones)."""
     match = [
         n
         for n in nodes
-        if n.get("Alive") and all((n.get("Labels") or {}).get(k) == v for k, v in group.labels.items())
+        if n.get("Alive") and all((n.get("Labels") or {}).get(k) == v for k, v in labels.items())
     ]
     match.sort(key=lambda n: str(n.get("NodeID")))
-    return match[: group.nodes] if group.nodes else match
+    return match[:limit] if limit else match
+
+
+def first_line(exc: BaseException) -> str:
+    """A Ray error's first line (its message runs to a traceback), or its type without one."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def user_labels(node: Mapping[str, Any]) -> dict[str, str]:
@@ -183,7 +191,7 @@ def run_fleet(
         have = (
             ", ".join(sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})) or "no labels"
         )
-        if not any(select_nodes(alive, g) for g in spec.groups.values()):
+        if not any(select_nodes(alive, g.labels) for g in spec.groups.values()):
             raise UsageError(
                 "no alive Ray node matches any group's labels",
                 hint=f"the nodes have: {have}; start nodes with `ray start --labels KEY=VALUE`",
@@ -195,7 +203,7 @@ def run_fleet(
                 name=name, labels=group.labels, models=group.models, max_memory_mb=group.max_memory_mb
             )
             summary.groups.append(fg)
-            picked = select_nodes(alive, group)
+            picked = select_nodes(alive, group.labels, group.nodes)
             if not picked:
                 summary.notes.append(
                     f"group {name}: no alive node has the labels {group.labels} (nodes have: {have})"
@@ -286,8 +294,7 @@ def _poll(
                 got = ray.get(ref)
             except ray.exceptions.RayError as exc:
                 r.done, r.node.status = True, "node lost"
-                why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                r.node.error = f"node lost after {r.node.records} records: {why}"
+                r.node.error = f"node lost after {r.node.records} records: {first_line(exc)}"
                 events(NodeEvent(r.node, "ended"))
                 continue
             for line in got["lines"]:

@@ -5,21 +5,16 @@ every fleet report renders from it."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..errors import ReportError
-from ..results import ToolInfo
+from ..results import ToolInfo, _Strict, save_json
 
 FLEET_REPORT_VERSION = 1
 NodeStatus = Literal["ok", "error", "node lost", "interrupted", "version mismatch"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class FleetNode(_Strict):
@@ -97,12 +92,7 @@ class FleetSummary(_Strict):
 
 def save_fleet(summary: FleetSummary, out_dir: Path) -> Path:
     """Write ``fleet.json`` atomically."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "fleet.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return save_json(summary, out_dir / "fleet.json")
 
 
 def load_fleet(path: Path) -> FleetSummary:

@@ -7,17 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from ..config import BenchSettings, PromptCase, load_prompts, load_suite, session_prompts
 from ..config_json import _raise_validation, _read_json, locate
 from ..errors import ConfigError
+from ..results import _Strict
 
 FLEET_SCHEMA_VERSION = 1
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class GroupSpec(_Strict):

@@ -33,7 +33,7 @@ from ..records import RequestRecord
 from ..results import Summary, save_summary
 from ..run_folder import claim
 from ..targets import ModelTarget
-from .driver import connect, ray_module, user_labels
+from .driver import connect, first_line, ray_module, select_nodes, user_labels
 from .node import NodeBench
 
 START_AHEAD_S = 0.5
@@ -142,12 +142,8 @@ def _place(
     """An actor on each of the first ``nodes`` nodes with CPUs (and the labels), its clock measured."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    alive = [
-        n for n in ray.nodes()
-        if n.get("Alive") and (n.get("Resources") or {}).get("CPU", 0) > 0
-        and all((n.get("Labels") or {}).get(k) == v for k, v in (labels or {}).items())
-    ]  # fmt: skip
-    alive.sort(key=lambda n: str(n["NodeID"]))
+    with_cpus = [n for n in ray.nodes() if (n.get("Resources") or {}).get("CPU", 0) > 0]
+    alive = select_nodes(with_cpus, labels or {})
     if len(alive) < nodes:
         raise UsageError(
             f"--load-nodes {nodes}: the cluster has {len(alive)} node(s) with CPUs"
@@ -169,9 +165,8 @@ def _place(
                 node_ns = ray.get(actor.clock.remote(), timeout=60)
                 trips.append(clock_offset(before, node_ns, time.perf_counter_ns()))
         except (ray.exceptions.RayError, TimeoutError) as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise UsageError(
-                f"--load-nodes: node {str(n['NodeID'])[:8]} could not start its sender: {first}",
+                f"--load-nodes: node {str(n['NodeID'])[:8]} could not start its sender: {first_line(exc)}",
                 hint="check the node (`ray status`), or ask for fewer nodes",
             ) from None
         offset, trip = min(trips, key=lambda t: t[1])
@@ -192,7 +187,7 @@ def _collect(
                 try:
                     got = ray.get(s.actor.take.remote(), timeout=120)
                 except ray.exceptions.RayError as exc:
-                    s.done, s.error = True, f"node {s.clock.node_id[:8]} lost: {str(exc).strip()[:200]}"
+                    s.done, s.error = True, f"node {s.clock.node_id[:8]} lost: {first_line(exc)}"
                     continue
                 s.ready = bool(got.get("ready"))
                 for line in got["lines"]:

@@ -108,6 +108,89 @@ def test_a_fleet_bakeoff_of_the_embedded_models(cluster: tuple[Any, Any, Any], t
     assert "<h1>Fleet bake-off</h1>" in (out / "fleet.html").read_text()
 
 
+def test_a_users_gguf_runs_from_the_nodes_copy_or_is_shipped_and_checked(
+    cluster: tuple[Any, Any, Any], tmp_path: Path
+) -> None:
+    """A models-file GGUF: the laptops (ship_models always) get it through the object store, checked
+    against its sha256; the workstation (auto) holds the same bytes at the same path and uses them; a
+    model no one has fails on that node only. With --ship-bakeoff every node imports the driver's
+    bakeoff package, sent by Ray's runtime_env."""
+    import hashlib
+    import shutil
+
+    import bakeoff
+    from bakeoff import embedded
+
+    c, laptop, ws = cluster
+    smol = embedded.EMBEDDED["smollm2-135m"]
+    embedded.ensure(smol)
+    gguf = tmp_path / "models" / "my-smol.gguf"
+    gguf.parent.mkdir()
+    shutil.copyfile(embedded.model_path(smol), gguf)
+    digest = hashlib.sha256(gguf.read_bytes()).hexdigest()
+    (tmp_path / "models.json").write_text(json.dumps({
+        "my-smol": {"path": "models/my-smol.gguf"},
+        "elsewhere": {"path": str(tmp_path / "nowhere" / "other.gguf")},
+    }))  # fmt: skip
+    fleet_file = tmp_path / "fleet.json"
+    fleet_file.write_text(json.dumps({
+        "groups": {
+            "laptop": {"labels": {"bakeoff-group": "laptop"}, "models": ["my-smol"], "ship_models": "always"},
+            "workstation": {"labels": {"bakeoff-group": "workstation"}, "models": ["my-smol", "elsewhere"]},
+        },
+        "settings": {"rounds": 1, "max_tokens": 4, "warmup": 0},
+        "prompts": "suite:session",
+        "models_file": "models.json",
+    }))  # fmt: skip
+    out = tmp_path / "fleet"
+    r = run(
+        "fleet", str(fleet_file), "--address", c.address, "--out", str(out), "--ship-bakeoff", timeout=400
+    )
+    assert r.returncode == 0, r.stdout + r.stderr  # a model missing on a node is not a node's failure
+    fs = json.loads((out / "fleet.json").read_text())
+    (lap,) = next(g for g in fs["groups"] if g["name"] == "laptop")["nodes"]
+    (wks,) = next(g for g in fs["groups"] if g["name"] == "workstation")["nodes"]
+    assert (lap["node_id"], wks["node_id"]) == (laptop.node_id, ws.node_id)
+    shipped = lap["model_files"]["my-smol"]
+    assert (
+        shipped.startswith("shipped from the driver: 98.4 MB in ")
+        and f"sha256 {digest[:12]} checked" in shipped
+    )
+    kept = Path(shipped.rpartition("kept at ")[2])
+    assert kept != gguf and kept.parent.name == digest[:32]
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == digest
+    assert (
+        wks["model_files"]["my-smol"]
+        == f"found at {gguf} on the node (sha256 {digest[:12]} matches the driver's)"
+    )
+    missing = f"not on this node at {tmp_path / 'nowhere' / 'other.gguf'}, and the driver has no copy to ship"
+    assert wks["model_files"]["elsewhere"] == missing
+    # each node ran the file it was given: the laptop its shipped copy, the workstation its own
+    paths = {}
+    for n in (lap, wks):
+        node_summary = json.loads((out / n["folder"] / "summary.json").read_text())
+        paths[n["group"]] = {
+            m["model"]: (m["status"], m["info"].get("path"), m["error"]) for m in node_summary["models"]
+        }
+        assert f"model my-smol: {n['model_files']['my-smol']}" in node_summary["run"]["notes"]
+    assert paths["laptop"] == {"my-smol": ("ok", str(kept), None)}
+    assert paths["workstation"]["my-smol"] == ("ok", str(gguf), None)
+    assert paths["workstation"]["elsewhere"][0] == "error" and missing in paths["workstation"]["elsewhere"][2]
+    cells = {(m["model"], m["group"]): m["status"] for m in fs["matrix"]}
+    assert cells[("my-smol", "laptop")] == cells[("my-smol", "workstation")] == "ok"
+    assert missing in cells[("elsewhere", "workstation")]
+    # --ship-bakeoff: both nodes imported the driver's package from Ray's runtime resources
+    here = str(Path(bakeoff.__file__).parent)
+    for n in (lap, wks):
+        assert n["bakeoff_path"] != here and "runtime_resources" in n["bakeoff_path"], n["bakeoff_path"]
+        assert n["bakeoff_version"] == bakeoff.__version__
+    md = (out / "fleet.md").read_text()
+    assert (
+        "## Model files" in md
+        and f"| laptop | {lap['node_id'][:8]} | my-smol | shipped from the driver" in md
+    )
+
+
 def test_no_node_with_a_groups_labels_is_a_clear_error(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
     from bakeoff.config import BenchSettings, PromptCase
     from bakeoff.fleet.driver import run_fleet

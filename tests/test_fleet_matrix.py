@@ -13,7 +13,7 @@ from bakeoff.errors import ConfigError
 from bakeoff.fleet.driver import select_nodes, user_labels
 from bakeoff.fleet.matrix import cell, fleet_pick, group_pick, matrix, smallest
 from bakeoff.fleet.results import FleetGroup, FleetNode, GroupPick
-from bakeoff.fleet.spec import GroupSpec, load_fleet_file
+from bakeoff.fleet.spec import FleetSpec, GroupSpec, fleet_models, load_fleet_file
 from bakeoff.metrics.stats import stats
 from bakeoff.results import ModelSummary, RunInfo, Summary
 
@@ -295,6 +295,40 @@ def test_a_fleet_file_reads_and_its_errors_name_file_line_and_key(tmp_path: Path
     yml.write_text("groups:\n  arm:\n    labels: {bakeoff-group: arm}\n    modles: [x]\n")
     with pytest.raises(ConfigError, match=r"fleet.yaml.*\[groups.arm.modles\]: unknown key 'modles'"):
         load_fleet_file(yml)
+
+
+def test_a_fleet_models_file_is_read_from_beside_the_fleet_file(tmp_path: Path) -> None:
+    (tmp_path / "prompts.json").write_text('["one"]')
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "models.json").write_text('{\n  "mine": {"path": "mine.gguf"}\n}\n')
+    f = tmp_path / "fleet.json"
+    with_models = GOOD.replace(
+        '"prompts": "prompts.json"', '"prompts": "prompts.json",\n  "models_file": "models/models.json"'
+    )
+    f.write_text(
+        with_models.replace('"max_memory_mb": 8000}', '"max_memory_mb": 8000, "ship_models": "never"}')
+    )
+    spec, _, _, _ = load_fleet_file(f)
+    assert spec.models_file == str(tmp_path / "models" / "models.json")
+    assert (spec.groups["laptop"].ship_models, spec.groups["ws"].ship_models) == ("never", "auto")
+    assert fleet_models(spec)["mine"].path == str(tmp_path / "models" / "mine.gguf")  # beside the models file
+    assert fleet_models(FleetSpec.model_validate({"groups": spec.model_dump()["groups"]})) == {}
+
+    f.write_text(with_models.replace("models/models.json", "nope.json"))
+    with pytest.raises(ConfigError) as exc:
+        load_fleet_file(f)
+    assert str(exc.value).startswith(f"{f}:8 [models_file]: models file {tmp_path / 'nope.json'} not found")
+    (tmp_path / "models" / "models.json").write_text('{\n  "mine": {"paht": "mine.gguf"}\n}\n')
+    f.write_text(with_models)
+    with pytest.raises(ConfigError) as exc:
+        load_fleet_file(f)
+    assert str(exc.value).startswith(
+        f"{tmp_path / 'models' / 'models.json'}:2 [mine.paht]: unknown key 'paht'"
+    )
+    f.write_text(GOOD.replace('"max_memory_mb": 8000}', '"max_memory_mb": 8000, "ship_models": "sometimes"}'))
+    with pytest.raises(ConfigError) as exc:
+        load_fleet_file(f)
+    assert str(exc.value).startswith(f"{f}:3 [groups.laptop.ship_models]:")
 
 
 def test_bakeoff_works_without_ray_and_fleet_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:

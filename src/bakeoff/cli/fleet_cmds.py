@@ -34,6 +34,14 @@ def fleet(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the fleet run already in --out.")
     ] = False,
+    ship_bakeoff: Annotated[
+        bool,
+        typer.Option(
+            "--ship-bakeoff",
+            help="Run this bakeoff's code on every node (Ray runtime_env py_modules), installed there or "
+            "not; its dependencies must be on the nodes.",
+        ),
+    ] = False,
 ) -> None:
     """Run the bake-off on every node of each machine group (Ray node labels), each on its own engines;
     write fleet.json, records.jsonl (every record tagged with its node), fleet.md/.csv/.html and each
@@ -64,7 +72,10 @@ def fleet(
 
         try:
             with sigterm_as_interrupt():
-                summary = run_fleet(spec, settings, prompts, out_dir, address, on_event, overwrite=overwrite)
+                summary = run_fleet(
+                    spec, settings, prompts, out_dir, address, on_event,
+                    overwrite=overwrite, ship_bakeoff=ship_bakeoff,
+                )  # fmt: skip
         except KeyboardInterrupt as exc:
             prog.stop()
             err_console.print(f"[yellow]interrupted[/]: what arrived is kept in {out_dir}")

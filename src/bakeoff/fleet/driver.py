@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from .. import __file__ as bakeoff_package
 from .. import __version__
 from ..bench import recover_summary, write_reports
 from ..config import BenchSettings, PromptCase
@@ -27,10 +28,11 @@ from ..quality.store import save_cases
 from ..results import Summary, save_summary
 from ..run_folder import RunFolderError
 from .matrix import fleet_pick, group_pick, matrix
+from .model_files import ModelFiles, ShipPolicy, chunk_count, describe_files, read_chunk
 from .node import NodeBench
 from .report import write_fleet_reports
 from .results import FleetGroup, FleetNode, FleetSummary, save_fleet
-from .spec import FleetSpec
+from .spec import FleetSpec, fleet_models
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 """Makes Ray's own address lookup answer 127.0.0.1 (with ``--node-ip-address 127.0.0.1``), so a local
@@ -50,10 +52,17 @@ def ray_module() -> Any:
     return ray
 
 
-def connect(ray: Any, address: str | None) -> bool:
+def connect(ray: Any, address: str | None, ship_bakeoff: bool = False) -> bool:
     """Join the Ray cluster at ``address`` unless this process already has (then False: not ours to
-    shut down). A HOST:PORT that does not answer within 5 s is a clear error, not a wait without end."""
+    shut down). A HOST:PORT that does not answer within 5 s is a clear error, not a wait without end.
+    With ``ship_bakeoff`` this job's every actor runs this process's bakeoff package, which Ray's
+    ``runtime_env`` (``py_modules``) uploads once and each node unpacks."""
     if ray.is_initialized():
+        if ship_bakeoff:
+            raise UsageError(
+                "--ship-bakeoff sets up the Ray connection itself, and this process is already connected",
+                hint="call ray.shutdown() first, or leave ship_bakeoff off",
+            )
         return False
     where = address or "auto"
     if where != "auto" and "://" not in where:
@@ -66,7 +75,8 @@ def connect(ray: Any, address: str | None) -> bool:
                 hint="give the head's HOST:PORT (`ray start --head` prints it), ray://HOST:10001, or auto",
             ) from None
     try:
-        ray.init(address=where, logging_level="WARNING", log_to_driver=False)
+        shipped = {"py_modules": [str(Path(bakeoff_package).parent)]} if ship_bakeoff else None
+        ray.init(address=where, logging_level="WARNING", log_to_driver=False, runtime_env=shipped)
     except (ConnectionError, ValueError) as exc:
         raise UsageError(
             f"no Ray cluster at {where}: {exc}",
@@ -113,6 +123,9 @@ class NodeEvent:
 class _Running:
     node: FleetNode
     actor: Any
+    files: dict[str, ModelFiles | None] = field(default_factory=dict)
+    """The group's models-file models with a ``path``, and the driver's listing of their files."""
+    ship: ShipPolicy = "auto"
     done: bool = False
     summary: dict[str, Any] | None = None
     pending: Any = None
@@ -172,17 +185,19 @@ def run_fleet(
     *,
     overwrite: bool = False,
     poll_s: float = POLL_S,
+    ship_bakeoff: bool = False,
 ) -> FleetSummary:
     """Run the fleet bake-off on the Ray cluster at ``address`` (``auto``: the one this machine is
     part of; when Ray is already initialised, that one) and write everything under ``out_dir``. On
     Ctrl-C every node's actor is killed, ``fleet.json`` is written with what arrived, and the
-    interrupt propagates."""
+    interrupt propagates. With ``ship_bakeoff`` every node runs this process's bakeoff package, sent by
+    Ray's ``runtime_env`` (``py_modules``), whether or not a bakeoff is installed there."""
     ray = ray_module()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     events = on_event or (lambda event: None)
     started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
-    ours = connect(ray, address)
+    ours = connect(ray, address, ship_bakeoff)
     summary = FleetSummary(settings=settings.model_dump(mode="json"), address=address, started_at=started)
     running: list[_Running] = []
     writer: _Writer | None = None
@@ -197,6 +212,13 @@ def run_fleet(
                 hint=f"the nodes have: {have}; start nodes with `ray start --labels KEY=VALUE`",
             )
         claim_fleet(out_dir, overwrite)  # only now: a run that cannot start leaves the folder as it was
+        user_models = fleet_models(spec)
+        named = {m for g in spec.groups.values() for m in g.models}
+        listings = {
+            alias: describe_files(alias, m.path)
+            for alias, m in user_models.items()
+            if alias in named and m.path and m.backend != "openai"
+        }
         remote = ray.remote(NodeBench)
         for name, group in spec.groups.items():
             fg = FleetGroup(
@@ -224,9 +246,10 @@ def run_fleet(
                 save_cases(prompts, out_dir / node.folder)
                 strategy = NodeAffinitySchedulingStrategy(node_id=nid, soft=False)
                 actor = remote.options(num_cpus=0, scheduling_strategy=strategy).remote(
-                    name, node_settings, list(prompts)
+                    name, node_settings, list(prompts), user_models
                 )
-                running.append(_Running(node, actor))
+                files = {a: f for a, f in listings.items() if a in group.models}
+                running.append(_Running(node, actor, files, group.ship_models))
         writer = _Writer(out_dir)
         _start(ray, running, events)
         _poll(ray, running, writer, events, poll_s)
@@ -248,7 +271,8 @@ def run_fleet(
 
 
 def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], None]) -> None:
-    """Check each node's bakeoff version against ours, then start its bake-off."""
+    """Check each node's bakeoff version against ours, put each node's model files in place, then
+    start its bake-off."""
     infos = {id(r): r.actor.describe.remote() for r in running}
     for r in running:
         try:
@@ -259,17 +283,55 @@ def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], 
             events(NodeEvent(r.node, "ended"))
             continue
         r.node.host, r.node.bakeoff_version = info["host"], info["bakeoff_version"]
+        r.node.bakeoff_path = info["bakeoff_path"]
         if info["bakeoff_version"] != __version__:
             r.done, r.node.status = True, "version mismatch"
             r.node.error = (
                 f"bakeoff {info['bakeoff_version']} on the node, {__version__} here: install the same "
-                "version there (or ship it with Ray's runtime_env)"
+                "version there, or run with --ship-bakeoff"
             )
             ray.kill(r.actor, no_restart=True)
             events(NodeEvent(r.node, "ended"))
+    _stage_files(ray, [r for r in running if not r.done and r.files], events)
+    for r in running:
+        if not r.done:
+            r.actor.start.remote()
+            events(NodeEvent(r.node, "started"))
+
+
+def _lost(r: _Running, exc: BaseException, events: Callable[[NodeEvent], None]) -> None:
+    r.done, r.node.status = True, "node lost"
+    r.node.error = f"node lost after {r.node.records} records: {first_line(exc)}"
+    events(NodeEvent(r.node, "ended"))
+
+
+def _stage_files(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], None]) -> None:
+    """Each node says which of its group's model files it holds (or was sent before); the driver ships
+    the rest through the object store, one model at a time (its chunks put once for every node that
+    needs it, released once they have it). A file that arrives different fails that model there."""
+    plans: dict[int, dict[str, tuple[str, str]]] = {}
+    for r, ref in [(r, r.actor.plan_files.remote(r.files, r.ship)) for r in running]:
+        try:
+            plans[id(r)] = ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            _lost(r, exc, events)
             continue
-        r.actor.start.remote()
-        events(NodeEvent(r.node, "started"))
+        r.node.model_files = {alias: note for alias, (_, note) in plans[id(r)].items()}
+    for alias in dict.fromkeys(a for r in running for a in r.files):
+        needing = [r for r in running if not r.done and plans[id(r)].get(alias, ("",))[0] == "ship"]
+        files = next((r.files[alias] for r in needing), None)
+        if files is None:
+            continue
+        refs = [
+            [ray.put(read_chunk(files, i, c)) for c in range(chunk_count(entry))]
+            for i, entry in enumerate(files.files)
+        ]
+        for r, ref in [(r, r.actor.receive.remote(files, refs)) for r in needing]:
+            try:
+                r.node.model_files[alias] = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                _lost(r, exc, events)
+        del refs
 
 
 def _poll(
@@ -293,9 +355,7 @@ def _poll(
             try:
                 got = ray.get(ref)
             except ray.exceptions.RayError as exc:
-                r.done, r.node.status = True, "node lost"
-                r.node.error = f"node lost after {r.node.records} records: {first_line(exc)}"
-                events(NodeEvent(r.node, "ended"))
+                _lost(r, exc, events)
                 continue
             for line in got["lines"]:
                 writer.write(r.node, line)

@@ -14,20 +14,33 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import __file__ as bakeoff_package
 from .. import __version__
 from ..bench import record_line, run_bench
-from ..config import BenchSettings, PromptCase
+from ..config import BenchSettings, ModelSpec, PromptCase
 from ..errors import BakeoffError
 from ..load.events import MeasureStarted, ProgressEvent, RequestDone
 from ..targets import ModelTarget, prepare_embedded, resolve_targets
+from .model_files import ModelFiles, ShipPolicy, cache_root, place, plan
 
 
 class NodeBench:
     """One node's bake-off. ``start()`` runs it in a thread; the driver calls ``take()`` until it says
     ``done``. Plain Python: the driver wraps it with ``ray.remote``."""
 
-    def __init__(self, group: str, settings: BenchSettings, prompts: list[PromptCase]) -> None:
+    def __init__(
+        self,
+        group: str,
+        settings: BenchSettings,
+        prompts: list[PromptCase],
+        user_models: dict[str, ModelSpec] | None = None,
+    ) -> None:
         self.group, self.settings, self.prompts = group, settings, prompts
+        self.user_models = dict(user_models or {})
+        """The fleet's models file, as the driver read it (a model's ``path`` moves to this node's copy)."""
+        self.file_notes: dict[str, str] = {}
+        """How each user model's files got here (or why they did not): the node's run notes."""
+        self._file_errors: dict[str, str] = {}
         self._lines: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._done = False
@@ -53,6 +66,7 @@ class NodeBench:
             "node_id": node_id,
             "cpus": self.cpus,
             "bakeoff_version": __version__,
+            "bakeoff_path": str(Path(bakeoff_package).parent),
             "python": platform.python_version(),
             "platform": platform.platform(),
         }
@@ -66,6 +80,64 @@ class NodeBench:
         return replace(
             target, spec=spec.model_copy(update={"options": {**spec.options, "n_threads": self.cpus}})
         )
+
+    def plan_files(
+        self, listings: dict[str, ModelFiles | None], policy: ShipPolicy
+    ) -> dict[str, tuple[str, str]]:
+        """For each user model with a ``path``: ``found`` (this node's own copy, the same sha256),
+        ``cached`` (sent before), ``ship`` (the driver must send it) or ``missing`` (it fails here),
+        with the node's note on it."""
+        actions: dict[str, str] = {}
+        for alias, files in listings.items():
+            local = Path(self.user_models[alias].path or "").expanduser()
+            try:
+                action, where = plan(files, local, policy, cache_root())
+            except OSError as exc:
+                action, where = "missing", None
+                self._file_errors[alias] = f"its files could not be read on this node: {exc}"
+            digest = f"sha256 {files.digest[:12]}" if files else ""
+            if where is not None:
+                self._use(alias, where)
+                self.file_notes[alias] = (
+                    f"found at {where} on the node ({digest} matches the driver's)"
+                    if action == "found" and files
+                    else f"found at {where} on the node (the driver has no copy to check it against)"
+                    if action == "found"
+                    else f"sent before, kept at {where} ({digest})"
+                )
+            elif action == "missing" and alias not in self._file_errors:
+                self._file_errors[alias] = (
+                    f"not on this node at {local}, and the driver has no copy to ship"
+                    if files is None
+                    else f"not on this node at {local} with the driver's {digest} (the group's ship_models "
+                    "is never: install it there, or set ship_models to auto)"
+                )
+            actions[alias] = action
+        self.file_notes.update(self._file_errors)
+        return {
+            a: (act, self.file_notes.get(a, "to be shipped from the driver")) for a, act in actions.items()
+        }
+
+    def receive(self, files: ModelFiles, refs: list[list[Any]]) -> str:
+        """Write a model the driver ships (``refs``: each file's chunks in Ray's object store), checked
+        against its sha256, into this node's cache; how it went (the node's note for that model)."""
+        import ray
+
+        t0 = time.perf_counter()
+        try:
+            where = place(files, lambda i: (ray.get(ref) for ref in refs[i]), cache_root())
+        except (BakeoffError, OSError) as exc:
+            self._file_errors[files.alias] = self.file_notes[files.alias] = f"shipping failed: {exc}"
+            return self.file_notes[files.alias]
+        self._use(files.alias, where)
+        self.file_notes[files.alias] = (
+            f"shipped from the driver: {files.size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s, "
+            f"sha256 {files.digest[:12]} checked, kept at {where}"
+        )
+        return self.file_notes[files.alias]
+
+    def _use(self, alias: str, where: Path) -> None:
+        self.user_models[alias] = self.user_models[alias].model_copy(update={"path": str(where)})
 
     def clock(self) -> int:
         """This node's ``perf_counter_ns`` (the driver maps each node's clock to its own)."""
@@ -113,15 +185,21 @@ class NodeBench:
     def _run(self) -> None:
         work = Path(tempfile.mkdtemp(prefix="bakeoff-node-"))
         try:
+            resolved = resolve_targets(
+                self.settings.models, self.user_models, self.settings.endpoint, strict=False
+            )
             targets = [
-                self._threads(t)
-                for t in resolve_targets(self.settings.models, {}, self.settings.endpoint, strict=False)
+                ModelTarget(t.name, t.backend, None, self._file_errors[t.name])
+                if t.name in self._file_errors
+                else self._threads(t)
+                for t in resolved
             ]
             prepare_embedded(targets)
             gate = self._gate if self.settings.shard else None
             summary = run_bench(
                 self.settings, self.prompts, targets, work / "run", self._on_event, start_gate=gate
             )
+            summary.run.notes.extend(f"model {alias}: {note}" for alias, note in self.file_notes.items())
             self._summary = summary.model_dump(mode="json")
         except BakeoffError as exc:
             self._error = str(exc)

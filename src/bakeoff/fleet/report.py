@@ -85,6 +85,12 @@ def render_fleet_markdown(fs: FleetSummary) -> str:
             status = n.status + (f": {n.error}" if n.error else "")
             out.append(f"| {md(g.name)} | {n.node_id[:8]} | {md(n.host or '')} | {md(labels)} | {md(status)} "
                        f"| {n.records} | {md(n.folder)} |")  # fmt: skip
+    shipped = [
+        (g.name, n, alias, note) for g in fs.groups for n in g.nodes for alias, note in n.model_files.items()
+    ]
+    if shipped:
+        out += ["", "## Model files", "", "| group | node | model | how it got there |", "|---|---|---|---|"]
+        out += [f"| {md(g)} | {n.node_id[:8]} | {md(a)} | {md(note)} |" for g, n, a, note in shipped]
     if fs.notes:
         out += [""] + [f"> **Note:** {md(note)}" for note in fs.notes]
     return "\n".join(out) + "\n"
@@ -134,6 +140,15 @@ def render_fleet_html(fs: FleetSummary) -> str:
                          f"<td{cls}>{e(status)}</td><td>{n.records}</td>"
                          f"<td><a href='{e(n.folder)}/report.html'>{e(n.folder)}</a></td></tr>")  # fmt: skip
     parts.append("</table>")
+    shipped = [
+        (fg.name, n, a, note) for fg in fs.groups for n in fg.nodes for a, note in n.model_files.items()
+    ]
+    if shipped:
+        parts.append("<h2>Model files</h2><table><tr><th>group</th><th>node</th><th>model</th>"
+                     "<th>how it got there</th></tr>")  # fmt: skip
+        parts += [f"<tr><td>{e(g)}</td><td>{e(n.node_id[:8])}</td><td>{e(a)}</td><td>{e(note)}</td></tr>"
+                  for g, n, a, note in shipped]  # fmt: skip
+        parts.append("</table>")
     parts += [f"<p><b>Note:</b> {e(note)}</p>" for note in fs.notes]
     return "\n".join(parts) + "\n"
 

@@ -31,6 +31,10 @@ class FleetNode(_Strict):
     folder: str
     """The node's run folder, relative to the fleet folder: a ``bench`` run (``bakeoff report`` reads it)."""
     bakeoff_version: str | None = None
+    bakeoff_path: str | None = None
+    """Where the node imported bakeoff from (under Ray's runtime resources with ``--ship-bakeoff``)."""
+    model_files: dict[str, str] = Field(default_factory=dict)
+    """How each models-file model's files got to the node (found, sent before, shipped) or why not."""
     environment: dict[str, Any] = Field(default_factory=dict)
     """The node's machine (CPU, RAM, GPU, memory bandwidth), as its own summary records it."""
 

@@ -9,10 +9,19 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from ..config import BenchSettings, PromptCase, load_prompts, load_suite, session_prompts
+from ..config import (
+    BenchSettings,
+    ModelSpec,
+    PromptCase,
+    load_models_file,
+    load_prompts,
+    load_suite,
+    session_prompts,
+)
 from ..config_json import _raise_validation, _read_json, locate
 from ..errors import ConfigError
 from ..results import _Strict
+from .model_files import ShipPolicy
 
 FLEET_SCHEMA_VERSION = 1
 
@@ -27,6 +36,10 @@ class GroupSpec(_Strict):
     """The group's memory budget: a model whose peak exceeds it does not fit these machines."""
     nodes: int | None = Field(default=None, ge=1)
     """Run on at most this many of the matching nodes (default: every one)."""
+    ship_models: ShipPolicy = "auto"
+    """A models-file model's files on these nodes: ``auto`` (the node's own copy when its sha256 is the
+    driver's, else one sent before, else shipped), ``always`` (shipped every run) or ``never`` (the
+    node's own copy, or the model fails there). See ``fleet/model_files.py``."""
 
 
 class FleetSpec(_Strict):
@@ -37,6 +50,9 @@ class FleetSpec(_Strict):
     prompts: str | None = None
     """A prompts file (relative to the fleet file), or ``suite:NAME`` for a built-in suite; default:
     the built-in session prompts."""
+    models_file: str | None = None
+    """A models.json (relative to the fleet file) whose aliases the groups may name: a GGUF or a
+    converted folder by ``path`` runs from each node's own copy or is shipped there."""
 
     @field_validator("schema_version")
     @classmethod
@@ -63,8 +79,8 @@ def _read_yaml(path: Path) -> tuple[Any, str]:
 
 
 def load_fleet_file(path: str | Path) -> tuple[FleetSpec, BenchSettings, list[PromptCase], str]:
-    """The fleet file's spec, its run settings (``models`` empty: each group names its own), its
-    prompts and where they came from."""
+    """The fleet file's spec (``models_file`` made absolute), its run settings (``models`` empty: each
+    group names its own), its prompts and where they came from."""
     p = Path(path)
     if p.suffix.lower() in (".yaml", ".yml"):
         if not p.exists():
@@ -101,6 +117,17 @@ def load_fleet_file(path: str | Path) -> tuple[FleetSpec, BenchSettings, list[Pr
                 source=str(p), line=locate(text, ("groups", name)), key=f"groups.{name}",
             )  # fmt: skip
     prompts, source = _prompts(spec, p, text)
+    if spec.models_file is not None:
+        file = Path(spec.models_file).expanduser()
+        file = file if file.is_absolute() else p.parent / file
+        if not file.is_file():
+            raise ConfigError(
+                f"models file {file} not found",
+                source=str(p), line=locate(text, ("models_file",)), key="models_file",
+                hint="give a models.json path, relative to the fleet file",
+            )  # fmt: skip
+        load_models_file(file)  # its errors name that file, line and key
+        spec = spec.model_copy(update={"models_file": str(file.resolve())})
     try:
         settings = BenchSettings.model_validate({**spec.settings, "models": [], "prompts_source": source})
     except ValidationError as exc:
@@ -121,3 +148,8 @@ def _prompts(spec: FleetSpec, path: Path, text: str) -> tuple[list[PromptCase], 
     except ConfigError as exc:
         line = locate(text, ("prompts",))
         raise ConfigError(exc.message, source=str(path), line=line, key="prompts", hint=exc.hint) from None
+
+
+def fleet_models(spec: FleetSpec) -> dict[str, ModelSpec]:
+    """The fleet's models file (``{}`` without one), paths anchored to its folder."""
+    return load_models_file(spec.models_file) if spec.models_file else {}

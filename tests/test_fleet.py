@@ -358,9 +358,49 @@ def test_one_open_loop_split_across_two_nodes(cluster: tuple[Any, Any, Any], tmp
     assert s["run"]["settings"]["rate"] == 40.0
 
 
+def test_a_sweep_split_across_two_nodes(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    """The synchronous stage is node 0's alone; the throughput stage's width and every rate stage's
+    schedule are shared; each stage starts once both nodes finished the one before; the rates come
+    from the merged stages (worked out here again from the records)."""
+    c, laptop, ws = cluster
+    plan = FakePlan(ttft_ms=40, itl_ms=5, tokens=6)
+    out = tmp_path / "sweep"
+    with FakeServer(plan, {"m": plan}) as srv:
+        r = run("bench", "--endpoint", srv.base_url, "--models", "m", "--prompt", "hi", "--warmup", "0",
+                "--profile", "sweep=4", "--stage-requests", "12", "--max-concurrency", "4",
+                "--load-nodes", "2", "--address", c.address, "--out", str(out), timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    recs = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert all(rec["status"] == "ok" and not rec["warmup"] for rec in recs)
+    stages = list(dict.fromkeys(rec["stage"] for rec in sorted(recs, key=lambda rec: rec["t0_ns"])))
+    assert stages[:2] == ["sync", "throughput c=4"] and len(stages) == 4
+    by_stage = {st: [rec for rec in recs if rec["stage"] == st] for st in stages}
+    nodes = {laptop.node_id, ws.node_id}
+    (first,) = {rec["node"]["id"] for rec in by_stage["sync"]}  # one node, one request at a time
+    assert first in nodes and len(by_stage["sync"]) == 12
+    for st in stages[1:]:  # 12 requests a stage, 6 from each node
+        assert Counter(rec["node"]["id"] for rec in by_stage[st]) == dict.fromkeys(nodes, 6), st
+    for before, after in itertools.pairwise(stages):  # a stage starts once every node ended the last
+        assert min(rec["t0_ns"] for rec in by_stage[after]) > max(rec["t_end_ns"] for rec in by_stage[before])
+
+    def rate(st: str) -> float:  # completions per second between the first and the last answer
+        ends = sorted(rec["t_end_ns"] for rec in by_stage[st])
+        return (len(ends) - 1) / ((ends[-1] - ends[0]) / 1e9)
+
+    sync, most = rate("sync"), rate("throughput c=4")
+    assert most > 1.5 * sync  # 4 in flight from two nodes outpace one at a time
+    step = (most - sync) / 2
+    assert [float(st.removeprefix("rate=").removesuffix("/s")) for st in stages[2:]] == pytest.approx(
+        [sync + step, sync + 2 * step], rel=1e-4
+    )
+    s = json.loads((out / "summary.json").read_text())
+    assert [st["label"] for st in s["models"][0]["load"]["stages"]] == stages
+    assert s["models"][0]["requests"]["ok"] == 48
+
+
 def test_load_nodes_needs_an_endpoint_and_a_rate(tmp_path: Path) -> None:
     r = run("bench", "--models", "smollm2-135m", "--load-nodes", "2", "--out", str(tmp_path / "x"))
-    assert r.returncode == 2 and "--load-nodes splits one endpoint's open loop" in r.stderr
+    assert r.returncode == 2 and "--load-nodes splits one endpoint's load" in r.stderr
 
 
 def test_a_late_warm_up_never_bunches_the_schedule(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,6 +241,41 @@ def test_shards_of_one_schedule() -> None:
     for bad in ("3/3", "0/0", "5/2"):
         with pytest.raises(ValueError, match=r"i must be in 0\.\.K-1"):
             shard_of(10, bad)
+
+
+def test_a_nodes_part_of_a_closed_loop() -> None:
+    """Width dealt like requests (i, i+K...); the count dealt among the nodes that got some width."""
+    from bakeoff.load.schedule import closed_share
+
+    assert closed_share(1, 10, "0/2") == (1, 10)  # a synchronous stage: node 0's alone, all of it
+    assert closed_share(1, 10, "1/2") == (0, 0)
+    assert closed_share(4, 10, "0/2") == (2, 5) and closed_share(4, 10, "1/2") == (2, 5)
+    assert closed_share(5, 11, "0/2") == (3, 6) and closed_share(5, 11, "1/2") == (2, 5)
+    assert closed_share(3, 7, "2/4") == (1, 2) and closed_share(3, 7, "3/4") == (0, 0)  # 7 over 3 nodes
+    assert closed_share(3, 7, "0/4") == (1, 3) and closed_share(3, 7, "1/4") == (1, 2)
+    assert closed_share(4, None, "1/2") == (2, None) and closed_share(1, None, "1/2") == (0, None)
+    for width, count, k in ((32, 100, 3), (2, 9, 5), (7, 7, 7)):
+        parts = [closed_share(width, count, f"{i}/{k}") for i in range(k)]
+        assert sum(w for w, _ in parts) == width and sum(c or 0 for _, c in parts) == count
+
+
+def test_a_split_sweeps_rates_come_from_every_nodes_stages() -> None:
+    """sync: 3 answers 0.5 s apart = 2/s; throughput (both nodes, one failure left out): 6 answers in
+    0.5 s = 10/s; 4 rate stages evenly above 2/s up to 10/s: 4, 6, 8, 10."""
+    from bakeoff.fleet.split_load import split_sweep_rates
+    from bakeoff.records import RequestRecord
+
+    def line(stage: str, end_s: float, status: str = "ok") -> dict[str, Any]:
+        end = int(end_s * 1e9)
+        return RequestRecord(model="m", backend="openai", prompt_id="p", round=1, warmup=False, stream=True,
+                             status=status, t_scheduled_ns=None, t0_ns=end - 10**8, t_end_ns=end,
+                             stage=stage).to_json()  # fmt: skip
+
+    sync = [line("sync", t) for t in (0.0, 0.5, 1.0)]
+    most = [line("throughput c=4", 1.2 + 0.1 * i) for i in range(6)] + [line("throughput c=4", 9.0, "error")]
+    assert split_sweep_rates(sync + most, 6) == pytest.approx((4.0, 6.0, 8.0, 10.0))
+    assert split_sweep_rates(sync + most[:1], 6) == ()  # one throughput answer: no rate
+    assert split_sweep_rates(most, 6) == ()  # no synchronous stage
 
 
 GOOD = """{

@@ -249,8 +249,8 @@ def run_bench(
     """Run every target and write everything under ``out_dir``, which must not already hold a run
     (``overwrite`` replaces that run's files). On Ctrl-C (or SIGTERM, which the CLI turns into
     ``KeyboardInterrupt``) the partial summary is written (``run.interrupted``) before the interrupt
-    propagates. ``start_gate`` (``--load-nodes``) is asked, after the warm-up, when a shard's open loop
-    starts."""
+    propagates. ``start_gate`` (``--load-nodes``) is asked for the common start after the warm-up and
+    before each stage (``load.runner.Go``)."""
     if settings.slo:  # a library caller gets the CLI's checks before anything runs
         check_streaming(parse_slo(settings.slo), settings.stream)
     if settings.profile:

@@ -283,8 +283,9 @@ def bench(
         typer.Option(
             "--load-nodes",
             min=1,
-            help="With --endpoint and --rate: send the schedule from K Ray nodes at once (bakeoff[fleet]); "
-            "each sends every K-th request from one common start.",
+            help="With --endpoint and --rate or --profile: send the load from K Ray nodes at once "
+            "(bakeoff[fleet]); each stage starts together, each node sends every K-th request (and 1/K of "
+            "a closed loop's width).",
         ),
     ] = None,
     address: Annotated[
@@ -488,18 +489,20 @@ def _split_load(
     address: str | None,
     overwrite: bool,
 ) -> None:
-    """``--load-nodes``: one endpoint's open loop sent from several Ray nodes."""
+    """``--load-nodes``: one endpoint's load (a ``--rate`` or a ``--profile``) sent from several Ray
+    nodes."""
     if load_nodes is None:
         raise UsageError("--address goes with --load-nodes (or `bakeoff fleet`)")
-    if settings.endpoint is None or settings.rate is None or settings.profile or len(targets) != 1:
+    if settings.endpoint is None or not (settings.rate or settings.profile) or len(targets) != 1:
         raise UsageError(
-            "--load-nodes splits one endpoint's open loop",
-            hint="give --endpoint, one model (--models) and --rate; a --profile is not split yet",
+            "--load-nodes splits one endpoint's load",
+            hint="give --endpoint, one model (--models) and --rate or --profile",
         )
     from ..fleet.split_load import run_split_load
 
+    load = f"--profile {settings.profile}" if settings.profile else f"{settings.rate:g}/s"
     err_console.print(
-        f"[bold]bakeoff[/] {escape(targets[0].name)} at {settings.rate:g}/s from {load_nodes} Ray nodes, "
+        f"[bold]bakeoff[/] {escape(targets[0].name)} at {load} from {load_nodes} Ray nodes, "
         f"{len(cases)} prompts x {settings.rounds} rounds -> {out_dir}"
     )
     try:

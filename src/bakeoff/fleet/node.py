@@ -19,7 +19,8 @@ from .. import __version__
 from ..bench import record_line, run_bench
 from ..config import BenchSettings, ModelSpec, PromptCase
 from ..errors import BakeoffError
-from ..load.events import MeasureStarted, ProgressEvent, RequestDone
+from ..load.events import ProgressEvent, RequestDone
+from ..load.runner import Go
 from ..targets import ModelTarget, prepare_embedded, resolve_targets
 from .model_files import ModelFiles, ShipPolicy, cache_root, place, plan
 
@@ -48,9 +49,9 @@ class NodeBench:
         self._error: str | None = None
         self._thread: threading.Thread | None = None
         self.cpus: int | None = None
-        self._ready = False  # warmed up: the measured phase is starting
-        self._go = threading.Event()
-        self._start_ns = 0
+        self._waiting: str | None = None  # --load-nodes: the point where this node waits for the others
+        self._went: dict[str, Go] = {}
+        self._released = threading.Condition(self._lock)
 
     def describe(self) -> dict[str, Any]:
         """Who this node is: its host, Ray node id, bakeoff and Python versions."""
@@ -147,14 +148,20 @@ class NodeBench:
         """Replace the run settings before ``start()`` (``--load-nodes`` sets each node's share)."""
         self.settings = settings
 
-    def go(self, start_ns: int) -> None:
-        """``--load-nodes``: the common start, in this node's clock (every node has warmed up)."""
-        self._start_ns = start_ns
-        self._go.set()
+    def go(self, point: str, start_ns: int, rates: tuple[float, ...] = ()) -> None:
+        """``--load-nodes``: every node waits at ``point``; the common start, in this node's clock (and
+        a split sweep's rates)."""
+        with self._released:
+            self._went[point] = Go(start_ns, tuple(rates))
+            self._released.notify_all()
 
-    def _gate(self) -> int:
-        self._go.wait()
-        return self._start_ns
+    def _gate(self, point: str) -> Go:
+        """Wait at ``point`` (``take`` says so, with every record finished before it) for ``go``."""
+        with self._released:
+            self._waiting = point
+            self._released.wait_for(lambda: point in self._went)
+            self._waiting = None
+            return self._went[point]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bakeoff-node", daemon=True)
@@ -165,18 +172,16 @@ class NodeBench:
         it could not run)."""
         with self._lock:
             lines, self._lines = self._lines, []
-            done = self._done
+            done, waiting = self._done, self._waiting
         return {
             "lines": lines,
             "done": done,
             "summary": self._summary if done else None,
             "error": self._error,
-            "ready": self._ready,
+            "waiting": waiting,
         }
 
     def _on_event(self, event: ProgressEvent) -> None:
-        if isinstance(event, MeasureStarted):
-            self._ready = True
         if isinstance(event, RequestDone):
             line = record_line(event.record)
             with self._lock:

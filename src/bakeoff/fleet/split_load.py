@@ -1,8 +1,12 @@
-"""``bakeoff bench --load-nodes K``: one endpoint's open-loop load, more than one client machine can
-generate, sent from K Ray nodes at once.
+"""``bakeoff bench --load-nodes K``: one endpoint's load, more than one client machine can generate,
+sent from K Ray nodes at once.
 
-The schedule (``--rate``, even or Poisson) is the run's own, computed whole on every node from the
-same seed; node i sends the requests i, i+K, i+2K... at their scheduled times from one common start.
+The schedule (``--rate``, even or Poisson, or each open stage of a ``--profile``) is the run's own,
+computed whole on every node from the same seed; node i sends the requests i, i+K, i+2K... at their
+scheduled times from one common start. A closed-loop stage is dealt the same way: node i keeps every
+K-th slot of its width (a sweep's synchronous stage, width 1, is node 0's alone). Every stage starts
+together: each node waits at its start until all do. A sweep's rate stages come from the merged
+synchronous and throughput stages, which only the driver sees, so it sends the rates with the start.
 Durations (TTFT, ITL, latency) are measured on the node that sent the request, so no clock has to
 agree across machines for them. The aggregate figures (requests/s, tokens/s) need one window, so each
 node's ``perf_counter_ns`` is mapped to the driver's: the driver asks each node for its clock and
@@ -13,7 +17,6 @@ waiting, the driver sets the common start, in each node's own clock through its 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +29,8 @@ import orjson
 from ..bench import build_summary, write_reports
 from ..config import BenchSettings, PromptCase
 from ..errors import UsageError
-from ..load.runner import ModelOutcome
+from ..load.profile import Stage, parse_profile, sweep_rates
+from ..load.runner import SWEEP_RATES, ModelOutcome, achieved_rate
 from ..monitors.environment import snapshot
 from ..quality.store import save_cases
 from ..records import RequestRecord
@@ -79,11 +83,13 @@ def run_split_load(
     *,
     overwrite: bool = False,
 ) -> tuple[Summary, list[NodeClock]]:
-    """Send one endpoint's ``--rate`` schedule from ``nodes`` Ray nodes (those with CPUs, matching
-    ``labels`` when given) and write one run under ``out_dir``: records on the driver's clock, tagged
-    with their node; the summary over the common window; each node's clock offset in its notes."""
-    if not settings.rate or settings.profile:
-        raise UsageError("--load-nodes splits an open loop: give --rate (a --profile is not split yet)")
+    """Send one endpoint's ``--rate`` schedule or ``--profile`` from ``nodes`` Ray nodes (those with
+    CPUs, matching ``labels`` when given) and write one run under ``out_dir``: records on the driver's
+    clock, tagged with their node; the summary over the common window; each node's clock offset in its
+    notes."""
+    if not settings.rate and not settings.profile:
+        raise UsageError("--load-nodes splits a load: give --rate or --profile")
+    profile = parse_profile(settings.profile) if settings.profile else None
     if target.backend != "openai":
         raise UsageError("--load-nodes sends to one endpoint", hint="give --endpoint and the model it serves")
     ray = ray_module()
@@ -94,13 +100,12 @@ def run_split_load(
         shards = _place(ray, settings, prompts, nodes, labels)
         claim(out_dir, overwrite=overwrite)  # only now: a run that cannot start leaves the folder as it was
         save_cases(prompts, out_dir)
-        cap = settings.max_concurrency
-        for i, shard in enumerate(shards):  # each node its share of the schedule and of the in-flight cap
-            mine = {"models": [target.name], "shard": f"{i}/{nodes}", "shard_start_ns": None,
-                    "max_concurrency": math.ceil(cap / nodes) if cap else None}  # fmt: skip
+        for i, shard in enumerate(shards):  # each node its share (the runner deals it: load/schedule.py)
+            mine = {"models": [target.name], "shard": f"{i}/{nodes}", "shard_start_ns": None}
             ray.get(shard.actor.configure.remote(settings.model_copy(update=mine)))
             shard.actor.start.remote()
-        lines = _collect(ray, shards, out_dir / "records.jsonl", on_record)
+        sweep = profile.count if profile is not None and profile.kind == "sweep" else 0
+        lines = _collect(ray, shards, out_dir / "records.jsonl", on_record, sweep)
     finally:
         if ours:
             ray.shutdown()
@@ -108,6 +113,9 @@ def run_split_load(
     outcome = ModelOutcome(target)
     outcome.status = "ok" if any(r.status == "ok" and not r.warmup for r in records) else "error"
     outcome.error = "; ".join(s.error for s in shards if s.error) or None
+    if profile is not None:  # the stages in the order they started
+        ordered = sorted((r for r in records if r.stage), key=lambda r: r.t_scheduled_ns or r.t0_ns)
+        outcome.stages = [Stage.from_label(label) for label in dict.fromkeys(str(r.stage) for r in ordered)]
     summary = build_summary(settings, snapshot(), started, [outcome], records, prompts)
     offsets = "; ".join(
         f"{s.clock.host or '?'} {s.clock.node_id[:8]} {s.clock.offset_ns / 1e6:+.3f} ms "
@@ -127,9 +135,20 @@ class _Shard:
     actor: Any
     clock: NodeClock
     done: bool = False
-    ready: bool = False
-    """Warmed up, waiting for the common start."""
+    waiting: str | None = None
+    """The point where the node waits for the others (``MEASURE``, a stage's label, ``SWEEP_RATES``)."""
     error: str | None = None
+
+
+def split_sweep_rates(lines: Sequence[dict[str, Any]], count: int) -> tuple[float, ...]:
+    """A split sweep's rate stages: ``sweep_rates`` of the achieved rates of every node's synchronous
+    and throughput stages, merged on the driver's clock (none when either has no record)."""
+    records = [RequestRecord.from_json(line) for line in lines]
+    sync = achieved_rate([r for r in records if r.stage == "sync"])
+    most = achieved_rate([r for r in records if (r.stage or "").startswith("throughput")])
+    if sync is None or most is None:
+        return ()
+    return tuple(sweep_rates(sync, most, count - 2))
 
 
 def _place(
@@ -175,12 +194,17 @@ def _place(
 
 
 def _collect(
-    ray: Any, shards: Sequence[_Shard], path: Path, on_record: Callable[[RequestRecord], None] | None
+    ray: Any,
+    shards: Sequence[_Shard],
+    path: Path,
+    on_record: Callable[[RequestRecord], None] | None,
+    sweep: int = 0,
 ) -> list[dict[str, Any]]:
     """Take every shard's records as they complete, on the driver's clock and tagged with the node,
-    each written at once; until every shard is done (or lost)."""
+    each written at once, and start each stage once every node waits at it; until every shard is done
+    (or lost). ``sweep``: a sweep's stage count (its rates are worked out here)."""
     lines: list[dict[str, Any]] = []
-    released = False
+    released: set[str] = set()
     with path.open("ab") as fh:
         while active := [s for s in shards if not s.done]:
             for s in active:
@@ -189,7 +213,7 @@ def _collect(
                 except ray.exceptions.RayError as exc:
                     s.done, s.error = True, f"node {s.clock.node_id[:8]} lost: {first_line(exc)}"
                     continue
-                s.ready = bool(got.get("ready"))
+                s.waiting = got.get("waiting")
                 for line in got["lines"]:
                     moved = to_driver_clock(line, s.clock.offset_ns)
                     moved["node"] = {"id": s.clock.node_id, "host": s.clock.host, "labels": s.clock.labels}
@@ -201,11 +225,13 @@ def _collect(
                 if got["done"]:
                     s.done = True
                     s.error = f"node {s.clock.node_id[:8]}: {got['error']}" if got["error"] else None
-            if not released and all(s.ready or s.done for s in shards):  # every node warmed up: go
-                released = True
+            points = {s.waiting for s in shards if not s.done}
+            if len(points) == 1 and (point := points.pop()) is not None and point not in released:
+                released.add(point)  # every node still running waits at the same point: go
+                rates = split_sweep_rates(lines, sweep) if point == SWEEP_RATES else ()
                 start = time.perf_counter_ns() + int(START_AHEAD_S * 1e9)
                 for shard in shards:
-                    if not shard.done:
-                        shard.actor.go.remote(start + shard.clock.offset_ns)  # the start, in its own clock
+                    if not shard.done:  # the start, in its own clock
+                        shard.actor.go.remote(point, start + shard.clock.offset_ns, rates)
             time.sleep(0.2)
     return lines

@@ -30,8 +30,8 @@ from .client_watch import ClientSamples, ClientWatch
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
 from .job import Job
 from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
-from .schedule import arrival_offsets, shard_of
-from .worker_count import workers_for
+from .schedule import arrival_offsets, closed_share, shard_of
+from .worker_count import node_share, workers_for
 from .workers import WORKER_LOST, WorkerPool
 
 
@@ -53,9 +53,25 @@ class ModelOutcome:
 
 
 RecordSink = Callable[[RequestRecord], None]
-StartGate = Callable[[], int]
-"""Blocks until the common start of a ``--load-nodes`` open loop is known; returns it, in this
-process's ``perf_counter_ns``."""
+
+
+@dataclass(frozen=True)
+class Go:
+    """The driver's word to one node of a ``--load-nodes`` run: the common start, in this process's
+    ``perf_counter_ns``, and at ``SWEEP_RATES`` the sweep's rate stages, from every node's merged
+    synchronous and throughput stages."""
+
+    start_ns: int
+    rates: tuple[float, ...] = ()
+
+
+StartGate = Callable[[str], Go]
+"""Blocks until every node of a ``--load-nodes`` run waits at the same point (``MEASURE``, a stage's
+label, or ``SWEEP_RATES``); then the driver's ``Go``."""
+MEASURE = "measure"
+"""The gate of a plain ``--rate`` run, after the warm-up."""
+SWEEP_RATES = "sweep rates"
+"""The gate after a split sweep's throughput stage: the rates come from the driver."""
 
 
 class Runner:
@@ -345,7 +361,8 @@ class _ModelRun:
                 if s.profile:
                     await self.profile(parse_profile(s.profile))
                 elif s.rate:
-                    await self.open_loop(measured, s.rate, None, self.deadline_ns, s.max_concurrency)
+                    start = await self.common_start(MEASURE)
+                    await self.open_loop(measured, s.rate, None, self.deadline_ns, s.max_concurrency, start)
                 else:
                     width = min(s.concurrency, max(1, len(measured)))
                     await self.closed(measured, width, None, self.deadline_ns)
@@ -394,20 +411,19 @@ class _ModelRun:
         send_end_ns: int | None,
         hard_end_ns: int | None,
         in_flight: int | None,
+        start_ns: int | None = None,
     ) -> None:
-        """Send each job at its scheduled time whatever is still in flight (no coordinated omission),
-        with at most ``in_flight`` running (a later send waits for a slot; its queue delay shows it).
-        A job whose slot came only after the window closed is recorded as never sent (``not_sent``
-        error, counted against the SLO like a cut-off: it is the backlog), never dropped."""
-        start = time.perf_counter_ns()
+        """Send each job at its scheduled time (from ``start_ns``, default now) whatever is still in
+        flight (no coordinated omission), with at most ``in_flight`` running (a later send waits for a
+        slot; its queue delay shows it). A job whose slot came only after the window closed is recorded
+        as never sent (``not_sent`` error, counted against the SLO like a cut-off: it is the backlog),
+        never dropped. With ``--load-nodes`` only this node's share of the schedule is sent."""
+        start = time.perf_counter_ns() if start_ns is None else start_ns
         offsets = arrival_offsets(len(jobs), rate, self.settings.arrival, self.settings.seed)
-        if self.settings.shard:  # --load-nodes: this node's share of the whole schedule, from one start
+        if self.settings.shard:  # --load-nodes: this node's share of the schedule and of the in-flight cap
             mine = shard_of(len(jobs), self.settings.shard)
             jobs, offsets = [jobs[i] for i in mine], [offsets[i] for i in mine]
-            if self.runner.start_gate is not None:  # every node warmed up: the driver sets the start
-                start = await asyncio.to_thread(self.runner.start_gate)
-            elif self.settings.shard_start_ns is not None:
-                start = self.settings.shard_start_ns
+            in_flight = in_flight and node_share(in_flight, self.settings)
         slots = asyncio.Semaphore(in_flight) if in_flight else None
 
         async def fire(job: Job, at_ns: int) -> None:
@@ -467,10 +483,22 @@ class _ModelRun:
             share = fair if share is None else min(share, fair)
         return share
 
+    async def common_start(self, point: str) -> int | None:
+        """``--load-nodes``: wait at ``point`` until every node does, then the common start (in this
+        process's clock); None for a run of one machine."""
+        if not self.settings.shard:
+            return None
+        if self.runner.start_gate is not None:
+            return (await asyncio.to_thread(self.runner.start_gate, point)).start_ns
+        return self.settings.shard_start_ns
+
     async def stage(self, stage: Stage, stages_left: int) -> list[RequestRecord]:
-        """Run one stage within its share of the time left; its records (warm-up included)."""
+        """Run one stage within its share of the time left; its records (warm-up included). Split
+        across nodes (``--load-nodes``), every node starts it together and sends its share: of an open
+        loop's schedule, of a closed loop's width and request count."""
         s = self.settings
-        now = time.perf_counter_ns()
+        start = await self.common_start(stage.label)
+        now = time.perf_counter_ns() if start is None else start
         share = self.share_s(stage, stages_left)
         count = s.stage_requests
         if count is None and share is None:
@@ -486,15 +514,19 @@ class _ModelRun:
             self.outcome.client.mark()
         if stage.kind == "closed":
             width = stage.concurrency or 1
-            jobs = self.stage_jobs(stage, count, s.warmup * width)
-            await self.closed(jobs, width, send_end, hard_end)
+            if s.shard:  # this node's share of the width and of the count (the sync stage: node 0's)
+                width, count = closed_share(width, count, s.shard)
+            if start is not None:
+                await asyncio.sleep(max(0.0, (start - time.perf_counter_ns()) / 1e9))
+            if width:
+                jobs = self.stage_jobs(stage, count, s.warmup * width)
+                await self.closed(jobs, width, send_end, hard_end)
         else:
             assert stage.rate is not None
             n = count if count is not None else math.ceil(stage.rate * (share or 0.0)) - s.warmup
             planned = list(self.stage_jobs(stage, max(1, n), s.warmup))
-            await self.open_loop(
-                planned, stage.rate, send_end, hard_end, s.max_concurrency or DEFAULT_MAX_CONCURRENCY
-            )
+            in_flight = s.max_concurrency or DEFAULT_MAX_CONCURRENCY
+            await self.open_loop(planned, stage.rate, send_end, hard_end, in_flight, start)
         return self.by_stage.get(stage.label, [])
 
     async def next_stage(self, stage: Stage, stages_left: int) -> list[RequestRecord] | None:
@@ -526,10 +558,13 @@ class _ModelRun:
             done.append(recs)
         if profile.kind != "sweep":
             return
-        sync_rate, max_rate = (achieved_rate(recs) for recs in done)
-        if sync_rate is None or max_rate is None:
-            return
-        rates = sweep_rates(sync_rate, max_rate, profile.count - 2)
+        if self.settings.shard and self.runner.start_gate is not None:  # from every node's stages
+            rates: Sequence[float] = (await asyncio.to_thread(self.runner.start_gate, SWEEP_RATES)).rates
+        else:
+            sync_rate, max_rate = (achieved_rate(recs) for recs in done)
+            if sync_rate is None or max_rate is None:
+                return
+            rates = sweep_rates(sync_rate, max_rate, profile.count - 2)
         for i, rate in enumerate(rates):
             if await self.next_stage(Stage("open", rate=rate), len(rates) - i) is None:
                 return

@@ -22,3 +22,14 @@ def shard_of(count: int, shard: str) -> list[int]:
     if not 0 <= i < k:
         raise ValueError(f"shard {shard!r}: i must be in 0..K-1")
     return list(range(i, count, k))
+
+
+def closed_share(width: int, count: int | None, shard: str) -> tuple[int, int | None]:
+    """``shard``'s ("i/K") part of a closed loop of ``width`` in flight and ``count`` requests (None:
+    until its time is up): the width dealt as ``shard_of`` deals requests, and the count dealt among
+    the nodes that got some width (a synchronous stage, width 1, is node 0's alone, all of it)."""
+    i, k = (int(x) for x in shard.split("/"))
+    mine = len(shard_of(width, shard))
+    if count is None or not mine:
+        return mine, None if count is None else 0
+    return mine, len(range(i, count, min(width, k)))

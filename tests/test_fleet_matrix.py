@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -244,32 +245,41 @@ def test_shards_of_one_schedule() -> None:
 
 
 def test_a_nodes_part_of_a_closed_loop() -> None:
-    """Width dealt like requests (i, i+K...); the count dealt among the nodes that got some width."""
+    """Slot s is node s mod K's; request j is slot j mod width's: each node sends its slots' requests."""
     from bakeoff.load.schedule import closed_share
 
     assert closed_share(1, 10, "0/2") == (1, 10)  # a synchronous stage: node 0's alone, all of it
     assert closed_share(1, 10, "1/2") == (0, 0)
+    # width 4 over 2 nodes: node 0 has slots 0, 2 (requests 0,4,8 and 2,6), node 1 slots 1, 3 (1,5,9; 3,7)
     assert closed_share(4, 10, "0/2") == (2, 5) and closed_share(4, 10, "1/2") == (2, 5)
-    assert closed_share(5, 11, "0/2") == (3, 6) and closed_share(5, 11, "1/2") == (2, 5)
-    assert closed_share(3, 7, "2/4") == (1, 2) and closed_share(3, 7, "3/4") == (0, 0)  # 7 over 3 nodes
-    assert closed_share(3, 7, "0/4") == (1, 3) and closed_share(3, 7, "1/4") == (1, 2)
+    # width 5, 11 requests: node 0 slots 0, 2, 4 (0,5,10; 2,7; 4,9) = 7, node 1 slots 1, 3 (1,6; 3,8) = 4
+    assert closed_share(5, 11, "0/2") == (3, 7) and closed_share(5, 11, "1/2") == (2, 4)
+    # width 5, 100 requests, 4 nodes: node 0 has two slots of 20 each, the others one
+    assert [closed_share(5, 100, f"{i}/4") for i in range(4)] == [(2, 40), (1, 20), (1, 20), (1, 20)]
+    # width 3, 7 requests over 4 nodes: slots 0 (0,3,6), 1 (1,4), 2 (2,5); node 3 has none
+    assert [closed_share(3, 7, f"{i}/4") for i in range(4)] == [(1, 3), (1, 2), (1, 2), (0, 0)]
     assert closed_share(4, None, "1/2") == (2, None) and closed_share(1, None, "1/2") == (0, None)
-    for width, count, k in ((32, 100, 3), (2, 9, 5), (7, 7, 7)):
+    for width, count, k in ((32, 100, 3), (2, 9, 5), (7, 7, 7), (6, 1, 4)):
         parts = [closed_share(width, count, f"{i}/{k}") for i in range(k)]
         assert sum(w for w, _ in parts) == width and sum(c or 0 for _, c in parts) == count
+
+
+def _line(stage: str, end_s: float, status: str = "ok") -> dict[str, Any]:
+    """A record line of ``stage`` that ended at ``end_s`` (sent 0.1 s before)."""
+    from bakeoff.records import RequestRecord
+
+    end = int(end_s * 1e9)
+    return RequestRecord(model="m", backend="openai", prompt_id="p", round=1, warmup=False, stream=True,
+                         status=status, t_scheduled_ns=end - 10**8, t0_ns=end - 10**8, t_end_ns=end,
+                         stage=stage).to_json()  # fmt: skip
 
 
 def test_a_split_sweeps_rates_come_from_every_nodes_stages() -> None:
     """sync: 3 answers 0.5 s apart = 2/s; throughput (both nodes, one failure left out): 6 answers in
     0.5 s = 10/s; 4 rate stages evenly above 2/s up to 10/s: 4, 6, 8, 10."""
     from bakeoff.fleet.split_load import split_sweep_rates
-    from bakeoff.records import RequestRecord
 
-    def line(stage: str, end_s: float, status: str = "ok") -> dict[str, Any]:
-        end = int(end_s * 1e9)
-        return RequestRecord(model="m", backend="openai", prompt_id="p", round=1, warmup=False, stream=True,
-                             status=status, t_scheduled_ns=None, t0_ns=end - 10**8, t_end_ns=end,
-                             stage=stage).to_json()  # fmt: skip
+    line = _line
 
     sync = [line("sync", t) for t in (0.0, 0.5, 1.0)]
     most = [line("throughput c=4", 1.2 + 0.1 * i) for i in range(6)] + [line("throughput c=4", 9.0, "error")]
@@ -349,6 +359,18 @@ def test_a_fleet_models_file_is_read_from_beside_the_fleet_file(tmp_path: Path) 
     assert (spec.groups["laptop"].ship_models, spec.groups["ws"].ship_models) == ("never", "auto")
     assert fleet_models(spec)["mine"].path == str(tmp_path / "models" / "mine.gguf")  # beside the models file
     assert fleet_models(FleetSpec.model_validate({"groups": spec.model_dump()["groups"]})) == {}
+    # a path from ~ is each node's own home: sent as written (the driver expands it to hash its copy)
+    (tmp_path / "models" / "models.json").write_text(
+        '{"mine": {"path": "mine.gguf"}, "home": {"path": "~/m/h.gguf"}}'
+    )
+    assert fleet_models(spec)["home"].path == "~/m/h.gguf"
+    assert fleet_models(spec)["mine"].path == str(tmp_path / "models" / "mine.gguf")
+    f.write_text(with_models.replace('"rounds": 2', '"rounds": 2, "models_file": "m.json"'))
+    with pytest.raises(ConfigError) as exc:
+        load_fleet_file(f)
+    assert str(exc.value).startswith(
+        f"{f}:6 [settings.models_file]: 'models_file' is not a fleet setting: give it at the top level"
+    )
 
     f.write_text(with_models.replace("models/models.json", "nope.json"))
     with pytest.raises(ConfigError) as exc:
@@ -409,3 +431,90 @@ def test_a_nodes_share_of_the_load() -> None:
     # 200/s uncapped is 200 in flight: 7 workers on 16 cores alone, 2 per node when 4 nodes share it
     assert workers_for(BenchSettings(models=["m"], rate=200.0), False, 16) == 7
     assert workers_for(BenchSettings(models=["m"], rate=200.0, shard="3/4"), False, 16) == 2
+
+
+class _FakeNode:
+    """A ``--load-nodes`` node as the driver sees it: it waits at each of its points in turn and, once
+    told to go, sends that stage's records; ``stop_after`` points in, it ends early."""
+
+    def __init__(self, stages: list[tuple[str, list[dict[str, Any]]]], stop_after: int | None = None) -> None:
+        self.stages, self.stop_after = stages, stop_after
+        self.went: list[tuple[str, int, tuple[float, ...]]] = []
+        self.sent = 0
+        self.take = SimpleNamespace(remote=self._take)
+        self.go = SimpleNamespace(remote=lambda point, start, rates: self.went.append((point, start, rates)))
+
+    def _take(self) -> dict[str, Any]:
+        if self.sent < len(self.went):  # told to go: the stage's records
+            lines = self.stages[self.sent][1]
+            self.sent += 1
+            return {"lines": lines, "done": False, "waiting": None}
+        if self.sent == len(self.stages) or self.sent == self.stop_after:
+            why = "3 failures in a row" if self.stop_after is not None else None
+            return {"lines": [], "done": True, "error": None, "summary": {"models": [{"error": why}]}}
+        return {"lines": [], "done": False, "waiting": self.stages[self.sent][0]}
+
+
+def test_the_driver_starts_each_stage_once_every_node_waits_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bakeoff.fleet import split_load
+    from bakeoff.fleet.split_load import NodeClock, _collect, _Shard
+    from bakeoff.load.runner import SWEEP_RATES
+
+    monkeypatch.setattr(split_load.time, "sleep", lambda s: None)
+    # node A's clock reads 5 ms ahead of the driver's, B's 2 ms behind; A sends the sync stage alone
+    sync = [_line("sync", t) for t in (0.0, 0.5, 1.0)]  # 2/s
+    most = [_line("throughput c=4", 1.2 + 0.1 * i) for i in range(6)]  # 10/s
+    a = _FakeNode([("sync", sync), ("throughput c=4", most[:3]), (SWEEP_RATES, []), ("rate=4/s", [])])
+    b = _FakeNode([("sync", []), ("throughput c=4", most[3:]), (SWEEP_RATES, []), ("rate=4/s", [])])
+    shards = [
+        _Shard(a, NodeClock("a" * 8, "h", 5_000_000, 100)),
+        _Shard(b, NodeClock("b" * 8, "h", -2_000_000, 100)),
+    ]
+    fake_ray = SimpleNamespace(
+        get=lambda x, timeout=None: x, exceptions=SimpleNamespace(RayError=RuntimeError)
+    )
+    lines, released = _collect(fake_ray, shards, tmp_path / "records.jsonl", None, sweep=4)
+    assert released == ["sync", "throughput c=4", SWEEP_RATES, "rate=4/s"]
+    assert [p for p, _, _ in a.went] == [p for p, _, _ in b.went] == released  # each point once, to both
+    for (_, start_a, rates_a), (_, start_b, rates_b) in zip(a.went, b.went, strict=True):
+        assert start_a - start_b == 7_000_000  # one start, in each node's own clock
+        assert rates_a == rates_b
+    # the sweep's 2 rate stages, from both nodes' stages merged on the driver's clock: sync 2/s (A's
+    # alone); throughput 5 answers from A's first (1.2 s - 5 ms) to B's last (1.7 s + 2 ms) = 5 / 0.507 s
+    most_rate = 5 / 0.507
+    assert a.went[2][2] == pytest.approx((2 + (most_rate - 2) / 2, most_rate)) and a.went[0][2] == ()
+    assert len(lines) == 9 and len((tmp_path / "records.jsonl").read_text().splitlines()) == 9
+    assert lines[0]["t0_ns"] == sync[0]["t0_ns"] - 5_000_000  # moved to the driver's clock
+    assert all(s.ended_at == 4 and s.stopped is None for s in shards)
+
+
+def test_a_node_that_ends_early_lets_the_others_go_on_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bakeoff.fleet import split_load
+    from bakeoff.fleet.split_load import NodeClock, _collect, _Shard
+
+    monkeypatch.setattr(split_load.time, "sleep", lambda s: None)
+    points = [("c=2", []), ("c=4", []), ("c=8", [])]
+    a, b = _FakeNode(points), _FakeNode(points, stop_after=1)
+    shards = [_Shard(a, NodeClock("a" * 8, "h", 0, 100)), _Shard(b, NodeClock("b" * 8, "h", 0, 100))]
+    fake_ray = SimpleNamespace(
+        get=lambda x, timeout=None: x, exceptions=SimpleNamespace(RayError=RuntimeError)
+    )
+    _, released = _collect(fake_ray, shards, tmp_path / "records.jsonl", None)
+    assert released == ["c=2", "c=4", "c=8"] and len(a.went) == 3 and len(b.went) == 1
+    assert (shards[1].ended_at, shards[1].stopped) == (1, "3 failures in a row")
+
+
+def test_a_node_of_another_bakeoff_is_named_with_both_versions() -> None:
+    from bakeoff import __version__
+    from bakeoff.fleet.driver import version_mismatch
+    from bakeoff.fleet.node import PROTOCOL
+
+    assert version_mismatch({"bakeoff_version": __version__}) == (
+        f"bakeoff {__version__} (protocol 1) on the node, bakeoff {__version__} (protocol {PROTOCOL}) here: "
+        "install this version there, or run with --ship-bakeoff"
+    )  # the same version number, an older protocol (a node from before the protocol was numbered)
+    assert PROTOCOL == 2

@@ -149,3 +149,65 @@ def test_a_file_that_arrives_different_fails_and_leaves_nothing(tmp_path: Path) 
     bad.write_bytes(b"junk")
     assert plan(files, tmp_path / "nowhere", "auto", root) == ("ship", None)  # its size is wrong
     assert place(files, chunks_of(files, 100), root).read_bytes() == GGUF
+
+
+def test_two_names_with_the_same_bytes_are_two_copies(tmp_path: Path) -> None:
+    (tmp_path / "a.gguf").write_bytes(GGUF)
+    (tmp_path / "b.gguf").write_bytes(GGUF)
+    a, b = describe_files("a", tmp_path / "a.gguf"), describe_files("b", tmp_path / "b.gguf")
+    assert a is not None and b is not None and a.digest == b.digest
+    root = tmp_path / "cache"
+    kept_a, kept_b = place(a, chunks_of(a, 100), root), place(b, chunks_of(b, 100), root)
+    assert kept_a.read_bytes() == kept_b.read_bytes() == GGUF and kept_a != kept_b  # b left a alone
+    assert plan(a, tmp_path / "x", "auto", root) == ("cached", kept_a)
+
+
+def test_a_cached_copy_is_checked_again_before_use(tmp_path: Path) -> None:
+    (tmp_path / "m.gguf").write_bytes(GGUF)
+    files = describe_files("mine", tmp_path / "m.gguf")
+    assert files is not None
+    root = tmp_path / "cache"
+    kept = place(files, chunks_of(files, 100), root)
+    kept.write_bytes(GGUF[:-1] + b"\x01")  # same size, changed since it was placed
+    assert plan(files, tmp_path / "nowhere", "auto", root) == ("ship", None)
+    assert plan(files, tmp_path / "nowhere", "never", root) == ("missing", None)
+
+
+def test_a_copy_the_node_cannot_read_is_not_its_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeoff.fleet import model_files
+
+    (tmp_path / "m.gguf").write_bytes(GGUF)
+    files = describe_files("mine", tmp_path / "m.gguf")
+    assert files is not None
+
+    def unreadable(path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(model_files, "sha256_of", unreadable)
+    assert plan(files, tmp_path / "m.gguf", "auto", tmp_path / "cache") == ("ship", None)
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
+    from bakeoff.errors import ConfigError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"model 'e': .*empty is an empty folder"):
+        describe_files("e", tmp_path / "empty")
+
+
+def test_a_dead_transfers_leftovers_are_cleared(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    (tmp_path / "m.gguf").write_bytes(GGUF)
+    files = describe_files("mine", tmp_path / "m.gguf")
+    assert files is not None
+    root = tmp_path / "cache"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = root / f".{'0' * 32}.{gone.pid}.part"
+    live = root / f".{'1' * 32}.{os.getppid()}.part"  # another transfer still running
+    for d in (dead, live):
+        (d / "x").mkdir(parents=True)
+    place(files, chunks_of(files, 100), root)
+    assert not dead.exists() and live.exists()

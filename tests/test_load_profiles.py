@@ -60,6 +60,7 @@ def test_profiles_parse_by_hand() -> None:
         ("concurrency=1,2.5", "'2.5' is not a whole number"),
         ("concurrency=0", "'0' must be above 0"),
         ("concurrency=4,4", "a level is given twice"),
+        ("rates=2,2.0000001", "a level is given twice (levels differ in their first 6 digits)"),
     ],
 )
 def test_a_malformed_profile_names_the_part(text: str, says: str) -> None:

@@ -62,3 +62,24 @@ def test_open_loop_below_capacity_matches_closed_loop(fake, tmp_path: Path) -> N
     # the fake server answers requests in parallel: no backlog, so both latencies agree
     assert abs(m.latency_from_scheduled_s.p50 - m.latency_s.p50) < 0.01
     assert 0.2 <= m.ttft_s.p50 < 0.2 + 0.025  # generous: a busy CI machine; exactness is a bench/
+
+
+def test_one_nodes_share_of_a_split_open_loop(tmp_path: Path) -> None:
+    """``--load-nodes`` without a cluster: node 0 of 2 (shard "0/2") sends requests 1, 3, 5... of the
+    one 100/s schedule, 20 ms apart, with half the in-flight cap: 4 asked, at most 2 here at once
+    (each answer takes 300 ms, so without the cap all 6 would be in flight)."""
+    from bakeoff.testing import FakePlan, FakeServer
+
+    plan = FakePlan(ttft_ms=300, itl_ms=1, tokens=2)
+    with FakeServer(plan, {"slow": plan}) as srv:
+        settings = BenchSettings(models=["slow"], rounds=12, warmup=0, rate=100.0, max_concurrency=4,
+                                 shard="0/2", endpoint=srv.base_url, workers=1)  # fmt: skip
+        run_bench(
+            settings, [PromptCase(id="p", prompt="hi")], resolve_targets(["slow"], {}, srv.base_url), tmp_path
+        )
+    recs = read_records(tmp_path)
+    assert sorted(r["round"] for r in recs) == [1, 3, 5, 7, 9, 11] and all(r["status"] == "ok" for r in recs)
+    scheduled = sorted(r["t_scheduled_ns"] for r in recs)
+    assert np.allclose(np.diff(scheduled), 20_000_000, atol=1000)
+    steps = sorted([(r["t_end_ns"], -1) for r in recs] + [(r["t0_ns"], 1) for r in recs])
+    assert max(np.cumsum([d for _, d in steps])) == 2

@@ -8,6 +8,7 @@ A node's failure is that node's status: a node lost mid-run keeps the records it
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import time
@@ -29,7 +30,7 @@ from ..results import Summary, save_summary
 from ..run_folder import RunFolderError
 from .matrix import fleet_pick, group_pick, matrix
 from .model_files import ModelFiles, ShipPolicy, chunk_count, describe_files, read_chunk
-from .node import NodeBench
+from .node import PROTOCOL, NodeBench, first_line
 from .report import write_fleet_reports
 from .results import FleetGroup, FleetNode, FleetSummary, save_fleet
 from .spec import FleetSpec, fleet_models
@@ -98,12 +99,6 @@ def select_nodes(
     ]
     match.sort(key=lambda n: str(n.get("NodeID")))
     return match[:limit] if limit else match
-
-
-def first_line(exc: BaseException) -> str:
-    """A Ray error's first line (its message runs to a traceback), or its type without one."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def user_labels(node: Mapping[str, Any]) -> dict[str, str]:
@@ -211,14 +206,14 @@ def run_fleet(
                 "no alive Ray node matches any group's labels",
                 hint=f"the nodes have: {have}; start nodes with `ray start --labels KEY=VALUE`",
             )
-        claim_fleet(out_dir, overwrite)  # only now: a run that cannot start leaves the folder as it was
         user_models = fleet_models(spec)
         named = {m for g in spec.groups.values() for m in g.models}
-        listings = {
+        listings = {  # hashed here, before anything is written
             alias: describe_files(alias, m.path)
             for alias, m in user_models.items()
             if alias in named and m.path and m.backend != "openai"
         }
+        claim_fleet(out_dir, overwrite)  # only now: a run that cannot start leaves the folder as it was
         remote = ray.remote(NodeBench)
         for name, group in spec.groups.items():
             fg = FleetGroup(
@@ -284,12 +279,9 @@ def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], 
             continue
         r.node.host, r.node.bakeoff_version = info["host"], info["bakeoff_version"]
         r.node.bakeoff_path = info["bakeoff_path"]
-        if info["bakeoff_version"] != __version__:
+        if (info["bakeoff_version"], info.get("protocol")) != (__version__, PROTOCOL):
             r.done, r.node.status = True, "version mismatch"
-            r.node.error = (
-                f"bakeoff {info['bakeoff_version']} on the node, {__version__} here: install the same "
-                "version there, or run with --ship-bakeoff"
-            )
+            r.node.error = version_mismatch(info)
             ray.kill(r.actor, no_restart=True)
             events(NodeEvent(r.node, "ended"))
     _stage_files(ray, [r for r in running if not r.done and r.files], events)
@@ -299,7 +291,18 @@ def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], 
             events(NodeEvent(r.node, "started"))
 
 
+def version_mismatch(info: Mapping[str, Any]) -> str:
+    """Why a node's bakeoff cannot run with this driver's (``describe()``'s answer)."""
+    theirs = f"bakeoff {info.get('bakeoff_version')} (protocol {info.get('protocol', 1)})"
+    return (
+        f"{theirs} on the node, bakeoff {__version__} (protocol {PROTOCOL}) here: install this version "
+        "there, or run with --ship-bakeoff"
+    )
+
+
 def _lost(r: _Running, exc: BaseException, events: Callable[[NodeEvent], None]) -> None:
+    with contextlib.suppress(Exception):  # gone already, mostly; else no actor is left behind
+        ray_module().kill(r.actor, no_restart=True)
     r.done, r.node.status = True, "node lost"
     r.node.error = f"node lost after {r.node.records} records: {first_line(exc)}"
     events(NodeEvent(r.node, "ended"))
@@ -322,10 +325,16 @@ def _stage_files(ray: Any, running: Sequence[_Running], events: Callable[[NodeEv
         files = next((r.files[alias] for r in needing), None)
         if files is None:
             continue
-        refs = [
-            [ray.put(read_chunk(files, i, c)) for c in range(chunk_count(entry))]
-            for i, entry in enumerate(files.files)
-        ]
+        try:  # the whole model goes in the object store (which spills to disk beyond its size)
+            refs = [
+                [ray.put(read_chunk(files, i, c)) for c in range(chunk_count(entry))]
+                for i, entry in enumerate(files.files)
+            ]
+        except Exception as exc:  # a full store, an unreadable file: this model fails where it was needed
+            for r in needing:
+                r.node.model_files[alias] = f"shipping failed on the driver: {first_line(exc)}"
+                ray.get(r.actor.fail_model.remote(alias, r.node.model_files[alias]))
+            continue
         for r, ref in [(r, r.actor.receive.remote(files, refs)) for r in needing]:
             try:
                 r.node.model_files[alias] = ray.get(ref)

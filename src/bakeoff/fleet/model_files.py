@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..embedded import cache_dir
-from ..errors import DownloadError
+from ..errors import ConfigError, DownloadError
 
 CHUNK_BYTES = 64 * 2**20
 """One object in Ray's object store: a 4 GB model is 64 objects, each written as it arrives."""
@@ -88,11 +88,16 @@ def _entries(path: Path, hashed: bool) -> tuple[FileEntry, ...]:
 
 def describe_files(alias: str, path: str | Path) -> ModelFiles | None:
     """The files of the model at ``path`` on this machine, hashed; None when this machine does not have
-    it (then each node must hold it itself)."""
+    it (then each node must hold it itself). An empty folder is a ``ConfigError``."""
     p = Path(path).expanduser()
     if not p.exists():
         return None
-    return ModelFiles(alias, str(p), p.is_dir(), _entries(p, hashed=True))
+    files = ModelFiles(alias, str(p), p.is_dir(), _entries(p, hashed=True))
+    if not files.files:
+        raise ConfigError(
+            f"model {alias!r}: {p} is an empty folder", hint="point its path at the model's files"
+        )
+    return files
 
 
 def _same_listing(local: Path, files: ModelFiles) -> bool:
@@ -104,10 +109,13 @@ def _same_listing(local: Path, files: ModelFiles) -> bool:
 
 def holds(local: Path, files: ModelFiles) -> bool:
     """Whether ``local`` is the same model: the same kind, the same files and sizes, the same sha256
-    for each (hashed only once the listing and sizes agree)."""
-    return _same_listing(local, files) and all(
-        sha256_of(local.parent / f.rel) == f.sha256 for f in files.files
-    )
+    for each (hashed only once the listing and sizes agree). A copy this process cannot read is not."""
+    try:
+        return _same_listing(local, files) and all(
+            sha256_of(local.parent / f.rel) == f.sha256 for f in files.files
+        )
+    except OSError:
+        return False
 
 
 def cache_root() -> Path:
@@ -116,7 +124,8 @@ def cache_root() -> Path:
 
 
 def cached_path(files: ModelFiles, root: Path) -> Path:
-    """Where ``place`` keeps this model: under its digest, by its own name."""
+    """Where ``place`` keeps this model: under its digest, by its own name (two names with the same
+    bytes are two copies, neither replacing the other)."""
     return root / files.digest[:32] / files.name
 
 
@@ -133,8 +142,8 @@ def plan(
     if holds(local, files):
         return "found", local
     cached = cached_path(files, root)
-    if _same_listing(cached, files):
-        return "cached", cached  # written only after every sha256 matched
+    if holds(cached, files):  # checked again: a cached copy may have changed since it was placed
+        return "cached", cached
     return ("missing", None) if policy == "never" else ("ship", None)
 
 
@@ -150,13 +159,33 @@ def read_chunk(files: ModelFiles, index: int, chunk: int, chunk_bytes: int = CHU
         return fh.read(chunk_bytes)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale(root: Path) -> None:
+    """Remove the temporary folders of transfers whose process is gone (a node killed mid-transfer)."""
+    for tmp in root.glob(".*.part"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if not pid.isdigit() or not _alive(int(pid)) or int(pid) == os.getpid():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def place(files: ModelFiles, chunks: Callable[[int], Iterable[bytes]], root: Path) -> Path:
     """Write the model from ``chunks(i)`` (file i's chunks in order) into a temporary folder, check each
     file's size and sha256 against the driver's, then move it into the cache; the model's path there.
-    A file that differs raises ``DownloadError`` and leaves nothing behind."""
-    dest = cached_path(files, root).parent
-    tmp = root / f".{dest.name}.{os.getpid()}.part"
-    shutil.rmtree(tmp, ignore_errors=True)
+    A file that differs raises ``DownloadError`` and leaves nothing behind (nor do transfers of
+    processes that died mid-way: cleared first)."""
+    final = cached_path(files, root)
+    tmp = root / f".{final.parent.name}.{os.getpid()}.part"
+    root.mkdir(parents=True, exist_ok=True)
+    clear_stale(root)
     try:
         for i, entry in enumerate(files.files):
             target = tmp / entry.rel
@@ -174,13 +203,10 @@ def place(files: ModelFiles, chunks: Callable[[int], Iterable[bytes]], root: Pat
                     hint="the model was not used on this node; run again (a transfer error) or check "
                     "that the driver's file is not being written to",
                 )
-        if dest.exists():  # an earlier or concurrent copy: replace it with the one just checked
-            shutil.rmtree(dest, ignore_errors=True)
-        try:
-            tmp.rename(dest)
-        except OSError:  # another process on this machine moved its checked copy in first
-            if not dest.exists():
-                raise
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.is_dir():  # an earlier copy under this name: replaced by the one just checked
+            shutil.rmtree(final)
+        os.replace(tmp / files.name, final)  # a file replaces a file at once
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return dest / files.name
+    return final

@@ -24,6 +24,16 @@ from ..load.runner import Go
 from ..targets import ModelTarget, prepare_embedded, resolve_targets
 from .model_files import ModelFiles, ShipPolicy, cache_root, place, plan
 
+PROTOCOL = 2
+"""What the driver and a node say to each other (``take``'s keys, ``go``'s arguments): a node that
+answers another number is a version mismatch, whatever its bakeoff version says."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line (a Ray error's message runs to a traceback), or its type without one."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
 
 class NodeBench:
     """One node's bake-off. ``start()`` runs it in a thread; the driver calls ``take()`` until it says
@@ -67,6 +77,7 @@ class NodeBench:
             "node_id": node_id,
             "cpus": self.cpus,
             "bakeoff_version": __version__,
+            "protocol": PROTOCOL,
             "bakeoff_path": str(Path(bakeoff_package).parent),
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -127,8 +138,10 @@ class NodeBench:
         t0 = time.perf_counter()
         try:
             where = place(files, lambda i: (ray.get(ref) for ref in refs[i]), cache_root())
-        except (BakeoffError, OSError) as exc:
-            self._file_errors[files.alias] = self.file_notes[files.alias] = f"shipping failed: {exc}"
+        except Exception as exc:  # a lost chunk, a full disk: that model fails here, never the node
+            self._file_errors[files.alias] = self.file_notes[files.alias] = (
+                f"shipping failed: {first_line(exc)}"
+            )
             return self.file_notes[files.alias]
         self._use(files.alias, where)
         self.file_notes[files.alias] = (
@@ -136,6 +149,10 @@ class NodeBench:
             f"sha256 {files.digest[:12]} checked, kept at {where}"
         )
         return self.file_notes[files.alias]
+
+    def fail_model(self, alias: str, why: str) -> None:
+        """The driver could not ship this model: it fails on this node, with ``why``."""
+        self._file_errors[alias] = self.file_notes[alias] = why
 
     def _use(self, alias: str, where: Path) -> None:
         self.user_models[alias] = self.user_models[alias].model_copy(update={"path": str(where)})

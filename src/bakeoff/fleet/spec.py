@@ -102,6 +102,7 @@ def load_fleet_file(path: str | Path) -> tuple[FleetSpec, BenchSettings, list[Pr
     internal = "set by bakeoff bench --load-nodes, not by hand"
     for key, why in (
         ("models", "each group names its own models"),
+        ("models_file", "give it at the top level of the fleet file, beside 'groups'"),
         ("shard", internal),
         ("shard_start_ns", internal),
     ):
@@ -151,5 +152,14 @@ def _prompts(spec: FleetSpec, path: Path, text: str) -> tuple[list[PromptCase], 
 
 
 def fleet_models(spec: FleetSpec) -> dict[str, ModelSpec]:
-    """The fleet's models file (``{}`` without one), paths anchored to its folder."""
-    return load_models_file(spec.models_file) if spec.models_file else {}
+    """The fleet's models file (``{}`` without one), paths anchored to its folder, except a path that
+    starts with ``~``: each node reads it as its own home (the driver expands it to hash its copy)."""
+    if not spec.models_file:
+        return {}
+    models = load_models_file(spec.models_file)
+    raw, _ = _read_json(Path(spec.models_file))
+    for alias, entry in raw.items():
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and path.startswith("~"):
+            models[alias] = models[alias].model_copy(update={"path": path})
+    return models

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from .. import __version__
 from ..bench import build_summary, write_reports
 from ..config import BenchSettings, PromptCase
 from ..errors import UsageError
@@ -37,8 +38,8 @@ from ..records import RequestRecord
 from ..results import Summary, save_summary
 from ..run_folder import claim
 from ..targets import ModelTarget
-from .driver import connect, first_line, ray_module, select_nodes, user_labels
-from .node import NodeBench
+from .driver import connect, ray_module, select_nodes, user_labels, version_mismatch
+from .node import PROTOCOL, NodeBench, first_line
 
 START_AHEAD_S = 0.5
 """How far ahead the common start is set once every node has warmed up and waits for it: time for the
@@ -89,6 +90,11 @@ def run_split_load(
     notes."""
     if not settings.rate and not settings.profile:
         raise UsageError("--load-nodes splits a load: give --rate or --profile")
+    if settings.profile and settings.max_seconds:  # each node's budget would start at its own time
+        raise UsageError(
+            "--load-nodes splits a --profile stage by stage: bound its stages, not the run",
+            hint="use --stage-seconds or --stage-requests instead of --max-seconds",
+        )
     profile = parse_profile(settings.profile) if settings.profile else None
     if target.backend != "openai":
         raise UsageError("--load-nodes sends to one endpoint", hint="give --endpoint and the model it serves")
@@ -105,7 +111,7 @@ def run_split_load(
             ray.get(shard.actor.configure.remote(settings.model_copy(update=mine)))
             shard.actor.start.remote()
         sweep = profile.count if profile is not None and profile.kind == "sweep" else 0
-        lines = _collect(ray, shards, out_dir / "records.jsonl", on_record, sweep)
+        lines, released = _collect(ray, shards, out_dir / "records.jsonl", on_record, sweep)
     finally:
         if ours:
             ray.shutdown()
@@ -113,6 +119,14 @@ def run_split_load(
     outcome = ModelOutcome(target)
     outcome.status = "ok" if any(r.status == "ok" and not r.warmup for r in records) else "error"
     outcome.error = "; ".join(s.error for s in shards if s.error) or None
+    early = [  # a node that ended while the others went on: those points were sent without its share
+        f"node {s.clock.node_id[:8]} ended early ({s.error or s.stopped or 'its run ended'}); "
+        f"sent without its share: {', '.join(released[s.ended_at :])}"
+        for s in shards
+        if len(released) > s.ended_at
+    ]
+    if early:
+        outcome.error = "; ".join([*([outcome.error] if outcome.error else []), *early])
     if profile is not None:  # the stages in the order they started
         ordered = sorted((r for r in records if r.stage), key=lambda r: r.t_scheduled_ns or r.t0_ns)
         outcome.stages = [Stage.from_label(label) for label in dict.fromkeys(str(r.stage) for r in ordered)]
@@ -138,6 +152,10 @@ class _Shard:
     waiting: str | None = None
     """The point where the node waits for the others (``MEASURE``, a stage's label, ``SWEEP_RATES``)."""
     error: str | None = None
+    stopped: str | None = None
+    """Why the node's own run of the model ended early (its summary's error), if it did."""
+    ended_at: int = 0
+    """How many points had been released when it ended: any released later went on without it."""
 
 
 def split_sweep_rates(lines: Sequence[dict[str, Any]], count: int) -> tuple[float, ...]:
@@ -188,6 +206,11 @@ def _place(
                 f"--load-nodes: node {str(n['NodeID'])[:8]} could not start its sender: {first_line(exc)}",
                 hint="check the node (`ray status`), or ask for fewer nodes",
             ) from None
+        if (info["bakeoff_version"], info.get("protocol")) != (__version__, PROTOCOL):
+            raise UsageError(
+                f"--load-nodes: node {str(n['NodeID'])[:8]} runs another bakeoff: {version_mismatch(info)}",
+                hint="install the same bakeoff on every node",
+            )
         offset, trip = min(trips, key=lambda t: t[1])
         shards.append(_Shard(actor, NodeClock(str(n["NodeID"]), info["host"], offset, trip, user_labels(n))))
     return shards
@@ -199,12 +222,13 @@ def _collect(
     path: Path,
     on_record: Callable[[RequestRecord], None] | None,
     sweep: int = 0,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Take every shard's records as they complete, on the driver's clock and tagged with the node,
     each written at once, and start each stage once every node waits at it; until every shard is done
-    (or lost). ``sweep``: a sweep's stage count (its rates are worked out here)."""
+    (or lost). ``sweep``: a sweep's stage count (its rates are worked out here). The lines, and the
+    points released, in order."""
     lines: list[dict[str, Any]] = []
-    released: set[str] = set()
+    released: list[str] = []
     with path.open("ab") as fh:
         while active := [s for s in shards if not s.done]:
             for s in active:
@@ -212,6 +236,7 @@ def _collect(
                     got = ray.get(s.actor.take.remote(), timeout=120)
                 except ray.exceptions.RayError as exc:
                     s.done, s.error = True, f"node {s.clock.node_id[:8]} lost: {first_line(exc)}"
+                    s.ended_at = len(released)
                     continue
                 s.waiting = got.get("waiting")
                 for line in got["lines"]:
@@ -223,15 +248,17 @@ def _collect(
                     if on_record is not None:
                         on_record(RequestRecord.from_json(moved))
                 if got["done"]:
-                    s.done = True
+                    s.done, s.ended_at = True, len(released)
                     s.error = f"node {s.clock.node_id[:8]}: {got['error']}" if got["error"] else None
+                    rows = (got["summary"] or {}).get("models") or [{}]
+                    s.stopped = rows[0].get("error")
             points = {s.waiting for s in shards if not s.done}
             if len(points) == 1 and (point := points.pop()) is not None and point not in released:
-                released.add(point)  # every node still running waits at the same point: go
+                released.append(point)  # every node still running waits at the same point: go
                 rates = split_sweep_rates(lines, sweep) if point == SWEEP_RATES else ()
                 start = time.perf_counter_ns() + int(START_AHEAD_S * 1e9)
                 for shard in shards:
                     if not shard.done:  # the start, in its own clock
                         shard.actor.go.remote(point, start + shard.clock.offset_ns, rates)
             time.sleep(0.2)
-    return lines
+    return lines, released

@@ -490,7 +490,7 @@ class _ModelRun:
             return None
         if self.runner.start_gate is not None:
             return (await asyncio.to_thread(self.runner.start_gate, point)).start_ns
-        return self.settings.shard_start_ns
+        return self.settings.shard_start_ns if point == MEASURE else None  # a fixed start: one only
 
     async def stage(self, stage: Stage, stages_left: int) -> list[RequestRecord]:
         """Run one stage within its share of the time left; its records (warm-up included). Split

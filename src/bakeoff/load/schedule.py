@@ -26,10 +26,11 @@ def shard_of(count: int, shard: str) -> list[int]:
 
 def closed_share(width: int, count: int | None, shard: str) -> tuple[int, int | None]:
     """``shard``'s ("i/K") part of a closed loop of ``width`` in flight and ``count`` requests (None:
-    until its time is up): the width dealt as ``shard_of`` deals requests, and the count dealt among
-    the nodes that got some width (a synchronous stage, width 1, is node 0's alone, all of it)."""
+    until its time is up). Slot s of the width is node s mod K's, and request j goes to slot j mod
+    width, so each node sends the requests of its own slots and every slot stays busy to the end (a
+    synchronous stage, width 1, is node 0's alone)."""
     i, k = (int(x) for x in shard.split("/"))
-    mine = len(shard_of(width, shard))
-    if count is None or not mine:
-        return mine, None if count is None else 0
-    return mine, len(range(i, count, min(width, k)))
+    slots = range(i, width, k)
+    if count is None:
+        return len(slots), None
+    return len(slots), sum(len(range(s, count, width)) for s in slots)

@@ -34,7 +34,8 @@ def start_cluster() -> tuple[Any, Any, Any]:
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": LOOPBACK,
                                                       "_system_config": fast_health})  # fmt: skip
     laptop = c.add_node(num_cpus=1, labels={"bakeoff-group": "laptop"}, node_ip_address=LOOPBACK)
-    ws = c.add_node(num_cpus=1, labels={"bakeoff-group": "workstation"}, node_ip_address=LOOPBACK)
+    ws = c.add_node(num_cpus=1, labels={"bakeoff-group": "workstation"}, resources={"bakeoff-ws": 1},
+                    node_ip_address=LOOPBACK)  # fmt: skip
     return c, laptop, ws
 
 
@@ -136,7 +137,7 @@ def test_a_users_gguf_runs_from_the_nodes_copy_or_is_shipped_and_checked(
     fleet_file.write_text(json.dumps({
         "groups": {
             "laptop": {"labels": {"bakeoff-group": "laptop"}, "models": ["my-smol"], "ship_models": "always"},
-            "workstation": {"labels": {"bakeoff-group": "workstation"}, "models": ["my-smol", "elsewhere"]},
+            "workstation": {"resources": {"bakeoff-ws": 1}, "models": ["my-smol", "elsewhere"]},  # resource
         },
         "settings": {"rounds": 1, "max_tokens": 4, "warmup": 0},
         "prompts": "suite:session",

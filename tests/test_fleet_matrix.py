@@ -70,6 +70,29 @@ def test_select_nodes_by_labels() -> None:
     assert user_labels(nodes[0]) == {"bakeoff-group": "laptop", "os": "linux"}  # Ray's own left out
 
 
+def test_select_nodes_by_custom_resources() -> None:
+    from bakeoff.fleet.driver import selectors
+
+    nodes = [
+        {"NodeID": "a1", "Alive": True, "Resources": {"CPU": 4.0, "laptop-8gb": 1.0}},
+        {"NodeID": "b2", "Alive": True, "Resources": {"CPU": 8.0, "GPU": 1.0, "gpu-box": 2.0},
+         "Labels": {"os": "linux"}},
+        {"NodeID": "c3", "Alive": True, "Resources": {"CPU": 2.0, "gpu-box": 0.5}},  # less than asked
+        {"NodeID": "d4", "Alive": False, "Resources": {"gpu-box": 4.0}, "Labels": {"os": "mac"}},
+    ]  # fmt: skip
+    assert [n["NodeID"] for n in select_nodes(nodes, {}, None, {"gpu-box": 1})] == ["b2"]
+    assert [n["NodeID"] for n in select_nodes(nodes, {}, None, {"gpu-box": 0.5})] == ["b2", "c3"]  # at least
+    assert [n["NodeID"] for n in select_nodes(nodes, {}, None, {"laptop-8gb": 1})] == ["a1"]
+    assert [n["NodeID"] for n in select_nodes(nodes, {}, None, {"GPU": 1, "CPU": 8})] == ["b2"]  # every one
+    assert select_nodes(nodes, {"os": "mac"}, None, {"gpu-box": 1}) == []  # labels and resources, alive
+    assert [n["NodeID"] for n in select_nodes(nodes, {"os": "linux"}, None, {"gpu-box": 2})] == ["b2"]
+    # the hint: labels, then custom resources, never Ray's own (CPU, GPU, memory...) or a dead node's
+    assert selectors(nodes) == "os=linux, resource gpu-box, resource laptop-8gb"
+    assert selectors([{"NodeID": "h", "Alive": True, "Resources": {"CPU": 1.0, "node:127.0.0.1": 1.0}}]) == (
+        "no labels and no custom resources"
+    )
+
+
 def test_a_cell_is_the_median_over_the_groups_nodes() -> None:
     g = FleetGroup(name="laptop", labels={"g": "l"}, models=["A"], max_memory_mb=8000,
                    nodes=[node("laptop", "x"), node("laptop", "y"), node("laptop", "z")])  # fmt: skip
@@ -322,8 +345,11 @@ def test_a_fleet_file_reads_and_its_errors_name_file_line_and_key(tmp_path: Path
         f"{f}:6 [settings.models]: 'models' is not a fleet setting: each group names its own models"
     )
     assert error(GOOD.replace('"labels": {"bakeoff-group": "laptop"}, ', "")).startswith(
-        f"{f}:3 [groups.laptop.labels]: Field required"
+        f"{f}:3 [groups.laptop]: Value error, a group needs 'labels' or 'resources' to select its nodes"
     )
+    assert error(
+        GOOD.replace('"labels": {"bakeoff-group": "laptop"}', '"resources": {"laptop": 0}')
+    ).startswith(f"{f}:3 [groups.laptop]: Value error, each of 'resources' must be above 0")
     assert error(GOOD.replace('"models": ["smollm2-135m"], "max', '"models": [], "max')).startswith(
         f"{f}:3 [groups.laptop.models]:"
     )

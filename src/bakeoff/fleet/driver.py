@@ -88,17 +88,38 @@ def connect(ray: Any, address: str | None, ship_bakeoff: bool = False) -> bool:
 
 
 def select_nodes(
-    nodes: Sequence[Mapping[str, Any]], labels: Mapping[str, str], limit: int | None = None
+    nodes: Sequence[Mapping[str, Any]],
+    labels: Mapping[str, str],
+    limit: int | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> list[Mapping[str, Any]]:
-    """The alive nodes whose labels include every one of ``labels`` (at most ``limit`` of them, in
-    node-id order so a rerun picks the same ones)."""
+    """The alive nodes whose labels include every one of ``labels`` and that have at least each of
+    ``resources`` (at most ``limit`` of them, in node-id order so a rerun picks the same ones)."""
     match = [
         n
         for n in nodes
-        if n.get("Alive") and all((n.get("Labels") or {}).get(k) == v for k, v in labels.items())
+        if n.get("Alive")
+        and all((n.get("Labels") or {}).get(k) == v for k, v in labels.items())
+        and all((n.get("Resources") or {}).get(k, 0) >= v for k, v in (resources or {}).items())
     ]
     match.sort(key=lambda n: str(n.get("NodeID")))
     return match[:limit] if limit else match
+
+
+RAY_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory", "node:", "accelerator_type:")
+
+
+def selectors(nodes: Sequence[Mapping[str, Any]]) -> str:
+    """What the alive nodes can be selected by: their labels and custom resources (for a hint)."""
+    labels = {f"{k}={v}" for n in nodes if n.get("Alive") for k, v in user_labels(n).items()}
+    custom = {
+        f"resource {k}"
+        for n in nodes
+        if n.get("Alive")
+        for k in (n.get("Resources") or {})
+        if not k.startswith(RAY_RESOURCES)
+    }
+    return ", ".join(sorted(labels) + sorted(custom)) or "no labels and no custom resources"
 
 
 def user_labels(node: Mapping[str, Any]) -> dict[str, str]:
@@ -198,13 +219,12 @@ def run_fleet(
     writer: _Writer | None = None
     try:
         alive = ray.nodes()
-        have = (
-            ", ".join(sorted({f"{k}={v}" for n in alive for k, v in user_labels(n).items()})) or "no labels"
-        )
-        if not any(select_nodes(alive, g.labels) for g in spec.groups.values()):
+        have = selectors(alive)
+        if not any(select_nodes(alive, g.labels, None, g.resources) for g in spec.groups.values()):
             raise UsageError(
-                "no alive Ray node matches any group's labels",
-                hint=f"the nodes have: {have}; start nodes with `ray start --labels KEY=VALUE`",
+                "no alive Ray node matches any group's labels and resources",
+                hint=f"the nodes have: {have}; start nodes with `ray start --labels KEY=VALUE` "
+                "(or --resources)",
             )
         user_models = fleet_models(spec)
         named = {m for g in spec.groups.values() for m in g.models}
@@ -217,13 +237,18 @@ def run_fleet(
         remote = ray.remote(NodeBench)
         for name, group in spec.groups.items():
             fg = FleetGroup(
-                name=name, labels=group.labels, models=group.models, max_memory_mb=group.max_memory_mb
+                name=name,
+                labels=group.labels,
+                resources=group.resources,
+                models=group.models,
+                max_memory_mb=group.max_memory_mb,
             )
             summary.groups.append(fg)
-            picked = select_nodes(alive, group.labels, group.nodes)
+            picked = select_nodes(alive, group.labels, group.nodes, group.resources)
             if not picked:
                 summary.notes.append(
-                    f"group {name}: no alive node has the labels {group.labels} (nodes have: {have})"
+                    f"group {name}: no alive node has the labels {group.labels} and resources "
+                    f"{group.resources} (nodes have: {have})"
                 )
             node_settings = settings.model_copy(
                 update={

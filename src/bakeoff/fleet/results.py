@@ -71,6 +71,7 @@ class GroupPick(_Strict):
 class FleetGroup(_Strict):
     name: str
     labels: dict[str, str]
+    resources: dict[str, float] = Field(default_factory=dict)
     models: list[str]
     max_memory_mb: float | None = None
     nodes: list[FleetNode] = Field(default_factory=list)

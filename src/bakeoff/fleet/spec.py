@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..config import (
     BenchSettings,
@@ -27,10 +27,14 @@ FLEET_SCHEMA_VERSION = 1
 
 
 class GroupSpec(_Strict):
-    """One kind of machine: the Ray nodes whose labels include every one of ``labels``."""
+    """One kind of machine: the Ray nodes whose labels include every one of ``labels`` and that have
+    at least each of ``resources`` (one of the two, or both)."""
 
-    labels: dict[str, str] = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
     """e.g. ``{"bakeoff-group": "laptop-8gb"}``, as given to ``ray start --labels``."""
+    resources: dict[str, float] = Field(default_factory=dict)
+    """Custom resources, e.g. ``{"laptop-8gb": 1}`` for nodes started with
+    ``ray start --resources '{"laptop-8gb": 1}'`` (or ``{"GPU": 1}``)."""
     models: list[str] = Field(min_length=1)
     max_memory_mb: float | None = Field(default=None, gt=0)
     """The group's memory budget: a model whose peak exceeds it does not fit these machines."""
@@ -40,6 +44,14 @@ class GroupSpec(_Strict):
     """A models-file model's files on these nodes: ``auto`` (the node's own copy when its sha256 is the
     driver's, else one sent before, else shipped), ``always`` (shipped every run) or ``never`` (the
     node's own copy, or the model fails there). See ``fleet/model_files.py``."""
+
+    @model_validator(mode="after")
+    def _selects(self) -> GroupSpec:
+        if not self.labels and not self.resources:
+            raise ValueError("a group needs 'labels' or 'resources' to select its nodes")
+        if any(v <= 0 for v in self.resources.values()):
+            raise ValueError("each of 'resources' must be above 0")
+        return self
 
 
 class FleetSpec(_Strict):

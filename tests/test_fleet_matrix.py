@@ -17,6 +17,7 @@ from bakeoff.fleet.matrix import cell, fleet_pick, group_pick, matrix, smallest
 from bakeoff.fleet.results import FleetGroup, FleetNode, GroupPick
 from bakeoff.fleet.spec import FleetSpec, GroupSpec, fleet_models, load_fleet_file
 from bakeoff.metrics.stats import stats
+from bakeoff.recommend import Constraints
 from bakeoff.results import ModelSummary, RunInfo, Summary
 
 
@@ -194,6 +195,68 @@ def test_group_pick_is_the_majority_of_its_nodes(tmp_path: Path) -> None:
     assert nobody.winner is None and nobody.why == "no model meets the group's constraints"
     lost = FleetGroup(name="x", labels={"g": "x"}, models=["A"], nodes=[node("x", "q", "node lost")])
     assert group_pick(lost, sums) == GroupPick(why="no node of this group finished")
+
+
+def test_a_groups_pick_under_the_users_weights_and_constraints() -> None:
+    """As `bakeoff recommend FLEET_DIR` asks: A is 1 s / 200 MB on x and y (0.5 s / 50 MB on z), B 2 s /
+    100 MB everywhere; the defaults pick B on x and y (as worked above)."""
+    fast_b = summary(row("A", 50.0, 0.2, 1.0, 200.0), row("B", 100.0, 0.2, 2.0, 100.0))
+    fast_a = summary(row("A", 200.0, 0.2, 0.5, 50.0), row("B", 100.0, 0.2, 2.0, 100.0))
+    g = FleetGroup(name="ws", labels={"g": "w"}, models=["A", "B"],
+                   nodes=[node("ws", "x"), node("ws", "y"), node("ws", "z")])  # fmt: skip
+    sums = {"nodes/ws-x": fast_b, "nodes/ws-y": fast_b, "nodes/ws-z": fast_a}
+    assert group_pick(g, sums).winner == "B"
+    latency_only = group_pick(g, sums, weights={"latency": 1.0})  # A is faster on every node
+    assert (latency_only.winner, latency_only.picked_on) == ("A", 3)
+    slo = group_pick(g, sums, constraints=Constraints(max_p95_s=1.5))  # B's 2 s is over the SLO
+    assert (slo.winner, slo.picked_on) == ("A", 3)
+    lic = group_pick(g, sums, constraints=Constraints(licenses=("mit",)))  # both are Apache-2.0
+    assert lic.winner is None and lic.why == "no model meets the group's constraints"
+    # the lower of the group's budget and the user's: 80 MB leaves A on z alone, nothing on x and y
+    assert group_pick(g, sums, constraints=Constraints(max_memory_mb=80.0)).winner is None
+    g.max_memory_mb = 150.0
+    assert group_pick(g, sums, constraints=Constraints(max_memory_mb=300.0)).winner == "B"  # 150 applies
+    assert group_pick(g, sums, constraints=Constraints(max_memory_mb=80.0)).winner is None  # 80 applies
+    g.max_memory_mb = None
+    # the fleet-wide default takes the same weights and constraints
+    assert fleet_pick([g], sums).winner == "B"
+    assert fleet_pick([g], sums, None, {"latency": 1.0}).winner == "A"
+    assert fleet_pick([g], sums, None, None, Constraints(max_p95_s=1.5)).winner == "A"
+
+
+def test_recommend_on_a_fleet_folder(tmp_path: Path) -> None:
+    """`bakeoff recommend FLEET_DIR` as a user types it: a pick per group and the fleet-wide default,
+    from the saved node runs, with the weights and constraints given."""
+    from bakeoff.fleet.results import FleetSummary, save_fleet
+    from bakeoff.results import save_summary
+    from tests.test_cli import run
+
+    fast_b = summary(row("A", 50.0, 0.2, 1.0, 200.0), row("B", 100.0, 0.2, 2.0, 100.0))
+    ws = FleetGroup(name="ws", labels={"g": "w"}, models=["A", "B"], nodes=[node("ws", "x"), node("ws", "y")])
+    lap = FleetGroup(name="laptop", labels={"g": "l"}, models=["A", "B"], max_memory_mb=8000.0,
+                     nodes=[node("laptop", "l")])  # fmt: skip
+    for n in [*ws.nodes, *lap.nodes]:
+        (tmp_path / n.folder).mkdir(parents=True)
+        save_summary(fast_b, tmp_path / n.folder)
+    (tmp_path / "nodes" / "ws-y" / "summary.json").unlink()  # a node without a summary did not finish
+    save_fleet(FleetSummary(groups=[ws, lap], started_at="t"), tmp_path)
+    r = run("recommend", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "Fleet-wide default: B, confidence: clear: the runner-up's 95% interval lies below the winner's "
+        "(0.700 < 0.800)",
+        "  chosen on group laptop (the smallest) among the models ok on every group",
+        "ws: B, confidence: clear: the runner-up's 95% interval lies below the winner's (0.700 < 0.800)",
+        "laptop (budget 8000 MB): B, confidence: clear: the runner-up's 95% interval lies below the "
+        "winner's (0.700 < 0.800)",
+    ]
+    r = run("recommend", str(tmp_path), "--weights", "latency=1,throughput=0,memory=0")
+    assert r.returncode == 0 and r.stdout.startswith("Fleet-wide default: A")
+    r = run("recommend", str(tmp_path), "--max-memory-mb", "50")
+    assert r.returncode == 1
+    assert r.stdout.startswith(
+        "Fleet-wide default: none (no model ok on every group meets laptop's constraints)"
+    )
 
 
 def test_the_fleet_default_is_chosen_on_the_smallest_group() -> None:

@@ -582,7 +582,10 @@ def compare(
 
 @app.command()
 def recommend(
-    run_dir: Annotated[Path, typer.Argument(help="A folder written by `bakeoff bench`.")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="A folder written by `bakeoff bench` (or by `bakeoff fleet`: a pick per group)."),
+    ],
     weights: Annotated[
         str | None,
         typer.Option("--weights", help="e.g. latency=1,throughput=1,quality=2,checks=1,memory=0.5"),
@@ -610,13 +613,13 @@ def recommend(
         typer.Option("--trust-judge", help="Count the scores of judges that did not pass qualification."),
     ] = False,
 ) -> None:
-    """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence."""
+    """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence.
+    For a fleet folder: each machine group's pick (the majority of its nodes, under the group's budget
+    too) and the fleet-wide default, chosen on the smallest group."""
     from ..recommend import Constraints, parse_weights
     from ..recommend import recommend as run_recommend
     from ..reporters.recommendation import render_text
 
-    folder = locate(run_dir)
-    summary = load_summary(run_dir)
     c = Constraints(
         max_memory_mb=max_memory_mb,
         max_p95_s=max_p95_s,
@@ -625,7 +628,30 @@ def recommend(
         licenses=tuple(x.lower() for x in _split(license_ or "")),
         capability=capability,
     )
+    if (run_dir / "fleet.json").is_file():
+        _recommend_fleet(run_dir, parse_weights(weights), c, trust_judge)
+        return
+    folder = locate(run_dir)
+    summary = load_summary(run_dir)
     result = run_recommend(summary, folder, parse_weights(weights), c, trust_judge=trust_judge)
     sys.stdout.write(render_text(result))
     if result.winner is None:
+        raise typer.Exit(1)
+
+
+def _recommend_fleet(fleet_dir: Path, weights: dict[str, float], c: Any, trust_judge: bool) -> None:
+    """``recommend`` on a fleet folder: each group's pick and the fleet-wide default, worked out again
+    from every node's saved run with these weights and constraints."""
+    from ..fleet.repick import repick
+    from ..fleet.report import pick_text
+
+    fs = repick(fleet_dir, weights, c, trust_judge)
+    why = fs.fleet_recommendation.why
+    sys.stdout.write(
+        f"Fleet-wide default: {pick_text(fs.fleet_recommendation)}\n" + (f"  {why}\n" if why else "")
+    )
+    for g in fs.groups:
+        budget = f" (budget {g.max_memory_mb:g} MB)" if g.max_memory_mb else ""
+        sys.stdout.write(f"{g.name}{budget}: {pick_text(g.recommendation)}\n")
+    if fs.fleet_recommendation.winner is None:
         raise typer.Exit(1)

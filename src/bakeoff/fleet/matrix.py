@@ -7,6 +7,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..recommend import Constraints, quality_value, recommend
@@ -63,13 +64,22 @@ def _run_dir(root: Path | None, folder: str) -> Path | None:
     return root / folder if root is not None else None
 
 
-def group_pick(group: FleetGroup, summaries: Mapping[str, Summary], root: Path | None = None) -> GroupPick:
-    """The group's recommendation: each finished node's own (under the group's memory budget), and
-    the winner most of them chose (ties: the first node's), with that node's confidence."""
+def group_pick(
+    group: FleetGroup,
+    summaries: Mapping[str, Summary],
+    root: Path | None = None,
+    weights: Mapping[str, float] | None = None,
+    constraints: Constraints | None = None,
+    trust_judge: bool = False,
+) -> GroupPick:
+    """The group's recommendation: each finished node's own (with ``weights``, under ``constraints``
+    and the group's memory budget, the lower of the two), and the winner most of them chose (ties:
+    the first node's), with that node's confidence."""
+    given = constraints or Constraints()
+    budgets = [b for b in (group.max_memory_mb, given.max_memory_mb) if b is not None]
+    limits = replace(given, max_memory_mb=min(budgets) if budgets else None)
     recs = [
-        recommend(
-            summary, _run_dir(root, node.folder), constraints=Constraints(max_memory_mb=group.max_memory_mb)
-        )
+        recommend(summary, _run_dir(root, node.folder), weights, limits, trust_judge=trust_judge)
         for node in group.nodes
         if node.status == "ok" and (summary := summaries.get(node.folder)) is not None
     ]
@@ -110,10 +120,16 @@ def ran_ok(group: FleetGroup, model: str, summaries: Mapping[str, Summary]) -> b
 
 
 def fleet_pick(
-    groups: Sequence[FleetGroup], summaries: Mapping[str, Summary], root: Path | None = None
+    groups: Sequence[FleetGroup],
+    summaries: Mapping[str, Summary],
+    root: Path | None = None,
+    weights: Mapping[str, float] | None = None,
+    constraints: Constraints | None = None,
+    trust_judge: bool = False,
 ) -> GroupPick:
     """One default for every group: among the models that ran ok on every group, the one the smallest
-    group picks under its own budget (the majority of its finished nodes, as ``group_pick``)."""
+    group picks under its own budget (the majority of its finished nodes, as ``group_pick``, with the
+    same ``weights`` and ``constraints``)."""
     models = {m for g in groups for m in g.models}
     everywhere = {m for m in models if all(ran_ok(g, m, summaries) for g in groups)}
     if not everywhere:
@@ -123,7 +139,7 @@ def fleet_pick(
         folder: summary.model_copy(update={"models": [m for m in summary.models if m.model in everywhere]})
         for folder, summary in summaries.items()
     }
-    pick = group_pick(small, shared, root)
+    pick = group_pick(small, shared, root, weights, constraints, trust_judge)
     if pick.winner is None:
         return pick.model_copy(update={"why": f"no model ok on every group meets {small.name}'s constraints"})
     why = f"chosen on group {small.name} (the smallest) among the models ok on every group"

@@ -30,7 +30,8 @@ MATRICES: list[tuple[str, Callable[[MatrixCell], str]]] = [
 ]
 
 
-def _pick(p: GroupPick) -> str:
+def pick_text(p: GroupPick) -> str:
+    """A pick in words: the winner, on how many nodes, its confidence (or why there is none)."""
     if p.winner is None:
         return f"none ({p.why or 'no finished node'})"
     on = f" (picked on {p.picked_on} of {p.of_nodes} nodes)" if p.of_nodes > 1 else ""
@@ -65,11 +66,12 @@ def render_fleet_markdown(fs: FleetSummary) -> str:
     out += ["", "## Recommendation", ""]
     why = fs.fleet_recommendation.why
     out.append(
-        f"- **Fleet-wide default: {md(_pick(fs.fleet_recommendation))}**" + (f" ({md(why)})" if why else "")
+        f"- **Fleet-wide default: {md(pick_text(fs.fleet_recommendation))}**"
+        + (f" ({md(why)})" if why else "")
     )
     for g in fs.groups:
         budget = f", budget {num(g.max_memory_mb, 0)} MB" if g.max_memory_mb else ""
-        out.append(f"- {md(g.name)}{budget}: {md(_pick(g.recommendation))}")
+        out.append(f"- {md(g.name)}{budget}: {md(pick_text(g.recommendation))}")
     for title, show in _matrices(fs):
         out += ["", f"## {title}", "", "| model | " + " | ".join(md(g) for g in groups) + " |"]
         out.append("|---|" + "---|" * len(groups))
@@ -115,9 +117,9 @@ def render_fleet_html(fs: FleetSummary) -> str:
              "<h1>Fleet bake-off</h1>",
              f"<p>bakeoff {e(fs.tool.version)}; started {e(str(fs.started_at))}, {e(num(fs.wall_s, 0))} s"
              + (" <b class='bad'>(interrupted: partial results)</b>" if fs.interrupted else "") + "</p>",
-             f"<div class='win'><b>Fleet-wide default: {e(_pick(fs.fleet_recommendation))}</b>"
+             f"<div class='win'><b>Fleet-wide default: {e(pick_text(fs.fleet_recommendation))}</b>"
              + (f"<br>{e(why)}" if why else "") + "<ul>"]  # fmt: skip
-    parts += [f"<li>{e(fg.name)}: {e(_pick(fg.recommendation))}</li>" for fg in fs.groups]
+    parts += [f"<li>{e(fg.name)}: {e(pick_text(fg.recommendation))}</li>" for fg in fs.groups]
     parts.append("</ul></div>")
     for title, show in _matrices(fs):
         parts.append(f"<h2>{e(title)}</h2><table><tr><th>model</th>"

@@ -1,0 +1,33 @@
+"""``bakeoff recommend FLEET_DIR``: a fleet's picks worked out again from its saved folders, with the
+user's weights and constraints (the fleet run itself picks with the defaults and each group's budget)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..recommend import Constraints
+from ..results import load_summary
+from .matrix import fleet_pick, group_pick
+from .results import FleetSummary, load_fleet
+
+
+def repick(
+    fleet_dir: Path,
+    weights: Mapping[str, float] | None = None,
+    constraints: Constraints | None = None,
+    trust_judge: bool = False,
+) -> FleetSummary:
+    """The saved fleet summary with each group's pick and the fleet-wide default worked out again from
+    every node's saved run (a node folder without a summary counts as not finished)."""
+    fs = load_fleet(fleet_dir)
+    summaries = {
+        n.folder: load_summary(fleet_dir / n.folder / "summary.json")
+        for g in fs.groups
+        for n in g.nodes
+        if (fleet_dir / n.folder / "summary.json").exists()
+    }
+    for g in fs.groups:
+        g.recommendation = group_pick(g, summaries, fleet_dir, weights, constraints, trust_judge)
+    fs.fleet_recommendation = fleet_pick(fs.groups, summaries, fleet_dir, weights, constraints, trust_judge)
+    return fs

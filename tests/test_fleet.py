@@ -402,6 +402,10 @@ def test_a_sweep_split_across_two_nodes(cluster: tuple[Any, Any, Any], tmp_path:
 def test_load_nodes_needs_an_endpoint_and_a_rate(tmp_path: Path) -> None:
     r = run("bench", "--models", "smollm2-135m", "--load-nodes", "2", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "--load-nodes splits one endpoint's load" in r.stderr
+    r = run("bench", "--endpoint", "http://127.0.0.1:1/v1", "--models", "m", "--profile", "rates=1,2",
+            "--max-seconds", "30", "--load-nodes", "2", "--out", str(tmp_path / "y"))  # fmt: skip
+    assert r.returncode == 2 and "--load-nodes cannot take --max-seconds" in r.stderr
+    assert "--stage-seconds or --stage-requests" in r.stderr and not (tmp_path / "y").exists()
 
 
 def test_a_late_warm_up_never_bunches_the_schedule(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from bakeoff.errors import ConfigError
 from bakeoff.fleet.driver import select_nodes, user_labels
-from bakeoff.fleet.matrix import cell, fleet_pick, group_pick, matrix, smallest
+from bakeoff.fleet.matrix import cell, fleet_pick, group_pick, matrix, meets, smallest
 from bakeoff.fleet.results import FleetGroup, FleetNode, GroupPick
 from bakeoff.fleet.spec import FleetSpec, GroupSpec, fleet_models, load_fleet_file
 from bakeoff.metrics.stats import stats
@@ -222,6 +222,53 @@ def test_a_groups_pick_under_the_users_weights_and_constraints() -> None:
     assert fleet_pick([g], sums).winner == "B"
     assert fleet_pick([g], sums, None, {"latency": 1.0}).winner == "A"
     assert fleet_pick([g], sums, None, None, Constraints(max_p95_s=1.5)).winner == "A"
+    # judged only by a judge that did not qualify: its scores count with trust_judge alone
+    judged = summary(
+        ModelSummary.model_validate({**row("A", 50.0, 0.2, 1.0, 200.0).model_dump(),
+                                     "quality": {"mean_trusting_judges": 4.5}}),
+        ModelSummary.model_validate({**row("B", 100.0, 0.2, 2.0, 100.0).model_dump(),
+                                     "quality": {"mean_trusting_judges": 2.0}}),
+    )  # fmt: skip
+    one = FleetGroup(name="j", labels={"g": "j"}, models=["A", "B"], nodes=[node("j", "x")])
+    good = Constraints(min_quality=3.0)
+    assert group_pick(one, {"nodes/j-x": judged}, constraints=good).winner is None  # quality unknown
+    assert group_pick(one, {"nodes/j-x": judged}, None, None, good, True).winner == "A"
+    assert fleet_pick([one], {"nodes/j-x": judged}, None, None, good).winner is None
+    assert fleet_pick([one], {"nodes/j-x": judged}, None, None, good, True).winner == "A"
+
+
+def test_the_fleet_default_meets_every_groups_limits() -> None:
+    """X is best on the GPU boxes (the smallest group, by budget) but takes 6 s on 2 of the 3 old CPUs;
+    with a 2 s SLO the default is Y, which meets it on most of every group's nodes."""
+    gpu = FleetGroup(name="gpu", labels={"g": "g"}, models=["X", "Y"], max_memory_mb=16000.0,
+                     nodes=[node("gpu", "a")])  # fmt: skip
+    cpu = FleetGroup(name="cpu", labels={"g": "c"}, models=["X", "Y"],
+                     nodes=[node("cpu", "p"), node("cpu", "q"), node("cpu", "r")])  # fmt: skip
+    fast = summary(row("X", 200.0, 0.1, 0.5, 100.0), row("Y", 100.0, 0.1, 1.0, 100.0))
+    slow_x = summary(row("X", 20.0, 0.1, 6.0, 100.0), row("Y", 50.0, 0.1, 1.5, 100.0))
+    sums = {"nodes/gpu-a": fast, "nodes/cpu-p": slow_x, "nodes/cpu-q": slow_x, "nodes/cpu-r": fast}
+    assert fleet_pick([gpu, cpu], sums).winner == "X"  # no SLO: the GPU boxes' pick
+    slo = Constraints(max_p95_s=2.0)
+    assert meets(cpu, sums, slo) == {"Y"} and meets(gpu, sums, slo) == {"X", "Y"}
+    assert fleet_pick([gpu, cpu], sums, None, None, slo).winner == "Y"
+    sums["nodes/cpu-q"] = fast  # now X is over the SLO on 1 of 3: most of the group's nodes are fine
+    assert meets(cpu, sums, slo) == {"X", "Y"} and fleet_pick([gpu, cpu], sums, None, None, slo).winner == "X"
+    sums["nodes/cpu-r"] = slow_x
+    cpu.nodes = [node("cpu", "q"), node("cpu", "r")]  # 1 of 2 is not most
+    assert meets(cpu, sums, slo) == {"Y"}
+    assert meets(cpu, sums, Constraints(max_p95_s=1.2)) == set()  # Y's 1.5 s on r: 1 of 2 again
+    assert fleet_pick([gpu, cpu], sums, None, None, Constraints(max_p95_s=1.2)) == GroupPick(
+        why="no model ok on every group meets every other group's constraints"
+    )
+    # the group's own budget counts too: 50 MB leaves nothing on the CPUs
+    cpu.max_memory_mb = 50.0
+    assert meets(cpu, sums) == set()
+    # a judge that did not qualify counts only with trust_judge
+    judged = summary(ModelSummary.model_validate({**row("X", 200.0, 0.1, 0.5, 100.0).model_dump(),
+                                                 "quality": {"mean_trusting_judges": 4.5}}))  # fmt: skip
+    one = FleetGroup(name="j", labels={"g": "j"}, models=["X"], nodes=[node("j", "x")])
+    assert meets(one, {"nodes/j-x": judged}, Constraints(min_quality=3.0)) == set()
+    assert meets(one, {"nodes/j-x": judged}, Constraints(min_quality=3.0), True) == {"X"}
 
 
 def test_recommend_on_a_fleet_folder(tmp_path: Path) -> None:
@@ -253,10 +300,11 @@ def test_recommend_on_a_fleet_folder(tmp_path: Path) -> None:
     r = run("recommend", str(tmp_path), "--weights", "latency=1,throughput=0,memory=0")
     assert r.returncode == 0 and r.stdout.startswith("Fleet-wide default: A")
     r = run("recommend", str(tmp_path), "--max-memory-mb", "50")
-    assert r.returncode == 1
-    assert r.stdout.startswith(
-        "Fleet-wide default: none (no model ok on every group meets laptop's constraints)"
-    )
+    assert (r.returncode, r.stdout.splitlines()) == (1, [
+        "Fleet-wide default: none (no model ok on every group meets every other group's constraints)",
+        "ws: none (no model meets the group's constraints)",
+        "laptop (budget 8000 MB): none (no model meets the group's constraints)",
+    ])  # fmt: skip
 
 
 def test_the_fleet_default_is_chosen_on_the_smallest_group() -> None:
@@ -332,7 +380,7 @@ def test_shards_of_one_schedule() -> None:
 
 def test_a_nodes_part_of_a_closed_loop() -> None:
     """Slot s is node s mod K's; request j is slot j mod width's: each node sends its slots' requests."""
-    from bakeoff.load.schedule import closed_share
+    from bakeoff.load.schedule import closed_share, owns_request
 
     assert closed_share(1, 10, "0/2") == (1, 10)  # a synchronous stage: node 0's alone, all of it
     assert closed_share(1, 10, "1/2") == (0, 0)
@@ -348,6 +396,15 @@ def test_a_nodes_part_of_a_closed_loop() -> None:
     for width, count, k in ((32, 100, 3), (2, 9, 5), (7, 7, 7), (6, 1, 4)):
         parts = [closed_share(width, count, f"{i}/{k}") for i in range(k)]
         assert sum(w for w, _ in parts) == width and sum(c or 0 for _, c in parts) == count
+
+    # which requests: width 5 over 2 nodes, requests 0..10 go to slots 0,1,2,3,4,0,1,2,3,4,0
+    assert [j for j in range(11) if owns_request(j, 5, "0/2")] == [0, 2, 4, 5, 7, 9, 10]
+    assert [j for j in range(11) if owns_request(j, 5, "1/2")] == [1, 3, 6, 8]
+    assert [j for j in range(5) if owns_request(j, 1, "0/2")] == [0, 1, 2, 3, 4]  # sync: all node 0's
+    for width, count, k in ((32, 100, 3), (3, 7, 4), (6, 1, 4)):
+        for i in range(k):
+            mine = sum(owns_request(j, width, f"{i}/{k}") for j in range(count))
+            assert closed_share(width, count, f"{i}/{k}")[1] == mine
 
 
 def _line(stage: str, end_s: float, status: str = "ok") -> dict[str, Any]:
@@ -603,7 +660,58 @@ def test_a_node_of_another_bakeoff_is_named_with_both_versions() -> None:
     from bakeoff.fleet.node import PROTOCOL
 
     assert version_mismatch({"bakeoff_version": __version__}) == (
-        f"bakeoff {__version__} (protocol 1) on the node, bakeoff {__version__} (protocol {PROTOCOL}) here: "
-        "install this version there, or run with --ship-bakeoff"
+        f"bakeoff {__version__} (protocol 1) on the node, bakeoff {__version__} (protocol {PROTOCOL}) here"
     )  # the same version number, an older protocol (a node from before the protocol was numbered)
-    assert PROTOCOL == 2
+    assert version_mismatch({"bakeoff_version": "0.0.9", "protocol": 7}).startswith(
+        "bakeoff 0.0.9 (protocol 7) on the node"
+    )
+
+
+def test_a_node_that_ended_early_is_named_with_what_was_sent_without_it() -> None:
+    from bakeoff.fleet.split_load import NodeClock, _Shard, early_notes
+    from bakeoff.load.runner import MEASURE, SWEEP_RATES
+
+    def shard(key: str, ended_at: int, error: str | None = None, stopped: str | None = None,
+              waiting: str | None = None) -> _Shard:  # fmt: skip
+        return _Shard(None, NodeClock(key * 8, "h", 0, 0), True, waiting, error, stopped, ended_at)
+
+    points = ["sync", "throughput c=4", SWEEP_RATES, "rate=3/s", "rate=5/s"]
+    assert early_notes([shard("a", 5), shard("b", 5)], points) == []  # both ran to the end
+    # b stopped in the throughput stage (after its release): that stage in part, then the rates
+    assert early_notes([shard("a", 5), shard("b", 2, stopped="5 failures in a row")], points) == [
+        "node bbbbbbbb ended early (5 failures in a row); sent without its share: throughput c=4 (in part), "
+        "rate=3/s, rate=5/s"
+    ]
+    # b was lost while it waited for the first rate stage: the throughput stage was whole
+    lost = shard("b", 3, error="node bbbbbbbb lost: gone", waiting="rate=3/s")
+    assert early_notes([shard("a", 5), lost], points) == [
+        "node bbbbbbbb ended early; sent without its share: rate=3/s, rate=5/s"
+    ]
+    # a --rate run: a node lost while sending
+    assert early_notes([shard("a", 1), shard("b", 1, error="node bbbbbbbb lost: x")], [MEASURE]) == [
+        "node bbbbbbbb ended early; sent without its share: the measured requests (in part)"
+    ]
+    # a node whose run ended before any point was released sent nothing: every point without it
+    assert early_notes([shard("a", 2), shard("b", 0, stopped="load failed")], ["c=2", "c=4"]) == [
+        "node bbbbbbbb ended early (load failed); sent without its share: c=2, c=4"
+    ]
+
+
+def test_a_fleet_report_of_version_1_reads_and_a_damaged_one_is_a_clear_error(tmp_path: Path) -> None:
+    from bakeoff.errors import ReportError
+    from bakeoff.fleet.results import FleetSummary, load_fleet, save_fleet
+
+    save_fleet(FleetSummary(groups=[FleetGroup(name="g", labels={"a": "b"}, models=["m"])]), tmp_path)
+    data = json.loads((tmp_path / "fleet.json").read_text())
+    data["schema_version"] = 1
+    del data["groups"][0]["resources"]  # as the first version wrote it
+    (tmp_path / "fleet.json").write_text(json.dumps(data))
+    assert load_fleet(tmp_path).groups[0].resources == {}
+    data["groups"][0]["labels"] = "not a mapping"
+    (tmp_path / "fleet.json").write_text(json.dumps(data))
+    with pytest.raises(ReportError) as exc:
+        load_fleet(tmp_path)
+    assert exc.value.message.startswith(
+        f"{tmp_path / 'fleet.json'} is not a fleet report this bakeoff can read"
+    )
+    assert "groups.0.labels" in exc.value.message

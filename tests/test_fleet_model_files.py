@@ -197,6 +197,7 @@ def test_an_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_dead_transfers_leftovers_are_cleared(tmp_path: Path) -> None:
     import os
+    import socket
     import subprocess
 
     (tmp_path / "m.gguf").write_bytes(GGUF)
@@ -205,9 +206,49 @@ def test_a_dead_transfers_leftovers_are_cleared(tmp_path: Path) -> None:
     root = tmp_path / "cache"
     gone = subprocess.Popen(["true"])
     gone.wait()
-    dead = root / f".{'0' * 32}.{gone.pid}.part"
-    live = root / f".{'1' * 32}.{os.getppid()}.part"  # another transfer still running
-    for d in (dead, live):
+    here = socket.gethostname()
+    dead = root / f".{'0' * 32}-new@{here}@{gone.pid}.part"
+    live = root / f".{'1' * 32}-new@{here}@{os.getppid()}.part"  # another transfer still running
+    elsewhere = root / f".{'2' * 32}-new@not-{here}@{gone.pid}.part"  # a shared cache: not judged here
+    for d in (dead, live, elsewhere):
         (d / "x").mkdir(parents=True)
     place(files, chunks_of(files, 100), root)
-    assert not dead.exists() and live.exists()
+    assert not dead.exists() and live.exists() and elsewhere.exists()
+
+
+def test_a_folder_another_process_moved_in_first_is_kept_when_it_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two nodes on one host place the same folder model: the second's move fails (the folder is
+    there, not empty); it keeps the first's when that copy is the model, and fails when it is not."""
+    import os
+
+    from bakeoff.fleet import model_files
+
+    files = describe_files("phi", model_folder(tmp_path / "driver"))
+    assert files is not None
+    root = tmp_path / "cache"
+    real_replace = os.replace
+
+    def first_in(src: str | Path, dst: str | Path) -> None:  # the other node wins the race just now
+        if Path(dst) == cached_path(files, root) and Path(src).name == "phi-onnx":
+            model_folder(tmp_path / "other")  # its own checked copy, moved in
+            real_replace(tmp_path / "other" / "phi-onnx", dst)
+            raise OSError(39, "Directory not empty")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(model_files.os, "replace", first_in)
+    kept = place(files, chunks_of(files, 64), root)
+    assert holds(kept, files) and not list(root.glob(".*.part"))
+
+    def wrong_first(src: str | Path, dst: str | Path) -> None:
+        if Path(dst) == cached_path(files, root) and Path(src).name == "phi-onnx":
+            other = model_folder(tmp_path / "wrong")
+            (other / "genai_config.json").write_bytes(b'{"model": 2}')  # not the driver's
+            real_replace(other, dst)
+            raise OSError(39, "Directory not empty")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(model_files.os, "replace", wrong_first)
+    with pytest.raises(OSError, match="Directory not empty"):
+        place(files, chunks_of(files, 64), root)

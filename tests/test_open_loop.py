@@ -83,3 +83,21 @@ def test_one_nodes_share_of_a_split_open_loop(tmp_path: Path) -> None:
     assert np.allclose(np.diff(scheduled), 20_000_000, atol=1000)
     steps = sorted([(r["t_end_ns"], -1) for r in recs] + [(r["t0_ns"], 1) for r in recs])
     assert max(np.cumsum([d for _, d in steps])) == 2
+
+
+def test_a_split_closed_stage_sends_each_request_once_across_nodes(tmp_path: Path) -> None:
+    """``--load-nodes 2`` without a cluster: each node runs a ``concurrency=2`` stage of 4 prompts as
+    its shard; between them every prompt is sent once, one slot each (not the first two twice)."""
+    from bakeoff.testing import FakePlan, FakeServer
+
+    plan = FakePlan(ttft_ms=5, itl_ms=1, tokens=2)
+    prompts = [PromptCase(id=f"p{i}", prompt="hi") for i in range(4)]
+    sent: dict[str, list[str]] = {}
+    with FakeServer(plan, {"m": plan}) as srv:
+        for shard in ("0/2", "1/2"):
+            settings = BenchSettings(models=["m"], warmup=0, profile="concurrency=2", stage_requests=4,
+                                     shard=shard, endpoint=srv.base_url, workers=1)  # fmt: skip
+            out = tmp_path / shard.replace("/", "-")
+            run_bench(settings, prompts, resolve_targets(["m"], {}, srv.base_url), out)
+            sent[shard] = sorted(r["prompt_id"] for r in read_records(out) if r["status"] == "ok")
+    assert sent == {"0/2": ["p0", "p2"], "1/2": ["p1", "p3"]}

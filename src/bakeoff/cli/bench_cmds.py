@@ -385,10 +385,10 @@ def bench(
         raise UsageError(f"invalid value for {flag}: {e['msg']}") from None
     out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     targets = resolve_targets(settings.models, user_models, ep)
-    claim(out_dir, overwrite=overwrite)  # before any model is assembled or loaded
-    if load_nodes is not None or address is not None:
+    if load_nodes is not None or address is not None:  # claims the folder once its nodes are there
         _split_load(settings, cases, targets, out_dir, load_nodes, address, overwrite)
         return
+    claim(out_dir, overwrite=overwrite)  # before any model is assembled or loaded
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -646,10 +646,9 @@ def _recommend_fleet(fleet_dir: Path, weights: dict[str, float], c: Any, trust_j
     from ..fleet.report import pick_text
 
     fs = repick(fleet_dir, weights, c, trust_judge)
-    why = fs.fleet_recommendation.why
-    sys.stdout.write(
-        f"Fleet-wide default: {pick_text(fs.fleet_recommendation)}\n" + (f"  {why}\n" if why else "")
-    )
+    pick = fs.fleet_recommendation
+    why = f"  {pick.why}\n" if pick.why and pick.winner else ""  # without a winner, pick_text says why
+    sys.stdout.write(f"Fleet-wide default: {pick_text(pick)}\n{why}")
     for g in fs.groups:
         budget = f" (budget {g.max_memory_mb:g} MB)" if g.max_memory_mb else ""
         sys.stdout.write(f"{g.name}{budget}: {pick_text(g.recommendation)}\n")

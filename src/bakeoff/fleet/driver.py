@@ -106,7 +106,10 @@ def select_nodes(
     return match[:limit] if limit else match
 
 
-RAY_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory", "node:", "accelerator_type:")
+RAY_RESOURCES = (
+    *("CPU", "GPU", "TPU", "NPU", "HPU", "memory", "object_store_memory"),
+    *("node:", "accelerator_type:", "bundle_group_"),
+)
 
 
 def selectors(nodes: Sequence[Mapping[str, Any]]) -> str:
@@ -247,8 +250,9 @@ def run_fleet(
             picked = select_nodes(alive, group.labels, group.nodes, group.resources)
             if not picked:
                 summary.notes.append(
-                    f"group {name}: no alive node has the labels {group.labels} and resources "
-                    f"{group.resources} (nodes have: {have})"
+                    f"group {name}: no alive node has the labels {group.labels}"
+                    + (f" and resources {group.resources}" if group.resources else "")
+                    + f" (nodes have: {have})"
                 )
             node_settings = settings.model_copy(
                 update={
@@ -306,7 +310,7 @@ def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], 
         r.node.bakeoff_path = info["bakeoff_path"]
         if (info["bakeoff_version"], info.get("protocol")) != (__version__, PROTOCOL):
             r.done, r.node.status = True, "version mismatch"
-            r.node.error = version_mismatch(info)
+            r.node.error = version_mismatch(info) + ": install this version there, or run with --ship-bakeoff"
             ray.kill(r.actor, no_restart=True)
             events(NodeEvent(r.node, "ended"))
     _stage_files(ray, [r for r in running if not r.done and r.files], events)
@@ -319,10 +323,7 @@ def _start(ray: Any, running: Sequence[_Running], events: Callable[[NodeEvent], 
 def version_mismatch(info: Mapping[str, Any]) -> str:
     """Why a node's bakeoff cannot run with this driver's (``describe()``'s answer)."""
     theirs = f"bakeoff {info.get('bakeoff_version')} (protocol {info.get('protocol', 1)})"
-    return (
-        f"{theirs} on the node, bakeoff {__version__} (protocol {PROTOCOL}) here: install this version "
-        "there, or run with --ship-bakeoff"
-    )
+    return f"{theirs} on the node, bakeoff {__version__} (protocol {PROTOCOL}) here"
 
 
 def _lost(r: _Running, exc: BaseException, events: Callable[[NodeEvent], None]) -> None:
@@ -358,7 +359,10 @@ def _stage_files(ray: Any, running: Sequence[_Running], events: Callable[[NodeEv
         except Exception as exc:  # a full store, an unreadable file: this model fails where it was needed
             for r in needing:
                 r.node.model_files[alias] = f"shipping failed on the driver: {first_line(exc)}"
-                ray.get(r.actor.fail_model.remote(alias, r.node.model_files[alias]))
+                try:
+                    ray.get(r.actor.fail_model.remote(alias, r.node.model_files[alias]))
+                except ray.exceptions.RayError as lost:
+                    _lost(r, lost, events)
             continue
         for r, ref in [(r, r.actor.receive.remote(files, refs)) for r in needing]:
             try:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..recommend import Constraints, quality_value, recommend
+from ..recommend import Constraints, Recommendation, quality_value, recommend
 from ..results import ModelSummary, Summary
 from .results import FleetGroup, GroupPick, MatrixCell
 
@@ -75,14 +75,7 @@ def group_pick(
     """The group's recommendation: each finished node's own (with ``weights``, under ``constraints``
     and the group's memory budget, the lower of the two), and the winner most of them chose (ties:
     the first node's), with that node's confidence."""
-    given = constraints or Constraints()
-    budgets = [b for b in (group.max_memory_mb, given.max_memory_mb) if b is not None]
-    limits = replace(given, max_memory_mb=min(budgets) if budgets else None)
-    recs = [
-        recommend(summary, _run_dir(root, node.folder), weights, limits, trust_judge=trust_judge)
-        for node in group.nodes
-        if node.status == "ok" and (summary := summaries.get(node.folder)) is not None
-    ]
+    recs = _node_picks(group, summaries, root, weights, constraints, trust_judge)
     if not recs:
         return GroupPick(why="no node of this group finished")
     counts = Counter(r.winner for r in recs)
@@ -95,6 +88,38 @@ def group_pick(
         confidence=first.confidence,
         why=None if winner else "no model meets the group's constraints",
     )
+
+
+def _node_picks(
+    group: FleetGroup,
+    summaries: Mapping[str, Summary],
+    root: Path | None,
+    weights: Mapping[str, float] | None,
+    constraints: Constraints | None,
+    trust_judge: bool,
+) -> list[Recommendation]:
+    """Each finished node's own recommendation, under ``constraints`` and the group's memory budget
+    (the lower of the two)."""
+    given = constraints or Constraints()
+    budgets = [b for b in (group.max_memory_mb, given.max_memory_mb) if b is not None]
+    limits = replace(given, max_memory_mb=min(budgets) if budgets else None)
+    return [
+        recommend(summary, _run_dir(root, node.folder), weights, limits, trust_judge=trust_judge)
+        for node in group.nodes
+        if node.status == "ok" and (summary := summaries.get(node.folder)) is not None
+    ]
+
+
+def meets(
+    group: FleetGroup,
+    summaries: Mapping[str, Summary],
+    constraints: Constraints | None = None,
+    trust_judge: bool = False,
+) -> set[str]:
+    """The models that ``constraints`` and the group's budget leave in on most of its finished nodes."""
+    recs = _node_picks(group, summaries, None, None, constraints, trust_judge)
+    counts = Counter(c.model for r in recs for c in r.candidates if c.excluded is None)
+    return {m for m, n in counts.items() if 2 * n > len(recs)}
 
 
 def smallest(groups: Sequence[FleetGroup]) -> FleetGroup:
@@ -127,14 +152,20 @@ def fleet_pick(
     constraints: Constraints | None = None,
     trust_judge: bool = False,
 ) -> GroupPick:
-    """One default for every group: among the models that ran ok on every group, the one the smallest
-    group picks under its own budget (the majority of its finished nodes, as ``group_pick``, with the
-    same ``weights`` and ``constraints``)."""
+    """One default for every group: among the models that ran ok on every group and that every other
+    group's limits (``constraints`` and its budget) leave in on most of its nodes, the one the
+    smallest group picks under its own (the majority of its finished nodes, as ``group_pick``, with
+    the same ``weights`` and ``constraints``)."""
     models = {m for g in groups for m in g.models}
     everywhere = {m for m in models if all(ran_ok(g, m, summaries) for g in groups)}
     if not everywhere:
         return GroupPick(why="no model ran ok on every group")
     small = smallest(groups)
+    for g in groups:
+        if g is not small:
+            everywhere &= meets(g, summaries, constraints, trust_judge)
+    if not everywhere:
+        return GroupPick(why="no model ok on every group meets every other group's constraints")
     shared = {
         folder: summary.model_copy(update={"models": [m for m in summary.models if m.model in everywhere]})
         for folder, summary in summaries.items()

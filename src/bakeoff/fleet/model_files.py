@@ -15,10 +15,12 @@ the model fails there).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,11 +171,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _scratch(files: ModelFiles, root: Path, kind: str) -> Path:
+    """A temporary folder of this process on this host: ``.DIGEST-KIND@HOST@PID.part``."""
+    return root / f".{files.digest[:32]}-{kind}@{socket.gethostname()}@{os.getpid()}.part"
+
+
 def clear_stale(root: Path) -> None:
-    """Remove the temporary folders of transfers whose process is gone (a node killed mid-transfer)."""
-    for tmp in root.glob(".*.part"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if not pid.isdigit() or not _alive(int(pid)) or int(pid) == os.getpid():
+    """Remove this host's temporary folders of transfers whose process is gone (a node killed
+    mid-transfer). Another host's (a cache shared over the network) are never judged from here."""
+    here = socket.gethostname()
+    for tmp in root.glob(".*@*@*.part"):
+        _, host, pid = tmp.name.removesuffix(".part").split("@")
+        if host == here and (not pid.isdigit() or int(pid) == os.getpid() or not _alive(int(pid))):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -183,7 +192,7 @@ def place(files: ModelFiles, chunks: Callable[[int], Iterable[bytes]], root: Pat
     A file that differs raises ``DownloadError`` and leaves nothing behind (nor do transfers of
     processes that died mid-way: cleared first)."""
     final = cached_path(files, root)
-    tmp = root / f".{final.parent.name}.{os.getpid()}.part"
+    tmp = _scratch(files, root, "new")
     root.mkdir(parents=True, exist_ok=True)
     clear_stale(root)
     try:
@@ -204,9 +213,16 @@ def place(files: ModelFiles, chunks: Callable[[int], Iterable[bytes]], root: Pat
                     "that the driver's file is not being written to",
                 )
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.is_dir():  # an earlier copy under this name: replaced by the one just checked
-            shutil.rmtree(final)
-        os.replace(tmp / files.name, final)  # a file replaces a file at once
+        if final.is_dir():  # an earlier folder under this name: moved aside at once, then removed
+            old = _scratch(files, root, "old")
+            with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp / files.name, final)  # a file replaces a file at once
+        except OSError:  # a folder another process on this host moved in first: the same, if it checks
+            if not holds(final, files):
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final

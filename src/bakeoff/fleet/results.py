@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from ..errors import ReportError
 from ..results import ToolInfo, _Strict, save_json
 
-FLEET_REPORT_VERSION = 1
+FLEET_REPORT_VERSION = 2
+"""2 added groups' ``resources`` and nodes' ``bakeoff_path`` and ``model_files`` (a version 1 file reads
+as it is)."""
 NodeStatus = Literal["ok", "error", "node lost", "interrupted", "version mismatch"]
 
 
@@ -117,4 +119,11 @@ def load_fleet(path: Path) -> FleetSummary:
         raise ReportError(
             f"{path}: schema version {version!r}; this bakeoff reads up to {FLEET_REPORT_VERSION}"
         )
-    return FleetSummary.model_validate(data)
+    try:
+        return FleetSummary.model_validate(data)
+    except ValidationError as exc:
+        raise ReportError(
+            f"{path} is not a fleet report this bakeoff can read: {exc.errors()[0]['msg']} at "
+            f"{'.'.join(str(p) for p in exc.errors()[0]['loc'])}",
+            hint="was it written by another bakeoff, or edited? Run the fleet again",
+        ) from None

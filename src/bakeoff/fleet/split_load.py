@@ -31,7 +31,7 @@ from ..bench import build_summary, write_reports
 from ..config import BenchSettings, PromptCase
 from ..errors import UsageError
 from ..load.profile import Stage, parse_profile, sweep_rates
-from ..load.runner import SWEEP_RATES, ModelOutcome, achieved_rate
+from ..load.runner import MEASURE, SWEEP_RATES, ModelOutcome, achieved_rate
 from ..monitors.environment import snapshot
 from ..quality.store import save_cases
 from ..records import RequestRecord
@@ -90,10 +90,11 @@ def run_split_load(
     notes."""
     if not settings.rate and not settings.profile:
         raise UsageError("--load-nodes splits a load: give --rate or --profile")
-    if settings.profile and settings.max_seconds:  # each node's budget would start at its own time
+    if settings.max_seconds:  # each node's budget would start at its own time
         raise UsageError(
-            "--load-nodes splits a --profile stage by stage: bound its stages, not the run",
-            hint="use --stage-seconds or --stage-requests instead of --max-seconds",
+            "--load-nodes cannot take --max-seconds: each node's budget would start at its own time",
+            hint="bound the load instead: --rounds for a --rate, --stage-seconds or --stage-requests for "
+            "a --profile",
         )
     profile = parse_profile(settings.profile) if settings.profile else None
     if target.backend != "openai":
@@ -119,12 +120,7 @@ def run_split_load(
     outcome = ModelOutcome(target)
     outcome.status = "ok" if any(r.status == "ok" and not r.warmup for r in records) else "error"
     outcome.error = "; ".join(s.error for s in shards if s.error) or None
-    early = [  # a node that ended while the others went on: those points were sent without its share
-        f"node {s.clock.node_id[:8]} ended early ({s.error or s.stopped or 'its run ended'}); "
-        f"sent without its share: {', '.join(released[s.ended_at :])}"
-        for s in shards
-        if len(released) > s.ended_at
-    ]
+    early = early_notes(shards, released)
     if early:
         outcome.error = "; ".join([*([outcome.error] if outcome.error else []), *early])
     if profile is not None:  # the stages in the order they started
@@ -156,6 +152,27 @@ class _Shard:
     """Why the node's own run of the model ended early (its summary's error), if it did."""
     ended_at: int = 0
     """How many points had been released when it ended: any released later went on without it."""
+
+
+def early_notes(shards: Sequence[_Shard], released: Sequence[str]) -> list[str]:
+    """For each node that ended before the others (lost, or its run of the model stopped): the stages
+    the others sent without its share, the one it ended in counted "in part"."""
+
+    def name(point: str) -> str:
+        return "the measured requests" if point == MEASURE else point
+
+    notes = []
+    for s in shards:
+        gone = bool(s.error or s.stopped)
+        after = [name(p) for p in released[s.ended_at :] if p != SWEEP_RATES]
+        inside = released[s.ended_at - 1] if gone and s.ended_at and s.waiting is None else SWEEP_RATES
+        missed = ([f"{name(inside)} (in part)"] if inside != SWEEP_RATES else []) + after
+        if missed:
+            why = f" ({s.stopped})" if s.stopped and not s.error else ""
+            notes.append(
+                f"node {s.clock.node_id[:8]} ended early{why}; sent without its share: {', '.join(missed)}"
+            )
+    return notes
 
 
 def split_sweep_rates(lines: Sequence[dict[str, Any]], count: int) -> tuple[float, ...]:

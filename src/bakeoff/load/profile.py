@@ -111,10 +111,10 @@ def parse_profile(text: str) -> Profile:
         if not math.isfinite(v) or v <= 0:
             raise UsageError(f"--profile {name}: {part!r} must be above 0", hint=EXAMPLE)
         values.append(float(v))
-    if len({f"{v:.6g}" for v in values}) != len(values):  # as stage labels write them
+    if len({f"{v:.6g}" if name == "rates" else v for v in values}) != len(values):  # as labels write them
         raise UsageError(
-            f"--profile {name}: a level is given twice (levels differ in their first 6 digits)",
-            hint="give each level once",
+            f"--profile {name}: a level is given twice",
+            hint="give each level once (rates must differ in their first 6 digits)",
         )
     return Profile(name, tuple(values))  # type: ignore[arg-type]
 

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
@@ -30,7 +31,7 @@ from .client_watch import ClientSamples, ClientWatch
 from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
 from .job import Job
 from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
-from .schedule import arrival_offsets, closed_share, shard_of
+from .schedule import arrival_offsets, closed_share, owns_request, shard_of
 from .worker_count import node_share, workers_for
 from .workers import WORKER_LOST, WorkerPool
 
@@ -461,15 +462,20 @@ class _ModelRun:
             extra={"data": dict(job.data)} if job.data else {},
         )  # fmt: skip
 
-    def stage_jobs(self, stage: Stage, count: int | None, warm: int) -> Iterator[Job]:
+    def stage_jobs(
+        self, stage: Stage, count: int | None, warm: int, mine: Callable[[int], bool] | None = None
+    ) -> Iterator[Job]:
         """The stage's requests: ``warm`` warm-up ones (round 0), then ``count`` measured (endless when
-        None), each cycling through the prompts (the round counts the cycles)."""
+        None), each cycling through the prompts (the round counts the cycles). With ``mine``, only the
+        requests whose index it keeps (a split closed stage: this node's slots), counted as sent."""
         n = len(self.prompts)
         for i in range(warm):
             yield self.job(self.prompts[i % n], 0, True, stage.label)
-        k = 0
-        while count is None or k < count:
-            yield self.job(self.prompts[k % n], k // n + 1, False, stage.label)
+        k = sent = 0
+        while count is None or sent < count:
+            if mine is None or mine(k):
+                yield self.job(self.prompts[k % n], k // n + 1, False, stage.label)
+                sent += 1
             k += 1
 
     def share_s(self, stage: Stage, stages_left: int) -> float | None:
@@ -513,13 +519,15 @@ class _ModelRun:
         if self.outcome.client is not None:
             self.outcome.client.mark()
         if stage.kind == "closed":
-            width = stage.concurrency or 1
-            if s.shard:  # this node's share of the width and of the count (the sync stage: node 0's)
-                width, count = closed_share(width, count, s.shard)
+            width = whole = stage.concurrency or 1
+            mine = None
+            if s.shard:  # this node's slots of the width, and their requests (the sync stage: node 0's)
+                width, count = closed_share(whole, count, s.shard)
+                mine = partial(owns_request, width=whole, shard=s.shard)
             if start is not None:
                 await asyncio.sleep(max(0.0, (start - time.perf_counter_ns()) / 1e9))
             if width:
-                jobs = self.stage_jobs(stage, count, s.warmup * width)
+                jobs = self.stage_jobs(stage, count, s.warmup * width, mine)
                 await self.closed(jobs, width, send_end, hard_end)
         else:
             assert stage.rate is not None

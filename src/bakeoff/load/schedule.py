@@ -24,6 +24,13 @@ def shard_of(count: int, shard: str) -> list[int]:
     return list(range(i, count, k))
 
 
+def owns_request(j: int, width: int, shard: str) -> bool:
+    """Whether request ``j`` of a closed loop of ``width`` is ``shard``'s ("i/K"): it goes to slot
+    j mod width, and slot s is node s mod K's."""
+    i, k = (int(x) for x in shard.split("/"))
+    return (j % width) % k == i
+
+
 def closed_share(width: int, count: int | None, shard: str) -> tuple[int, int | None]:
     """``shard``'s ("i/K") part of a closed loop of ``width`` in flight and ``count`` requests (None:
     until its time is up). Slot s of the width is node s mod K's, and request j goes to slot j mod

@@ -269,6 +269,38 @@ def test_the_fleet_default_meets_every_groups_limits() -> None:
     one = FleetGroup(name="j", labels={"g": "j"}, models=["X"], nodes=[node("j", "x")])
     assert meets(one, {"nodes/j-x": judged}, Constraints(min_quality=3.0)) == set()
     assert meets(one, {"nodes/j-x": judged}, Constraints(min_quality=3.0), True) == {"X"}
+    two = FleetGroup(name="k", labels={"g": "k"}, models=["X"], max_memory_mb=1000.0, nodes=[node("k", "y")])
+    both = {"nodes/j-x": judged, "nodes/k-y": judged}  # k is the smallest; j's limits are checked too
+    assert fleet_pick([two, one], both, None, None, Constraints(min_quality=3.0), True).winner == "X"
+    assert fleet_pick([two, one], both, None, None, Constraints(min_quality=3.0)).winner is None
+
+
+def test_the_fleet_default_is_a_model_ok_on_every_group() -> None:
+    """Every other group's limits narrow the models one after the other: a model one group allows
+    stays out when another does not, whatever the order."""
+    small = FleetGroup(name="s", labels={"g": "s"}, models=["X", "Z"], max_memory_mb=1000.0,
+                       nodes=[node("s", "a")])  # fmt: skip
+    c = FleetGroup(name="c", labels={"g": "c"}, models=["X", "Z"], nodes=[node("c", "b")])
+    big = FleetGroup(name="b", labels={"g": "b"}, models=["X", "Z"], nodes=[node("b", "c")])
+    z_best = summary(row("X", 50.0, 0.1, 2.0, 100.0), row("Z", 200.0, 0.1, 0.5, 100.0))
+    z_failed = summary(row("X", 50.0, 0.1, 2.0, 100.0), row("Z", 1.0, 0.1, 0.5, 100.0, status="error"))
+    sums = {"nodes/s-a": z_best, "nodes/c-b": z_failed, "nodes/b-c": z_best}
+    assert fleet_pick([small, big], sums).winner == "Z"
+    assert fleet_pick([small, c, big], sums).winner == "X"  # Z failed on c: big's leave cannot bring it back
+    assert fleet_pick([small, big, c], sums).winner == "X"
+    # X ran ok everywhere, Y failed everywhere: X, though Y is named first
+    y_failed = summary(row("Y", 1.0, 0.1, 0.1, 10.0, status="error"), row("X", 50.0, 0.1, 2.0, 100.0))
+    g1 = FleetGroup(
+        name="g1", labels={"g": "1"}, models=["Y", "X"], max_memory_mb=500.0, nodes=[node("g1", "p")]
+    )
+    g2 = FleetGroup(name="g2", labels={"g": "2"}, models=["Y", "X"], nodes=[node("g2", "q")])
+    assert fleet_pick([g1, g2], {"nodes/g1-p": y_failed, "nodes/g2-q": y_failed}).winner == "X"
+    # each model ran ok on one group only: none on every group
+    x_only = summary(row("X", 50.0, 0.1, 2.0, 100.0), row("Y", 1.0, 0.1, 0.1, 10.0, status="error"))
+    y_only = summary(row("X", 50.0, 0.1, 2.0, 100.0, status="error"), row("Y", 9.0, 0.1, 0.1, 10.0))
+    assert fleet_pick([g1, g2], {"nodes/g1-p": x_only, "nodes/g2-q": y_only}) == GroupPick(
+        why="no model ran ok on every group"
+    )
 
 
 def test_recommend_on_a_fleet_folder(tmp_path: Path) -> None:

@@ -34,8 +34,8 @@ def main() -> int:
     from ray.cluster_utils import Cluster
 
     from bakeoff import embedded
+    from bakeoff.embedded import sha256_file
     from bakeoff.fleet.driver import run_fleet
-    from bakeoff.fleet.model_files import sha256_of
     from bakeoff.fleet.spec import load_fleet_file
 
     model = embedded.EMBEDDED[args.model]
@@ -62,7 +62,7 @@ def main() -> int:
         for i in range(args.repeats):
             t0 = time.perf_counter()
             shutil.copyfile(gguf, work / "copy.gguf")
-            sha256_of(work / "copy.gguf")
+            sha256_file(work / "copy.gguf")
             local.append(time.perf_counter() - t0)
             (work / "copy.gguf").unlink()
             fs = run_fleet(spec, settings, prompts, work / f"run{i}", cluster.address, overwrite=True)

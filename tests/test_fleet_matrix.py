@@ -13,7 +13,7 @@ import pytest
 
 from bakeoff.errors import ConfigError
 from bakeoff.fleet.driver import select_nodes, user_labels
-from bakeoff.fleet.matrix import cell, fleet_pick, group_pick, matrix, meets, smallest
+from bakeoff.fleet.matrix import apply_picks, cell, fleet_pick, group_pick, matrix, meets, smallest
 from bakeoff.fleet.results import FleetGroup, FleetNode, GroupPick
 from bakeoff.fleet.spec import FleetSpec, GroupSpec, fleet_models, load_fleet_file
 from bakeoff.metrics.stats import stats
@@ -186,6 +186,8 @@ def test_group_pick_is_the_majority_of_its_nodes(tmp_path: Path) -> None:
         and fleet_tie.confidence.startswith("tie")
     )
     assert fleet_pick([g], {"nodes/ws-x": fast_b}).confidence.startswith("clear")  # type: ignore[union-attr]
+    both = apply_picks([g], {"nodes/ws-x": fast_b}, tmp_path)  # the group's and the fleet's, from records
+    assert both.confidence.startswith("tie") and g.recommendation.confidence.startswith("tie")  # type: ignore[union-attr]
     # the group's budget applies: 150 MB leaves B on every node; 40 MB leaves nothing
     g.nodes = nodes
     g.max_memory_mb = 150.0
@@ -235,6 +237,15 @@ def test_a_groups_pick_under_the_users_weights_and_constraints() -> None:
     assert group_pick(one, {"nodes/j-x": judged}, None, None, good, True).winner == "A"
     assert fleet_pick([one], {"nodes/j-x": judged}, None, None, good).winner is None
     assert fleet_pick([one], {"nodes/j-x": judged}, None, None, good, True).winner == "A"
+    # apply_picks sets each group's pick and gives the fleet's, with the same rules
+    assert apply_picks([g], sums, None, {"latency": 1.0}).winner == g.recommendation.winner == "A"
+    assert apply_picks([g], sums, None, None, Constraints(max_p95_s=1.5)).winner == "A"
+    assert g.recommendation.winner == "A"
+    assert apply_picks([g], sums).winner == g.recommendation.winner == "B"
+    assert apply_picks([one], {"nodes/j-x": judged}, None, None, good, True).winner == "A"
+    assert one.recommendation.winner == "A"
+    assert apply_picks([one], {"nodes/j-x": judged}, None, None, good).winner is None
+    assert one.recommendation.winner is None
 
 
 def test_the_fleet_default_meets_every_groups_limits() -> None:

@@ -183,7 +183,7 @@ def test_a_copy_the_node_cannot_read_is_not_its_copy(tmp_path: Path, monkeypatch
     def unreadable(path: Path) -> str:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(model_files, "sha256_of", unreadable)
+    monkeypatch.setattr(model_files, "sha256_file", unreadable)
     assert plan(files, tmp_path / "m.gguf", "auto", tmp_path / "cache") == ("ship", None)
 
 

@@ -247,8 +247,9 @@ class BenchSettings(BaseModel):
 # models.json
 
 
-def load_models_file(path: str | Path) -> dict[str, ModelSpec]:
-    """Read ``{alias: spec}``; every error names the file, line and key."""
+def load_models_file(path: str | Path, home_per_machine: bool = False) -> dict[str, ModelSpec]:
+    """Read ``{alias: spec}``; every error names the file, line and key. With ``home_per_machine`` (a
+    fleet) a ``path`` from ``~`` is kept as written: each machine's own home."""
     p = Path(path)
     data, text = _read_json(p)
     if not isinstance(data, dict):
@@ -268,22 +269,22 @@ def load_models_file(path: str | Path) -> dict[str, ModelSpec]:
             spec = ModelSpec.model_validate(raw)
         except ValidationError as exc:
             _raise_validation(exc, p, text, (alias,), ModelSpec)
-        spec = _anchor_paths(spec, p.parent)
+        spec = _anchor_paths(spec, p.parent, home_per_machine)
         spec._where = (str(p), locate(text, (alias,)))
         out[alias] = spec
     return out
 
 
-def _anchor_paths(spec: ModelSpec, base: Path) -> ModelSpec:
+def _anchor_paths(spec: ModelSpec, base: Path, home_per_machine: bool = False) -> ModelSpec:
     """Relative ``path``, ``weights`` and adapter files are relative to the models file's folder."""
 
-    def anchor(v: str | None) -> str | None:
-        if not v:
+    def anchor(v: str | None, keep_home: bool = False) -> str | None:
+        if not v or (keep_home and v.startswith("~")):
             return v
         p = Path(v).expanduser()
         return str(p if p.is_absolute() else (base / p).resolve())
 
-    update: dict[str, Any] = {"path": anchor(spec.path), "weights": anchor(spec.weights)}
+    update: dict[str, Any] = {"path": anchor(spec.path, home_per_machine), "weights": anchor(spec.weights)}
     if spec.adapter and ".py:" in spec.adapter:
         file, _, cls = spec.adapter.rpartition(":")
         update["adapter"] = f"{anchor(file)}:{cls}"

@@ -28,7 +28,7 @@ from ..errors import UsageError
 from ..quality.store import save_cases
 from ..results import Summary, save_summary
 from ..run_folder import RunFolderError
-from .matrix import fleet_pick, group_pick, matrix
+from .matrix import apply_picks, matrix
 from .model_files import ModelFiles, ShipPolicy, chunk_count, describe_files, read_chunk
 from .node import PROTOCOL, NodeBench, first_line
 from .report import write_fleet_reports
@@ -429,9 +429,7 @@ def _finish(summary: FleetSummary, running: Sequence[_Running], out_dir: Path, t
         write_reports(node_summary, folder)
         summaries[r.node.folder] = node_summary
     summary.matrix = matrix(summary.groups, summaries)
-    for g in summary.groups:
-        g.recommendation = group_pick(g, summaries, out_dir)
-    summary.fleet_recommendation = fleet_pick(summary.groups, summaries, out_dir)
+    summary.fleet_recommendation = apply_picks(summary.groups, summaries, out_dir)
     summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     summary.wall_s = time.perf_counter() - t0
     save_fleet(summary, out_dir)

@@ -90,6 +90,20 @@ def group_pick(
     )
 
 
+def apply_picks(
+    groups: Sequence[FleetGroup],
+    summaries: Mapping[str, Summary],
+    root: Path | None = None,
+    weights: Mapping[str, float] | None = None,
+    constraints: Constraints | None = None,
+    trust_judge: bool = False,
+) -> GroupPick:
+    """Set each group's ``recommendation`` (``group_pick``); the fleet-wide default (``fleet_pick``)."""
+    for g in groups:
+        g.recommendation = group_pick(g, summaries, root, weights, constraints, trust_judge)
+    return fleet_pick(groups, summaries, root, weights, constraints, trust_judge)
+
+
 def _node_picks(
     group: FleetGroup,
     summaries: Mapping[str, Summary],

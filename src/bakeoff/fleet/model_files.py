@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..embedded import cache_dir
+from ..embedded import cache_dir, sha256_file
 from ..errors import ConfigError, DownloadError
 
 CHUNK_BYTES = 64 * 2**20
 """One object in Ray's object store: a 4 GB model is 64 objects, each written as it arrives."""
 ShipPolicy = Literal["auto", "always", "never"]
-_BLOCK = 2**20
 
 
 @dataclass(frozen=True)
@@ -72,18 +71,10 @@ class ModelFiles:
         return Path(self.path).name
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _entries(path: Path, hashed: bool) -> tuple[FileEntry, ...]:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     return tuple(
-        FileEntry(p.relative_to(path.parent).as_posix(), p.stat().st_size, sha256_of(p) if hashed else "")
+        FileEntry(p.relative_to(path.parent).as_posix(), p.stat().st_size, sha256_file(p) if hashed else "")
         for p in files
     )
 
@@ -114,7 +105,7 @@ def holds(local: Path, files: ModelFiles) -> bool:
     for each (hashed only once the listing and sizes agree). A copy this process cannot read is not."""
     try:
         return _same_listing(local, files) and all(
-            sha256_of(local.parent / f.rel) == f.sha256 for f in files.files
+            sha256_file(local.parent / f.rel) == f.sha256 for f in files.files
         )
     except OSError:
         return False
@@ -163,11 +154,11 @@ def read_chunk(files: ModelFiles, index: int, chunk: int, chunk_bytes: int = CHU
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: alive, another user's
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

@@ -102,11 +102,7 @@ class NodeBench:
         actions: dict[str, str] = {}
         for alias, files in listings.items():
             local = Path(self.user_models[alias].path or "").expanduser()
-            try:
-                action, where = plan(files, local, policy, cache_root())
-            except OSError as exc:
-                action, where = "missing", None
-                self._file_errors[alias] = f"its files could not be read on this node: {exc}"
+            action, where = plan(files, local, policy, cache_root())
             digest = f"sha256 {files.digest[:12]}" if files else ""
             if where is not None:
                 self._use(alias, where)

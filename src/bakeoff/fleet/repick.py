@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..recommend import Constraints
 from ..results import load_summary
-from .matrix import fleet_pick, group_pick
+from .matrix import apply_picks
 from .results import FleetSummary, load_fleet
 
 
@@ -27,7 +27,5 @@ def repick(
         for n in g.nodes
         if (fleet_dir / n.folder / "summary.json").exists()
     }
-    for g in fs.groups:
-        g.recommendation = group_pick(g, summaries, fleet_dir, weights, constraints, trust_judge)
-    fs.fleet_recommendation = fleet_pick(fs.groups, summaries, fleet_dir, weights, constraints, trust_judge)
+    fs.fleet_recommendation = apply_picks(fs.groups, summaries, fleet_dir, weights, constraints, trust_judge)
     return fs

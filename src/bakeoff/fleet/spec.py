@@ -166,12 +166,4 @@ def _prompts(spec: FleetSpec, path: Path, text: str) -> tuple[list[PromptCase], 
 def fleet_models(spec: FleetSpec) -> dict[str, ModelSpec]:
     """The fleet's models file (``{}`` without one), paths anchored to its folder, except a path that
     starts with ``~``: each node reads it as its own home (the driver expands it to hash its copy)."""
-    if not spec.models_file:
-        return {}
-    models = load_models_file(spec.models_file)
-    raw, _ = _read_json(Path(spec.models_file))
-    for alias, entry in raw.items():
-        path = entry.get("path") if isinstance(entry, dict) else None
-        if isinstance(path, str) and path.startswith("~"):
-            models[alias] = models[alias].model_copy(update={"path": path})
-    return models
+    return load_models_file(spec.models_file, home_per_machine=True) if spec.models_file else {}

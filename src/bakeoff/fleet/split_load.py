@@ -165,8 +165,9 @@ def early_notes(shards: Sequence[_Shard], released: Sequence[str]) -> list[str]:
     for s in shards:
         gone = bool(s.error or s.stopped)
         after = [name(p) for p in released[s.ended_at :] if p != SWEEP_RATES]
-        inside = released[s.ended_at - 1] if gone and s.ended_at and s.waiting is None else SWEEP_RATES
-        missed = ([f"{name(inside)} (in part)"] if inside != SWEEP_RATES else []) + after
+        inside = released[s.ended_at - 1] if gone and s.ended_at and s.waiting is None else None
+        missed = [f"{name(inside)} (in part)"] if inside not in (None, SWEEP_RATES) else []
+        missed += after
         if missed:
             why = f" ({s.stopped})" if s.stopped and not s.error else ""
             notes.append(

@@ -17,7 +17,7 @@ import llama_cpp
 
 from bakeoff.backends.base import ChatRequest, TextDelta
 from bakeoff.backends.llamacpp import LlamaCppBackend
-from bakeoff.config import ModelSpec
+from bakeoff.config.settings import ModelSpec
 
 
 def rate(backend: LlamaCppBackend, req: ChatRequest) -> float:

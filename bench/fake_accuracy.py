@@ -14,9 +14,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase
-from bakeoff.targets import resolve_targets
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.run.bench import run_bench
 from bakeoff.testing import FakePlan, FakeServer
 
 TTFT, ITL, N = 0.200, 0.020, 64

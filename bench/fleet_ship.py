@@ -33,10 +33,10 @@ def main() -> int:
     args = ap.parse_args()
     from ray.cluster_utils import Cluster
 
-    from bakeoff import embedded
-    from bakeoff.embedded import sha256_file
     from bakeoff.fleet.driver import run_fleet
     from bakeoff.fleet.spec import load_fleet_file
+    from bakeoff.models import embedded
+    from bakeoff.models.embedded import sha256_file
 
     model = embedded.EMBEDDED[args.model]
     embedded.ensure(model)

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import httpx
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase
 from bakeoff.load.worker_count import auto_workers
-from bakeoff.targets import resolve_targets
+from bakeoff.run.bench import run_bench
 from bakeoff.testing import FakePlan, FakeServer
 
 TOKENS = 64

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import llama_cpp
 
-from bakeoff import embedded
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase
-from bakeoff.targets import resolve_targets
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.models import embedded
+from bakeoff.run.bench import run_bench
 
 PROMPT = "List 3 privacy benefits of local inference."
 

@@ -77,9 +77,9 @@ def main() -> None:
 
 
 def fake_sweep(out: Path) -> None:
-    from bakeoff.bench import run_bench
-    from bakeoff.config import BenchSettings, PromptCase
-    from bakeoff.targets import resolve_targets
+    from bakeoff.backends.targets import resolve_targets
+    from bakeoff.config.settings import BenchSettings, PromptCase
+    from bakeoff.run.bench import run_bench
     from bakeoff.testing import FakePlan, FakeServer
 
     service_s, slots = 0.050 + 9 * 0.005, 2

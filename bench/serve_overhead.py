@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-from bakeoff.targets import ModelTarget, resolve_targets
+from bakeoff.backends.targets import ModelTarget, resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase
+from bakeoff.run.bench import run_bench
 
 PROMPT = PromptCase(id="p1", prompt="List 3 privacy benefits of local inference.")
 

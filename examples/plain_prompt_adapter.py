@@ -24,7 +24,7 @@ class PlainPromptAdapter:
         import llama_cpp
 
         if weights_path is None:
-            from bakeoff import embedded
+            from bakeoff.models import embedded
 
             weights_path = str(embedded.ensure(embedded.EMBEDDED["smollm2-135m"]))
         self.llm = llama_cpp.Llama(model_path=weights_path, n_ctx=2048, verbose=False)

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from hypothesis import settings
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase
-from bakeoff.results import Summary
-from bakeoff.targets import resolve_targets
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.results.schema import Summary
+from bakeoff.run.bench import run_bench
 from bakeoff.testing import FakePlan, FakeServer
 
 # Property tests draw the same examples every run: a CI result (and a mutation score) is repeatable.

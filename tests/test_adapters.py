@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase, load_models_file
-from bakeoff.targets import resolve_targets
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase, load_models_file
+from bakeoff.run.bench import run_bench
 
 DATA = Path(__file__).parent / "data"
 
@@ -85,7 +85,7 @@ def test_adapter_registered_through_entry_points(tmp_path: Path, monkeypatch: py
     (dist / "entry_points.txt").write_text("[bakeoff.adapters]\nplugged-echo = echo_plugin_mod:EchoAdapter\n")
     (site / "echo_plugin_mod.py").write_text((DATA / "echo_adapter.py").read_text())
     monkeypatch.syspath_prepend(str(site))
-    from bakeoff.adapters import registered_adapters
+    from bakeoff.backends.adapter_api import registered_adapters
 
     assert registered_adapters()["plugged-echo"] == "echo_plugin_mod:EchoAdapter"
     targets = resolve_targets(["adapter:plugged-echo"], {}, None)

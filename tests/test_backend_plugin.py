@@ -20,7 +20,7 @@ BAKEOFF = str(Path(sys.executable).parent / "bakeoff")
 PLUGIN = '''
 import time
 from bakeoff.backends.base import Completion, Sent, TextDelta
-from bakeoff.config import ModelSpec
+from bakeoff.config.settings import ModelSpec
 
 
 class EchoBackend:
@@ -41,7 +41,7 @@ class EchoBackend:
     # catalog hooks: `bakeoff models ...` reaches them with no edit to bakeoff
     @classmethod
     def catalog_entries(cls, include_public, endpoint):
-        from bakeoff.catalog_entry import Entry
+        from bakeoff.models.entry import Entry
         return [Entry(alias="parrot", id="echo-parrot-v1", backend="echo", source="echo catalog",
                       license="MIT", capabilities=("chat",), cached=True)], []
 
@@ -133,7 +133,7 @@ def test_plugin_backend_runs_through_serve(plugin_env: dict[str, str]) -> None:
 
 
 def test_a_broken_plugin_fails_its_target_not_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bakeoff import plugins, targets
+    from bakeoff.backends import plugins, targets
 
     class Broken:
         @classmethod

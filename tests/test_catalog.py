@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff import embedded
+from bakeoff.models import embedded
 from tests.conftest import needs
 from tests.test_cli import run
 
@@ -162,7 +162,7 @@ def test_removing_a_model_that_is_not_cached_says_so_without_asking_the_catalog(
     r = run("models", "cache", "remove", "no-such-model", env=fresh)
     assert r.returncode == 1 and "no cached model named 'no-such-model'" in r.stderr
     # in-process: offline, the public catalog (whose SDK calls wait seconds offline) is never asked
-    from bakeoff import catalog
+    from bakeoff.backends import catalog
     from bakeoff.backends import foundry_sdk as foundry
     from bakeoff.errors import ModelNotFoundError
 
@@ -181,7 +181,7 @@ def test_an_offline_listing_shows_the_saved_public_catalog(
 ) -> None:
     from bakeoff.backends import foundry_catalog
     from bakeoff.backends import foundry_sdk as foundry
-    from bakeoff.catalog import Entry
+    from bakeoff.backends.catalog import Entry
 
     monkeypatch.setenv("BAKEOFF_CACHE", str(tmp_path / "home" / "models"))  # home() is its parent
     monkeypatch.setattr(foundry, "public_catalog_reachable", lambda timeout_s=1.5: False)
@@ -198,9 +198,9 @@ def test_an_offline_listing_shows_the_saved_public_catalog(
 
 def test_the_catalog_names_no_backend() -> None:
     """Listing, downloads, the cache and imports go through backend hooks: catalog.py names none."""
-    import bakeoff.catalog
-    from bakeoff.plugins import backend_names
+    import bakeoff.backends.catalog
+    from bakeoff.backends.plugins import backend_names
 
-    source = Path(bakeoff.catalog.__file__).read_text()
+    source = Path(bakeoff.backends.catalog.__file__).read_text()
     for name in backend_names():
         assert f'"{name}"' not in source and f"'{name}'" not in source, name

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.client_load import CPU_LIMIT, LAG_LIMIT_S, client_load, cpu_share
+from bakeoff.analysis.client import CPU_LIMIT, LAG_LIMIT_S, client_load, cpu_share
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -103,7 +103,7 @@ def test_the_laggiest_process_is_judged_on_its_own() -> None:
 
 
 def test_worker_count_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bakeoff.config import BenchSettings
+    from bakeoff.config.settings import BenchSettings
     from bakeoff.load.worker_count import STREAMS_PER_WORKER, auto_workers, peak_in_flight, workers_for
 
     assert STREAMS_PER_WORKER == 32
@@ -113,7 +113,7 @@ def test_worker_count_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     closed = BenchSettings(models=["m"], concurrency=64)
     assert peak_in_flight(closed) == 64
     # an uncapped --rate: its rate x 1 s (Little's law, before anything is measured), rounded up
-    assert peak_in_flight(BenchSettings(models=["m"], concurrency=64, rate=5.0)) == 5
+    assert peak_in_flight(BenchSettings(models=["m"], rate=5.0)) == 5
     assert peak_in_flight(BenchSettings(models=["m"], rate=200.5)) == 201
     assert peak_in_flight(BenchSettings(models=["m"], rate=0.2)) == 1
     assert peak_in_flight(BenchSettings(models=["m"], rate=5.0, max_concurrency=100)) == 100

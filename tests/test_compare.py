@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.compare import bootstrap_diff, parse_rules
+from bakeoff.analysis.compare import bootstrap_diff, parse_rules
 from bakeoff.errors import UsageError
 from bakeoff.testing import FakePlan, FakeServer
 

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from bakeoff.compare import bootstrap_diff, compare, delta, parse_rules
+from bakeoff.analysis.compare import bootstrap_diff, compare, delta, parse_rules
+from bakeoff.errors import UsageError
 from bakeoff.metrics.stats import stats
 from bakeoff.reporters.diff import render_diff
-from bakeoff.results import ModelSummary, RunInfo, Summary, save_summary
+from bakeoff.results.schema import ModelSummary, RunInfo, Summary, save_summary
 
 METRICS = ("ttft_s", "latency_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s")
 
@@ -161,7 +162,7 @@ def test_rules_parse_and_read_back() -> None:
         ("<", -0.3, False),
         (">", 0.25, False),
     ]
-    assert parse_rules("") == [] and parse_rules(" , ") == []
+    assert parse_rules(None) == []  # an empty text is an error (tested below)
 
 
 def write_run(path: Path, *rows_and_records: Any, settings: dict[str, Any] | None = None) -> None:
@@ -251,7 +252,7 @@ def test_rule_errors_say_what_to_write() -> None:
 
 
 def test_statistics_of_a_resample() -> None:
-    from bakeoff.compare import _stat
+    from bakeoff.analysis.compare import _stat
     from bakeoff.errors import UsageError
 
     xs = np.array([4.0, 1.0, 3.0, 2.0, 10.0])
@@ -378,7 +379,7 @@ def test_gate_thresholds_are_strict_and_read_in_percent(tmp_path: Path) -> None:
 
 
 def test_settings_and_machine_differences_are_named(tmp_path: Path) -> None:
-    from bakeoff.compare import setting_differences
+    from bakeoff.analysis.compare import setting_differences
 
     def s(settings: dict[str, Any], env: dict[str, Any]) -> Summary:
         return Summary(run=RunInfo(settings=settings, environment=env, started_at="t"))
@@ -437,6 +438,27 @@ def test_the_gate_fails_when_the_new_run_has_nothing_to_check(tmp_path: Path) ->
     assert (
         "- **failed**: m: error in the new run (load failed: boom)" in gate and "no rule broken" not in gate
     )
+    # no model in both runs: the footer says so instead of "Verdicts: ;"; no rules is no gate, said so
+    apart = compare(tmp_path / "base", tmp_path / "elsewhere")
+    text = render_diff(apart, tmp_path / "base", tmp_path / "elsewhere")
+    assert "Verdicts: none, no model is in both runs; a change" in text and "Verdicts: ;" not in text
+    assert "- no gate: no --fail-on rules were given" in text.split("## Gate")[1]
+
+
+@pytest.mark.parametrize("text", ["", " ", ",", " , ,"])
+def test_a_fail_on_that_names_no_rule_is_a_usage_error(text: str, tmp_path: Path) -> None:
+    """A CI variable that expands empty must not switch the gate off."""
+    with pytest.raises(UsageError, match="names no rule"):
+        parse_rules(text)
+    assert parse_rules(None) == []
+    from .test_cli import run
+
+    write_run(tmp_path / "base", row("m", latency_s=TIGHT), records(latency_s=TIGHT))
+    write_run(tmp_path / "other", row("x", latency_s=TIGHT))
+    r = run("compare", str(tmp_path / "base"), str(tmp_path / "other"), "--fail-on", text)
+    assert r.returncode == 2 and "names no rule" in r.stderr
+    r = run("compare", str(tmp_path / "base"), str(tmp_path / "other"), "--fail-on", "latency_s.p50>+10%")
+    assert r.returncode == 1 and "share no model" in r.stderr
 
 
 def test_cli_gate_exits_1_for_a_failed_model(tmp_path: Path) -> None:
@@ -493,7 +515,7 @@ def test_rules_name_only_statistics_that_exist() -> None:
 
 
 def test_a_run_from_before_prompt_tags_counts_as_reusing_the_cache() -> None:
-    from bakeoff.compare import setting_differences
+    from bakeoff.analysis.compare import setting_differences
 
     old = Summary(run=RunInfo(settings={"max_tokens": 8}, environment={}, started_at="t"))
     new = Summary(
@@ -526,7 +548,7 @@ def test_models_only_in_the_new_run_do_not_hide_a_failure(tmp_path: Path) -> Non
 
 
 def test_a_setting_only_the_base_recorded_is_not_a_difference() -> None:
-    from bakeoff.compare import setting_differences
+    from bakeoff.analysis.compare import setting_differences
 
     base = Summary(run=RunInfo(settings={"max_tokens": 8, "rounds": 5}, environment={}, started_at="t"))
     new = Summary(run=RunInfo(settings={"max_tokens": 8}, environment={}, started_at="t"))

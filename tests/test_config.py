@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.config import env_overrides, load_models_file, load_prompts, normalize_endpoint
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import env_overrides, load_models_file, load_prompts, normalize_endpoint
 from bakeoff.errors import ConfigError
-from bakeoff.targets import resolve_targets
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -143,7 +143,7 @@ def test_a_source_file_that_is_not_utf8_and_a_byte_order_mark(tmp_path: Path) ->
     assert r.returncode == 2 and "is not UTF-8 text" in r.stderr and "save it as UTF-8" in r.stderr
     assert "Traceback" not in r.stderr
     # a byte-order mark (Notepad's UTF-8) is read, not refused
-    from bakeoff.config import load_prompts
+    from bakeoff.config.settings import load_prompts
 
     p.write_bytes(b"\xef\xbb\xbf" + b'["hello"]')
     assert [c.prompt for c in load_prompts(p)] == ["hello"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.datasets import load_dataset
 from bakeoff.errors import ConfigError, UsageError
+from bakeoff.workload.datasets import load_dataset
 from tests.test_cli import run as cli
 
 
@@ -101,7 +101,9 @@ def test_sampling_is_fixed_by_the_seed_and_keeps_file_order(tmp_path: Path) -> N
     assert [c.id for c in picked] == ["many-4", "many-10", "many-21", "many-26", "many-42"]
     assert [c.id for c in load_dataset(f, samples=5, seed=7)] == [c.id for c in picked]
     assert [c.id for c in load_dataset(f, samples=5, seed=8)] != [c.id for c in picked]
-    assert len(load_dataset(f, samples=500)) == 50  # more than there are: all of them
+    assert len(load_dataset(f, samples=50)) == 50  # as many as there are: all of them
+    with pytest.raises(UsageError, match=r"--samples 51 but .*many\.jsonl has 50 prompt rows"):
+        load_dataset(f, samples=51)  # more than there are: a mistake, not a silent "all of them"
     with pytest.raises(UsageError, match="--samples must be at least 1"):
         load_dataset(f, samples=0)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff import embedded
 from bakeoff.errors import DownloadError
+from bakeoff.models import embedded
 
 from .conftest import needs
 

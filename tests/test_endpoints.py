@@ -111,7 +111,7 @@ def test_an_html_answer_to_a_request_is_one_line() -> None:
 
     from bakeoff.backends.base import ChatRequest
     from bakeoff.backends.openai import OpenAIBackend
-    from bakeoff.config import ModelSpec
+    from bakeoff.config.settings import ModelSpec
     from bakeoff.errors import RequestError
 
     async def ask(base: str, stream: bool) -> str:

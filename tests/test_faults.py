@@ -7,9 +7,9 @@ import json
 import socket
 from pathlib import Path
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, ModelSpec
-from bakeoff.targets import ModelTarget, resolve_targets
+from bakeoff.backends.targets import ModelTarget, resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec
+from bakeoff.run.bench import run_bench
 
 from .conftest import PROMPTS, read_records
 

@@ -120,7 +120,7 @@ def test_a_users_gguf_runs_from_the_nodes_copy_or_is_shipped_and_checked(
     import shutil
 
     import bakeoff
-    from bakeoff import embedded
+    from bakeoff.models import embedded
 
     c, laptop, ws = cluster
     smol = embedded.EMBEDDED["smollm2-135m"]
@@ -193,7 +193,7 @@ def test_a_users_gguf_runs_from_the_nodes_copy_or_is_shipped_and_checked(
 
 
 def test_no_node_with_a_groups_labels_is_a_clear_error(cluster: tuple[Any, Any, Any], tmp_path: Path) -> None:
-    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.config.settings import BenchSettings, PromptCase
     from bakeoff.fleet.driver import run_fleet
     from bakeoff.fleet.spec import FleetSpec, GroupSpec
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
+from bakeoff.analysis.recommend import Constraints
 from bakeoff.errors import ConfigError
 from bakeoff.fleet.driver import select_nodes, user_labels
 from bakeoff.fleet.matrix import apply_picks, cell, fleet_pick, group_pick, matrix, meets, smallest
 from bakeoff.fleet.results import FleetGroup, FleetNode, GroupPick
 from bakeoff.fleet.spec import FleetSpec, GroupSpec, fleet_models, load_fleet_file
 from bakeoff.metrics.stats import stats
-from bakeoff.recommend import Constraints
-from bakeoff.results import ModelSummary, RunInfo, Summary
+from bakeoff.results.schema import ModelSummary, RunInfo, Summary
 
 
 def row(name: str, decode: float, ttft: float, latency: float, mem: float | None, fits: bool | None = None,
@@ -318,7 +318,7 @@ def test_recommend_on_a_fleet_folder(tmp_path: Path) -> None:
     """`bakeoff recommend FLEET_DIR` as a user types it: a pick per group and the fleet-wide default,
     from the saved node runs, with the weights and constraints given."""
     from bakeoff.fleet.results import FleetSummary, save_fleet
-    from bakeoff.results import save_summary
+    from bakeoff.results.schema import save_summary
     from tests.test_cli import run
 
     fast_b = summary(row("A", 50.0, 0.2, 1.0, 200.0), row("B", 100.0, 0.2, 2.0, 100.0))
@@ -508,11 +508,11 @@ def test_a_fleet_file_reads_and_its_errors_name_file_line_and_key(tmp_path: Path
         f"{f}:6 [settings.models]: 'models' is not a fleet setting: each group names its own models"
     )
     assert error(GOOD.replace('"labels": {"bakeoff-group": "laptop"}, ', "")).startswith(
-        f"{f}:3 [groups.laptop]: Value error, a group needs 'labels' or 'resources' to select its nodes"
+        f"{f}:3 [groups.laptop]: a group needs 'labels' or 'resources' to select its nodes"
     )
     assert error(
         GOOD.replace('"labels": {"bakeoff-group": "laptop"}', '"resources": {"laptop": 0}')
-    ).startswith(f"{f}:3 [groups.laptop]: Value error, each of 'resources' must be above 0")
+    ).startswith(f"{f}:3 [groups.laptop]: each of 'resources' must be above 0")
     assert error(GOOD.replace('"models": ["smollm2-135m"], "max', '"models": [], "max')).startswith(
         f"{f}:3 [groups.laptop.models]:"
     )
@@ -585,7 +585,9 @@ def test_bakeoff_works_without_ray_and_fleet_says_how_to_get_it(monkeypatch: pyt
     from bakeoff.errors import UsageError
     from bakeoff.fleet.driver import ray_module
 
-    code = "import sys; import bakeoff.cli, bakeoff.bench, bakeoff.fleet.spec; print('ray' in sys.modules)"
+    code = (
+        "import sys; import bakeoff.cli, bakeoff.run.bench, bakeoff.fleet.spec; print('ray' in sys.modules)"
+    )
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
     )
@@ -611,7 +613,7 @@ def test_clocks_by_hand() -> None:
 
 
 def test_a_nodes_share_of_the_load() -> None:
-    from bakeoff.config import BenchSettings
+    from bakeoff.config.settings import BenchSettings
     from bakeoff.load.worker_count import node_share, workers_for
 
     assert node_share(64, BenchSettings(models=["m"])) == 64

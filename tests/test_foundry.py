@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff import embedded
-from bakeoff.convert import missing_modules
+from bakeoff.models import embedded
+from bakeoff.models.convert import missing_modules
 from tests.test_cli import run
 
 MISSING = [

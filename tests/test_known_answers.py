@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from bakeoff.analysis.resources import derive_resources
+from bakeoff.analysis.summarize import summarize_model
 from bakeoff.metrics import request_metrics, stats
 from bakeoff.monitors import energy
 from bakeoff.records import ContentEvent, RequestRecord
-from bakeoff.resource_figures import derive_resources
-from bakeoff.results import ModelSummary
-from bakeoff.summarize import summarize_model
+from bakeoff.results.schema import ModelSummary
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -525,7 +525,7 @@ def test_itl_samples_are_pooled_gap_by_gap() -> None:
 
 
 def test_warm_cache_note_by_hand() -> None:
-    from bakeoff.summarize import warm_cache_note
+    from bakeoff.analysis.summarize import warm_cache_note
 
     def r(prompt: str, ttft_ms: float, **kw: object) -> RequestRecord:
         t = int(ttft_ms * MS)

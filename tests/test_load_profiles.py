@@ -8,15 +8,15 @@ import re
 
 import pytest
 
-from bakeoff.capacity import capacity, mean_in_flight, summarize_load, summarize_stage
+from bakeoff.analysis.capacity import capacity, mean_in_flight, summarize_load, summarize_stage
+from bakeoff.analysis.recommend import Constraints, recommend
+from bakeoff.analysis.slo import parse_slo
 from bakeoff.errors import UsageError
 from bakeoff.load.profile import Profile, Stage, parse_profile, sweep_rates
-from bakeoff.load.runner import CUT_OFF, OUT_OF_TIME
 from bakeoff.metrics.definitions import completion_rate
 from bakeoff.metrics.stats import stats
-from bakeoff.recommend import Constraints, recommend
-from bakeoff.records import ContentEvent, RequestRecord
-from bakeoff.results import (
+from bakeoff.records import CUT_OFF, OUT_OF_TIME, ContentEvent, RequestRecord
+from bakeoff.results.schema import (
     Capacity,
     LoadSummary,
     ModelSummary,
@@ -26,7 +26,6 @@ from bakeoff.results import (
     StageSummary,
     Summary,
 )
-from bakeoff.slo import parse_slo
 
 MS = 1_000_000
 S = 1_000_000_000

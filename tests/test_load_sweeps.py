@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.load.runner import CUT_OFF, NOT_SENT, OUT_OF_TIME
-from bakeoff.results import Summary
+from bakeoff.records import CUT_OFF, NOT_SENT, OUT_OF_TIME
+from bakeoff.results.schema import Summary
 from bakeoff.testing import FakePlan, FakeServer
 from tests.conftest import bench, read_records
 from tests.test_cli import run as cli
@@ -115,7 +115,7 @@ def test_profile_flags_from_the_cli(tmp_path: Path) -> None:
     assert r.returncode == 2 and "go with --profile" in r.stderr
     r = cli("bench", "--endpoint", "http://127.0.0.1:9/v1", "-m", "x", "--profile", "sweep", "--rate", "2",
             "-o", str(tmp_path / "c"))  # fmt: skip
-    assert r.returncode == 2 and "--rate or --profile" in r.stderr
+    assert r.returncode == 2 and "give --rate (rate) or --profile (profile), not both" in r.stderr
 
 
 def test_the_cli_reports_stages_and_capacity(limited: FakeServer, tmp_path: Path) -> None:
@@ -213,4 +213,4 @@ def test_a_stage_of_failures_stops_the_model_and_max_concurrency_alone_is_refuse
     assert {r["stage"] for r in read_records(tmp_path / "r") if r["stage"]} == {"rate=50/s"}  # 60/s never ran
     r = cli("bench", "--endpoint", "http://127.0.0.1:9/v1", "-m", "x", "--max-concurrency", "4", "-o",
             str(tmp_path / "x"))  # fmt: skip
-    assert r.returncode == 2 and "--max-concurrency goes with --rate or --profile" in r.stderr
+    assert r.returncode == 2 and "(max_concurrency) goes with --rate or --profile" in r.stderr

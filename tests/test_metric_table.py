@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.compare import compare, parse_rules
+from bakeoff.analysis.compare import compare, parse_rules
 from bakeoff.metrics.definitions import Column, Metric, all_metrics, register, registered, unregister
 from bakeoff.reporters.diff import render_diff
-from bakeoff.results import load_summary
+from bakeoff.results.schema import load_summary
 
 from .conftest import bench, read_records
 from .test_cli import run
@@ -86,8 +86,8 @@ def test_a_summary_written_before_the_metrics_table_still_renders_and_compares(t
 
 
 def test_the_library_front_door(fake, tmp_path: Path) -> None:
-    from bakeoff.api import benchmark
-    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.config.settings import BenchSettings, PromptCase
+    from bakeoff.run.api import benchmark
 
     settings = BenchSettings(models=["good", "missing-at-server"], endpoint=fake.base_url, rounds=1, warmup=0)
     s = benchmark(settings, [PromptCase(id="p", prompt="one two")], tmp_path / "run")
@@ -99,7 +99,7 @@ def test_the_library_front_door(fake, tmp_path: Path) -> None:
 
 def test_a_registered_renderer_is_written_by_every_run(fake, tmp_path: Path) -> None:
     from bakeoff.reporters import RENDERERS, register_renderer
-    from bakeoff.run_report import RunReport
+    from bakeoff.reporters.report import RunReport
 
     def models_txt(report: RunReport) -> str:
         return "".join(f"{m.model} {m.status} {len(report.records)}\n" for m in report.summary.models)
@@ -115,7 +115,7 @@ def test_a_registered_renderer_is_written_by_every_run(fake, tmp_path: Path) -> 
 
 
 def test_a_summary_with_a_metric_from_an_absent_plugin_still_loads(tmp_path: Path) -> None:
-    from bakeoff.results import ModelSummary
+    from bakeoff.results.schema import ModelSummary
 
     with registered(DOUBLE):
         row = ModelSummary(
@@ -138,8 +138,8 @@ def test_python_m_bakeoff_cli() -> None:
 
 
 def test_benchmark_records_where_its_prompts_came_from(fake, tmp_path: Path) -> None:
-    from bakeoff.api import benchmark
-    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.config.settings import BenchSettings, PromptCase
+    from bakeoff.run.api import benchmark
 
     settings = BenchSettings(models=["good"], endpoint=fake.base_url, rounds=1, warmup=0)
     s = benchmark(settings, [PromptCase(id="p", prompt="x")], tmp_path)

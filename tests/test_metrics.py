@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bakeoff.analysis.summarize import summarize_model
 from bakeoff.metrics import request_metrics, stats
 from bakeoff.records import RequestRecord
-from bakeoff.summarize import summarize_model
 
 from .test_known_answers import rec
 

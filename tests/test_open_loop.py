@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase, load_models_file
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase, load_models_file
 from bakeoff.load.schedule import arrival_offsets
-from bakeoff.targets import resolve_targets
+from bakeoff.run.bench import run_bench
 
 from .conftest import read_records
 

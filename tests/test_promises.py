@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 
 from bakeoff.metrics.stats import stats
-from bakeoff.results import ModelSummary, RunInfo, Summary, save_summary
+from bakeoff.results.schema import ModelSummary, RunInfo, Summary, save_summary
 
 from .conftest import bakeoff_serve, free_port, read_records
 from .test_cli import run

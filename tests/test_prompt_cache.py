@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bakeoff.config import BenchSettings, load_models_file
+from bakeoff.config.settings import BenchSettings, load_models_file
 from bakeoff.load.cache_tag import WORDS, tagged
 from bakeoff.reporters.markdown import render_markdown
-from bakeoff.results import RunInfo, Summary
-from bakeoff.run_report import RunReport
+from bakeoff.reporters.report import RunReport
+from bakeoff.results.schema import RunInfo, Summary
 
 from .conftest import PROMPTS, bench, read_records
 from .test_cli import run
@@ -41,8 +41,8 @@ def test_reuse_sends_prompts_unchanged(fake, tmp_path: Path) -> None:
 
 
 def test_in_process_engines_are_not_tagged(tmp_path: Path) -> None:
-    from bakeoff.bench import run_bench
-    from bakeoff.targets import resolve_targets
+    from bakeoff.backends.targets import resolve_targets
+    from bakeoff.run.bench import run_bench
 
     (tmp_path / "m.json").write_text(json.dumps({"echo": {"adapter": f"{DATA}/echo_adapter.py:EchoAdapter"}}))
     targets = resolve_targets(["echo"], load_models_file(tmp_path / "m.json"), None)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bakeoff.compare import bootstrap_diff
+from bakeoff.analysis.compare import bootstrap_diff
 from bakeoff.load.schedule import arrival_offsets
 from bakeoff.metrics.stats import stats
 from bakeoff.quality.pairwise import Comparison, bradley_terry

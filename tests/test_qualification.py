@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_suite
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase, load_suite
 from bakeoff.errors import UsageError
 from bakeoff.quality import calibration as cal
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.judge import run_judge
 from bakeoff.quality.qualify import MODES, QUALIFICATION_FILE, default_set
 from bakeoff.quality.store import load_cases, load_run_records, outputs
-from bakeoff.results import load_summary
-from bakeoff.targets import resolve_targets
+from bakeoff.results.schema import load_summary
+from bakeoff.run.bench import run_bench
 
 ADAPTERS = Path(__file__).parent / "data" / "quality_adapters.py"
 SUITE = [c for c in load_suite("meeting-notes")[0] if c.reference]
@@ -336,7 +336,7 @@ def test_a_judge_that_fails_requests_is_incomplete_not_unqualified_and_not_cache
         if "result" in json.loads(p.read_text())
     ]
     from bakeoff.quality.aggregate import qualification_note
-    from bakeoff.results import JudgeInfo
+    from bakeoff.results.schema import JudgeInfo
 
     note = qualification_note("flaky", JudgeInfo(qualification=q), "rubric")
     assert note is not None and "incomplete: 1 requests got no answer" in note
@@ -344,7 +344,7 @@ def test_a_judge_that_fails_requests_is_incomplete_not_unqualified_and_not_cache
 
 def test_merging_a_new_test_with_the_last_one() -> None:
     from bakeoff.cli.quality_cmds import merge_qualification
-    from bakeoff.results import Qualification, QualificationResult
+    from bakeoff.results.schema import Qualification, QualificationResult
 
     ok, bad = QualificationResult(qualified=True, passed=7), QualificationResult(qualified=False, passed=1)
     prompts = {"rubric": "rubric-v2", "pairwise": "pairwise-v1"}
@@ -362,7 +362,7 @@ def test_merging_a_new_test_with_the_last_one() -> None:
 
 def test_a_qualification_under_other_prompts_is_not_trusted() -> None:
     from bakeoff.quality.aggregate import qualification_note, trusted
-    from bakeoff.results import JudgeInfo, Qualification, QualificationResult
+    from bakeoff.results.schema import JudgeInfo, Qualification, QualificationResult
 
     ok = QualificationResult(qualified=True, passed=7, items=7)
     now = JudgeInfo(
@@ -383,7 +383,7 @@ def test_a_qualification_under_other_prompts_is_not_trusted() -> None:
 
 def test_the_judge_column_says_whose_scores_it_holds() -> None:
     from bakeoff.reporters.terminal import judge_cell
-    from bakeoff.results import ModelQuality
+    from bakeoff.results.schema import ModelQuality
 
     assert judge_cell(ModelQuality(judge_mean=3.5, judges=["a"])) == "3.50"
     assert (

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bakeoff.backends.targets import ModelTarget
 from bakeoff.quality.agreement import agreement
 from bakeoff.quality.identity import identity, judge_key_id, judge_label, self_models
 from bakeoff.quality.pairwise import Comparison, bradley_terry, combine, rank
 from bakeoff.quality.store import PairVerdict
-from bakeoff.results import ModelSummary, RunInfo, Summary
-from bakeoff.targets import ModelTarget
+from bakeoff.results.schema import ModelSummary, RunInfo, Summary
 
 HUMAN = [1, 2, 3, 4, 5, 3, 2, 4]
 JUDGE = [2, 2, 3, 5, 4, 3, 1, 4]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-from bakeoff.targets import ModelTarget, resolve_targets
+from bakeoff.backends.targets import ModelTarget, resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase
+from bakeoff.run.bench import run_bench
 
 if importlib.util.find_spec("llama_cpp") is None:
     if os.environ.get("BAKEOFF_REQUIRE_REALMODEL"):
@@ -152,7 +152,7 @@ def test_missing_gguf_and_bad_file_fail_only_that_model(tmp_path: Path) -> None:
 
 def test_example_adapter_streaming_and_blocking(tmp_path: Path) -> None:
     """examples/models.json: the plain-prompt adapter over SmolLM2, streaming and blocking."""
-    from bakeoff.config import load_models_file
+    from bakeoff.config.settings import load_models_file
 
     specs = load_models_file(Path(__file__).parent.parent / "examples" / "models.json")
     names = ["smollm2-plain", "smollm2-plain-blocking"]
@@ -180,7 +180,7 @@ def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.Monkey
     from bakeoff.quality.judge import run_judge
     from bakeoff.quality.store import load_cases, load_judgments, outputs
     from bakeoff.records import RequestRecord
-    from bakeoff.results import RunQuality, load_records, load_summary
+    from bakeoff.results.schema import RunQuality, load_records, load_summary
 
     case = PromptCase(
         id="standup",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bakeoff.analysis.recommend import Constraints, parse_weights, recommend
+from bakeoff.errors import UsageError
 from bakeoff.metrics.stats import stats
-from bakeoff.recommend import Constraints, parse_weights, recommend
 from bakeoff.reporters.recommendation import render_text
-from bakeoff.results import ModelSummary, RunInfo, Summary
+from bakeoff.results.schema import ModelSummary, RunInfo, Summary
 from bakeoff.testing import FakePlan, FakeServer
 
 from .test_cli import run
@@ -62,7 +65,8 @@ def test_constraints_then_score_then_frontier() -> None:
     )
     assert r2.winner in ("fast-weak", "gemma", "coder")  # speed only: the three equally fast models
     assert r2.confidence.startswith("tie")
-    assert recommend(s, constraints=Constraints(min_quality=9)).winner is None
+    with pytest.raises(UsageError, match="off the 1-5 scale"):
+        Constraints(min_quality=9)
 
 
 def test_recommend_cli_on_a_real_run(tmp_path: Path) -> None:

@@ -4,14 +4,15 @@ boundaries, the Pareto frontier, ties and what each loser lost on."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from bakeoff.analysis.recommend import DEFAULT_WEIGHTS, Constraints, parse_weights, recommend
 from bakeoff.errors import UsageError
 from bakeoff.metrics.stats import stats
-from bakeoff.recommend import DEFAULT_WEIGHTS, Constraints, parse_weights, recommend
-from bakeoff.results import ModelQuality, ModelSummary, RunInfo, Summary, save_summary
+from bakeoff.results.schema import ModelQuality, ModelSummary, RunInfo, Summary, save_summary
 
 
 def model(
@@ -188,10 +189,45 @@ def test_parse_weights() -> None:
     for bad, msg in (
         ("speed=1", "unknown weight"),
         ("quality=x", "must be a number"),
-        ("latency=-1", "negative"),
+        ("latency=-1", "must be a finite number, 0 or more, got '-1'"),
+        ("latency=nan", "must be a finite number"),
+        ("latency=inf", "must be a finite number"),
+        ("latency=0,throughput=0,quality=0,checks=0,memory=0", "every weight 0: there is nothing to"),
+        ("latency=0,throughput=0,quality=0,checks=0,memory=0,capacity=0", "every weight 0"),
     ):
         with pytest.raises(UsageError, match=msg):
             parse_weights(bad)
+    # one weight above 0 is enough; 0 itself is allowed
+    zeros = "latency=0,throughput=0,quality=0,checks=0"
+    only = parse_weights(zeros + ",memory=0.5")
+    assert only == {"latency": 0.0, "throughput": 0.0, "quality": 0.0, "checks": 0.0, "memory": 0.5,
+                    "capacity": 1.0}  # fmt: skip
+    assert parse_weights(zeros + ",memory=0,capacity=2")["capacity"] == 2.0  # named: it may carry it
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ({"max_memory_mb": -1.0}, "--max-memory-mb must be a number above 0, got -1"),
+        ({"max_memory_mb": 0.0}, "--max-memory-mb must be a number above 0, got 0"),
+        ({"max_p95_s": 0.0}, "--max-p95-s must be a number above 0"),
+        ({"max_p95_s": float("inf")}, "--max-p95-s must be a number above 0, got inf"),
+        ({"min_capacity": -0.5}, "--min-capacity must be a number above 0"),
+        ({"min_capacity": float("nan")}, "--min-capacity must be a number above 0"),
+        ({"min_quality": 9.0}, "--min-quality 9 is off the 1-5 scale"),
+        ({"min_quality": 0.99}, "--min-quality 0.99 is off the 1-5 scale"),
+        ({"min_quality": 5.01}, "--min-quality 5.01 is off the 1-5 scale"),
+    ],
+)
+def test_constraints_no_model_could_meet_are_refused(given: dict[str, float], says: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(says)):
+        Constraints(**given)  # type: ignore[arg-type]
+
+
+def test_constraints_at_their_edges_are_accepted() -> None:
+    assert Constraints(min_quality=1.0).min_quality == 1.0 and Constraints(min_quality=5.0).min_quality == 5.0
+    c = Constraints(max_memory_mb=0.5, max_p95_s=0.001, min_capacity=1e-3)
+    assert (c.max_memory_mb, c.max_p95_s, c.min_capacity) == (0.5, 0.001, 1e-3)
 
 
 def _run_with_records(tmp_path: Path, s: Summary, per_model: dict[str, dict[str, list[float]]]) -> Path:
@@ -396,13 +432,13 @@ def test_a_tie_is_called_exactly_when_the_intervals_meet(tmp_path: Path) -> None
 
 
 def test_format_of_unknown_values() -> None:
-    from bakeoff.recommend import _fmt
+    from bakeoff.analysis.recommend import _fmt
 
     assert _fmt("latency", None) == "n/a" and _fmt(None, 1.0) == "n/a" and _fmt("memory", 99.6) == "100 MB"
 
 
 def test_relative_points() -> None:
-    from bakeoff.recommend import relative
+    from bakeoff.analysis.recommend import relative
 
     assert relative("latency", 2.0, 1.0) == 0.5 and relative("throughput", 25.0, 100.0) == 0.25
     assert relative("latency", 0.0, 1.0) is None and relative("latency", 1.0, 0.0) is None
@@ -458,7 +494,7 @@ def test_nothing_to_score_gives_zero_not_a_division_by_zero() -> None:
 
 
 def test_a_zero_score_is_the_whole_gap() -> None:
-    from bakeoff.recommend import relative
+    from bakeoff.analysis.recommend import relative
 
     assert relative("checks", 0.0, 1.0) == 0.0 and relative("throughput", 0.0, 50.0) == 0.0
     r = recommend(summary(model("W", 1.0, 50, 100, checks=1.0), model("L", 1.0, 50, 100, checks=0.0)))
@@ -543,7 +579,7 @@ def test_quality_source_qualified_then_reference_then_trusting_by_hand() -> None
 
 
 def test_an_unknown_quality_source_is_an_error() -> None:
-    from bakeoff.recommend import quality_value
+    from bakeoff.analysis.recommend import quality_value
 
     with pytest.raises(ValueError, match="unknown quality source 'judge'"):
         quality_value(judged("A", 1, 3.0, 3.0, 0.1), "judge")

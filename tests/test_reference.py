@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, ModelSpec, PromptCase
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase
 from bakeoff.quality.aggregate import reference_block
 from bakeoff.quality.reference import key_terms, match, rouge_l, tokens
-from bakeoff.results import load_summary
-from bakeoff.targets import resolve_targets
+from bakeoff.results.schema import load_summary
+from bakeoff.run.bench import run_bench
 
 ADAPTERS = Path(__file__).parent / "data" / "quality_adapters.py"
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, PromptCase, load_models_file
+from bakeoff.analysis.resources import derive_resources
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, PromptCase, load_models_file
 from bakeoff.metrics.stats import stats
 from bakeoff.monitors import energy
 from bakeoff.monitors.bandwidth import decode_ceiling, memory_bandwidth_gbs
-from bakeoff.resource_figures import derive_resources
-from bakeoff.results import ModelSummary
-from bakeoff.targets import resolve_targets
+from bakeoff.results.schema import ModelSummary
+from bakeoff.run.bench import run_bench
 
 DATA = Path(__file__).parent / "data"
 PROMPT = [PromptCase(id="p", prompt="hello")]
@@ -81,9 +81,9 @@ def test_local_server_gets_the_server_process_memory(fake, tmp_path: Path) -> No
 
 
 def test_remote_endpoint_memory_is_null_with_reason(tmp_path: Path) -> None:
-    from bakeoff.config import ModelSpec
+    from bakeoff.backends.targets import ModelTarget
+    from bakeoff.config.settings import ModelSpec
     from bakeoff.monitors.resources import ModelMonitor
-    from bakeoff.targets import ModelTarget
 
     mon = ModelMonitor(
         ModelTarget("x", "openai", ModelSpec(backend="openai", base_url="http://10.255.0.1:5273/v1"))

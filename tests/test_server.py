@@ -231,13 +231,13 @@ def test_32_concurrent_streams_across_two_models(served: Served) -> None:
 
 @needs(HAS_LLAMA, "llama-cpp-python", "BAKEOFF_REQUIRE_REALMODEL")
 def test_same_model_in_process_and_served_side_by_side(served: Served, tmp_path: Path) -> None:
-    from bakeoff.bench import run_bench
-    from bakeoff.config import BenchSettings, ModelSpec, PromptCase
-    from bakeoff.targets import resolve_targets
+    from bakeoff.backends.targets import resolve_targets
+    from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase
+    from bakeoff.run.bench import run_bench
 
     targets = resolve_targets(["llamacpp:smollm2-135m"], {}, None)
     spec = ModelSpec(backend="openai", model="smollm2-135m", base_url=served.base, api_key=KEY)
-    from bakeoff.targets import ModelTarget
+    from bakeoff.backends.targets import ModelTarget
 
     targets.append(ModelTarget("smollm2-135m@serve", "openai", spec))
     # the same request to both (no cache tag for the served one: bakeoff serve resets llama.cpp's cache)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bakeoff.embedded import EMBEDDED
+from bakeoff.models.embedded import EMBEDDED
 
 from .conftest import bakeoff_serve, free_port
 from .test_server import HAS_LLAMA
@@ -252,9 +252,9 @@ def test_port_out_of_range_and_port_in_use_are_one_line_exit_2(tmp_path: Path) -
 def test_max_queue_zero_serves_one_and_refuses_any_waiting() -> None:
     from starlette.testclient import TestClient
 
-    from bakeoff.config import ModelSpec
-    from bakeoff.server import ModelHost, create_app
-    from bakeoff.targets import ModelTarget
+    from bakeoff.backends.targets import ModelTarget
+    from bakeoff.config.settings import ModelSpec
+    from bakeoff.serve.app import ModelHost, create_app
 
     spec = ModelSpec(adapter=f"{DATA}/echo_adapter.py:InstantEcho")
     host = ModelHost([ModelTarget("instant", "adapter", spec)], max_queue=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.config import SESSION_PROMPTS, session_prompts
+from bakeoff.config.settings import SESSION_PROMPTS, session_prompts
 from bakeoff.quality.checks import run_checks
 
 GOOD = {

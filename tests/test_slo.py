@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bakeoff.analysis.slo import SloTerm, evaluate, parse_slo, request_value
 from bakeoff.errors import UsageError
 from bakeoff.records import ContentEvent, RequestRecord
-from bakeoff.slo import SloTerm, evaluate, parse_slo, request_value
 from tests.test_cli import run as cli
 
 MS = 1_000_000
@@ -29,7 +30,7 @@ def test_parse_by_hand() -> None:
 
 
 def test_first_token_terms_need_streaming() -> None:
-    from bakeoff.slo import check_streaming
+    from bakeoff.analysis.slo import check_streaming
 
     check_streaming(parse_slo("latency_p95<=2s"), stream=False)
     check_streaming(parse_slo("ttft_p95<=2s"), stream=True)
@@ -123,9 +124,19 @@ def test_one_token_answers_and_warm_up() -> None:
     short = [rec(i, 100, [], sched_ms=1000 * i) for i in range(4)]
     res = evaluate(parse_slo("tpot_p95<=50ms,itl_p50<=50ms"), short)
     assert res.good_requests == 4
+    # the same definition in the verdict: TPOT 0 and ITL 0 each, so met (it once said missed, n/a)
+    assert res.met and [(t.value, t.met) for t in res.terms] == [(0.0, True), (0.0, True)]
+    res = evaluate(parse_slo("itl_p50<=1ms,tpot_p50<=1ms"), short)
+    assert res.met and res.good_requests == 4
+    # mixed: gaps 20, 20 ms and a one-token answer's 0: ITL mean 40/3 ms, p50 20 ms; TPOT 20 ms and 0
+    mixed = [rec(1, 100, [20, 20], sched_ms=0), rec(2, 100, [], sched_ms=1000)]
+    res = evaluate(parse_slo("itl_mean<=50ms,itl_p50<=50ms,tpot_mean<=50ms"), mixed)
+    assert [t.value for t in res.terms] == [pytest.approx(0.04 / 3), pytest.approx(0.02), pytest.approx(0.01)]
+    # non-streamed answers have no first token: no ITL, no value, not met
+    flat = [replace(r, stream=False, events=()) for r in short]
+    res = evaluate(parse_slo("itl_p50<=1s"), flat)
+    assert res.terms[0].value is None and not res.met and res.good_requests == 0
     # a warm-up request is not measured: neither in the statistic nor in goodput
-    from dataclasses import replace
-
     warm = replace(rec(9, 5000, [20], sched_ms=0), warmup=True)
     res = evaluate(parse_slo("ttft_p95<=1s"), [warm, *short])
     assert res.met and res.requests == 4 and res.good_requests == 4
@@ -160,8 +171,8 @@ def test_bench_with_an_slo_against_the_fake_server(fake, tmp_path: Path) -> None
 
 
 def test_a_library_caller_gets_the_same_checks_before_anything_runs(tmp_path: Path) -> None:
-    from bakeoff.bench import run_bench
-    from bakeoff.config import BenchSettings, PromptCase
+    from bakeoff.config.settings import BenchSettings, PromptCase
+    from bakeoff.run.bench import run_bench
 
     out = tmp_path / "run"
     with pytest.raises(UsageError, match="unknown metric 'ttfb'"):
@@ -188,7 +199,7 @@ def test_every_parse_error_says_what_to_write() -> None:
     # the limit is what follows the first "<=": a second one is not a number
     with pytest.raises(UsageError, match=re.escape("limit '2s<=3s' is not a number in s or ms")):
         parse_slo("ttft_p95<=2s<=3s")
-    from bakeoff.slo import check_streaming
+    from bakeoff.analysis.slo import check_streaming
 
     with pytest.raises(UsageError) as e:
         check_streaming(parse_slo("ttft_p95<=2s"), stream=False)

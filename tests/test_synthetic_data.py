@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pytest
 
+from bakeoff.analysis.summarize import data_notes
 from bakeoff.errors import UsageError
 from bakeoff.records import RequestRecord
-from bakeoff.summarize import data_notes
-from bakeoff.synthetic import (
+from bakeoff.workload.synthetic import (
     WORDS,
     DataSpec,
     Lengths,
@@ -96,7 +96,7 @@ def test_a_real_cut_is_re_counted_exactly(n: int) -> None:
 
 
 def test_every_data_error_says_what_to_write() -> None:
-    from bakeoff.synthetic import EXAMPLE
+    from bakeoff.workload.synthetic import EXAMPLE
 
     def err(text: str) -> UsageError:
         with pytest.raises(UsageError) as e:

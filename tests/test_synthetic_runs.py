@@ -7,15 +7,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bakeoff.synthetic import build_prompt, parse_data
 from bakeoff.testing import FakePlan, FakeServer
+from bakeoff.workload.synthetic import build_prompt, parse_data
 from tests.conftest import bench, read_records
 from tests.test_cli import run as cli
 
 
 def test_prompts_with_the_embedded_models_tokenizer(tmp_path: Path) -> None:
-    from bakeoff import embedded
-    from bakeoff.synthetic_tokenizers import GgufTokenizer
+    from bakeoff.models import embedded
+    from bakeoff.workload.tokenizers import GgufTokenizer
 
     tok = GgufTokenizer(embedded.ensure(embedded.EMBEDDED["qwen2.5-coder-0.5b"]))
     for n in (16, 100):
@@ -72,7 +72,7 @@ def test_llamacpp_forces_the_answer_length_and_counts_with_its_own_tokenizer() -
 
     from bakeoff.backends.base import ChatRequest, Completion
     from bakeoff.backends.llamacpp import LlamaCppBackend
-    from bakeoff.config import ModelSpec
+    from bakeoff.config.settings import ModelSpec
 
     async def answer(backend: LlamaCppBackend, forced: int | None) -> int | None:
         ask = ({"role": "user", "content": "Answer with one word: is water wet?"},)
@@ -100,7 +100,7 @@ def test_llamacpp_forces_the_answer_length_and_counts_with_its_own_tokenizer() -
 def test_the_request_asks_for_the_exact_length_and_an_estimate_is_not_a_verdict(tmp_path: Path) -> None:
     from bakeoff.backends.base import ChatRequest
     from bakeoff.backends.openai import OpenAIBackend
-    from bakeoff.config import ModelSpec
+    from bakeoff.config.settings import ModelSpec
 
     b = OpenAIBackend("m", ModelSpec(backend="openai", model="m", base_url="http://127.0.0.1:9/v1"))
     body = b._body(ChatRequest(({"role": "user", "content": "x"},), max_tokens=15, min_tokens=15))

@@ -12,9 +12,9 @@ from rich.console import Console
 from bakeoff.metrics.stats import stats
 from bakeoff.reporters.format import short_name, short_names
 from bakeoff.reporters.markdown import render_markdown
+from bakeoff.reporters.report import RunReport
 from bakeoff.reporters.terminal import summary_table
-from bakeoff.results import ModelSummary, RunInfo, Summary, save_summary
-from bakeoff.run_report import RunReport
+from bakeoff.results.schema import ModelSummary, RunInfo, Summary, save_summary
 
 GGUF = (
     "/home/someone/.cache/llama.cpp/models/"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.errors import ReportError
-from bakeoff.results import ModelQuality, RunQuality, load_summary, save_summary
+from bakeoff.results.schema import ModelQuality, RunQuality, load_summary, save_summary
 
 BENCH = Path(__file__).parent.parent / "bench"
 
@@ -60,7 +60,7 @@ def test_an_unknown_quality_key_is_refused_with_its_place(tmp_path: Path, where:
 def test_the_saved_qualified_run_reloads_and_renders_its_qualification(tmp_path: Path) -> None:
     """bench/RESULTS.md section 10: Qwen 0.5B judged the meeting-notes run without qualifying."""
     from bakeoff.reporters.markdown import render_markdown
-    from bakeoff.run_report import RunReport
+    from bakeoff.reporters.report import RunReport
 
     s = load_summary(BENCH / "meeting-notes-qualified-summary.json")
     assert s.quality is not None

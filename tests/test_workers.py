@@ -20,10 +20,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bakeoff.config import BenchSettings
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings
 from bakeoff.errors import BakeoffError
-from bakeoff.load.workers import WORKER_LOST, WorkerPool
-from bakeoff.targets import resolve_targets
+from bakeoff.load.workers import WorkerPool
+from bakeoff.records import WORKER_LOST
 from bakeoff.testing import FakePlan, FakeServer
 from tests.conftest import bench, read_records
 from tests.test_cli import BAKEOFF, run
@@ -201,7 +202,7 @@ def test_ctrl_c_at_the_terminal_stops_every_worker(srv: FakeServer, tmp_path: Pa
 def test_every_stamp_follows_the_servers_send_and_is_close_to_it(tmp_path: Path, workers: int) -> None:
     """The fake server's send log and bakeoff's stamps share one clock (CLOCK_MONOTONIC), in a worker
     process too: each token is stamped after the server wrote it, and soon after."""
-    from bakeoff.config import PromptCase
+    from bakeoff.config.settings import PromptCase
 
     plan = FakePlan(ttft_ms=20, itl_ms=4, tokens=8)
     with FakeServer(plan, send_log=True) as server:

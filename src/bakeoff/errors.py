@@ -26,6 +26,17 @@ class UsageError(BakeoffError):
     exit_code = 2
 
 
+class MissingExtraError(UsageError):
+    """A command needs an optional extra that is not installed (``bakeoff serve`` without ``[serve]``)."""
+
+    def __init__(self, what: str, extra: str, packages: str) -> None:
+        super().__init__(
+            f"{what} needs {packages}, which is not installed",
+            hint=f"pip install 'bakeoff[{extra}]'",
+        )
+        self.extra = extra
+
+
 class ConfigError(UsageError):
     """A configuration file or value is malformed; names the file, line and key."""
 

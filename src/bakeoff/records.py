@@ -10,6 +10,17 @@ TokenSource = Literal["usage", "native", "estimated"]
 Status = Literal["ok", "error"]
 
 
+# error kinds the harness itself gives a request (an engine's own failures carry their own kinds)
+CUT_OFF = "cut_off"
+CUT_OFF_ERROR = "cut off: still running when its open-loop stage's drain time ran out (a backlog)"
+OUT_OF_TIME = "out_of_time"
+OUT_OF_TIME_ERROR = "cut off: still running when --max-seconds ran out"
+NOT_SENT = "not_sent"
+NOT_SENT_ERROR = "not sent: no free slot (--max-concurrency) before its stage stopped sending (a backlog)"
+CUT_ERRORS = {CUT_OFF: CUT_OFF_ERROR, NOT_SENT: NOT_SENT_ERROR, OUT_OF_TIME: OUT_OF_TIME_ERROR}
+WORKER_LOST = "worker_lost"
+
+
 @dataclass(frozen=True)
 class ContentEvent:
     """Arrival of one event that carries content: offset from t0 and the tokens it carries (if known)."""

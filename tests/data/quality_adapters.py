@@ -96,7 +96,7 @@ class AlwaysFour(_Fixed):
 
 
 def _golds() -> set[str]:
-    from bakeoff.config import load_suite
+    from bakeoff.config.settings import load_suite
 
     return {c.reference.strip() for c in load_suite("meeting-notes")[0] if c.reference}
 

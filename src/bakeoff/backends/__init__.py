@@ -1,5 +1,5 @@
 """Backends: one small protocol, one module per engine. Backends never import runner, metrics or reporters."""
 
-from .base import Backend, ChatRequest, Completion, TextDelta
+from bakeoff.backends.base import Backend, ChatRequest, Completion, TextDelta
 
 __all__ = ["Backend", "ChatRequest", "Completion", "TextDelta"]

@@ -14,11 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..adapters import load_adapter_class, render_prompt
-from ..config import ModelSpec
-from ..errors import ModelError, RequestError
-from .base import ChatRequest, Completion, Event, TextDelta
-from .threaded import Put, stream_from_thread
+from bakeoff.backends.adapter_api import load_adapter_class, render_prompt
+from bakeoff.backends.base import ChatRequest, Completion, Event, TextDelta
+from bakeoff.backends.threaded import Put, stream_from_thread
+from bakeoff.config.settings import ModelSpec
+from bakeoff.errors import ModelError, RequestError
 
 
 class AdapterBackend:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..config import ModelSpec
-from ..records import TokenSource
+from bakeoff.config.settings import ModelSpec
+from bakeoff.records import TokenSource
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,6 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release the model and any connection."""
         ...
-
-
-BackendFactory = type[Backend]
 
 
 def make_backend(factory: Any, name: str, spec: ModelSpec) -> Backend:

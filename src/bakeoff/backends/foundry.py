@@ -20,10 +20,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..config import ModelSpec
-from ..errors import BakeoffError, ModelError, RequestError
-from .base import ChatRequest, Completion, Event, TextDelta
-from .foundry_sdk import (
+from bakeoff.backends.base import ChatRequest, Completion, Event, TextDelta
+from bakeoff.backends.foundry_sdk import (
     INSTALL_HINT,
     PUBLIC_CATALOG,
     _config_provider,
@@ -34,7 +32,9 @@ from .foundry_sdk import (
     public_catalog_reachable,
     sdk,
 )
-from .threaded import Put, stream_from_thread
+from bakeoff.backends.threaded import Put, stream_from_thread
+from bakeoff.config.settings import ModelSpec
+from bakeoff.errors import BakeoffError, ModelError, RequestError
 
 __all__ = [
     "INSTALL_HINT",
@@ -61,7 +61,7 @@ class FoundryBackend:
     def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:
         """``foundry:ALIAS``: a model imported with ``--to foundry`` (bakeoff's registry), else a Foundry
         catalog alias or id."""
-        from ..registry import registered_specs
+        from bakeoff.models.registry import registered_specs
 
         mine = registered_specs().get(ref)
         return (
@@ -82,46 +82,46 @@ class FoundryBackend:
 
         return [("engine Foundry Local", True, f"foundry-local-sdk {version('foundry-local-sdk')}")]
 
-    # catalog hooks (bakeoff.catalog calls these through the backend registry)
+    # catalog hooks (bakeoff.backends.catalog calls these through the backend registry)
     @classmethod
     def catalog_entries(cls, include_public: bool, endpoint: str | None) -> tuple[list[Any], list[str]]:
-        from .foundry_catalog import entries
+        from bakeoff.backends.foundry_catalog import entries
 
         return entries(include_public)
 
     @classmethod
     def cached_entries(cls) -> list[Any]:
-        from .foundry_catalog import cached
+        from bakeoff.backends.foundry_catalog import cached
 
         return cached()
 
     @classmethod
     def cache_locations(cls) -> dict[str, str]:
-        from .foundry_catalog import cache_location
+        from bakeoff.backends.foundry_catalog import cache_location
 
         return cache_location()
 
     @classmethod
     def remove_cached(cls, alias: str) -> str | None:
-        from .foundry_catalog import remove_cached
+        from bakeoff.backends.foundry_catalog import remove_cached
 
         return remove_cached(alias)
 
     @classmethod
     def cache_note(cls) -> str | None:
-        from .foundry_catalog import unreadable_note
+        from bakeoff.backends.foundry_catalog import unreadable_note
 
         return unreadable_note()
 
     @classmethod
     def download(cls, ref: str, progress: Any) -> str | None:
-        from .foundry_catalog import download
+        from bakeoff.backends.foundry_catalog import download
 
         return download(ref, progress)
 
     @classmethod
     def import_model(cls, path: Path, alias: str, say: Any) -> tuple[str, str]:
-        from .foundry_catalog import import_model
+        from bakeoff.backends.foundry_catalog import import_model
 
         return import_model(path, alias, say)
 

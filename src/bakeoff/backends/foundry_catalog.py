@@ -1,5 +1,5 @@
 """Foundry Local's side of the model catalog: its local and public catalogs, its cache, downloads and
-bring-your-own conversion. ``FoundryBackend`` exposes these as its catalog hooks; ``bakeoff.catalog``
+bring-your-own conversion. ``FoundryBackend`` exposes these as its catalog hooks; ``bakeoff.backends.catalog``
 calls them through the backend registry and never names Foundry itself."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..catalog_entry import Entry, Progress, size_mb
-from ..errors import BakeoffError, DownloadError
-from ..registry import Registered, _now, home, register
-from . import foundry_sdk as foundry
+from bakeoff.backends import foundry_sdk as foundry
+from bakeoff.errors import BakeoffError, DownloadError
+from bakeoff.models.entry import Entry, Progress, size_mb
+from bakeoff.models.registry import Registered, home, register
+from bakeoff.results.folder import utc_now
 
 
 def _entry(model: Any, source: str) -> Entry:
@@ -183,7 +184,7 @@ def download(ref: str, progress: Progress | None) -> str:
 def import_model(path: Path, alias: str, say: Callable[[str], None]) -> tuple[str, str]:
     """Convert a GGUF file or Hugging Face folder to an ONNX Runtime GenAI folder and register it with
     Foundry Local's local catalog; (what was done, how to name it in ``--models``)."""
-    from ..convert import to_onnx_genai
+    from bakeoff.models.convert import to_onnx_genai
 
     foundry.sdk()  # before a conversion that would be wasted without it
     out = home() / "converted" / alias
@@ -191,7 +192,9 @@ def import_model(path: Path, alias: str, say: Callable[[str], None]) -> tuple[st
     say("registering with Foundry Local's local catalog")
     registered_id = foundry.local_model_id(alias)
     foundry.find_model(alias, str(out))
-    register(alias, Registered("foundry", str(out), "onnx-genai", str(path), _now(), owned=True, model=alias))
+    register(
+        alias, Registered("foundry", str(out), "onnx-genai", str(path), utc_now(), owned=True, model=alias)
+    )
     return (
         f"{alias}: converted to {out} ({size_mb(out)} MB) and registered as {registered_id}",
         f"foundry:{alias}",

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendUnavailableError, ModelError
+from bakeoff.errors import BackendUnavailableError, ModelError
 
 INSTALL_HINT = (
     "pip install 'bakeoff[foundry]' (foundry-local-sdk 2.x, Linux x86-64/ARM64, Windows, macOS arm64)"

@@ -24,11 +24,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .. import embedded
-from ..config import ModelSpec
-from ..errors import BackendUnavailableError, ModelError, ModelNotFoundError, RequestError
-from .base import ChatRequest, Completion, Event, TextDelta
-from .threaded import Put, stream_from_thread
+from bakeoff.backends.base import ChatRequest, Completion, Event, TextDelta
+from bakeoff.backends.threaded import Put, stream_from_thread
+from bakeoff.config.settings import ModelSpec
+from bakeoff.errors import BackendUnavailableError, ModelError, ModelNotFoundError, RequestError
+from bakeoff.models import embedded
 
 _INSTALL_HINT = "install the engine: pip install 'bakeoff[llamacpp]' (compiles llama.cpp, about 4 minutes)"
 
@@ -126,34 +126,34 @@ class LlamaCppBackend:
         bad = openmp_build()
         return [("engine llama.cpp", not bad, OPENMP_WARNING if bad else "installed")]
 
-    # catalog hooks (bakeoff.catalog calls these through the backend registry)
+    # catalog hooks (bakeoff.backends.catalog calls these through the backend registry)
     @classmethod
     def catalog_entries(cls, include_public: bool, endpoint: str | None) -> tuple[list[Any], list[str]]:
-        from .llamacpp_catalog import entries
+        from bakeoff.backends.llamacpp_catalog import entries
 
         return entries(), []
 
     @classmethod
     def cache_locations(cls) -> dict[str, str]:
-        from .llamacpp_catalog import cache_locations
+        from bakeoff.backends.llamacpp_catalog import cache_locations
 
         return cache_locations()
 
     @classmethod
     def remove_cached(cls, alias: str) -> str | None:
-        from .llamacpp_catalog import remove_cached
+        from bakeoff.backends.llamacpp_catalog import remove_cached
 
         return remove_cached(alias)
 
     @classmethod
     def download(cls, ref: str, progress: Any, alias: str | None = None) -> str | None:
-        from .llamacpp_catalog import download
+        from bakeoff.backends.llamacpp_catalog import download
 
         return download(ref, progress, alias)
 
     @classmethod
     def import_model(cls, path: Path, alias: str, say: Any) -> tuple[str, str]:
-        from .llamacpp_catalog import import_model
+        from bakeoff.backends.llamacpp_catalog import import_model
 
         return import_model(path, alias, say)
 

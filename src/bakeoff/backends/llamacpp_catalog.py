@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import embedded
-from ..catalog_entry import Entry, Progress, size_mb
-from ..errors import BackendUnavailableError, DownloadError, UsageError
-from ..registry import Registered, _now, home, register
+from bakeoff.errors import BackendUnavailableError, DownloadError, UsageError
+from bakeoff.models import embedded
+from bakeoff.models.entry import Entry, Progress, size_mb
+from bakeoff.models.registry import Registered, home, register
+from bakeoff.results.folder import utc_now
 
 HUB_HINT = "pip install 'bakeoff[hub]' (huggingface-hub)"
 
@@ -95,7 +96,7 @@ def download(ref: str, progress: Progress | None, alias: str | None = None) -> s
             "`bakeoff models import FILE.gguf --name ALIAS`",
         ) from None
     name = alias or Path(filename).stem.lower()
-    register(name, Registered("llamacpp", str(file), "gguf", f"hf:{repo}/{filename}", _now(), owned=True))
+    register(name, Registered("llamacpp", str(file), "gguf", f"hf:{repo}/{filename}", utc_now(), owned=True))
     return f"{name}: downloaded {filename} to {file}"
 
 
@@ -110,7 +111,7 @@ def is_gguf(path: Path) -> bool:
 def import_model(path: Path, alias: str, say: Callable[[str], None]) -> tuple[str, str]:
     """Register a GGUF file for llama.cpp; (what was done, how to name it in ``--models``)."""
     if path.is_file() and is_gguf(path):
-        register(alias, Registered("llamacpp", str(path), "gguf", str(path), _now()))
+        register(alias, Registered("llamacpp", str(path), "gguf", str(path), utc_now()))
         return f"{alias}: registered {path} for llama.cpp ({size_mb(path)} MB)", alias
     if path.is_dir() and (path / "config.json").is_file():
         raise UsageError(

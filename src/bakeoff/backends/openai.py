@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import orjson
 
-from .. import __version__
-from ..config import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
-from ..errors import ModelError, RequestError
-from .base import ChatRequest, Completion, Event, Sent, TextDelta
+from bakeoff.backends.base import ChatRequest, Completion, Event, Sent, TextDelta
+from bakeoff.config.settings import DEFAULT_ENDPOINT, ModelSpec, normalize_endpoint
+from bakeoff.errors import ModelError, RequestError
+from bakeoff.version import __version__
 
 
 def _now() -> int:
@@ -46,8 +46,8 @@ class OpenAIBackend:
         """The models an endpoint lists (only when one is given)."""
         if not endpoint:
             return [], []
-        from ..catalog_entry import Entry
-        from ..errors import BakeoffError
+        from bakeoff.errors import BakeoffError
+        from bakeoff.models.entry import Entry
 
         try:
             ids = list_endpoint_models(endpoint)

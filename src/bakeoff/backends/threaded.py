@@ -14,8 +14,8 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 
-from ..errors import RequestError
-from .base import ChatRequest, Completion, Event, TextDelta
+from bakeoff.backends.base import ChatRequest, Completion, Event, TextDelta
+from bakeoff.errors import RequestError
 
 FIRST_TOKEN_HANDOFF_S = 0.005
 

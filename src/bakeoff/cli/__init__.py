@@ -11,10 +11,10 @@ import traceback
 
 from rich.markup import escape
 
-from ..errors import BakeoffError
-from . import bench_cmds, fleet_cmds, model_cmds, quality_cmds, serve_cmds
-from .app import _state, app, err_console
-from .serve_cmds import _is_loopback
+from bakeoff.cli import bench_cmds, fleet_cmds, model_cmds, quality_cmds, serve_cmds
+from bakeoff.cli.app import _state, app, err_console
+from bakeoff.cli.serve_cmds import _is_loopback
+from bakeoff.errors import BakeoffError
 
 __all__ = [
     "_is_loopback",

@@ -1,5 +1,5 @@
 """``python -m bakeoff.cli``: the same as the ``bakeoff`` command."""
 
-from . import main
+from bakeoff.cli import main
 
 main()

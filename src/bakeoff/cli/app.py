@@ -12,13 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from .. import __version__
-from ..config import (
-    ModelSpec,
-)
-from ..embedded import DEFAULT_ALIASES
-from ..errors import UsageError
-from ..targets import endpoint_models
+from bakeoff.backends.targets import endpoint_models
+from bakeoff.config.settings import ENV_VARS, ModelSpec
+from bakeoff.errors import UsageError
+from bakeoff.models.embedded import DEFAULT_ALIASES
+from bakeoff.version import __version__
 
 app = typer.Typer(
     add_completion=False,
@@ -31,6 +29,15 @@ app = typer.Typer(
 console = Console(stderr=False, width=None if sys.stdout.isatty() else 160, emoji=False)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 _state = {"debug": False}
+
+
+def env_hint(name: str) -> str:
+    """The ``[env: NAME]`` note of a flag's help, escaped so that Rich prints it rather than reading
+    it as markup (``NAME`` must be one ``env_overrides`` reads)."""
+    if name not in ENV_VARS:
+        raise KeyError(f"{name} is not an environment variable bakeoff reads")
+    shown = f"{name}=0" if name == "BENCH_STREAM" else name
+    return f" \\[env: {shown}]"
 
 
 def _version(value: bool) -> None:

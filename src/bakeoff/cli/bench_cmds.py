@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +18,19 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import KILLED_NOTE, recover_summary, run_bench, write_reports
-from ..config import (
+from bakeoff.analysis.slo import check_streaming, parse_slo
+from bakeoff.backends.targets import ModelTarget, prepare_embedded, resolve_targets
+from bakeoff.cli.app import (
+    Terminated,
+    _model_names,
+    _split,
+    app,
+    console,
+    env_hint,
+    err_console,
+    sigterm_as_interrupt,
+)
+from bakeoff.config.settings import (
     BenchSettings,
     ModelSpec,
     PromptCase,
@@ -30,20 +40,19 @@ from ..config import (
     load_suite,
     normalize_endpoint,
     session_prompts,
+    settings_error,
 )
-from ..datasets import load_dataset
-from ..errors import UsageError
-from ..load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone, StageStarted
-from ..load.profile import parse_profile
-from ..reporters import RENDERERS, load_stages
-from ..reporters.terminal import summary_table
-from ..results import Summary, load_summary
-from ..run_folder import claim, locate
-from ..run_report import RunReport
-from ..slo import check_streaming, parse_slo
-from ..synthetic import parse_data
-from ..targets import ModelTarget, prepare_embedded, resolve_targets
-from .app import Terminated, _model_names, _split, app, console, err_console, sigterm_as_interrupt
+from bakeoff.errors import UsageError
+from bakeoff.load.events import ModelEnded, ModelStarted, ProgressEvent, RequestDone, StageStarted
+from bakeoff.load.profile import parse_profile
+from bakeoff.reporters import RENDERERS, load_stages
+from bakeoff.reporters.report import RunReport
+from bakeoff.reporters.terminal import summary_table
+from bakeoff.results.folder import claim, default_run_dir, locate
+from bakeoff.results.schema import Summary, load_summary
+from bakeoff.run.bench import KILLED_NOTE, recover_summary, run_bench, write_reports
+from bakeoff.workload.datasets import load_dataset
+from bakeoff.workload.synthetic import parse_data
 
 
 def _d(field: str) -> object:
@@ -69,12 +78,17 @@ def bench(
         typer.Option(
             "--models",
             "-m",
-            help="Comma list: aliases, model ids at the endpoint, or BACKEND:ID. [env: BENCH_MODELS]",
+            help="Comma list: aliases, model ids at the endpoint, or BACKEND:ID." + env_hint("BENCH_MODELS"),
+            rich_help_panel="Models",
         ),
     ] = None,
     models_file: Annotated[
         Path | None,
-        typer.Option("--models-file", help="models.json: {alias: {capabilities, size_mb, backend, ...}}"),
+        typer.Option(
+            "--models-file",
+            help="models.json: {alias: {capabilities, size_mb, backend, ...}}",
+            rich_help_panel="Models",
+        ),
     ] = None,
     prompts: Annotated[
         Path | None,
@@ -82,10 +96,16 @@ def bench(
             "--prompts",
             "-p",
             help="Prompt set: a JSON list of strings or of {id, prompt, system, max_tokens}.",
+            rich_help_panel="Prompts",
         ),
     ] = None,
     prompt: Annotated[
-        str | None, typer.Option("--prompt", help="A single prompt instead of a set. [env: BENCH_PROMPT]")
+        str | None,
+        typer.Option(
+            "--prompt",
+            help="A single prompt instead of a set." + env_hint("BENCH_PROMPT"),
+            rich_help_panel="Prompts",
+        ),
     ] = None,
     suite: Annotated[
         str | None,
@@ -93,6 +113,7 @@ def bench(
             "--suite",
             "-s",
             help="A built-in suite (meeting-notes) or a suite.json: cases with aspects and checks.",
+            rich_help_panel="Prompts",
         ),
     ] = None,
     dataset: Annotated[
@@ -100,21 +121,31 @@ def bench(
         typer.Option(
             "--dataset",
             help="Prompts from a local .csv, .jsonl or .json file (ShareGPT conversations: first user turn).",
+            rich_help_panel="Prompts",
         ),
     ] = None,
     column: Annotated[
-        str | None, typer.Option("--column", help="With --dataset: the prompt column or field (prompt).")
+        str | None,
+        typer.Option(
+            "--column", help="With --dataset: the prompt column or field (prompt).", rich_help_panel="Prompts"
+        ),
     ] = None,
     samples: Annotated[
         int | None,
-        typer.Option("--samples", help="With --dataset: this many rows, drawn with the run's --seed."),
+        typer.Option(
+            "--samples",
+            help="With --dataset: this many rows, drawn with the run's --seed.",
+            rich_help_panel="Prompts",
+        ),
     ] = None,
     endpoint: Annotated[
         str | None,
         typer.Option(
             "--endpoint",
             "-e",
-            help="OpenAI-compatible base URL (/v1 appended when missing). [env: FOUNDRY_LOCAL_ENDPOINT]",
+            help="OpenAI-compatible base URL (/v1 appended when missing)."
+            + env_hint("FOUNDRY_LOCAL_ENDPOINT"),
+            rich_help_panel="Models",
         ),
     ] = None,
     rounds: Annotated[
@@ -122,7 +153,8 @@ def bench(
         typer.Option(
             "--rounds",
             "-r",
-            help=f"Measured rounds over the prompt set ({_d('rounds')}). [env: BENCH_ROUNDS]",
+            help=f"Measured rounds over the prompt set ({_d('rounds')})." + env_hint("BENCH_ROUNDS"),
+            rich_help_panel="Sampling",
         ),
     ] = None,
     warmup: Annotated[
@@ -130,40 +162,56 @@ def bench(
         typer.Option(
             "--warmup",
             help=f"Warm-up requests per model ({_d('warmup')}), flagged, excluded from statistics.",
+            rich_help_panel="Sampling",
         ),
     ] = None,
     max_tokens: Annotated[
         int | None,
         typer.Option(
-            "--max-tokens", help=f"Max new tokens per request ({_d('max_tokens')}). [env: BENCH_MAX_TOKENS]"
+            "--max-tokens",
+            help=f"Max new tokens per request ({_d('max_tokens')})." + env_hint("BENCH_MAX_TOKENS"),
+            rich_help_panel="Sampling",
         ),
     ] = None,
     temperature: Annotated[
         float | None,
         typer.Option(
-            "--temperature", help=f"Sampling temperature ({_d('temperature')}). [env: BENCH_TEMPERATURE]"
+            "--temperature",
+            help=f"Sampling temperature ({_d('temperature')})." + env_hint("BENCH_TEMPERATURE"),
+            rich_help_panel="Sampling",
         ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help=f"Sampling seed sent with every request ({_d('seed')}).")
+        int | None,
+        typer.Option(
+            "--seed",
+            help=f"Sampling seed sent with every request ({_d('seed')}).",
+            rich_help_panel="Sampling",
+        ),
     ] = None,
     no_stream: Annotated[
         bool,
         typer.Option(
             "--no-stream",
-            help="Non-streaming requests: latency and tokens only, TTFT unknown. [env: BENCH_STREAM=0]",
+            help="Non-streaming requests: latency and tokens only, TTFT unknown." + env_hint("BENCH_STREAM"),
+            rich_help_panel="Sampling",
         ),
     ] = False,
     concurrency: Annotated[
         int | None,
         typer.Option(
-            "--concurrency", "-c", help=f"Requests in flight per model, closed loop ({_d('concurrency')})."
+            "--concurrency",
+            "-c",
+            help=f"Requests in flight per model, closed loop ({_d('concurrency')}).",
+            rich_help_panel="Load",
         ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", help=f"Seconds per request before it counts as stalled ({_d('timeout_s')})."
+            "--timeout",
+            help=f"Seconds per request before it counts as stalled ({_d('timeout_s')}).",
+            rich_help_panel="Load",
         ),
     ] = None,
     reuse_prompt_cache: Annotated[
@@ -172,27 +220,44 @@ def bench(
             "--reuse-prompt-cache",
             help="Send prompts unchanged, so a server's prefix cache can answer repeats (default: each "
             "request to a server starts with a short random tag, so every prefill is cold).",
+            rich_help_panel="Sampling",
         ),
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output folder (default bakeoff-runs/<timestamp>).", rich_help_panel="Output"
+        ),
     ] = None,
     overwrite: Annotated[
         bool,
-        typer.Option("--overwrite", help="Replace the run already in --out (a run folder holds one run)."),
+        typer.Option(
+            "--overwrite",
+            help="Replace the run already in --out (a run folder holds one run).",
+            rich_help_panel="Output",
+        ),
     ] = False,
     max_memory_mb: Annotated[
         float | None,
-        typer.Option("--max-memory-mb", help="Memory budget: models whose peak exceeds it do not fit."),
+        typer.Option(
+            "--max-memory-mb",
+            help="Memory budget: models whose peak exceeds it do not fit.",
+            rich_help_panel="SLO and budget",
+        ),
     ] = None,
     rate: Annotated[
         float | None,
         typer.Option(
-            "--rate", help="Open loop: send measured requests at this many per second, whatever is in flight."
+            "--rate",
+            help="Open loop: send measured requests at this many per second, whatever is in flight.",
+            rich_help_panel="Load",
         ),
     ] = None,
     poisson: Annotated[
-        bool, typer.Option("--poisson", help="With --rate: Poisson arrivals instead of even spacing.")
+        bool,
+        typer.Option(
+            "--poisson", help="With --rate: Poisson arrivals instead of even spacing.", rich_help_panel="Load"
+        ),
     ] = False,
     data: Annotated[
         str | None,
@@ -200,6 +265,7 @@ def bench(
             "--data",
             help="Synthetic prompts by token length, e.g. prompt_tokens=256,output_tokens=64 (also _stdev, "
             "_min, _max, samples=N): built per model with its tokenizer, answers forced to their length.",
+            rich_help_panel="Prompts",
         ),
     ] = None,
     tokenizer: Annotated[
@@ -208,6 +274,7 @@ def bench(
             "--tokenizer",
             help="With --data and an endpoint: a .gguf file or a folder with tokenizer.json to count "
             "prompt tokens (else whitespace words, labelled approximate).",
+            rich_help_panel="Prompts",
         ),
     ] = None,
     profile: Annotated[
@@ -217,11 +284,16 @@ def bench(
             help="Load stages: sweep[=N] (synchronous, max throughput, then rates between), rates=1,2,4 "
             "(open loop) or concurrency=1,4,16 (closed loop). Each stage gets --warmup requests per "
             "stream first.",
+            rich_help_panel="Load",
         ),
     ] = None,
     stage_seconds: Annotated[
         float | None,
-        typer.Option("--stage-seconds", help="With --profile: each stage sends for at most this long."),
+        typer.Option(
+            "--stage-seconds",
+            help="With --profile: each stage sends for at most this long.",
+            rich_help_panel="Load",
+        ),
     ] = None,
     stage_requests: Annotated[
         int | None,
@@ -229,6 +301,7 @@ def bench(
             "--stage-requests",
             help="With --profile: each stage sends at most this many measured requests (default without "
             "--stage-seconds: prompts x rounds).",
+            rich_help_panel="Load",
         ),
     ] = None,
     max_seconds: Annotated[
@@ -237,6 +310,7 @@ def bench(
             "--max-seconds",
             help="Time budget of the whole run, shared equally by the models (and a model's stages); "
             "requests still running at the end are cut off.",
+            rich_help_panel="Load",
         ),
     ] = None,
     max_concurrency: Annotated[
@@ -245,6 +319,7 @@ def bench(
             "--max-concurrency",
             help="Requests in flight at most in open-loop stages and --rate runs, and the throughput "
             "stage's concurrency (default 32 with --profile).",
+            rich_help_panel="Load",
         ),
     ] = None,
     workers: Annotated[
@@ -254,6 +329,7 @@ def bench(
             help="Processes that send an endpoint's requests, each with its own event loop and connections: "
             "N, or auto (default: one per 32 requests in flight, at most one per core; 1 sends from this "
             "process).",
+            rich_help_panel="Load",
         ),
     ] = None,
     slo: Annotated[
@@ -262,6 +338,7 @@ def bench(
             "--slo",
             help='Service-level objective, e.g. "ttft_p95<=2s,itl_p50<=50ms,latency_p95<=10s": met or not, '
             "and goodput (requests/s that met it each).",
+            rich_help_panel="SLO and budget",
         ),
     ] = None,
     watts_per_core: Annotated[
@@ -269,6 +346,7 @@ def bench(
         typer.Option(
             "--watts-per-core",
             help=f"Energy estimate when RAPL is unreadable: W per busy core ({_d('watts_per_core')}).",
+            rich_help_panel="Cost",
         ),
     ] = None,
     price_per_kwh: Annotated[
@@ -276,6 +354,7 @@ def bench(
         typer.Option(
             "--price-per-kwh",
             help=f"Electricity price for the cost per million tokens ({_d('price_per_kwh')}).",
+            rich_help_panel="Cost",
         ),
     ] = None,
     load_nodes: Annotated[
@@ -286,11 +365,16 @@ def bench(
             help="With --endpoint and --rate or --profile: send the load from K Ray nodes at once "
             "(bakeoff[fleet]); each stage starts together, each node sends every K-th request (and 1/K of "
             "a closed loop's width).",
+            rich_help_panel="Fleet",
         ),
     ] = None,
     address: Annotated[
         str | None,
-        typer.Option("--address", help="With --load-nodes: the Ray cluster (auto, HOST:PORT, ray://...)."),
+        typer.Option(
+            "--address",
+            help="With --load-nodes: the Ray cluster (auto, HOST:PORT, ray://...).",
+            rich_help_panel="Fleet",
+        ),
     ] = None,
 ) -> None:
     """Benchmark models over a prompt set; write summary.json, records.jsonl and md, csv, html reports."""
@@ -323,7 +407,9 @@ def bench(
         cases, source = load_suite(suite)
     elif prompts is not None:
         cases, source = load_prompts(prompts), str(prompts)
-    elif prompt or env.get("prompt"):
+    elif prompt is not None or env.get("prompt"):
+        if prompt is not None and not prompt.strip():
+            raise UsageError("--prompt is empty", hint="give the prompt's text, or leave --prompt out")
         text = prompt or env["prompt"]
         cases, source = [PromptCase(id="p1", prompt=text)], "--prompt" if prompt else "BENCH_PROMPT"
     else:
@@ -334,17 +420,6 @@ def bench(
         check_streaming(parse_slo(slo), stream)
     if profile is not None:
         parse_profile(profile)
-        if rate is not None:
-            raise UsageError(
-                "give --rate or --profile, not both", hint="--profile rates=R runs one open-loop stage"
-            )
-    elif stage_seconds is not None or stage_requests is not None:
-        raise UsageError("--stage-seconds and --stage-requests go with --profile")
-    if max_concurrency is not None and profile is None and rate is None:
-        raise UsageError(
-            "--max-concurrency goes with --rate or --profile",
-            hint="a closed loop's requests in flight are --concurrency",
-        )
 
     try:
         given = {  # a flag wins over its environment variable; anything unset takes BenchSettings' default
@@ -380,10 +455,8 @@ def bench(
             **{k: v for k, v in given.items() if v is not None},
         )
     except ValidationError as exc:
-        e = exc.errors()[0]
-        flag = "--" + "-".join(str(p) for p in e["loc"]).replace("_", "-").replace("timeout-s", "timeout")
-        raise UsageError(f"invalid value for {flag}: {e['msg']}") from None
-    out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+        raise settings_error(exc) from None
+    out_dir = out or default_run_dir()
     targets = resolve_targets(settings.models, user_models, ep)
     if load_nodes is not None or address is not None:  # claims the folder once its nodes are there
         _split_load(settings, cases, targets, out_dir, load_nodes, address, overwrite)
@@ -498,7 +571,7 @@ def _split_load(
             "--load-nodes splits one endpoint's load",
             hint="give --endpoint, one model (--models) and --rate or --profile",
         )
-    from ..fleet.split_load import run_split_load
+    from bakeoff.fleet.split_load import run_split_load
 
     load = f"--profile {settings.profile}" if settings.profile else f"{settings.rate:g}/s"
     err_console.print(
@@ -563,9 +636,9 @@ def compare(
     ] = 2.0,
 ) -> None:
     """Compare two runs model by model; exit 1 when a --fail-on rule is broken by a real change."""
-    from ..compare import compare as run_compare
-    from ..compare import parse_rules
-    from ..reporters.diff import render_diff
+    from bakeoff.analysis.compare import compare as run_compare
+    from bakeoff.analysis.compare import parse_rules
+    from bakeoff.reporters.diff import render_diff
 
     rules = parse_rules(fail_on)
     locate(base), locate(new)  # a path that does not exist is an error naming it
@@ -616,9 +689,9 @@ def recommend(
     """Recommend a model: constraints first, then a weighted score, the Pareto frontier and a confidence.
     For a fleet folder: each machine group's pick (the majority of its nodes, under the group's budget
     too) and the fleet-wide default, chosen on the smallest group."""
-    from ..recommend import Constraints, parse_weights
-    from ..recommend import recommend as run_recommend
-    from ..reporters.recommendation import render_text
+    from bakeoff.analysis.recommend import Constraints, parse_weights
+    from bakeoff.analysis.recommend import recommend as run_recommend
+    from bakeoff.reporters.recommendation import render_text
 
     c = Constraints(
         max_memory_mb=max_memory_mb,
@@ -642,8 +715,8 @@ def recommend(
 def _recommend_fleet(fleet_dir: Path, weights: dict[str, float], c: Any, trust_judge: bool) -> None:
     """``recommend`` on a fleet folder: each group's pick and the fleet-wide default, worked out again
     from every node's saved run with these weights and constraints."""
-    from ..fleet.repick import repick
-    from ..fleet.report import pick_text
+    from bakeoff.fleet.repick import repick
+    from bakeoff.fleet.report import pick_text
 
     fs = repick(fleet_dir, weights, c, trust_judge)
     pick = fs.fleet_recommendation

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +10,9 @@ from rich.markup import escape
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..fleet.spec import load_fleet_file
-from .app import Terminated, app, console, err_console, sigterm_as_interrupt
+from bakeoff.cli.app import Terminated, app, console, err_console, sigterm_as_interrupt
+from bakeoff.fleet.spec import load_fleet_file
+from bakeoff.results.folder import default_run_dir
 
 
 @app.command()
@@ -46,10 +46,11 @@ def fleet(
     """Run the bake-off on every node of each machine group (Ray node labels), each on its own engines;
     write fleet.json, records.jsonl (every record tagged with its node), fleet.md/.csv/.html and each
     node's own run folder. Exit 0 when every node finished, 1 when one was lost or failed."""
-    from ..fleet.driver import run_fleet
+    from bakeoff.fleet.driver import ray_module, run_fleet
 
     spec, settings, prompts, source = load_fleet_file(fleet_file)
-    out_dir = out or Path("bakeoff-runs") / datetime.now().strftime("fleet-%Y%m%d-%H%M%S")
+    ray_module()  # without the fleet extra: say so before anything is printed or claimed
+    out_dir = out or default_run_dir("fleet-")
     err_console.print(
         f"[bold]bakeoff fleet[/] {len(spec.groups)} groups ({', '.join(spec.groups)}), "
         f"{len(prompts)} prompts from {escape(source)} -> {out_dir}"

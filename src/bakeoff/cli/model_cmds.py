@@ -15,15 +15,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..config import (
+from bakeoff.backends.targets import prepare_embedded, resolve_targets
+from bakeoff.cli.app import app, console, err_console
+from bakeoff.config.settings import (
     ModelSpec,
     env_overrides,
     load_models_file,
     normalize_endpoint,
 )
-from ..errors import UsageError
-from ..targets import prepare_embedded, resolve_targets
-from .app import app, console, err_console
+from bakeoff.errors import UsageError
 
 models_app = typer.Typer(help="Model lifecycle: list, download, cache, import.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -49,7 +49,7 @@ def models_list(
     """One table of every model across backends: PyPI-shipped, imported, models.json, endpoint, Foundry."""
     from rich.table import Table
 
-    from ..catalog import list_models
+    from bakeoff.backends.catalog import list_models
 
     env = env_overrides()
     ep = endpoint or env.get("endpoint")
@@ -86,7 +86,7 @@ def models_download(
     name: Annotated[str | None, typer.Option("--name", help="Alias for a hub download.")] = None,
 ) -> None:
     """Download a model so it runs offline later, with a progress bar."""
-    from ..catalog import download
+    from bakeoff.backends.catalog import download
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
@@ -111,7 +111,7 @@ def models_cache(
     """What is cached, where, and how much disk each takes; remove one; show the locations."""
     from rich.table import Table
 
-    from ..catalog import cache_locations, cached_entries, remove
+    from bakeoff.backends.catalog import cache_locations, cached_entries, remove
 
     if action == "location":
         for what, where in cache_locations().items():
@@ -151,7 +151,7 @@ def models_import(
     ] = None,
 ) -> None:
     """Bring your own model: register a GGUF for llama.cpp, or convert it for Foundry Local."""
-    from ..catalog import import_model
+    from bakeoff.backends.catalog import import_model
 
     with err_console.status("importing...") as status:
         line, use = import_model(path, name, to, lambda msg: status.update(escape(msg)))
@@ -178,7 +178,7 @@ def run_model(
     system: Annotated[str | None, typer.Option("--system", help="A system prompt.")] = None,
 ) -> None:
     """Stream one answer (or chat) in the terminal, then a line of stats: load, TTFT, tokens, decode rate."""
-    from ..chat import chat_turn
+    from bakeoff.run.chat import chat_turn
 
     env = env_overrides()
     ep = endpoint or env.get("endpoint")
@@ -188,8 +188,8 @@ def run_model(
     prepare_embedded([target])
 
     async def session() -> None:
-        from ..backends.base import make_backend
-        from ..plugins import load_backend_class
+        from bakeoff.backends.base import make_backend
+        from bakeoff.backends.plugins import load_backend_class
 
         if target.error or target.spec is None:
             raise UsageError(target.error or f"unknown model {model!r}")

@@ -15,20 +15,20 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ..bench import write_reports
-from ..config import (
+from bakeoff.backends.targets import prepare_embedded, resolve_targets
+from bakeoff.cli.app import app, console, err_console
+from bakeoff.config.settings import (
     ModelSpec,
     env_overrides,
     load_models_file,
     normalize_endpoint,
 )
-from ..errors import BakeoffError, UsageError
-from ..reporters.format import secs
-from ..reporters.terminal import agreement_line, qualification_table, quality_table
-from ..results import JudgeInfo, Qualification, RunQuality, load_summary
-from ..run_folder import locate
-from ..targets import prepare_embedded, resolve_targets
-from .app import app, console, err_console
+from bakeoff.errors import BakeoffError, UsageError
+from bakeoff.reporters.format import secs
+from bakeoff.reporters.terminal import agreement_line, qualification_table, quality_table
+from bakeoff.results.folder import locate
+from bakeoff.results.schema import JudgeInfo, Qualification, RunQuality, load_summary
+from bakeoff.run.bench import write_reports
 
 
 @app.command()
@@ -71,9 +71,9 @@ def judge(
 
     Before its first verdicts a judge is tested on a small calibration set (cached per judge): a judge
     that cannot tell gold answers from corrupted ones is unqualified, and its scores are kept apart."""
-    from ..quality.aggregate import apply_quality
-    from ..quality.judge import run_judge
-    from ..quality.store import load_cases, load_run_records, outputs
+    from bakeoff.quality.aggregate import apply_quality
+    from bakeoff.quality.judge import run_judge
+    from bakeoff.quality.store import load_cases, load_run_records, outputs
 
     if qualify and no_qualify:
         raise UsageError("--qualify and --no-qualify contradict each other")
@@ -200,8 +200,8 @@ def annotate_export(
     seed: Annotated[int | None, typer.Option("--seed", help="Shuffle seed (random by default).")] = None,
 ) -> None:
     """Write a blind CSV sheet (random row ids; models only in RUN_DIR/annotation-key.csv)."""
-    from ..quality.annotate import export_sheet
-    from ..quality.store import load_cases, load_run_records, outputs
+    from bakeoff.quality.annotate import export_sheet
+    from bakeoff.quality.store import load_cases, load_run_records, outputs
 
     folder = locate(run_dir)
     load_summary(folder)
@@ -220,9 +220,9 @@ def annotate_import(
     sheet: Annotated[Path, typer.Argument(help="The filled-in sheet (CSV).")],
 ) -> None:
     """Validate a filled-in sheet, merge the human scores, and report agreement with each judge."""
-    from ..quality.aggregate import apply_quality
-    from ..quality.annotate import import_sheet
-    from ..quality.store import load_cases
+    from bakeoff.quality.aggregate import apply_quality
+    from bakeoff.quality.annotate import import_sheet
+    from bakeoff.quality.store import load_cases
 
     folder = locate(run_dir)
     summary = load_summary(folder)

@@ -10,17 +10,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..config import (
+from bakeoff.backends.targets import prepare_embedded, resolve_targets
+from bakeoff.cli.app import _model_names, _split, app, console, err_console
+from bakeoff.config.settings import (
     ModelSpec,
     env_overrides,
     load_models_file,
     normalize_endpoint,
 )
-from ..embedded import DEFAULT_ALIASES
-from ..errors import BackendUnavailableError, UsageError
-from ..server import DEFAULT_MAX_QUEUE
-from ..targets import prepare_embedded, resolve_targets
-from .app import _model_names, _split, app, console, err_console
+from bakeoff.errors import MissingExtraError, UsageError
+from bakeoff.models.embedded import DEFAULT_ALIASES
+from bakeoff.serve.request import DEFAULT_MAX_QUEUE
 
 
 @app.command()
@@ -37,7 +37,7 @@ def doctor(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds allowed for each test answer.")] = 60.0,
 ) -> None:
     """Verify the set-up: cache, engines, each model listed and answering. Exit 1 if anything fails."""
-    from ..doctor import run_doctor
+    from bakeoff.run.doctor import run_doctor
 
     env = env_overrides()
     ep = endpoint or env.get("endpoint")
@@ -96,6 +96,7 @@ def serve(
         float,
         typer.Option(
             "--stream-interval-ms",
+            min=0.0,
             help="In-process engines: wake the server to send streamed tokens at most this often; the "
             "first token always goes at once (0 = every token at once).",
         ),
@@ -111,11 +112,9 @@ def serve(
     try:
         import uvicorn
 
-        from ..server import ModelHost, create_app
+        from bakeoff.serve.app import ModelHost, create_app
     except ImportError:
-        raise BackendUnavailableError(
-            "the server needs uvicorn and starlette", hint="pip install 'bakeoff[serve]'"
-        ) from None
+        raise MissingExtraError("bakeoff serve", "serve", "uvicorn and starlette") from None
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
     names = _split(models) if models else list(dict.fromkeys([*user_models, *DEFAULT_ALIASES]))
     targets = resolve_targets(names, user_models, None)
@@ -133,7 +132,7 @@ def serve(
     _check_port_free(host, port)
     model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms, max_queue=max_queue)
     if route is not None:
-        from ..routing import routes_from_run
+        from bakeoff.analysis.routing import routes_from_run
 
         model_host.routes, notes = routes_from_run(route, [t.name for t in targets])
         for note in notes:

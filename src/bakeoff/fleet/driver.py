@@ -14,30 +14,26 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from .. import __file__ as bakeoff_package
-from .. import __version__
-from ..bench import recover_summary, write_reports
-from ..config import BenchSettings, PromptCase
-from ..errors import UsageError
-from ..quality.store import save_cases
-from ..results import Summary, save_summary
-from ..run_folder import RunFolderError
-from .matrix import apply_picks, matrix
-from .model_files import ModelFiles, ShipPolicy, chunk_count, describe_files, read_chunk
-from .node import PROTOCOL, NodeBench, first_line
-from .report import write_fleet_reports
-from .results import FleetGroup, FleetNode, FleetSummary, save_fleet
-from .spec import FleetSpec, fleet_models
+from bakeoff import __file__ as bakeoff_package
+from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.errors import MissingExtraError, UsageError
+from bakeoff.fleet.matrix import apply_picks, matrix
+from bakeoff.fleet.model_files import ModelFiles, ShipPolicy, chunk_count, describe_files, read_chunk
+from bakeoff.fleet.node import PROTOCOL, NodeBench, first_line
+from bakeoff.fleet.report import write_fleet_reports
+from bakeoff.fleet.results import FleetGroup, FleetNode, FleetSummary, save_fleet
+from bakeoff.fleet.spec import FleetSpec, fleet_models
+from bakeoff.quality.store import save_cases
+from bakeoff.results.folder import RunFolderError, utc_now
+from bakeoff.results.schema import Summary, save_summary
+from bakeoff.run.bench import recover_summary, write_reports
+from bakeoff.version import __version__
 
-LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-"""Makes Ray's own address lookup answer 127.0.0.1 (with ``--node-ip-address 127.0.0.1``), so a local
-cluster's every server stays on loopback (the tests and ``make fleet-demo``)."""
 FLEET_FILES = ("records.jsonl", "fleet.json", "fleet.md", "fleet.csv", "fleet.html")
 POLL_S = 0.25
 
@@ -47,9 +43,7 @@ def ray_module() -> Any:
     try:
         import ray
     except ImportError:
-        raise UsageError(
-            "bakeoff fleet runs on Ray, which is not installed", hint="pip install 'bakeoff[fleet]'"
-        ) from None
+        raise MissingExtraError("bakeoff fleet", "fleet", "Ray") from None
     return ray
 
 
@@ -215,7 +209,7 @@ def run_fleet(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     events = on_event or (lambda event: None)
-    started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    started, t0 = utc_now(), time.perf_counter()
     ours = connect(ray, address, ship_bakeoff)
     summary = FleetSummary(settings=settings.model_dump(mode="json"), address=address, started_at=started)
     running: list[_Running] = []
@@ -430,7 +424,7 @@ def _finish(summary: FleetSummary, running: Sequence[_Running], out_dir: Path, t
         summaries[r.node.folder] = node_summary
     summary.matrix = matrix(summary.groups, summaries)
     summary.fleet_recommendation = apply_picks(summary.groups, summaries, out_dir)
-    summary.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    summary.finished_at = utc_now()
     summary.wall_s = time.perf_counter() - t0
     save_fleet(summary, out_dir)
     write_fleet_reports(summary, out_dir)

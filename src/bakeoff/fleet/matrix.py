@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..recommend import Constraints, Recommendation, quality_value, recommend
-from ..results import ModelSummary, Summary
-from .results import FleetGroup, GroupPick, MatrixCell
+from bakeoff.analysis.recommend import Constraints, Recommendation, quality_value, recommend
+from bakeoff.fleet.results import FleetGroup, GroupPick, MatrixCell
+from bakeoff.results.schema import ModelSummary, Summary
 
 
 def _median(values: Sequence[float | None]) -> float | None:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..embedded import cache_dir, sha256_file
-from ..errors import ConfigError, DownloadError
+from bakeoff.errors import ConfigError, DownloadError
+from bakeoff.models.embedded import cache_dir, sha256_file
 
 CHUNK_BYTES = 64 * 2**20
 """One object in Ray's object store: a 4 GB model is 64 objects, each written as it arrives."""

@@ -14,15 +14,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import __file__ as bakeoff_package
-from .. import __version__
-from ..bench import record_line, run_bench
-from ..config import BenchSettings, ModelSpec, PromptCase
-from ..errors import BakeoffError
-from ..load.events import ProgressEvent, RequestDone
-from ..load.runner import Go
-from ..targets import ModelTarget, prepare_embedded, resolve_targets
-from .model_files import ModelFiles, ShipPolicy, cache_root, place, plan
+from bakeoff import __file__ as bakeoff_package
+from bakeoff.backends.targets import ModelTarget, prepare_embedded, resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase
+from bakeoff.errors import BakeoffError
+from bakeoff.fleet.model_files import ModelFiles, ShipPolicy, cache_root, place, plan
+from bakeoff.load.events import ProgressEvent, RequestDone
+from bakeoff.load.runner import Go
+from bakeoff.run.bench import record_line, run_bench
+from bakeoff.version import __version__
 
 PROTOCOL = 2
 """What the driver and a node say to each other (``take``'s keys, ``go``'s arguments): a node that

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..recommend import Constraints
-from ..results import load_summary
-from .matrix import apply_picks
-from .results import FleetSummary, load_fleet
+from bakeoff.analysis.recommend import Constraints
+from bakeoff.fleet.matrix import apply_picks
+from bakeoff.fleet.results import FleetSummary, load_fleet
+from bakeoff.results.schema import load_summary
 
 
 def repick(

@@ -9,8 +9,8 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from ..reporters.format import md, num, per_s, secs
-from .results import FleetSummary, GroupPick, MatrixCell
+from bakeoff.fleet.results import FleetSummary, GroupPick, MatrixCell
+from bakeoff.reporters.format import md, num, per_s, secs
 
 CSS = (
     "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}"

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from ..errors import ReportError
-from ..results import ToolInfo, _Strict, save_json
+from bakeoff.errors import ReportError
+from bakeoff.results.schema import ToolInfo, _Strict, save_json
 
 FLEET_REPORT_VERSION = 2
 """2 added groups' ``resources`` and nodes' ``bakeoff_path`` and ``model_files`` (a version 1 file reads

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..config import (
+from bakeoff.config.json_file import _raise_validation, _read_json, locate
+from bakeoff.config.settings import (
     BenchSettings,
     ModelSpec,
     PromptCase,
@@ -18,10 +19,9 @@ from ..config import (
     load_suite,
     session_prompts,
 )
-from ..config_json import _raise_validation, _read_json, locate
-from ..errors import ConfigError
-from ..results import _Strict
-from .model_files import ShipPolicy
+from bakeoff.errors import ConfigError
+from bakeoff.fleet.model_files import ShipPolicy
+from bakeoff.results.schema import _Strict
 
 FLEET_SCHEMA_VERSION = 1
 

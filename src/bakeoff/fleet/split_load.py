@@ -20,26 +20,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .. import __version__
-from ..bench import build_summary, write_reports
-from ..config import BenchSettings, PromptCase
-from ..errors import UsageError
-from ..load.profile import Stage, parse_profile, sweep_rates
-from ..load.runner import MEASURE, SWEEP_RATES, ModelOutcome, achieved_rate
-from ..monitors.environment import snapshot
-from ..quality.store import save_cases
-from ..records import RequestRecord
-from ..results import Summary, save_summary
-from ..run_folder import claim
-from ..targets import ModelTarget
-from .driver import connect, ray_module, select_nodes, user_labels, version_mismatch
-from .node import PROTOCOL, NodeBench, first_line
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.errors import UsageError
+from bakeoff.fleet.driver import connect, ray_module, select_nodes, user_labels, version_mismatch
+from bakeoff.fleet.node import PROTOCOL, NodeBench, first_line
+from bakeoff.load.profile import Stage, parse_profile, sweep_rates
+from bakeoff.load.runner import MEASURE, SWEEP_RATES, ModelOutcome, achieved_rate
+from bakeoff.monitors.environment import snapshot
+from bakeoff.quality.store import save_cases
+from bakeoff.records import RequestRecord
+from bakeoff.results.folder import claim, utc_now
+from bakeoff.results.schema import Summary, save_summary
+from bakeoff.run.bench import build_summary, write_reports
+from bakeoff.version import __version__
 
 START_AHEAD_S = 0.5
 """How far ahead the common start is set once every node has warmed up and waits for it: time for the
@@ -101,7 +100,7 @@ def run_split_load(
         raise UsageError("--load-nodes sends to one endpoint", hint="give --endpoint and the model it serves")
     ray = ray_module()
     ours = connect(ray, address)
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+    started = utc_now()
     t0 = time.perf_counter()
     try:
         shards = _place(ray, settings, prompts, nodes, labels)
@@ -133,7 +132,7 @@ def run_split_load(
         for s in shards
     )
     summary.run.notes.append(f"load split across {nodes} Ray nodes; their clocks against this one: {offsets}")
-    summary.run.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    summary.run.finished_at = utc_now()
     summary.run.wall_s = time.perf_counter() - t0
     save_summary(summary, out_dir)
     write_reports(summary, out_dir)

@@ -1,5 +1,5 @@
 """Load generation: the runner that sends requests and stamps records, and its schedules."""
 
-from .runner import ModelOutcome, Runner
+from bakeoff.load.runner import ModelOutcome, Runner
 
 __all__ = ["ModelOutcome", "Runner"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..records import RequestRecord
+from bakeoff.records import RequestRecord
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import PromptCase
+from bakeoff.config.settings import PromptCase
 
 
 @dataclass

@@ -17,23 +17,34 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from ..backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
-from ..config import BenchSettings, PromptCase
-from ..errors import BakeoffError, RequestError
-from ..metrics import definitions
-from ..plugins import load_backend_class
-from ..records import ContentEvent, RequestRecord
-from ..synthetic import Tokenizer, WordTokenizer, build_cases, parse_data
-from ..synthetic_tokenizers import load_tokenizer
-from ..targets import ModelTarget
-from .cache_tag import new_tag, tagged
-from .client_watch import ClientSamples, ClientWatch
-from .events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
-from .job import Job
-from .profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
-from .schedule import arrival_offsets, closed_share, owns_request, shard_of
-from .worker_count import node_share, workers_for
-from .workers import WORKER_LOST, WorkerPool
+from bakeoff.backends.base import Backend, ChatRequest, Completion, Sent, TextDelta, make_backend
+from bakeoff.backends.plugins import load_backend_class
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.errors import BakeoffError, RequestError
+from bakeoff.load.cache_tag import new_tag, tagged
+from bakeoff.load.client_watch import ClientSamples, ClientWatch
+from bakeoff.load.events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
+from bakeoff.load.job import Job
+from bakeoff.load.profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
+from bakeoff.load.schedule import arrival_offsets, closed_share, owns_request, shard_of
+from bakeoff.load.worker_count import node_share, workers_for
+from bakeoff.load.workers import WorkerPool
+from bakeoff.metrics import definitions
+from bakeoff.records import (
+    CUT_ERRORS,
+    CUT_OFF,
+    CUT_OFF_ERROR,
+    NOT_SENT,
+    NOT_SENT_ERROR,
+    OUT_OF_TIME,
+    OUT_OF_TIME_ERROR,
+    WORKER_LOST,
+    ContentEvent,
+    RequestRecord,
+)
+from bakeoff.workload.synthetic import Tokenizer, WordTokenizer, build_cases, parse_data
+from bakeoff.workload.tokenizers import load_tokenizer
 
 
 @dataclass
@@ -253,13 +264,6 @@ class Runner:
         )
 
 
-CUT_OFF = "cut_off"
-CUT_OFF_ERROR = "cut off: still running when its open-loop stage's drain time ran out (a backlog)"
-OUT_OF_TIME = "out_of_time"
-OUT_OF_TIME_ERROR = "cut off: still running when --max-seconds ran out"
-NOT_SENT = "not_sent"
-NOT_SENT_ERROR = "not sent: no free slot (--max-concurrency) before its stage stopped sending (a backlog)"
-CUT_ERRORS = {CUT_OFF: CUT_OFF_ERROR, NOT_SENT: NOT_SENT_ERROR, OUT_OF_TIME: OUT_OF_TIME_ERROR}
 """A stage's own cut-off (or a scheduled request it never had a slot for) is evidence of a backlog and
 counts against the SLO; the run's budget running out is not evidence of anything, and such records
 are left out of their stage's figures."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 
-from ..config import BenchSettings
-from .profile import DEFAULT_MAX_CONCURRENCY, parse_profile
+from bakeoff.config.settings import BenchSettings
+from bakeoff.load.profile import DEFAULT_MAX_CONCURRENCY, parse_profile
 
 ASSUMED_LATENCY_S = 1.0
 """The answer time assumed for an uncapped ``--rate`` run's load, before anything is measured."""

@@ -15,12 +15,12 @@ import signal
 import sys
 from typing import IO, Any
 
-from ..backends.base import make_backend
-from ..errors import BakeoffError
-from ..plugins import load_backend_class
-from .client_watch import ClientWatch
-from .runner import Runner
-from .workers import encode, failed_record, read_frame
+from bakeoff.backends.base import make_backend
+from bakeoff.backends.plugins import load_backend_class
+from bakeoff.errors import BakeoffError
+from bakeoff.load.client_watch import ClientWatch
+from bakeoff.load.runner import Runner
+from bakeoff.load.workers import encode, failed_record, read_frame
 
 
 async def serve(out: IO[bytes]) -> None:

@@ -24,14 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import BenchSettings
-from ..errors import BakeoffError
-from ..records import RequestRecord
-from ..targets import ModelTarget
-from .job import Job
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.config.settings import BenchSettings
+from bakeoff.errors import BakeoffError
+from bakeoff.load.job import Job
+from bakeoff.records import WORKER_LOST, RequestRecord
 
 FRAME = struct.Struct("<I")
-WORKER_LOST = "worker_lost"
 
 
 def encode(obj: Any) -> bytes:

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from ..records import RequestRecord
-from .request import NS, RequestMetrics
+from bakeoff.metrics.request import NS, RequestMetrics
+from bakeoff.records import RequestRecord
 
 Value = float | None
 RequestFn = Callable[[RequestMetrics], "Value | tuple[float, ...]"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..records import ContentEvent, RequestRecord
+from bakeoff.records import ContentEvent, RequestRecord
 
 NS = 1e-9
 

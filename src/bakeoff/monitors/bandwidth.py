@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..embedded import cache_dir
+from bakeoff.models.embedded import cache_dir
 
 PROBE_MB = 256
 

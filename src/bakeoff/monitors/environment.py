@@ -10,8 +10,8 @@ from typing import Any
 
 import psutil
 
-from .. import __version__
-from . import gpu
+from bakeoff.monitors import gpu
+from bakeoff.version import __version__
 
 
 def _cpu_model() -> str:

@@ -24,7 +24,6 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bakeoff-rss", daemon=True)
         self.baseline = self.rss()
-        self.cpu_start = self.cpu_seconds()
         self.cpu_measured_start: float | None = None
 
     def rss(self) -> int:

@@ -10,11 +10,11 @@ from urllib.parse import urlparse
 
 import psutil
 
-from ..plugins import backend_in_process
-from ..targets import ModelTarget
-from . import energy
-from .gpu import GpuSampler
-from .memory import RssSampler, server_pid
+from bakeoff.backends.plugins import backend_in_process
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.monitors import energy
+from bakeoff.monitors.gpu import GpuSampler
+from bakeoff.monitors.memory import RssSampler, server_pid
 
 MB = 1e6
 

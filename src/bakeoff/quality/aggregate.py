@@ -21,16 +21,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..config import PromptCase
-from ..metrics.stats import ci95
-from ..records import RequestRecord
-from ..results import JudgeInfo, ModelQuality, RunQuality, Summary
-from .agreement import agreement
-from .checks import run_checks
-from .pairwise import rank
-from .reference import match
-from .rubric import PAIRWISE_VERSION, RUBRIC_VERSION
-from .store import (
+from bakeoff.config.settings import PromptCase
+from bakeoff.metrics.stats import ci95
+from bakeoff.quality.agreement import agreement
+from bakeoff.quality.checks import run_checks
+from bakeoff.quality.pairwise import rank
+from bakeoff.quality.reference import match
+from bakeoff.quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
+from bakeoff.quality.store import (
     CASES_FILE,
     HumanScore,
     Judgment,
@@ -42,6 +40,8 @@ from .store import (
     load_run_records,
     sha,
 )
+from bakeoff.records import RequestRecord
+from bakeoff.results.schema import JudgeInfo, ModelQuality, RunQuality, Summary
 
 SMALL_JUDGE_MB = 2000.0
 """A judge whose weights take less disk than this (about 3B parameters at 4 bits) is called weak."""

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import PromptCase
-from ..errors import UsageError
+from bakeoff.config.settings import PromptCase
+from bakeoff.errors import UsageError
 
 CALIBRATION_VERSION = "calibration-v1"
 """Part of the cache key of a qualification: bump it when the set or the grading changes."""

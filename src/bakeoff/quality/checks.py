@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import CheckSpec, PromptCase
-from ..errors import ConfigError
+from bakeoff.config.settings import CheckSpec, PromptCase
+from bakeoff.errors import ConfigError
 
 HookFn = Callable[[str, dict[str, Any]], Any]
 _hooks: dict[str, HookFn] = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..results import Summary
-from ..targets import ModelTarget
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.results.schema import Summary
 
 
 def identity(info: dict[str, Any]) -> tuple[str, ...] | None:

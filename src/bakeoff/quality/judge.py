@@ -12,13 +12,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import PromptCase
-from ..errors import BakeoffError
-from ..results import Qualification, Summary
-from ..targets import ModelTarget
-from . import rubric
-from .identity import self_models
-from .judge_model import (
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.config.settings import PromptCase
+from bakeoff.errors import BakeoffError
+from bakeoff.quality import rubric
+from bakeoff.quality.identity import self_models
+from bakeoff.quality.judge_model import (
     FailureStreak,
     JudgeCache,
     JudgeModel,
@@ -27,10 +26,10 @@ from .judge_model import (
     case_fingerprint,
     failed_request,
 )
-from .parse import parse_score, parse_winner
-from .qualify import MODES
-from .qualify import qualify as run_qualification
-from .store import (
+from bakeoff.quality.parse import parse_score, parse_winner
+from bakeoff.quality.qualify import MODES
+from bakeoff.quality.qualify import qualify as run_qualification
+from bakeoff.quality.store import (
     JUDGMENTS_FILE,
     PAIRWISE_FILE,
     Judgment,
@@ -39,6 +38,7 @@ from .store import (
     append,
     sha,
 )
+from bakeoff.results.schema import Qualification, Summary
 
 
 @dataclass

@@ -10,15 +10,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import embedded
-from ..backends.base import Backend, ChatRequest, TextDelta, make_backend
-from ..config import PromptCase
-from ..errors import BakeoffError, ModelError
-from ..plugins import load_backend_class
-from ..targets import ModelTarget
-from .identity import judge_key_id, judge_label
-from .parse import Parsed
-from .store import sha
+from bakeoff.backends.base import Backend, ChatRequest, TextDelta, make_backend
+from bakeoff.backends.plugins import load_backend_class
+from bakeoff.backends.targets import ModelTarget
+from bakeoff.config.settings import PromptCase
+from bakeoff.errors import BakeoffError, ModelError
+from bakeoff.models import embedded
+from bakeoff.quality.identity import judge_key_id, judge_label
+from bakeoff.quality.parse import Parsed
+from bakeoff.quality.store import sha
 
 Progress = Callable[[str, int, int], None]
 

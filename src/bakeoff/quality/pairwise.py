@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics.stats import ci95
-from .store import PairVerdict
+from bakeoff.metrics.stats import ci95
+from bakeoff.quality.store import PairVerdict
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..config import load_suite
-from ..results import Qualification, QualificationResult
-from . import rubric
-from .calibration import (
+from bakeoff.config.settings import load_suite
+from bakeoff.quality import rubric
+from bakeoff.quality.calibration import (
     CALIBRATION_VERSION,
     THRESHOLD,
     CalibrationSet,
@@ -30,7 +29,7 @@ from .calibration import (
     grade_pairs,
     grade_scores,
 )
-from .judge_model import (
+from bakeoff.quality.judge_model import (
     FailureStreak,
     JudgeCache,
     JudgeModel,
@@ -39,8 +38,9 @@ from .judge_model import (
     case_fingerprint,
     failed_request,
 )
-from .parse import parse_score, parse_winner
-from .store import append, sha
+from bakeoff.quality.parse import parse_score, parse_winner
+from bakeoff.quality.store import append, sha
+from bakeoff.results.schema import Qualification, QualificationResult
 
 QUALIFICATION_FILE = "qualification.jsonl"
 CALIBRATION_SUITE = "meeting-notes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..config import PromptCase
+from bakeoff.config.settings import PromptCase
 
 RUBRIC_VERSION = "rubric-v2"
 """v2: the retry message no longer shows an example score (v1's ``"score": 3`` was copied by a 0.5B

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..run_report import RunReport
-from .csv import render_csv
-from .html import render_html
-from .markdown import render_markdown
+from bakeoff.reporters.csv import render_csv
+from bakeoff.reporters.html import render_html
+from bakeoff.reporters.markdown import render_markdown
+from bakeoff.reporters.report import RunReport
 
 Renderer = Callable[[RunReport], str]
 

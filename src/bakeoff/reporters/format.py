@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..metrics.definitions import Column, Metric, all_metrics
-from ..results import ModelSummary
+from bakeoff.metrics.definitions import Column, Metric, all_metrics
+from bakeoff.results.schema import ModelSummary
 
 
 def secs(v: float | None) -> str:
@@ -22,6 +22,11 @@ def per_s(v: float | None) -> str:
 
 def rate(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.1f}"
+
+
+def pct(v: object) -> str:
+    """A fraction as a whole percentage (``0.625`` -> ``62%``), or ``n/a``."""
+    return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
 
 def num(v: float | None, digits: int = 1) -> str:

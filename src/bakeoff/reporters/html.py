@@ -8,12 +8,12 @@ import json
 
 import numpy as np
 
-from ..recommend import Recommendation, recommend
-from ..results import ModelQuality, Summary, measured_samples
-from ..run_report import RunReport
-from . import load_stages
-from .format import metric_cell, metric_columns, num, per_s, secs
-from .terminal import judge_cell, quality_cell, reference_cell
+from bakeoff.analysis.recommend import Recommendation, recommend
+from bakeoff.reporters import load_stages
+from bakeoff.reporters.format import metric_cell, metric_columns, num, per_s, secs
+from bakeoff.reporters.report import RunReport
+from bakeoff.reporters.terminal import judge_cell, quality_cell, reference_cell
+from bakeoff.results.schema import ModelQuality, Summary, measured_samples
 
 W, ROW = 640, 26
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d"]

@@ -11,12 +11,12 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from ..metrics.stats import Stats, stats
-from ..results import ModelSummary, StageSummary, Summary
-from ..run_report import RunReport
-from ..slo import parse_slo
-from ..synthetic import parse_data
-from .format import md, num, per_s, secs
+from bakeoff.analysis.slo import parse_slo
+from bakeoff.metrics.stats import Stats, stats
+from bakeoff.reporters.format import md, num, per_s, secs
+from bakeoff.reporters.report import RunReport
+from bakeoff.results.schema import ModelSummary, StageSummary, Summary
+from bakeoff.workload.synthetic import parse_data
 
 W, H = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 20, 40

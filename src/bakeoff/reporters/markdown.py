@@ -3,11 +3,11 @@ decode rate and status, then highlights, failures, per-prompt latency and sample
 
 from __future__ import annotations
 
-from ..monitors.energy import ENERGY_FORMULA
-from ..results import JudgeInfo, ModelQuality, ModelSummary, RunQuality, Summary
-from ..run_report import RunReport
-from . import load_stages
-from .format import md, metric_cell, metric_columns, num, per_s, rate, secs
+from bakeoff.monitors.energy import ENERGY_FORMULA
+from bakeoff.reporters import load_stages
+from bakeoff.reporters.format import md, metric_cell, metric_columns, num, pct, per_s, rate, secs
+from bakeoff.reporters.report import RunReport
+from bakeoff.results.schema import JudgeInfo, ModelQuality, ModelSummary, RunQuality, Summary
 
 DEFINITIONS = """\
 - **TTFT** = t1 - t0: from just before the request is written to the first content-carrying event.
@@ -117,10 +117,6 @@ def _secs(v: object) -> str:
     return secs(v) if isinstance(v, int | float) else "n/a"
 
 
-def _pct(v: object) -> str:
-    return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
-
-
 def _slo(summary: Summary) -> list[str]:
     """Each model against the run's --slo: every term's value, met or not, and the goodput."""
     rows = [m for m in summary.models if m.slo is not None]
@@ -187,7 +183,7 @@ def _qualification_table(rq: RunQuality) -> list[str]:
         bias = (
             f"spread {p.score_spread:.2f}"
             if p.score_spread is not None
-            else f"A {_pct(p.position_bias)}"
+            else f"A {pct(p.position_bias)}"
             if p.position_bias is not None
             else "n/a"
         )
@@ -200,7 +196,7 @@ def _qualification_table(rq: RunQuality) -> list[str]:
 
 def _quality(summary: Summary) -> list[str]:
     """Quality beside speed, the judges, agreement with people, pairwise ranking and warnings."""
-    from .terminal import agreement_line, judge_cell, quality_cell, reference_cell
+    from bakeoff.reporters.terminal import agreement_line, judge_cell, quality_cell, reference_cell
 
     if not any(m.quality is not None for m in summary.models):
         return []
@@ -217,16 +213,16 @@ def _quality(summary: Summary) -> list[str]:
     ranked = sorted(summary.models, key=lambda m: -(quality[m.model].mean or -99))
     for m in ranked:
         q = quality[m.model]
-        unparsed = f"{q.unparsed} ({_pct(q.unparsed_rate)})" if q.judged else "-"
+        unparsed = f"{q.unparsed} ({pct(q.unparsed_rate)})" if q.judged else "-"
         ch = q.checks
-        checks = f"{_pct(ch.pass_rate)} ({ch.passed}/{ch.total})" if ch.total else "-"
+        checks = f"{pct(ch.pass_rate)} ({ch.passed}/{ch.total})" if ch.total else "-"
         peak = m.resources.peak_rss_mb
         lines_src = md(q.source or "-")
         if q.self_judging_skipped and not q.human_scored:
             lines_src += " (judge: not self-scored)"
         out.append(
             f"| {md(m.model)} | {quality_cell(q)} | {q.n} | {lines_src} | {judge_cell(q)} | {q.judged} "
-            f"| {unparsed} | {checks} | {reference_cell(q)} | {_pct(q.aspect_coverage_mean)} "
+            f"| {unparsed} | {checks} | {reference_cell(q)} | {pct(q.aspect_coverage_mean)} "
             f"| {rate(m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
             f"| {_mb(peak) if isinstance(peak, int | float) else 'n/a'} |"
         )
@@ -263,7 +259,7 @@ def _quality(summary: Summary) -> list[str]:
         out += ["| Model | " + " | ".join(md(a) for a in aspects) + " |", "|---" * (len(aspects) + 1) + "|"]
         for m in summary.models:
             cov = quality[m.model].aspect_coverage
-            out.append(f"| {md(m.model)} | " + " | ".join(_pct(cov.get(a)) for a in aspects) + " |")
+            out.append(f"| {md(m.model)} | " + " | ".join(pct(cov.get(a)) for a in aspects) + " |")
     by_check = {m.model: quality[m.model].checks.by_check for m in summary.models}
     failing = {c for d in by_check.values() for c, r in d.items() if r < 1}
 
@@ -280,7 +276,7 @@ def _quality(summary: Summary) -> list[str]:
         ]
         out += ["| Check | " + " | ".join(md(x) for x in by_check) + " |", "|---" * (len(by_check) + 1) + "|"]
         for c in shown:
-            out.append(f"| {md(c)} | " + " | ".join(_pct(by_check[mm].get(c)) for mm in by_check) + " |")
+            out.append(f"| {md(c)} | " + " | ".join(pct(by_check[mm].get(c)) for mm in by_check) + " |")
         if len(failing) > len(shown):
             out.append(f"\n{len(failing) - len(shown)} more failing checks: per answer in checks.jsonl.")
     for label, a in rq.agreement.items():
@@ -295,7 +291,7 @@ def _quality(summary: Summary) -> list[str]:
                 else "Pairwise "
             )
             + f"({pw.comparisons} order-swapped comparisons, judge consistent across orders in "
-            f"{_pct(pw.position_consistency)}; inconsistent pairs are ties):",
+            f"{pct(pw.position_consistency)}; inconsistent pairs are ties):",
             "",
             "| Model | Bradley-Terry (log, 0 = average) [95% CI] | Win rate | W/L/T |",
             "|---|---|---|---|",
@@ -305,7 +301,7 @@ def _quality(summary: Summary) -> list[str]:
             ci = r.bt_ci95
             cis = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
             out.append(
-                f"| {md(name)} | {r.bt:+.2f}{cis} | {_pct(r.win_rate)} | {r.wins}/{r.losses}/{r.ties} |"
+                f"| {md(name)} | {r.bt:+.2f}{cis} | {pct(r.win_rate)} | {r.wins}/{r.losses}/{r.ties} |"
             )
     if rq.notes:
         out += [""] + [f"> **Note:** {md(n)}" for n in rq.notes]

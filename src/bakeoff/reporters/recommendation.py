@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..recommend import Recommendation
+from bakeoff.analysis.recommend import Recommendation
 
 
 def render_text(r: Recommendation) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import Agreement, ModelQuality, ModelSummary, Qualification, Resources, Summary
-from .format import metric_cell, metric_columns, per_s, rate, secs, short_names
+from bakeoff.reporters.format import metric_cell, metric_columns, pct, per_s, rate, secs, short_names
+from bakeoff.results.schema import Agreement, ModelQuality, ModelSummary, Qualification, Resources, Summary
 
 _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
 
@@ -39,7 +39,7 @@ def summary_table(summary: Summary) -> Table:
         t.add_column("Goodput", justify="right", no_wrap=True)
     for m, name in zip(summary.models, short_names([m.model for m in summary.models]), strict=True):
         q = m.quality or ModelQuality()
-        extra = ([quality_cell(q)] if has_q else []) + ([_pct(q.check_pass_rate)] if has_checks else [])
+        extra = ([quality_cell(q)] if has_q else []) + ([pct(q.check_pass_rate)] if has_checks else [])
         extra += [reference_cell(q).replace(" / ", "/")] if has_ref else []
         extra += slo_cells(m) if has_slo else []
         t.add_row(
@@ -65,7 +65,7 @@ def reference_cell(q: ModelQuality | None) -> str:
     ref = q.reference if q else None
     if ref is None or ref.rouge_l is None:
         return "n/a"
-    return f"{ref.rouge_l:.2f} / {_pct(ref.term_recall)}"
+    return f"{ref.rouge_l:.2f} / {pct(ref.term_recall)}"
 
 
 def judge_cell(q: ModelQuality) -> str:
@@ -89,12 +89,12 @@ def qualification_table(label: str, q: Qualification) -> Table:
     kinds = list(dict.fromkeys(k for _, part in parts for k in part.by_kind))
     for kind in kinds:
         t.add_row(kind, *("caught" if p.by_kind.get(kind) else "[red]missed[/]" for _, p in parts))
-    t.add_row("caught", *(f"{p.passed}/{p.items} ({_pct(p.accuracy)})" for _, p in parts))
+    t.add_row("caught", *(f"{p.passed}/{p.items} ({pct(p.accuracy)})" for _, p in parts))
     t.add_row("unparsed", *(str(p.unparsed) for _, p in parts))
     t.add_row(
         "bias",
         *(
-            f"spread {_num(p.score_spread)}" if mode == "rubric" else f"A picked {_pct(p.position_bias)}"
+            f"spread {_num(p.score_spread)}" if mode == "rubric" else f"A picked {pct(p.position_bias)}"
             for mode, p in parts
         ),
     )
@@ -108,10 +108,6 @@ def qualification_table(label: str, q: Qualification) -> Table:
 
 def _num(v: object, fmt: str = ".2f") -> str:
     return format(v, fmt) if isinstance(v, int | float) else "n/a"
-
-
-def _pct(v: object) -> str:
-    return f"{v:.0%}" if isinstance(v, int | float) else "n/a"
 
 
 def quality_cell(q: ModelQuality | None) -> str:
@@ -135,14 +131,14 @@ def quality_table(summary: Summary) -> Table:
         ("n", "right", lambda m, q: str(q.n), True),
         ("Source", "left", lambda m, q: str(q.source or "-"), True),
         ("Judge 1-5", "right", lambda m, q: judge_cell(q), any(q.judged for q in qs)),
-        ("Unparsed", "right", lambda m, q: _pct(q.unparsed_rate), any(q.judged for q in qs)),
-        ("Checks", "right", lambda m, q: _pct(q.check_pass_rate), True),
+        ("Unparsed", "right", lambda m, q: pct(q.unparsed_rate), any(q.judged for q in qs)),
+        ("Checks", "right", lambda m, q: pct(q.check_pass_rate), True),
         ("ROUGE-L / terms", "right", lambda m, q: reference_cell(q), any(q.reference for q in qs)),
-        ("Aspects", "right", lambda m, q: _pct(q.aspect_coverage_mean), any(q.aspect_coverage for q in qs)),
+        ("Aspects", "right", lambda m, q: pct(q.aspect_coverage_mean), any(q.aspect_coverage for q in qs)),
         (
             "Pair wins",
             "right",
-            lambda m, q: _pct(q.pairwise.win_rate) if q.pairwise else "-",
+            lambda m, q: pct(q.pairwise.win_rate) if q.pairwise else "-",
             any(q.pairwise for q in qs),
         ),
         ("Decode tok/s", "right", lambda m, q: rate(m.decode_tokens_per_s.p50), True),
@@ -159,7 +155,7 @@ def quality_table(summary: Summary) -> Table:
 def agreement_line(a: Agreement) -> str:
     """One line of human-judge agreement statistics."""
     return (
-        f"n={a.n}, exact {_pct(a.exact)}, within one {_pct(a.within_one)}, "
+        f"n={a.n}, exact {pct(a.exact)}, within one {pct(a.within_one)}, "
         f"quadratic kappa {_num(a.kappa_quadratic)}, Spearman {_num(a.spearman)}"
     )
 
@@ -168,7 +164,3 @@ def _peak(r: Resources) -> str:
     if r.peak_rss_mb is None:
         return "n/a"
     return f"{r.peak_rss_mb:.0f} MB" + (" [red](over)[/]" if r.fits_memory is False else "")
-
-
-def failure_lines(summary: Summary) -> list[str]:
-    return [f"{m.model}: {m.error}" for m in summary.models if m.error]

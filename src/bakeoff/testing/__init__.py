@@ -1,5 +1,5 @@
 """Test helpers shipped with the product: a fake OpenAI-compatible server with latency and fault knobs."""
 
-from .fake_server import FakePlan, FakeServer
+from bakeoff.testing.fake_server import FakePlan, FakeServer
 
 __all__ = ["FakePlan", "FakeServer"]

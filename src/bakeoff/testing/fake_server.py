@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from types import TracebackType
 from typing import Any, Literal
 
-from .. import wire
+from bakeoff.serve import wire
 
 Fault = Literal["http_500", "drop", "malformed", "stall", "no_done"]
 

@@ -1,0 +1,1 @@
+"""What is sent: datasets, synthetic prompts by token length, tokenizers and the built-in suites."""

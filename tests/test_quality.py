@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bakeoff.bench import run_bench
-from bakeoff.config import BenchSettings, ModelSpec, PromptCase, load_prompts, load_suite
+from bakeoff.backends.targets import resolve_targets
+from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase, load_prompts, load_suite
 from bakeoff.errors import ConfigError, ModelError, UsageError
 from bakeoff.quality.aggregate import apply_quality
 from bakeoff.quality.agreement import agreement
@@ -22,8 +22,8 @@ from bakeoff.quality.pairwise import Comparison, bradley_terry
 from bakeoff.quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
 from bakeoff.quality.store import load_cases, load_judgments, outputs
 from bakeoff.records import RequestRecord
-from bakeoff.results import Qualification, QualificationResult, RunQuality, load_records, load_summary
-from bakeoff.targets import resolve_targets
+from bakeoff.results.schema import Qualification, QualificationResult, RunQuality, load_records, load_summary
+from bakeoff.run.bench import run_bench
 from bakeoff.testing import FakeServer
 from tests.test_cli import run as cli
 
@@ -206,7 +206,7 @@ def test_an_unqualified_judge_is_shown_but_kept_out_of_the_score(run: Path) -> N
     assert q["good"].source_trusting_judges == "judge" and q["good"].unqualified_judges == ["kjudge"]
     assert q["good"].aspect_coverage == {}  # its aspect verdicts are not coverage either
     assert any("kjudge was not qualified" in n and "--trust-judge" in n for n in s.quality.notes)
-    from bakeoff.recommend import recommend
+    from bakeoff.analysis.recommend import recommend
 
     assert "quality" not in recommend(s, run).dimensions
     trusting = recommend(s, run, trust_judge=True)
@@ -464,7 +464,7 @@ def judge_at(out: Path, model: str, base_url: str, **kw: Any) -> tuple:
 
 
 def test_recommend_weighs_checks_then_judge_quality(run: Path) -> None:
-    from bakeoff.recommend import recommend
+    from bakeoff.analysis.recommend import recommend
 
     rec = recommend(load_summary(run), run)
     assert "checks" in rec.dimensions and "quality" not in rec.dimensions
@@ -491,7 +491,7 @@ def test_verdicts_under_an_older_rubric_are_ignored_not_mixed(run: Path) -> None
 
 def test_markdown_tables_survive_pipes_in_check_names(run: Path) -> None:
     from bakeoff.reporters.markdown import render_markdown
-    from bakeoff.run_report import RunReport
+    from bakeoff.reporters.report import RunReport
 
     s = load_summary(run)
     s.models[0].quality.checks.by_check = {"regex:a|b": 0.5}
@@ -501,3 +501,43 @@ def test_markdown_tables_survive_pipes_in_check_names(run: Path) -> None:
     assert PromptCase(id="x", prompt="y", checks=[{"type": "contains", "value": ["a", "b"]}]).checks[
         0
     ].label == ("contains:a, b")
+
+
+def test_two_models_with_the_same_answers_each_keep_their_verdicts(tmp_path: Path) -> None:
+    """The same weights served twice (or any temperature-0 twin) answer alike; the verdicts' key names
+    the answer, not the model, so each model must keep its own: both score 5.0 on all 3 cases, none
+    of them unparsed, and a trusting recommend keeps both."""
+    models = {"good": spec("GoodNotes"), "twin": spec("GoodNotes")}
+    out = tmp_path / "twins"
+    run_bench(
+        BenchSettings(models=list(models), rounds=2, warmup=0),
+        CASES,
+        resolve_targets(list(models), models, None),
+        out,
+    )
+    _, s = judge(out, "kjudge")
+    js = load_judgments(out)
+    assert sorted(j.model for j in js) == ["good"] * 3 + ["twin"] * 3
+    assert {(j.model, j.case_id): j.score for j in js} == {
+        (m, c): 5 for m in ("good", "twin") for c in ("standup", "rag", "plain")
+    }
+    for m in s.models:
+        assert m.quality.judge_mean == 5.0 and m.quality.mean == 5.0 and m.quality.n == 3, m.model
+        assert m.quality.n_outputs == 6 and m.quality.unparsed_rate == 0.0
+    from bakeoff.analysis.recommend import Constraints, recommend
+
+    rec = recommend(s, out, constraints=Constraints(min_quality=3), trust_judge=True)
+    assert {c.model: c.excluded for c in rec.candidates} == {"good": None, "twin": None}
+    assert {c.model: c.values["quality"] for c in rec.candidates} == {"good": 5.0, "twin": 5.0}
+
+
+def test_pairwise_verdicts_of_twin_answers_are_kept_per_pair_of_models(tmp_path: Path) -> None:
+    from bakeoff.quality.store import PAIRWISE_FILE, PairVerdict, append, load_pairs
+
+    def verdict(first: str, winner: str) -> PairVerdict:
+        return PairVerdict(key="k", judge="j", rubric="r", case_id="c", first=first, second="poor",
+                           ok=True, winner=winner)  # fmt: skip
+
+    for v in (verdict("good", "B"), verdict("twin", "A"), verdict("good", "A")):  # good's is redone
+        append(tmp_path / PAIRWISE_FILE, v)
+    assert sorted((v.first, v.winner) for v in load_pairs(tmp_path)) == [("good", "A"), ("twin", "A")]

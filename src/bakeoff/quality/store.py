@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import PromptCase
-from ..errors import ReportError
-from ..records import RequestRecord
-from ..results import load_records
+from bakeoff.config.settings import PromptCase
+from bakeoff.errors import ReportError
+from bakeoff.records import RequestRecord
+from bakeoff.results.schema import load_records
 
 CASES_FILE = "cases.json"
 JUDGMENTS_FILE = "judgments.jsonl"
@@ -153,13 +153,17 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def load_judgments(run_dir: Path) -> list[Judgment]:
-    """Latest judgment per key (a re-run replaces, never duplicates)."""
-    by_key = {d["key"]: Judgment(**d) for d in _read_jsonl(run_dir / JUDGMENTS_FILE)}
+    """Latest judgment per key and model (a re-run replaces, never duplicates). The key names the
+    verdict's content (judge, rubric, case, answer), so two models that gave the same answer share it:
+    each keeps its own row."""
+    by_key = {(d["key"], d["model"]): Judgment(**d) for d in _read_jsonl(run_dir / JUDGMENTS_FILE)}
     return list(by_key.values())
 
 
 def load_pairs(run_dir: Path) -> list[PairVerdict]:
-    by_key = {d["key"]: PairVerdict(**d) for d in _read_jsonl(run_dir / PAIRWISE_FILE)}
+    """Latest pairwise verdict per key and pair of models (the key names the two answers' content)."""
+    rows = _read_jsonl(run_dir / PAIRWISE_FILE)
+    by_key = {(d["key"], d["first"], d["second"]): PairVerdict(**d) for d in rows}
     return list(by_key.values())
 
 

@@ -11,10 +11,11 @@ import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bakeoff.compare import compare
+from bakeoff.analysis.compare import compare
 from bakeoff.reporters.diff import render_diff
 from bakeoff.reporters.markdown import render_markdown
-from bakeoff.results import (
+from bakeoff.reporters.report import RunReport
+from bakeoff.results.schema import (
     ModelSummary,
     PromptSummary,
     Resources,
@@ -22,7 +23,6 @@ from bakeoff.results import (
     Summary,
     save_summary,
 )
-from bakeoff.run_report import RunReport
 
 EVIL = "<script>alert(1)</script> | **b** _i_ [x](javascript:alert(1)) `c` <img src=x onerror=1> &lt; ~~s~~"
 EVIL2 = "line one\nline two | <b>x</b>\r\n# heading? ![img](http://x/y.png)"
@@ -150,3 +150,34 @@ def test_a_value_at_the_start_of_a_list_item_stays_text(text: str) -> None:
     assert not {"blockquote_open", "heading_open"} & set(kinds)
     assert text.strip() in [t.content for t in tokens if t.type == "text"]
     assert "code_block" not in kinds
+
+
+FORMULAS = ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
+
+
+def test_csv_cells_never_start_a_formula(tmp_path: Path) -> None:
+    """OWASP's rule for CSV injection: a text cell that starts with = + - @ tab or CR gets a leading '.
+    Checked on report.csv and on the annotation sheet people open in a spreadsheet, read back with the
+    csv module."""
+    import csv
+    import io
+
+    from bakeoff.config.settings import PromptCase
+    from bakeoff.quality.annotate import export_sheet, spreadsheet_safe
+    from bakeoff.quality.store import Output
+    from bakeoff.reporters.csv import render_csv
+
+    assert [spreadsheet_safe(f) for f in FORMULAS] == ["'" + f for f in FORMULAS]
+    assert spreadsheet_safe("plain -1") == "plain -1" and spreadsheet_safe("'=x") == "'=x"
+    rows = [ModelSummary(model=f, backend="openai", status="error", error=f) for f in FORMULAS[:4]]
+    summary = Summary(run=RunInfo(settings={}, environment={}, started_at="x"), models=rows)
+    save_summary(summary, tmp_path)
+    table = list(csv.reader(io.StringIO(render_csv(RunReport(summary)))))
+    assert [(r[0], r[3]) for r in table[1:]] == [("'" + f, "'" + f) for f in FORMULAS[:4]]
+    case = PromptCase(id="c", prompt="=1+1", source="-rm", aspects=[{"id": "a", "text": "@x"}])
+    outs = [Output("m", "c", str(i), f) for i, f in enumerate(FORMULAS)]
+    export_sheet(tmp_path, [case], outs, tmp_path / "sheet.csv", seed=0)
+    with (tmp_path / "sheet.csv").open(newline="", encoding="utf-8") as fh:
+        sheet = list(csv.DictReader(fh))
+    assert sorted(r["output"] for r in sheet) == sorted("'" + f for f in FORMULAS)
+    assert {(r["prompt"], r["source"], r["aspect_1"]) for r in sheet} == {("'=1+1", "'-rm", "a: @x")}

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..errors import UsageError
+from bakeoff.errors import UsageError
 
 EXAMPLE = (
     'e.g. --profile sweep, --profile "sweep=6", --profile "rates=1,2,4" or --profile "concurrency=1,4,16"'
@@ -108,7 +108,9 @@ def parse_profile(text: str) -> Profile:
         except ValueError:
             what = "a number" if name == "rates" else "a whole number"
             raise UsageError(f"--profile {name}: {part!r} is not {what}", hint=EXAMPLE) from None
-        if not math.isfinite(v) or v <= 0:
+        if not math.isfinite(v):
+            raise UsageError(f"--profile {name}: {part!r} is not a finite number", hint=EXAMPLE)
+        if v <= 0:
             raise UsageError(f"--profile {name}: {part!r} must be above 0", hint=EXAMPLE)
         values.append(float(v))
     if len({f"{v:.6g}" if name == "rates" else v for v in values}) != len(values):  # as labels write them

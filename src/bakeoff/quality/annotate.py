@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import PromptCase
-from ..errors import ConfigError
-from .store import HUMAN_FILE, KEY_FILE, HumanScore, Output, append, load_human
+from bakeoff.config.settings import PromptCase
+from bakeoff.errors import ConfigError
+from bakeoff.quality.store import HUMAN_FILE, KEY_FILE, HumanScore, Output, append, load_human
 
 KEY_FIELDS = ["row_id", "model", "case_id", "output_sha"]
 MARKS = {"y": 1.0, "yes": 1.0, "1": 1.0, "p": 0.5, "partial": 0.5, "0.5": 0.5, "n": 0.0, "no": 0.0, "0": 0.0}
@@ -39,6 +39,16 @@ def read_key(run_dir: Path) -> dict[str, KeyRow]:
         return {}
     with path.open(newline="", encoding="utf-8") as fh:
         return {r["row_id"]: KeyRow(**{k: r[k] for k in KEY_FIELDS}) for r in csv.DictReader(fh)}
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP, CSV injection)."""
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows and never runs: a leading ``'`` before a formula start
+    (an answer ``=HYPERLINK(...)`` or ``-2+3`` stays text), as OWASP recommends."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def export_sheet(
@@ -76,7 +86,7 @@ def export_sheet(
                     if i < len(case.aspects)
                     else ["", ""]
                 )
-            w.writerow([*line, "", ""])
+            w.writerow([spreadsheet_safe(cell) for cell in [*line, "", ""]])
     with (run_dir / KEY_FILE).open("w", newline="", encoding="utf-8") as fh:
         kw = csv.writer(fh)
         kw.writerow(KEY_FIELDS)

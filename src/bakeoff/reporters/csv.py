@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
-from ..metrics import definitions
-from ..metrics.stats import Stats
-from ..results import ModelQuality
-from ..run_report import RunReport
-from . import load_stages
+from bakeoff.metrics import definitions
+from bakeoff.metrics.stats import Stats
+from bakeoff.quality.annotate import spreadsheet_safe
+from bakeoff.reporters import load_stages
+from bakeoff.reporters.report import RunReport
+from bakeoff.results.schema import ModelQuality
 
 _FIELDS = tuple(Stats.model_fields)  # n, mean, min, max, p50, p90, p95, p99, std
 _RESOURCES = (
@@ -41,7 +42,10 @@ _QUALITY = (
 
 
 def _cell(v: object) -> object:
-    return "" if v is None else v
+    """A value as a cell: blank for None, and text a spreadsheet will not run as a formula."""
+    if v is None:
+        return ""
+    return spreadsheet_safe(v) if isinstance(v, str) else v
 
 
 def render_csv(report: RunReport) -> str:
@@ -95,5 +99,5 @@ def render_csv(report: RunReport) -> str:
             _cell(m.slo.goodput_per_s if m.slo else None),
             *(_cell(v) for v in load_stages.csv_cells(m)),
         ]
-        w.writerow(row)
+        w.writerow([_cell(v) for v in row])  # every cell: a model name or an error is text too
     return buf.getvalue()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import Comparison
-from ..results import Summary
-from .format import md, md_code
+from bakeoff.analysis.compare import Comparison
+from bakeoff.reporters.format import md, md_code
+from bakeoff.results.schema import Summary
 
 
 def _fmt(v: float | None) -> str:
@@ -49,11 +49,11 @@ def render_diff(c: Comparison, base_dir: Path, new_dir: Path) -> str:
             for r, d in c.broken
         ]
     elif not c.gate_failed:
-        lines.append("- no rule broken")
+        lines.append("- no rule broken" if c.rules else "- no gate: no --fail-on rules were given")
+    methods = "; ".join(dict.fromkeys(d.method.split(" [")[0].split(":")[0] for d in c.deltas if d.method))
     lines += [
         "",
-        "Verdicts: "
-        + "; ".join(dict.fromkeys(d.method.split(" [")[0].split(":")[0] for d in c.deltas if d.method))
+        (f"Verdicts: {methods}" if methods else "Verdicts: none, no model is in both runs")
         + f"; a change inside the runs' own spread, or under {c.min_change * 100:g}% of the base, "
         "is *unchanged*.",
         "",

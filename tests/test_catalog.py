@@ -123,7 +123,7 @@ def test_unknown_model_download_says_what_was_tried(fresh: dict[str, str]) -> No
 
 @needs_engine
 def test_run_streams_an_answer_then_stats(smol_file: Path) -> None:
-    r = run("run", "smollm2-135m", "--prompt", "Say hello.", "--max-tokens", "8")
+    r = run("chat", "smollm2-135m", "--prompt", "Say hello.", "--max-tokens", "8")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
     assert "load " in r.stderr and "TTFT" in r.stderr and "tokens" in r.stderr and "decode" in r.stderr

@@ -553,3 +553,17 @@ def test_a_setting_only_the_base_recorded_is_not_a_difference() -> None:
     base = Summary(run=RunInfo(settings={"max_tokens": 8, "rounds": 5}, environment={}, started_at="t"))
     new = Summary(run=RunInfo(settings={"max_tokens": 8}, environment={}, started_at="t"))
     assert setting_differences(base, new) == [] and setting_differences(new, base) == []
+
+
+def test_a_run_that_recorded_no_settings_differs_in_nothing() -> None:
+    """A summary rebuilt after a kill before any model finished has no settings: comparing it must not
+    read the missing prompt_cache as "reuse" (what its absence meant in older runs) and warn."""
+    from bakeoff.analysis.compare import setting_differences
+
+    def run(settings: dict[str, Any]) -> Summary:
+        return Summary(run=RunInfo(settings=settings, environment={}, started_at="x"), models=[])
+
+    normal = run({"prompt_cache": "unique-prefix", "rounds": 3})
+    assert setting_differences(normal, run({})) == [] and setting_differences(run({}), normal) == []
+    # a run from before the setting existed still reads as "reuse": that difference is real
+    assert setting_differences(normal, run({"rounds": 3})) == ["prompt_cache: 'unique-prefix' -> 'reuse'"]

@@ -120,6 +120,8 @@ def test_report_rebuilds_the_summary_of_a_killed_run(fake, tmp_path: Path) -> No
     assert not (out / "summary.json").exists()  # the first model had not finished: no summary yet
     r = run("compare", str(out), str(out))
     assert r.returncode == 1 and "bakeoff report" in r.stderr  # the hint says how to rebuild it
+    lines = (out / "records.jsonl").read_text().splitlines(keepends=True)
+    (out / "records.jsonl").write_text("".join([*lines[:2], "{garbage\n", "[1, 2]\n", *lines[2:]]))
     r = run("report", str(out), "--format", "json")
     assert r.returncode == 0, r.stderr
     assert "rebuilt from records.jsonl" in r.stderr
@@ -135,6 +137,8 @@ def test_report_rebuilds_the_summary_of_a_killed_run(fake, tmp_path: Path) -> No
     expect = lat[mid] if len(lat) % 2 else (lat[mid - 1] + lat[mid]) / 2
     assert good["latency_s"]["p50"] == pytest.approx(expect)
     assert "rebuilt from records.jsonl" in (out / "report.md").read_text()
+    # the damaged lines are counted and named, not skipped without a word
+    assert "records.jsonl: 2 line(s) are not a JSON record and were left out: 3, 4" in s["run"]["notes"]
 
 
 def test_a_killed_run_keeps_the_rows_of_models_that_finished(fake, tmp_path: Path) -> None:

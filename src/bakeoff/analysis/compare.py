@@ -286,12 +286,16 @@ COMPARED_MACHINE = ("cpu_model", "cpu_count", "ram_gb", "machine", "os", "gpu")
 def setting_differences(base: Summary, new: Summary) -> list[str]:
     """Each setting or machine fact that both runs recorded and that differs, as ``key: old -> new``
     (a key only one run recorded, e.g. from an older bakeoff, is not a difference, unless what its
-    absence meant is known: ``_BEFORE``)."""
+    absence meant is known: ``_BEFORE``). A run that recorded no settings at all (rebuilt from its
+    records after a kill before any model finished) has nothing to compare: what it ran is unknown,
+    not "as before"."""
     out = []
     for a, b, keys, prefix in (
         (base.run.settings, new.run.settings, COMPARED_SETTINGS, ""),
         (base.run.environment, new.run.environment, COMPARED_MACHINE, "machine "),
     ):
+        if not a or not b:
+            continue
         for k in keys:
             va, vb = a.get(k, _BEFORE.get(k)), b.get(k, _BEFORE.get(k))
             if (k in a or k in _BEFORE) and (k in b or k in _BEFORE) and va != vb:

@@ -159,7 +159,7 @@ def models_import(
     console.print(f"use it: bakeoff bench --models {escape(use)}", highlight=False)
 
 
-@app.command("run")
+@app.command("chat")
 def run_model(
     model: Annotated[str, typer.Argument(help="An alias, a model id at --endpoint, or BACKEND:ID.")],
     prompt: Annotated[
@@ -228,3 +228,7 @@ def run_model(
         asyncio.run(session())
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+# The chat's name before 0.2: "run" meant a benchmark run everywhere else. Kept, hidden from --help.
+app.command("run", hidden=True, help="The old name of `bakeoff chat`.")(run_model)

@@ -498,17 +498,35 @@ def save_summary(summary: Summary, out_dir: Path) -> Path:
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's ``records.jsonl`` as dicts (unreadable lines skipped; empty when there is none)."""
+    """The run's ``records.jsonl`` as dicts (unreadable lines skipped, see ``unreadable_lines``;
+    empty when there is none)."""
+    return _read_records(run_dir)[0]
+
+
+def unreadable_lines(run_dir: Path) -> list[int]:
+    """The 1-based numbers of the lines of ``records.jsonl`` that are not a JSON object (a line cut
+    short by a kill, or damage): ``load_records`` leaves them out, and a rebuilt summary names them."""
+    return _read_records(run_dir)[1]
+
+
+def _read_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[int]]:
     path = (run_dir if run_dir.is_dir() else run_dir.parent) / "records.jsonl"
     if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
+        return [], []
+    out: list[dict[str, Any]] = []
+    bad: list[int] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
             continue
-    return out
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if isinstance(row, dict):
+            out.append(row)
+        else:
+            bad.append(n)
+    return out, bad
 
 
 def measured_samples(records: Sequence[dict[str, Any]], model: str, metric: str) -> list[float]:

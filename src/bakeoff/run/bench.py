@@ -47,7 +47,7 @@ from bakeoff.records import WORKER_LOST, RequestRecord
 from bakeoff.reporters import write_all
 from bakeoff.reporters.report import RunReport
 from bakeoff.results.folder import RunFolderError, claim, utc_now
-from bakeoff.results.schema import Resources, RunInfo, Summary, load_summary, save_summary
+from bakeoff.results.schema import Resources, RunInfo, Summary, load_summary, save_summary, unreadable_lines
 
 
 def record_line(rec: RequestRecord) -> dict[str, Any]:
@@ -224,6 +224,11 @@ def recover_summary(folder: Path) -> Summary | None:
     run.interrupted = True
     run.finished_at = utc_now()  # when it was rebuilt: a later `report` reads it as it is
     run.notes = [*(n for n in run.notes if n != KILLED_NOTE), KILLED_NOTE]
+    if bad := unreadable_lines(folder):
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        run.notes.append(
+            f"records.jsonl: {len(bad)} line(s) are not a JSON record and were left out: {shown}"
+        )
     summary = Summary(run=run, models=models, quality=saved.quality if saved else {})
     return apply_quality(summary, folder, None, records)
 

@@ -1,4 +1,4 @@
-"""One chat turn streamed to a callback, with the stats ``bakeoff run`` prints after it."""
+"""One chat turn streamed to a callback, with the stats ``bakeoff chat`` prints after it."""
 
 from __future__ import annotations
 

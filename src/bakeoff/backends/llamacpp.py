@@ -180,6 +180,8 @@ class LlamaCppBackend:
         self.chat_format_used = ""
         self._eog: list[int] | None = None
         self.realtime = bool(spec.options.get("realtime_stream", False))
+        self._context_wanted: int | None = None
+        self.context_note: str | None = None
         self.interval_s = float(spec.options.get("stream_interval_ms", 0)) / 1000
 
     def _resolve_path(self) -> Path:
@@ -209,7 +211,8 @@ class LlamaCppBackend:
         opts = {
             k: v for k, v in self.spec.options.items() if k in _ENGINE_OPTIONS and k not in _DELIVERY_OPTIONS
         }
-        opts.setdefault("n_ctx", 2048)
+        if "n_ctx" not in opts:  # 2048, or what the run's longest prompt needs (in steps of 1024)
+            opts["n_ctx"] = max(2048, -(-(self._context_wanted or 0) // 1024) * 1024)
         opts.setdefault("n_gpu_layers", 0)
         # llama-cpp-python defaults to half the logical CPUs; use every CPU this process may run on
         opts.setdefault(
@@ -224,8 +227,19 @@ class LlamaCppBackend:
                 f"llama.cpp could not load {self.path}: {exc}", hint="check that the file is a valid GGUF"
             ) from None
         elapsed = time.perf_counter() - start
+        trained = self.llm.n_ctx_train() if hasattr(self.llm, "n_ctx_train") else None
+        if trained and opts["n_ctx"] > trained:
+            self.context_note = (
+                f"n_ctx {opts['n_ctx']} is beyond the {trained} tokens the model was trained on: "
+                "answers past that length may degrade"
+            )
         self._format = self._make_formatter(llama_cpp)
         return elapsed
+
+    def want_context(self, tokens: int) -> None:
+        """The run's longest request needs about ``tokens`` of context: without ``options.n_ctx`` the
+        model is loaded with enough (at least 2048), and a size beyond its trained length is noted."""
+        self._context_wanted = tokens
 
     def _construct(self, llama_cpp: Any, opts: dict[str, Any]) -> Any:
         with quiet_stderr():
@@ -290,6 +304,10 @@ class LlamaCppBackend:
         if self.llm is not None:
             info["n_ctx"] = self.llm.n_ctx()
             info["n_threads"] = self.llm.n_threads
+            if hasattr(self.llm, "n_ctx_train"):
+                info["n_ctx_train"] = self.llm.n_ctx_train()
+        if self.context_note:
+            info["context_warning"] = self.context_note
         if self.spec.embedded:
             info["embedded"] = self.spec.embedded
         if openmp_build():

@@ -37,7 +37,6 @@ from bakeoff.config.settings import (
     env_overrides,
     load_models_file,
     load_prompts,
-    load_suite,
     normalize_endpoint,
     session_prompts,
     settings_error,
@@ -52,6 +51,7 @@ from bakeoff.results.folder import claim, default_run_dir, locate
 from bakeoff.results.schema import Summary, load_summary
 from bakeoff.run.bench import KILLED_NOTE, recover_summary, run_bench, write_reports
 from bakeoff.workload.datasets import load_dataset
+from bakeoff.workload.meetings import resolve_suite
 from bakeoff.workload.synthetic import parse_data
 
 
@@ -112,7 +112,16 @@ def bench(
         typer.Option(
             "--suite",
             "-s",
-            help="A built-in suite (meeting-notes) or a suite.json: cases with aspects and checks.",
+            help="A built-in suite (meeting-notes, long-meetings) or a suite.json: cases with aspects, "
+            "checks and facts.",
+            rich_help_panel="Prompts",
+        ),
+    ] = None,
+    lengths: Annotated[
+        str | None,
+        typer.Option(
+            "--lengths",
+            help="With --suite long-meetings: transcript lengths in tokens, e.g. 1k,4k,8k (1k,2k,4k).",
             rich_help_panel="Prompts",
         ),
     ] = None,
@@ -387,6 +396,10 @@ def bench(
     cases: list[PromptCase]
     if sum(x is not None for x in (prompts, prompt, suite, dataset, data)) > 1:
         raise UsageError("give only one of --prompts, --prompt, --suite, --dataset and --data")
+    if lengths is not None and suite is None:
+        raise UsageError(
+            "--lengths goes with --suite long-meetings", hint="e.g. --suite long-meetings --lengths 1k,4k"
+        )
     if (column is not None or samples is not None) and dataset is None:
         raise UsageError("--column and --samples go with --dataset")
     if tokenizer is not None and data is None:
@@ -404,7 +417,7 @@ def bench(
             f", {samples} rows drawn with seed {draw})" if samples else ")"
         )
     elif suite is not None:
-        cases, source = load_suite(suite)
+        cases, source = resolve_suite(suite, lengths)
     elif prompts is not None:
         cases, source = load_prompts(prompts), str(prompts)
     elif prompt is not None or env.get("prompt"):

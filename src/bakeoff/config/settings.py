@@ -142,6 +142,24 @@ class CheckSpec(BaseModel):
         return f"{self.type}:{str(v)[:40]}"
 
 
+class FactSpec(BaseModel):
+    """A fact a good summary of the case's source keeps (``quality.facts`` scores notes against it):
+    recalled when the notes contain ``key`` (case and spacing aside; digits without their separators);
+    an ``action`` is also read for its ``owner`` and ``due`` date in the same line. ``position`` and
+    ``at`` (the share of the source before it) say where in the source it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    kind: Literal["decision", "action", "number", "question"]
+    key: str = Field(min_length=1)
+    text: str = ""
+    owner: str | None = None
+    due: str | None = None
+    position: Literal["start", "middle", "end"] | None = None
+    at: float | None = Field(default=None, ge=0, le=1)
+
+
 class PromptCase(BaseModel):
     """One prompt of a prompt set, with what a good answer covers and how to check it.
 
@@ -163,6 +181,7 @@ class PromptCase(BaseModel):
     source: str | None = None
     checks: list[CheckSpec] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    facts: list[FactSpec] = Field(default_factory=list)
 
     @field_validator("prompt")
     @classmethod
@@ -439,7 +458,7 @@ def load_suite(name: str) -> tuple[list[PromptCase], str]:
         return load_prompts(SUITES_DIR / name / "suite.json"), f"suite {name}"
     raise UsageError(
         f"unknown suite {name!r}",
-        hint=f"built-in suites: {', '.join(builtin_suites())}; or give a suite.json path",
+        hint=f"built-in suites: {', '.join([*builtin_suites(), 'long-meetings'])}; or give a suite.json path",
     )
 
 

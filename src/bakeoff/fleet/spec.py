@@ -16,12 +16,12 @@ from bakeoff.config.settings import (
     PromptCase,
     load_models_file,
     load_prompts,
-    load_suite,
     session_prompts,
 )
 from bakeoff.errors import ConfigError
 from bakeoff.fleet.model_files import ShipPolicy
 from bakeoff.results.schema import _Strict
+from bakeoff.workload.meetings import resolve_suite
 
 FLEET_SCHEMA_VERSION = 1
 
@@ -154,7 +154,7 @@ def _prompts(spec: FleetSpec, path: Path, text: str) -> tuple[list[PromptCase], 
         return session_prompts(), "built-in session prompts"
     try:
         if spec.prompts.startswith("suite:"):
-            return load_suite(spec.prompts.removeprefix("suite:"))
+            return resolve_suite(spec.prompts.removeprefix("suite:"))
         file = Path(spec.prompts).expanduser()
         file = file if file.is_absolute() else path.parent / file
         return load_prompts(file), str(file)

@@ -115,6 +115,16 @@ class Runner:
             self._tokenizer = load_tokenizer(path) if path else WordTokenizer()
         return self._tokenizer
 
+    def context_needed(self) -> int:
+        """Tokens the longest request may need: its prompt (at 3 characters a token, on the safe side
+        of English text) and its answer, plus 64 for the chat template."""
+        sizes = [
+            len("".join(m["content"] for m in c.messages())) // 3 + (c.max_tokens or self.settings.max_tokens)
+            for c in self.prompts
+        ]
+        longest = max(sizes, default=self.settings.max_tokens)
+        return longest + 64
+
     def jobs(self) -> tuple[list[Job], list[Job]]:
         warm = [Job(self.prompts[i % len(self.prompts)], 0, True) for i in range(self.settings.warmup)]
         measured = [Job(p, r, False) for r in range(1, self.settings.rounds + 1) for p in self.prompts]
@@ -136,6 +146,8 @@ class Runner:
         backend: Backend | None = None
         try:
             backend = make_backend(load_backend_class(target.backend), target.name, target.spec)
+            if (want := getattr(backend, "want_context", None)) is not None:
+                want(self.context_needed())  # an in-process engine sizes its context to the prompts
             outcome.load_s = await backend.load()
             outcome.info = backend.describe()
             self.on_event(ModelLoaded(target.name, outcome.load_s))

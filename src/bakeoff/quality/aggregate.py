@@ -25,6 +25,7 @@ from bakeoff.config.settings import PromptCase
 from bakeoff.metrics.stats import ci95
 from bakeoff.quality.agreement import agreement
 from bakeoff.quality.checks import run_checks
+from bakeoff.quality.facts import facts_block
 from bakeoff.quality.pairwise import rank
 from bakeoff.quality.reference import match
 from bakeoff.quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
@@ -202,6 +203,7 @@ def model_quality(
         "check_pass_rate": checks["pass_rate"],
         "aspect_coverage": {k: round(float(np.mean(v)), 4) for k, v in sorted(coverage.items())},
         "aspect_coverage_mean": round(float(np.mean(weighted)), 4) if weighted else None,
+        "facts": facts_block(cases, recs),
     }
     return block, check_rows
 

@@ -146,6 +146,35 @@ def _slo(summary: Summary) -> list[str]:
     return out
 
 
+def _facts(summary: Summary) -> list[str]:
+    """Planted facts kept (the long-meetings suite, or any case with ``facts``): recall overall, by
+    transcript length and by position, action items' owners and dates, and what was invented."""
+    rows = [(m, m.quality.facts) for m in summary.models if m.quality and m.quality.facts]
+    if not rows:
+        return []
+    lengths = list(dict.fromkeys(k for _, f in rows for k in f.by_length))
+    positions = [p for p in ("start", "middle", "end") if any(p in f.by_position for _, f in rows)]
+    head = ["Model", "Recall", *(f"{md(x)} tokens" for x in lengths), *positions]
+    head += ["Owner right", "Date right", "Invented owners / dates"]
+    out = [
+        "",
+        "## Facts kept",
+        "",
+        "Share of the planted facts each model's notes kept (no judge: a fact is kept when its key "
+        "phrase is in the notes), by transcript length and by where the fact sat in the transcript; "
+        "owner and due date right among the action items kept; owners and dates the notes invented.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---" * len(head) + "|",
+    ]
+    for m, f in rows:
+        cells = [md(m.model), f"{pct(f.recall)} ({f.recalled}/{f.checked})"]
+        cells += [pct(f.by_length.get(x)) for x in lengths] + [pct(f.by_position.get(p)) for p in positions]
+        cells += [pct(f.owner_right), pct(f.due_right), f"{f.invented_owners} / {f.invented_dates}"]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def _qualified_text(info: JudgeInfo) -> str:
     q = info.qualification
     if q is None:
@@ -354,6 +383,7 @@ def render_markdown(report: RunReport) -> str:
     lines += load_stages.markdown(summary)
     lines += load_stages.prefill_generation(report)
     lines += _quality(summary)
+    lines += _facts(summary)
     hl = _highlights(summary.models)
     if hl:
         lines += ["", "## Highlights", ""] + [f"- {h}" for h in hl]

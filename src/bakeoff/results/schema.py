@@ -124,6 +124,25 @@ class ReferenceScores(_Strict):
     term_recall_ci95: list[float] | None = None
 
 
+class FactScores(_Strict):
+    """Planted facts one model's answers kept (``quality.facts``): every share is over (answer, fact)
+    pairs; ``owner_right``/``due_right`` over the action items recalled; invented owners and dates
+    counted over all answers."""
+
+    answers: int = 0
+    checked: int = 0
+    recalled: int = 0
+    recall: float | None = None
+    by_position: dict[str, float] = Field(default_factory=dict)
+    by_length: dict[str, float] = Field(default_factory=dict)
+    by_kind: dict[str, float] = Field(default_factory=dict)
+    actions_recalled: int = 0
+    owner_right: float | None = None
+    due_right: float | None = None
+    invented_owners: int = 0
+    invented_dates: int = 0
+
+
 class ModelQuality(_Strict):
     """One model's quality: the score (people over qualified judges, per case), the same score trusting
     every judge, reference figures, checks, aspects, pairwise standing."""
@@ -153,6 +172,7 @@ class ModelQuality(_Strict):
     aspect_coverage: dict[str, float] = Field(default_factory=dict)
     aspect_coverage_mean: float | None = None
     pairwise: PairwiseStanding | None = None
+    facts: FactScores | None = None
 
 
 class QualificationResult(_Strict):

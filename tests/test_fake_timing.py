@@ -76,3 +76,32 @@ def test_missing_usage_is_flagged_estimated(fake, tmp_path: Path) -> None:
     assert m.tokens.source == "estimated"
     assert m.tokens.completion_mean == 20  # one chunk per token on this server
     assert "estimated" in (tmp_path / "report.md").read_text()
+
+
+def test_a_server_batching_tokens_without_usage_is_not_counted_by_chunks(tmp_path: Path) -> None:
+    """16 tokens sent 4 to a chunk, no usage: the chunks (4) are a floor, not the count. The answer is
+    "w0 " .. "w15 " (10 x 3 + 6 x 4 = 54 characters): 54 / 4 = 13.5, rounded 14 tokens, closer to the
+    truth than 4; ITL spreads the 14 over the chunks (the first carries 14/4 = 3.5) instead of reading
+    each 40 ms chunk gap as one token's; every token figure is marked ~ in the tables."""
+    from bakeoff.reporters.terminal import summary_table
+    from bakeoff.testing import FakePlan, FakeServer
+
+    plan = FakePlan(ttft_ms=20, itl_ms=10, tokens=16, tokens_per_chunk=4, usage=False)
+    with FakeServer(plan, {"batchy": plan}) as srv:
+        s = bench(srv.base_url, ["batchy"], tmp_path, rounds=1)
+    m = s.models[0]
+    assert m.tokens.source == "estimated" and m.tokens.completion_mean == 14
+    # chunk gaps are 4 x 10 ms = 40 ms, each carrying (14 - 3.5) / 3 = 3.5 tokens: 40 / 3.5 ms per token
+    assert abs(m.itl_s.p50 - 0.040 / 3.5) < 0.003
+    from rich.console import Console
+
+    con = Console(width=250, record=True)
+    con.print(summary_table(s))
+    row = next(line for line in con.export_text().splitlines() if "batchy" in line)
+    cells = [c.strip() for c in row.split("│")]
+    assert any(c.startswith("~") for c in cells)  # decode rate, TPS, aggregate rate
+    assert not any(c.startswith("~") and c.endswith(" s") for c in cells)  # latency is no estimate
+    md_rows = [x for x in (tmp_path / "report.md").read_text().splitlines() if x.startswith("| batchy |")]
+    decode = f"{m.decode_tokens_per_s.p50:.1f}"  # in the summary and the quality-beside-speed tables
+    rate_rows = [x for x in md_rows if f" {decode} " in x or f"~{decode} " in x]
+    assert len(rate_rows) == 2 and all(f"~{decode}" in x for x in rate_rows), (decode, md_rows)

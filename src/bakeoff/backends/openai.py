@@ -2,8 +2,9 @@
 ``bakeoff serve``) over HTTP, streaming SSE with ``stream_options.include_usage``.
 
 Arrival times are taken as each SSE line is read off the connection. Token counts come from the
-server's ``usage``; when a server sends none, the number of content chunks is used and flagged
-``estimated``. Entries of the spec's ``options`` are merged into every request body (e.g. ``top_p``).
+server's ``usage``; when a server sends none, the count is estimated (at least one token per content
+chunk, about 4 characters per token) and flagged ``estimated``. Entries of the spec's ``options``
+are merged into every request body (e.g. ``top_p``).
 """
 
 from __future__ import annotations
@@ -329,6 +330,7 @@ def _deltas(payload: bytes, state: _StreamState) -> list[str]:
             state.finish_reason = choice["finish_reason"]
         if text:
             state.chunks += 1
+            state.chars += len(text)
             out.append(text)
     return out
 
@@ -347,6 +349,7 @@ class _SentMark:
 class _StreamState:
     def __init__(self, usage: dict[str, Any] | None = None, finish_reason: str | None = None) -> None:
         self.chunks = 0
+        self.chars = 0
         self.done = False
         self.usage = usage
         self.finish_reason = finish_reason
@@ -360,5 +363,7 @@ class _StreamState:
             return Completion(
                 t, prompt if isinstance(prompt, int) else None, completion, "usage", self.finish_reason
             )
-        estimate = self.chunks if self.estimate is None else self.estimate
+        # without usage: at least one token per content chunk (a server may send several in one), and
+        # about 4 characters per token; never the chunks alone, which undercount a batching server
+        estimate = max(self.chunks, round(self.chars / 4)) if self.estimate is None else self.estimate
         return Completion(t, None, estimate, "estimated", self.finish_reason)

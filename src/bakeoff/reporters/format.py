@@ -38,16 +38,32 @@ def metric_columns(output: str) -> list[tuple[Metric, Column]]:
     return [(m, c) for m in all_metrics() for c in m.columns if output in c.outputs]
 
 
+TOKEN_TIMES = frozenset({"itl_s", "tpot_s"})
+"""Time metrics divided by a token count: estimated when the counts are."""
+
+
+def counts_tokens(metric: Metric) -> bool:
+    """Whether the metric rests on token counts (rates in tok/s, ITL, TPOT)."""
+    return metric.unit == "tok/s" or metric.name in TOKEN_TIMES
+
+
+def token_rate(row: ModelSummary, v: float | None) -> str:
+    """A rate in tokens per second of ``row``, ``~`` before it when its token counts are estimated."""
+    return ("~" if v is not None and row.tokens.source == "estimated" else "") + rate(v)
+
+
 def metric_cell(row: ModelSummary, metric: Metric, column: Column) -> str:
-    """One metric value of a row, formatted by the metric's unit."""
+    """One metric value of a row, formatted by the metric's unit; ``~`` before a figure that rests on
+    estimated token counts (a server that sent no usage)."""
     st = row.stat(metric.name) if metric.kind == "request" else None
     v = st.model_dump().get(column.stat) if st is not None else row.window(metric.name)
     show = secs if metric.unit == "s" else (lambda x: num(x, 2)) if metric.unit == "req/s" else rate
+    mark = "~" if v is not None and row.tokens.source == "estimated" and counts_tokens(metric) else ""
     if column.spread and v is not None and st is not None and st.std is not None:
         # llama-bench's "mean ± std", the spread in the value's own unit: "146.0 ms ± 4.4", "1.23 s ± 0.05"
         sd = st.std * 1000 if metric.unit == "s" and v < 1 else st.std
-        return f"{show(v)} ± {sd:.{2 if metric.unit in ('s', 'req/s') and v >= 1 else 1}f}"
-    return show(v)
+        return f"{mark}{show(v)} ± {sd:.{2 if metric.unit in ('s', 'req/s') and v >= 1 else 1}f}"
+    return mark + show(v)
 
 
 # Markdown punctuation that can start markup (emphasis, code, links, images, HTML, entities, tables,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bakeoff.monitors.energy import ENERGY_FORMULA
 from bakeoff.reporters import load_stages
-from bakeoff.reporters.format import md, metric_cell, metric_columns, num, pct, per_s, rate, secs
+from bakeoff.reporters.format import md, metric_cell, metric_columns, num, pct, per_s, secs, token_rate
 from bakeoff.reporters.report import RunReport
 from bakeoff.results.schema import JudgeInfo, ModelQuality, ModelSummary, RunQuality, Summary
 
@@ -35,7 +35,7 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
         out.append(f"Fastest first token: **{md(m.model)}** (TTFT p50 {secs(m.ttft_s.p50)}, n={m.ttft_s.n})")
     if m := best("decode_tokens_per_s", "p50", False):
         out.append(
-            f"Highest decode rate: **{md(m.model)}** ({rate(m.decode_tokens_per_s.p50)} tok/s p50, "
+            f"Highest decode rate: **{md(m.model)}** ({token_rate(m, m.decode_tokens_per_s.p50)} tok/s p50, "
             f"n={m.decode_tokens_per_s.n})"
         )
     if m := best("latency_s", "p95", True):
@@ -252,7 +252,7 @@ def _quality(summary: Summary) -> list[str]:
         out.append(
             f"| {md(m.model)} | {quality_cell(q)} | {q.n} | {lines_src} | {judge_cell(q)} | {q.judged} "
             f"| {unparsed} | {checks} | {reference_cell(q)} | {pct(q.aspect_coverage_mean)} "
-            f"| {rate(m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
+            f"| {token_rate(m, m.decode_tokens_per_s.p50)} | {secs(m.ttft_s.p50)} "
             f"| {_mb(peak) if isinstance(peak, int | float) else 'n/a'} |"
         )
     if rq.judges:
@@ -375,7 +375,7 @@ def render_markdown(report: RunReport) -> str:
             ls = m.latency_from_scheduled_s
             lines.append(
                 f"| {md(m.model)} | {secs(ls.p50)} | {secs(ls.p95)} "
-                f"| {secs(m.ttft_from_scheduled_s.p50)} | {rate(m.aggregate_output_tokens_per_s)} |"
+                f"| {secs(m.ttft_from_scheduled_s.p50)} | {token_rate(m, m.aggregate_output_tokens_per_s)} |"
             )
     if summary.run.notes:
         lines += [""] + [f"> **Note:** {md(n)}" for n in summary.run.notes]

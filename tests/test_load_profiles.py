@@ -55,7 +55,7 @@ def test_profiles_parse_by_hand() -> None:
         ("rates=", "rates needs its levels"),
         ("rates=1,x", "'x' is not a number"),
         ("rates=1,-2", "'-2' must be above 0"),
-        ("rates=1,inf", "'inf' must be above 0"),
+        ("rates=1,inf", "'inf' is not a finite number"),
         ("concurrency=1,2.5", "'2.5' is not a whole number"),
         ("concurrency=0", "'0' must be above 0"),
         ("concurrency=4,4", "a level is given twice"),

@@ -34,6 +34,43 @@ def _models_file(tmp_path: Path, text: str) -> Path:
             "mine.options",
             "unknown llamacpp options ['n_ctxx']; known: ",
         ),
+        # options of the wrong type or out of range: caught here, not as a TypeError or a 5 GB load
+        (
+            '{\n  "mine": {\n    "embedded": "smollm2-135m",\n    "options": {"n_ctx": "2048"}\n  }\n}\n',
+            2,
+            "mine.options",
+            "options.n_ctx must be a whole number from 64 to 1048576, got '2048'",
+        ),
+        (
+            '{\n  "mine": {"embedded": "smollm2-135m", "options": {"n_ctx": -5}}\n}\n',
+            2,
+            "mine.options",
+            "options.n_ctx must be a whole number from 64 to 1048576, got -5",
+        ),
+        (
+            '{\n  "mine": {"embedded": "smollm2-135m", "options": {"n_ctx": 100000000}}\n}\n',
+            2,
+            "mine.options",
+            "options.n_ctx must be a whole number from 64 to 1048576, got 100000000",
+        ),
+        (
+            '{\n  "mine": {"embedded": "smollm2-135m", "options": {"n_threads": 0}}\n}\n',
+            2,
+            "mine.options",
+            "options.n_threads must be a whole number from 1 to 1024, got 0",
+        ),
+        (
+            '{\n  "mine": {"embedded": "smollm2-135m", "options": {"n_threads": 2.5, "top_p": 1.5}}\n}\n',
+            2,
+            "mine.options",
+            "options.n_threads must be a whole number from 1 to 1024, got 2.5",
+        ),
+        (
+            '{\n  "mine": {"embedded": "smollm2-135m", "options": {"use_mmap": "yes"}}\n}\n',
+            2,
+            "mine.options",
+            "options.use_mmap must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_a_bad_models_json_entry_stops_before_anything_runs(

@@ -45,6 +45,24 @@ _ENGINE_OPTIONS = {
     "flash_attn",
 }
 _DELIVERY_OPTIONS = ("realtime_stream", "stream_interval_ms")
+# key -> (lowest, highest, whole number): checked at config time, so a typo is not a load-time TypeError
+# or a 5 GB allocation before llama.cpp refuses (n_ctx above 1M tokens is no small model's)
+_OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
+    "n_ctx": (64, 1_048_576, True),
+    "n_threads": (1, 1024, True),
+    "n_threads_batch": (1, 1024, True),
+    "n_batch": (1, 1_048_576, True),
+    "n_gpu_layers": (-1, 100_000, True),
+    "stream_interval_ms": (0, 60_000, False),
+    "top_k": (0, 1_000_000, True),
+    "top_p": (0, 1, False),
+    "min_p": (0, 1, False),
+    "typical_p": (0, 1, False),
+    "repeat_penalty": (0, 10, False),
+    "frequency_penalty": (-2, 2, False),
+    "presence_penalty": (-2, 2, False),
+}
+_BOOL_OPTIONS = frozenset({"realtime_stream", "use_mmap", "use_mlock", "flash_attn"})
 _SAMPLING_OPTIONS = {
     "top_k",
     "top_p",
@@ -159,14 +177,29 @@ class LlamaCppBackend:
 
     @classmethod
     def option_problems(cls, options: dict[str, Any]) -> list[str]:
-        """What is wrong with a models.json ``options`` block (checked before any model loads)."""
+        """What is wrong with a models.json ``options`` block (checked before any model loads): an
+        unknown key, or a value of the wrong type or out of range (``"n_ctx": "2048"``, ``-5``)."""
         unknown = set(options) - _ENGINE_OPTIONS - _SAMPLING_OPTIONS
-        if not unknown:
-            return []
-        return [
-            f"unknown llamacpp options {sorted(unknown)}; "
-            f"known: {', '.join(sorted(_ENGINE_OPTIONS | _SAMPLING_OPTIONS))}"
-        ]
+        out = []
+        if unknown:
+            out.append(
+                f"unknown llamacpp options {sorted(unknown)}; "
+                f"known: {', '.join(sorted(_ENGINE_OPTIONS | _SAMPLING_OPTIONS))}"
+            )
+        for key, value in options.items():
+            if key in _OPTION_RANGES:
+                low, high, whole = _OPTION_RANGES[key]
+                is_number = isinstance(value, int | float) and not isinstance(value, bool)
+                if not is_number or (whole and not isinstance(value, int)) or not low <= value <= high:
+                    kind, span = (
+                        ("a whole number", f"{low:.0f} to {high:.0f}")
+                        if whole
+                        else ("a number", f"{low:g} to {high:g}")
+                    )
+                    out.append(f"options.{key} must be {kind} from {span}, got {value!r}")
+            elif key in _BOOL_OPTIONS and not isinstance(value, bool):
+                out.append(f"options.{key} must be true or false, got {value!r}")
+        return out
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
         self.name = name

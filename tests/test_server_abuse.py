@@ -264,3 +264,36 @@ def test_max_queue_zero_serves_one_and_refuses_any_waiting() -> None:
         r = client.post("/v1/chat/completions", json=GOOD)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         host.models["instant"].active = 0
+
+
+def test_a_proxied_model_queues_nothing_here(tmp_path: Path) -> None:
+    """An OpenAI-compatible server behind ``serve`` runs its requests side by side: 6 streams at once
+    with --max-queue 1 are all answered (they were 429 'has N requests queued'), and /health shows 0
+    queued while they run."""
+    from bakeoff.testing import FakePlan, FakeServer
+
+    plan = FakePlan(ttft_ms=300, itl_ms=20, tokens=10)
+    with FakeServer(plan, {"up": plan}) as up:
+        models = tmp_path / "models.json"
+        models.write_text(
+            json.dumps({"proxied": {"backend": "openai", "model": "up", "base_url": up.base_url}})
+        )
+        with bakeoff_serve("--models-file", str(models), "--models", "proxied", "--max-queue", "1") as base:
+            body = {"model": "proxied", "messages": [{"role": "user", "content": "x"}], "max_tokens": 10}
+            results: list[int] = []
+            lock = threading.Lock()
+
+            def one() -> None:
+                r = httpx.post(base + "/v1/chat/completions", json=body, timeout=60)
+                with lock:
+                    results.append(r.status_code)
+
+            threads = [threading.Thread(target=one) for _ in range(6)]
+            for t in threads:
+                t.start()
+            time.sleep(0.15)
+            h = httpx.get(base + "/health").json()["models"]["proxied"]
+            for t in threads:
+                t.join()
+    assert results == [200] * 6
+    assert h["active"] >= 2 and h["queued"] == 0

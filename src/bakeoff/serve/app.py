@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bakeoff.backends.base import Backend, ChatRequest, Completion, TextDelta, make_backend
-from bakeoff.backends.plugins import load_backend_class
+from bakeoff.backends.plugins import backend_in_process, load_backend_class
 from bakeoff.backends.targets import ModelTarget, catalog_facts
 from bakeoff.errors import BakeoffError, RequestError
 from bakeoff.serve import wire
@@ -71,8 +71,10 @@ class HostedModel:
         self.seconds_ema = seconds if self.seconds_ema is None else 0.8 * self.seconds_ema + 0.2 * seconds
 
     def queued(self) -> int:
-        """Requests waiting behind the one generating (an in-process engine runs one at a time)."""
-        return max(0, self.active - 1)
+        """Requests waiting behind the one generating (an in-process engine runs one at a time). A
+        proxied model (an OpenAI-compatible server behind this one) runs its requests side by side:
+        none of them waits here, so none is queued (the server behind has its own limits)."""
+        return max(0, self.active - 1) if backend_in_process(self.target.backend) else 0
 
 
 class ModelHost:
@@ -262,7 +264,8 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
             )
         body.model = served  # answers name the model that really served the request
         hosted = host.models[served]
-        if hosted.active > host.max_queue:  # one generating + max_queue waiting (0: no waiting at all)
+        # an in-process engine: one generating + max_queue waiting (0: no waiting); a proxy queues nothing
+        if hosted.active > host.max_queue and backend_in_process(hosted.target.backend):
             hosted.rejected += 1
             wait = max(1, math.ceil((hosted.seconds_ema or 1.0) * (hosted.queued() + 1)))
             response = _error(

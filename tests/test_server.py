@@ -139,7 +139,8 @@ def test_openai_client_streams_and_not(served: Served) -> None:
 
 def test_errors_are_openai_shaped_and_harmless(served: Served) -> None:
     good = {"model": "echo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
-    r = httpx.post(served.base + "/chat/completions", content=b"{not json", headers=served.headers)
+    json_body = {**served.headers, "Content-Type": "application/json"}
+    r = httpx.post(served.base + "/chat/completions", content=b"{not json", headers=json_body)
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
     r = post(served, {**good, "max_tokens": 0})
     assert r.status_code == 400 and r.json()["error"]["param"] == "max_tokens"

@@ -163,9 +163,12 @@ def test_neutral_values_and_ignorable_fields_are_accepted(srv: Srv, extra: dict[
 
 
 def test_malformed_bodies_paths_and_methods_are_openai_shaped(srv: Srv) -> None:
-    r = srv.client.post("/v1/chat/completions", content=b"[" * 100_000 + b"]" * 100_000)
+    as_json = {"Content-Type": "application/json"}
+    r = srv.client.post("/v1/chat/completions", content=b"[" * 100_000 + b"]" * 100_000, headers=as_json)
     assert "nested too deeply" in str(_is_openai_error(r, 400)["message"])
-    r = srv.client.post("/v1/chat/completions", content=b'{"model": "instant", "messages": "\\ud800"}')
+    r = srv.client.post(
+        "/v1/chat/completions", content=b'{"model": "instant", "messages": "\\ud800"}', headers=as_json
+    )
     _is_openai_error(r, 400)
     _is_openai_error(srv.client.get("/v1/nothing-here"), 404)
     _is_openai_error(srv.client.get("/v1/chat/completions"), 405)
@@ -258,7 +261,7 @@ def test_max_queue_zero_serves_one_and_refuses_any_waiting() -> None:
 
     spec = ModelSpec(adapter=f"{DATA}/echo_adapter.py:InstantEcho")
     host = ModelHost([ModelTarget("instant", "adapter", spec)], max_queue=0)
-    with TestClient(create_app(host)) as client:
+    with TestClient(create_app(host), base_url="http://127.0.0.1") as client:
         assert client.post("/v1/chat/completions", json=GOOD).status_code == 200  # idle: served
         host.models["instant"].active = 1  # one generating: with no queue, the next is refused
         r = client.post("/v1/chat/completions", json=GOOD)
@@ -297,3 +300,59 @@ def test_a_proxied_model_queues_nothing_here(tmp_path: Path) -> None:
                 t.join()
     assert results == [200] * 6
     assert h["active"] >= 2 and h["queued"] == 0
+
+
+def test_a_web_page_cannot_drive_the_server() -> None:
+    """Without a key (the default) a page the user opens could POST a 'simple' request (text/plain, no
+    preflight) or read answers through DNS rebinding (Host: attacker.example). Each is refused before
+    the app; same-origin and loopback clients, and origins given with --cors-origin, are served."""
+    from starlette.testclient import TestClient
+
+    from bakeoff.backends.targets import ModelTarget
+    from bakeoff.config.settings import ModelSpec
+    from bakeoff.serve.app import ModelHost, create_app
+    from bakeoff.serve.guard import allowed_hosts, host_name
+
+    assert [host_name(h) for h in ("LocalHost:8000", "[::1]:80", "::1", "a.b")] == [
+        "localhost",
+        "::1",
+        "::1",
+        "a.b",
+    ]
+    assert allowed_hosts("127.0.0.1") == {"localhost", "127.0.0.1", "::1"}
+    assert allowed_hosts("0.0.0.0", ["box.lan:9"]) == {"localhost", "127.0.0.1", "::1", "box.lan"}
+    assert allowed_hosts("10.0.0.5") == {"localhost", "127.0.0.1", "::1", "10.0.0.5"}
+    assert allowed_hosts("127.0.0.1", ["*"]) is None
+
+    spec = ModelSpec(adapter=f"{DATA}/echo_adapter.py:InstantEcho")
+    host = ModelHost([ModelTarget("instant", "adapter", spec)])
+    app = create_app(host, cors_origins=("http://localhost:3000",))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        body = json.dumps(GOOD)
+        as_json = {"Content-Type": "application/json"}
+        assert client.post("/v1/chat/completions", content=body, headers=as_json).status_code == 200
+        # DNS rebinding: the page's own name in Host
+        r = client.post("/v1/chat/completions", content=body, headers={**as_json, "Host": "attacker.example"})
+        assert r.status_code == 421 and "--allowed-host" in r.json()["error"]["message"]
+        assert client.get("/v1/models", headers={"Host": "attacker.example:8000"}).status_code == 421
+        # a simple cross-origin request: text/plain needs no preflight, so the body type is refused
+        r = client.post("/v1/chat/completions", content=body, headers={"Content-Type": "text/plain"})
+        assert r.status_code == 415
+        r = client.post("/v1/chat/completions", content=body,
+                        headers={**as_json, "Origin": "http://attacker.example"})  # fmt: skip
+        assert (
+            r.status_code == 403 and "--cors-origin http://attacker.example" in r.json()["error"]["message"]
+        )
+        assert "access-control-allow-origin" not in r.headers
+        # the server's own origin and an allowed one are served; only the allowed one gets CORS headers
+        r = client.post("/v1/chat/completions", content=body,
+                        headers={**as_json, "Origin": "http://127.0.0.1:8000"})  # fmt: skip
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+        r = client.post("/v1/chat/completions", content=body,
+                        headers={**as_json, "Origin": "http://localhost:3000"})  # fmt: skip
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "http://localhost:3000"
+        ask = {"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"}
+        pre = client.options("/v1/chat/completions", headers=ask)
+        assert pre.status_code == 204 and "content-type" in pre.headers["access-control-allow-headers"]
+        assert client.options("/v1/models", headers={"Origin": "http://evil.example"}).status_code == 403
+        assert client.get("/health", headers={"Host": "[::1]:8000"}).status_code == 200

@@ -107,12 +107,29 @@ def serve(
             "--route", help='Answer model "auto" / "auto:<capability>" with this run\'s recommendation.'
         ),
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A Host name clients may use besides loopback names and the bound address (repeat it; "
+            "* answers any: DNS rebinding is then up to --api-key).",
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="A web origin (e.g. http://localhost:3000) whose pages may call this server (repeat it); "
+            "any other origin is refused.",
+        ),
+    ] = None,
 ) -> None:
     """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
     try:
         import uvicorn
 
         from bakeoff.serve.app import ModelHost, create_app
+        from bakeoff.serve.guard import allowed_hosts
     except ImportError:
         raise MissingExtraError("bakeoff serve", "serve", "uvicorn and starlette") from None
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
@@ -139,7 +156,12 @@ def serve(
             err_console.print(f"[yellow]route[/] {escape(note)}", highlight=False)
         for name, target in model_host.routes.items():
             err_console.print(f"route {escape(name)} -> {escape(target)}", highlight=False)
-    application = create_app(model_host, api_key=api_key)
+    application = create_app(
+        model_host,
+        api_key=api_key,
+        allowed_hosts=allowed_hosts(host, allowed_host or ()),
+        cors_origins=tuple(cors_origin or ()),
+    )
     err_console.print(
         f"serving {len(targets)} models at http://{host}:{port}/v1: {', '.join(t.name for t in targets)}",
         highlight=False,

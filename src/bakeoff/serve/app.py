@@ -32,6 +32,7 @@ from bakeoff.backends.plugins import backend_in_process, load_backend_class
 from bakeoff.backends.targets import ModelTarget, catalog_facts
 from bakeoff.errors import BakeoffError, RequestError
 from bakeoff.serve import wire
+from bakeoff.serve.guard import LOOPBACK_NAMES, Guard
 from bakeoff.serve.request import (
     DEFAULT_MAX_QUEUE,
     openapi_schema,
@@ -163,8 +164,16 @@ async def _disconnected(request: Request) -> None:
             return
 
 
-def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_BODY_BYTES) -> Any:
-    """The Starlette application."""
+def create_app(
+    host: ModelHost,
+    api_key: str | None = None,
+    max_body: int = MAX_BODY_BYTES,
+    *,
+    allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES,
+    cors_origins: tuple[str, ...] = (),
+) -> Any:
+    """The Starlette application behind its ``guard.Guard`` (Host, Origin and Content-Type checks:
+    ``allowed_hosts`` None answers any Host; ``cors_origins`` are the web origins allowed in)."""
 
     def authorized(request: Request) -> bool:
         if not api_key:
@@ -401,7 +410,8 @@ def create_app(host: ModelHost, api_key: str | None = None, max_body: int = MAX_
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     handlers: dict[Any, Any] = {404: not_found, 405: not_allowed, 500: crashed}
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    return Guard(app, allowed_hosts, cors_origins)
 
 
 def _generation_error(exc: RequestError) -> JSONResponse:

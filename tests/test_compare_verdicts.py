@@ -432,7 +432,9 @@ def test_the_gate_fails_when_the_new_run_has_nothing_to_check(tmp_path: Path) ->
         "the runs share no model, so no rule could be checked"
     )
     assert compare(tmp_path / "base", tmp_path / "crashed").gate_failed == []  # no rules, no gate
-    assert compare(tmp_path / "base", tmp_path / "base", rules).gate_failed == []
+    same = compare(tmp_path / "base", tmp_path / "base", rules)
+    assert same.gate_failed == [] and same.rules == tuple(rules)
+    assert "- no rule broken" in render_diff(same, tmp_path / "base", tmp_path / "base")
     text = render_diff(c, tmp_path / "base", tmp_path / "crashed")
     gate = text.split("## Gate")[1]
     assert (
@@ -448,8 +450,12 @@ def test_the_gate_fails_when_the_new_run_has_nothing_to_check(tmp_path: Path) ->
 @pytest.mark.parametrize("text", ["", " ", ",", " , ,"])
 def test_a_fail_on_that_names_no_rule_is_a_usage_error(text: str, tmp_path: Path) -> None:
     """A CI variable that expands empty must not switch the gate off."""
-    with pytest.raises(UsageError, match="names no rule"):
+    with pytest.raises(UsageError, match="names no rule") as info:
         parse_rules(text)
+    assert (
+        info.value.hint
+        == "give rules such as ttft_s.p50>+10%, or leave --fail-on out for a diff without a gate"
+    )
     assert parse_rules(None) == []
     from .test_cli import run
 
@@ -560,10 +566,13 @@ def test_a_run_that_recorded_no_settings_differs_in_nothing() -> None:
     read the missing prompt_cache as "reuse" (what its absence meant in older runs) and warn."""
     from bakeoff.analysis.compare import setting_differences
 
-    def run(settings: dict[str, Any]) -> Summary:
-        return Summary(run=RunInfo(settings=settings, environment={}, started_at="x"), models=[])
+    def run(settings: dict[str, Any], cpu: str = "a") -> Summary:
+        env = {"cpu_model": cpu}
+        return Summary(run=RunInfo(settings=settings, environment=env, started_at="x"), models=[])
 
     normal = run({"prompt_cache": "unique-prefix", "rounds": 3})
     assert setting_differences(normal, run({})) == [] and setting_differences(run({}), normal) == []
+    # the machine is still compared when the settings are unknown
+    assert setting_differences(normal, run({}, cpu="b")) == ["machine cpu_model: 'a' -> 'b'"]
     # a run from before the setting existed still reads as "reuse": that difference is real
     assert setting_differences(normal, run({"rounds": 3})) == ["prompt_cache: 'unique-prefix' -> 'reuse'"]

@@ -63,8 +63,12 @@ def test_profiles_parse_by_hand() -> None:
     ],
 )
 def test_a_malformed_profile_names_the_part(text: str, says: str) -> None:
-    with pytest.raises(UsageError, match=re.escape(says)):
+    with pytest.raises(UsageError, match=re.escape(says)) as info:
         parse_profile(text)
+    if text.startswith(("rates=1,", "concurrency=")) and "twice" not in says:
+        from bakeoff.load.profile import EXAMPLE
+
+        assert info.value.hint == EXAMPLE  # each bad level says how a good one is written
 
 
 @pytest.mark.parametrize(

@@ -198,6 +198,9 @@ def test_parse_weights() -> None:
         with pytest.raises(UsageError, match=msg):
             parse_weights(bad)
     # one weight above 0 is enough; 0 itself is allowed
+    with pytest.raises(UsageError) as info:
+        parse_weights("latency=0,throughput=0,quality=0,checks=0,memory=0")
+    assert info.value.hint == "give at least one dimension a weight above 0, e.g. latency=1"
     zeros = "latency=0,throughput=0,quality=0,checks=0"
     only = parse_weights(zeros + ",memory=0.5")
     assert only == {"latency": 0.0, "throughput": 0.0, "quality": 0.0, "checks": 0.0, "memory": 0.5,
@@ -222,6 +225,12 @@ def test_parse_weights() -> None:
 def test_constraints_no_model_could_meet_are_refused(given: dict[str, float], says: str) -> None:
     with pytest.raises(UsageError, match=re.escape(says)):
         Constraints(**given)  # type: ignore[arg-type]
+
+
+def test_constraints_off_the_scale_say_what_to_give() -> None:
+    with pytest.raises(UsageError) as info:
+        Constraints(min_quality=9.0)
+    assert info.value.hint == "give a score from 1 to 5, e.g. --min-quality 3.5"
 
 
 def test_constraints_at_their_edges_are_accepted() -> None:

@@ -105,8 +105,12 @@ def test_a_full_queue_answers_429_with_retry_after(srv: Srv) -> None:
     threads = [threading.Thread(target=one) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
-    h = srv.health()["models"]["slow"]  # type: ignore[index]
+    deadline = time.monotonic() + 1.2  # the 8 arrive within it on a busy machine; the queue lasts 1.5 s
+    while True:
+        h = srv.health()["models"]["slow"]  # type: ignore[index]
+        if h["queued"] == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert h["max_queue"] == 2 and h["queued"] == 2  # one generating, two waiting, /health shows it
     for t in threads:
         t.join()

@@ -425,7 +425,9 @@ def test_a_late_warm_up_never_bunches_the_schedule(cluster: tuple[Any, Any, Any]
     warm_end = max(rec["t_end_ns"] for rec in recs if rec["warmup"])
     assert measured[0]["t_scheduled_ns"] > warm_end  # the schedule starts after both warm-ups
     delays = [(rec["t0_ns"] - rec["t_scheduled_ns"]) / 1e6 for rec in measured]
-    assert max(delays) < 50, delays  # each sent at its time: no burst of overdue requests
+    # each sent at its time: no burst of requests overdue by the 2 s warm-up (one stall on a busy CI
+    # machine is jitter, not a burst)
+    assert sorted(delays)[len(delays) // 2] < 50 and max(delays) < 500, delays
     gaps = [(b["t_scheduled_ns"] - a["t_scheduled_ns"]) / 1e6 for a, b in itertools.pairwise(measured)]
     assert all(abs(g - 100.0) < 1.0 for g in gaps)
 

@@ -55,11 +55,15 @@ def test_a_closed_loop_from_two_workers_sends_each_request_once(srv: FakeServer,
     measured = Counter((r["prompt_id"], r["round"]) for r in recs if not r["warmup"])
     assert measured == Counter({(p, k): 1 for p in ("p1", "p2") for k in range(1, 6)})
     assert len(recs) == 11 and sum(bool(r["warmup"]) for r in recs) == 1
+    firsts = []
     for r in recs:  # stamped in a worker: 16 events, the first after the server's 30 ms, each 2 ms apart
         assert r["status"] == "ok" and len(r["events"]) == 16
         first = r["events"][0][0] / 1e6
-        assert 30 <= first < 30 + 25, first
+        assert 30 <= first < 30 + 1000, first  # from the request's own start: never before the delay
+        firsts.append(first)
         assert r["t0_ns"] >= r["t_scheduled_ns"] and r["t_end_ns"] > r["t0_ns"] + r["events"][-1][0] - 1
+    # a loaded CI machine can stall one request; the typical one lands just after the server's delay
+    assert sorted(firsts)[len(firsts) // 2] < 30 + 25, firsts
     assert not _workers_of_this_process()  # every worker exited with the model's turn
 
 

@@ -242,8 +242,8 @@ def test_rule_errors_say_what_to_write() -> None:
         parse_rules("speed.p50>+1%")
     assert e.value.message == "unknown metric 'speed' in --fail-on"
     assert e.value.hint == (
-        "one of latency_s, ttft_s, tpot_s, decode_tokens_per_s, output_tokens_per_s, prefill_tokens_per_s, "
-        "quality"
+        "one of latency_s, ttft_s, ttfo_s, reasoning_s, answer_decode_tokens_per_s, tpot_s, "
+        "decode_tokens_per_s, output_tokens_per_s, prefill_tokens_per_s, quality"
     )
     assert [str(r) for r in parse_rules("ttft_s.p50>+1%,,latency_s.p95>+2%")] == [
         "ttft_s.p50>+1%",

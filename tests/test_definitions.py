@@ -70,7 +70,7 @@ def test_registered_cleans_up_even_on_error() -> None:
 
 
 def test_one_requests_metrics_line() -> None:
-    rm = RequestMetrics(0.1, 1.0, 0.02, 50.0, 40.0, (0.01, 0.03), 1.5, 0.6, 0.5, 2000.0)
+    rm = RequestMetrics(0.1, 1.0, 0.02, 50.0, 40.0, (0.01, 0.03), 1.5, 0.6, 0.5, 2000.0, 0.3, 0.2, 45.0)
     line = d.per_request_values(rm)
     assert line == {
         "latency_s": 1.0,
@@ -83,6 +83,9 @@ def test_one_requests_metrics_line() -> None:
         "ttft_from_scheduled_s": 0.6,
         "queue_delay_s": 0.5,
         "prefill_tokens_per_s": 2000.0,
+        "ttfo_s": 0.3,
+        "reasoning_s": 0.2,
+        "answer_decode_tokens_per_s": 45.0,
     }
     with d.registered(_m("w", "window")):
         assert "w" not in d.per_request_values(rm)  # window metrics have no per-request value

@@ -58,10 +58,27 @@ def test_smollm2_streams_with_native_token_counts(tmp_path: Path) -> None:
     recs = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
     # each event carries the tokens it holds; they add up to the native count
     for r in recs:
-        assert sum(t for _, t in r["events"]) == r["completion_tokens"]
+        assert sum(e[1] for e in r["events"]) == r["completion_tokens"]
     # temperature 0: both measured rounds give the same answer
     outs = {r["output"] for r in recs if not r["warmup"]}
     assert len(outs) == 1
+
+
+def test_gpu_layers_asked_of_a_cpu_build_are_labelled_as_what_ran(tmp_path: Path) -> None:
+    """Issue 27/32: ``n_gpu_layers: 99`` on this CPU-only llama.cpp build ran on the CPU, and says so."""
+    import llama_cpp
+
+    assert not llama_cpp.llama_supports_gpu_offload()  # this machine's build (CI's too): no GPU
+    spec = ModelSpec(backend="llamacpp", embedded="smollm2-135m", options={"n_gpu_layers": 99})
+    s = _run([ModelTarget("smol-gpu", "llamacpp", spec)], tmp_path, [PromptCase(id="p", prompt="Hi")],
+             rounds=1, warmup=0, max_tokens=2)  # fmt: skip
+    info = s.models[0].info
+    assert s.models[0].status == "ok"
+    assert info["device"] == "cpu" and info["gpu_layers_asked"] == 99 and info["gpu_layers_offloaded"] == 0
+    assert "CPU" in info["engine_build"].split(", ")
+    assert any(
+        n.startswith("smol-gpu: n_gpu_layers=99 was asked") and "ran on the CPU" in n for n in s.run.notes
+    )
 
 
 def test_identical_prompt_does_not_silently_reuse_kv_cache(tmp_path: Path) -> None:

@@ -19,14 +19,19 @@ NOT_SENT = "not_sent"
 NOT_SENT_ERROR = "not sent: no free slot (--max-concurrency) before its stage stopped sending (a backlog)"
 CUT_ERRORS = {CUT_OFF: CUT_OFF_ERROR, NOT_SENT: NOT_SENT_ERROR, OUT_OF_TIME: OUT_OF_TIME_ERROR}
 WORKER_LOST = "worker_lost"
+REASONING_EXHAUSTED = "reasoning_exhausted"
+"""A reasoning model thought until ``max_tokens`` ran out and never answered: a failure, never an
+empty answer."""
 
 
 @dataclass(frozen=True)
 class ContentEvent:
-    """Arrival of one event that carries content: offset from t0 and the tokens it carries (if known)."""
+    """Arrival of one event that carries content: offset from t0, the tokens it carries (if known), and
+    whether it was all reasoning (a reasoning model's thinking, before the answer)."""
 
     offset_ns: int
     tokens: int | None
+    reasoning: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ class RequestRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     stage: str | None = None
     """The load stage of ``--profile`` it was sent in (``load.profile.Stage.label``); None without one."""
+    reasoning: str = ""
+    """A reasoning model's thinking (``output`` is the answer alone: checks and judges read that)."""
+    reasoning_tokens: int | None = None
+    """Tokens of thinking, within ``completion_tokens``: the server's ``reasoning_tokens`` where it sends
+    them, else counted like ``completion_tokens`` (and as exact as its ``token_source``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as one line of records.jsonl (built field by field: ``dataclasses.asdict`` deep-
@@ -74,7 +84,9 @@ class RequestRecord:
             "t_scheduled_ns": self.t_scheduled_ns,
             "t0_ns": self.t0_ns,
             "t_end_ns": self.t_end_ns,
-            "events": [[e.offset_ns, e.tokens] for e in self.events],
+            "events": [
+                [e.offset_ns, e.tokens, 1] if e.reasoning else [e.offset_ns, e.tokens] for e in self.events
+            ],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "token_source": self.token_source,
@@ -84,13 +96,16 @@ class RequestRecord:
             "error_kind": self.error_kind,
             "extra": copy.deepcopy(self.extra),
             "stage": self.stage,
+            "reasoning": self.reasoning,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RequestRecord:
         d = dict(d)
         d["events"] = tuple(
-            ContentEvent(int(o), None if t is None else int(t)) for o, t in d.get("events", [])
+            ContentEvent(int(e[0]), None if e[1] is None else int(e[1]), len(e) > 2 and bool(e[2]))
+            for e in d.get("events", [])
         )
         for derived in ("metrics", "node"):  # computed from the record; a fleet's tag of who sent it
             d.pop(derived, None)

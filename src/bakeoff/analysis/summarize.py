@@ -11,7 +11,7 @@ import numpy as np
 from bakeoff.metrics import definitions
 from bakeoff.metrics.request import request_metrics
 from bakeoff.metrics.stats import stats
-from bakeoff.records import RequestRecord
+from bakeoff.records import REASONING_EXHAUSTED, RequestRecord
 from bakeoff.results.schema import ModelSummary, PromptSummary, RequestCounts, TokenInfo
 
 _SOURCE_RANK = {"usage": 0, "native": 1, "estimated": 2}
@@ -83,6 +83,10 @@ def summarize_model(
             prompt_mean=_mean([r.prompt_tokens for r in ok]),
             completion_mean=_mean([r.completion_tokens for r in ok]),
             source=source,  # type: ignore[arg-type]
+            reasoning_mean=(
+                _mean([r.reasoning_tokens or 0 for r in ok]) if any(r.reasoning for r in ok) else None
+            ),
+            reasoning_exhausted=sum(r.error_kind == REASONING_EXHAUSTED for r in measured),
         ),
         errors_by_kind=dict(Counter(r.error_kind or "unknown" for r in measured if r.status != "ok")),
         per_prompt=per_prompt,

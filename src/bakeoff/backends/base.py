@@ -41,11 +41,14 @@ class Sent:
 @dataclass(frozen=True)
 class TextDelta:
     """A content-carrying event. ``t_ns`` is when it arrived (perf_counter_ns), taken by the backend
-    as close to the wire or engine as it can; ``tokens`` is how many tokens it carries, when known."""
+    as close to the wire or engine as it can; ``tokens`` is how many tokens it carries, when known;
+    ``reasoning`` marks thinking the engine or server sent apart from the answer (``reasoning_content``
+    deltas). Thinking inline in the content (``<think>...</think>``) is found by the runner."""
 
     t_ns: int
     text: str
     tokens: int | None = None
+    reasoning: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class Completion:
     completion_tokens: int | None
     token_source: TokenSource | None
     finish_reason: str | None = None
+    reasoning_tokens: int | None = None
+    """Of ``completion_tokens``, those spent thinking, where the server says
+    (``usage.completion_tokens_details.reasoning_tokens``)."""
 
 
 Event = Sent | TextDelta | Completion

@@ -209,10 +209,9 @@ class FoundryBackend:
                             if stop.is_set():
                                 break
                             if isinstance(item, fl.TextItem) and item.text:
-                                if getattr(item, "type", None) not in (None, fl.TextItemType.DEFAULT):
-                                    continue  # reasoning text is not part of the answer
+                                thinking = getattr(item, "type", None) not in (None, fl.TextItemType.DEFAULT)
                                 n += 1
-                                put(TextDelta(time.perf_counter_ns(), item.text, 1))
+                                put(TextDelta(time.perf_counter_ns(), item.text, 1, thinking))
                         t_end = time.perf_counter_ns()
                         if not stop.is_set():
                             try:

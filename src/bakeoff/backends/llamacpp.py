@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import importlib.util
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -106,6 +108,49 @@ def openmp_build() -> bool:
         return b"OPENMP = 1" in llama_cpp.llama_print_system_info()
     except Exception:
         return False
+
+
+_BACKEND_NAME = re.compile(r"(?:^|\|)\s*([A-Za-z][A-Za-z0-9_]*) : ")
+GPU_BUILD_HINT = (
+    "install a GPU build: CMAKE_ARGS='-DGGML_CUDA=on' (or -DGGML_METAL=on, -DGGML_VULKAN=on) "
+    "pip install --no-cache-dir --force-reinstall llama-cpp-python"
+)
+
+
+def built_backends(system_info: str) -> list[str]:
+    """The ggml backends llama.cpp was built with, from its system info (``"CUDA : ARCHS = 890 | ...
+    | CPU : SSE3 = 1 | ..."`` -> ``["CUDA", "CPU"]``)."""
+    return list(dict.fromkeys(_BACKEND_NAME.findall(system_info)))
+
+
+def device_facts(
+    asked: int, offload_supported: bool, n_layer: int | None, backends: list[str]
+) -> dict[str, Any]:
+    """What ran, never what was asked: the layers really offloaded (llama.cpp offloads at most the
+    model's layers and its output layer; ``-1`` asks for all of them; a build without GPU offload
+    offloads none) and the device label that follows, with a warning when the two differ."""
+    gpus = [b for b in backends if b not in ("CPU", "BLAS", "RPC")]
+    whole = None if n_layer is None else n_layer + 1
+    if not offload_supported or asked == 0:
+        offloaded: int | None = 0
+    elif asked < 0 or (whole is not None and asked > whole):
+        offloaded = whole
+    else:
+        offloaded = asked
+    facts: dict[str, Any] = {
+        "device": "cpu" if offloaded == 0 else f"gpu ({', '.join(gpus) or 'offload'})",
+        "gpu_layers_asked": asked,
+        "gpu_layers_offloaded": offloaded,
+        "engine_build": ", ".join(backends) or "unknown",
+    }
+    if offloaded != 0 and whole is not None and offloaded is not None and offloaded < whole:
+        facts["device"] += f", {offloaded} of {whole} layers"
+    if asked != 0 and not offload_supported:
+        facts["device_warning"] = (
+            f"n_gpu_layers={asked} was asked, but this llama-cpp-python build has no GPU offload "
+            f"(built for {', '.join(backends) or 'the CPU'}): it ran on the CPU; {GPU_BUILD_HINT}"
+        )
+    return facts
 
 
 def _import_llama() -> Any:
@@ -330,8 +375,8 @@ class LlamaCppBackend:
             "path": str(self.path) if self.path else None,
             "chat_format": self.chat_format_used,
             "reuse_prompt_cache": self.spec.reuse_prompt_cache,
-            "device": "cpu" if not self.spec.options.get("n_gpu_layers") else "gpu offload",
         }
+        info.update(self._device())
         if self.path and self.path.exists():
             info["disk_mb"] = round(self.path.stat().st_size / 1e6, 1)
         if self.llm is not None:
@@ -346,6 +391,24 @@ class LlamaCppBackend:
         if openmp_build():
             info["engine_warning"] = OPENMP_WARNING
         return info
+
+    def _device(self) -> dict[str, Any]:
+        """``device_facts`` of the loaded model, read from the engine (before a load: what was asked)."""
+        asked = int(self.spec.options.get("n_gpu_layers") or 0)
+        try:
+            llama_cpp = _import_llama()
+            supported = bool(llama_cpp.llama_supports_gpu_offload())
+            backends = built_backends(llama_cpp.llama_print_system_info().decode("utf-8", "replace"))
+        except Exception:  # no engine to ask: say only what was asked
+            return {
+                "device": "cpu" if not asked else "unknown (gpu offload asked)",
+                "gpu_layers_asked": asked,
+            }
+        n_layer = None
+        if self.llm is not None:
+            with contextlib.suppress(Exception):
+                n_layer = int(llama_cpp.llama_model_n_layer(self.llm._model.model))
+        return device_facts(asked, supported, n_layer, backends)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Stream one answer; each token is timed in the generating thread as it is sampled."""

@@ -226,8 +226,8 @@ class OpenAIBackend:
                     if payload == b"[DONE]":
                         state.done = True
                         break
-                    for delta in _deltas(payload, state):
-                        yield TextDelta(t, delta)
+                    for delta, thinking in _deltas(payload, state):
+                        yield TextDelta(t, delta, reasoning=thinking)
         if not state.done:
             raise RequestError(
                 "broken_stream",
@@ -254,13 +254,17 @@ class OpenAIBackend:
             obj = json.loads(raw)
             choice = obj["choices"][0]
             text = choice["message"].get("content") or ""
+            thinking = _thinking(choice["message"])
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             if is_html(resp, raw.decode("utf-8", "replace")):
                 raise RequestError("malformed", f"{self.base_url} returned HTML, not JSON") from None
             raise RequestError("malformed", f"response is not a chat completion: {raw[:120]!r}") from None
         state = _StreamState(usage=obj.get("usage"), finish_reason=choice.get("finish_reason"))
-        state.chunks = 1 if text else 0
-        state.estimate = max(1, round(len(text) / 4)) if text else 0  # ~4 characters per token
+        state.chunks = bool(text) + bool(thinking)
+        chars = len(text) + len(thinking)
+        state.estimate = max(state.chunks, round(chars / 4)) if chars else 0  # ~4 characters per token
+        if thinking:
+            yield TextDelta(t, thinking, reasoning=True)
         if text:
             yield TextDelta(t, text)
         yield state.completion(t)
@@ -303,8 +307,23 @@ def is_html(resp: httpx.Response, text: str | None = None) -> bool:
     return head.startswith(("<!doctype html", "<html"))
 
 
-def _deltas(payload: bytes, state: _StreamState) -> list[str]:
-    """The text of one SSE data payload (usage and finish reason noted in ``state``)."""
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+"""Where servers send a reasoning model's thinking apart from the content (llama.cpp's server and
+DeepSeek's API: ``reasoning_content``; vLLM and OpenRouter: ``reasoning``)."""
+
+
+def _thinking(message: dict[str, Any]) -> str:
+    """The thinking of one delta or message, from the first reasoning field that carries text."""
+    for key in REASONING_FIELDS:
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _deltas(payload: bytes, state: _StreamState) -> list[tuple[str, bool]]:
+    """The texts of one SSE data payload, each with whether it is thinking (usage and finish reason
+    noted in ``state``)."""
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -325,13 +344,13 @@ def _deltas(payload: bytes, state: _StreamState) -> list[str]:
     out = []
     for choice in obj.get("choices") or ():
         delta = choice.get("delta") or {}
-        text = (delta.get("content") or "") + (delta.get("reasoning_content") or "")
         if choice.get("finish_reason"):
             state.finish_reason = choice["finish_reason"]
-        if text:
-            state.chunks += 1
-            state.chars += len(text)
-            out.append(text)
+        for text, thinking in ((_thinking(delta), True), (delta.get("content") or "", False)):
+            if text and isinstance(text, str):
+                state.chunks += 1
+                state.chars += len(text)
+                out.append((text, thinking))
     return out
 
 
@@ -358,11 +377,15 @@ class _StreamState:
     def completion(self, t: int) -> Completion:
         u = self.usage or {}
         completion = u.get("completion_tokens")
+        details = u.get("completion_tokens_details")
+        thinking = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        thinking = thinking if isinstance(thinking, int) and not isinstance(thinking, bool) else None
         if isinstance(completion, int):
             prompt = u.get("prompt_tokens")
             return Completion(
-                t, prompt if isinstance(prompt, int) else None, completion, "usage", self.finish_reason
-            )
+                t, prompt if isinstance(prompt, int) else None, completion, "usage", self.finish_reason,
+                thinking,
+            )  # fmt: skip
         # without usage: at least one token per content chunk (a server may send several in one), and
         # about 4 characters per token; never the chunks alone, which undercount a batching server
         estimate = max(self.chunks, round(self.chars / 4)) if self.estimate is None else self.estimate

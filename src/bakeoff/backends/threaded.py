@@ -89,11 +89,12 @@ async def stream_from_thread(
         if not request.stream:
             # one event at the moment the whole answer is ready, as a non-streaming server would
             done = [e for e in pending if isinstance(e, Completion)]
-            deltas = [e for e in pending if isinstance(e, TextDelta)]
             t = done[0].t_ns if done else time.perf_counter_ns()
-            text = "".join(e.text for e in deltas)
-            if text:
-                known = all(e.tokens is not None for e in deltas)
-                yield TextDelta(t, text, sum(e.tokens or 0 for e in deltas) if known else None)
+            for thinking in (True, False):  # the engine's thinking (if it sent any apart), then the answer
+                deltas = [e for e in pending if isinstance(e, TextDelta) and e.reasoning is thinking]
+                text = "".join(e.text for e in deltas)
+                if text:
+                    known = all(e.tokens is not None for e in deltas)
+                    yield TextDelta(t, text, sum(e.tokens or 0 for e in deltas) if known else None, thinking)
             if done:
                 yield done[0]

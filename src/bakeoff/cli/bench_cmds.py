@@ -198,6 +198,15 @@ def bench(
             rich_help_panel="Sampling",
         ),
     ] = None,
+    reasoning_effort: Annotated[
+        str | None,
+        typer.Option(
+            "--reasoning-effort",
+            help="low, medium or high: how long a reasoning model thinks, sent as reasoning_effort to "
+            "OpenAI-compatible endpoints that take it (in-process engines have no such setting).",
+            rich_help_panel="Sampling",
+        ),
+    ] = None,
     no_stream: Annotated[
         bool,
         typer.Option(
@@ -441,6 +450,7 @@ def bench(
             "max_tokens": max_tokens if max_tokens is not None else env.get("max_tokens"),
             "temperature": temperature if temperature is not None else env.get("temperature"),
             "seed": seed,
+            "reasoning_effort": reasoning_effort,
             "concurrency": concurrency,
             "timeout_s": timeout,
             "max_memory_mb": max_memory_mb,

@@ -227,6 +227,10 @@ class BenchSettings(BaseModel):
     max_tokens: int = Field(default=128, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int | None = 0
+    reasoning_effort: Literal["low", "medium", "high"] | None = Field(
+        default=None,
+        description="sent as reasoning_effort to OpenAI-compatible endpoints (reasoning models that take it)",
+    )
     stream: bool = True
     concurrency: int = Field(default=1, ge=1, le=1024)
     rate: float | None = Field(default=None, gt=0, description="open loop: requests per second")

@@ -31,6 +31,7 @@ from bakeoff.load.schedule import arrival_offsets, closed_share, owns_request, s
 from bakeoff.load.worker_count import node_share, workers_for
 from bakeoff.load.workers import WorkerPool
 from bakeoff.metrics import definitions
+from bakeoff.metrics.reasoning import Piece, reasoning_token_count, split_reasoning
 from bakeoff.records import (
     CUT_ERRORS,
     CUT_OFF,
@@ -39,6 +40,7 @@ from bakeoff.records import (
     NOT_SENT_ERROR,
     OUT_OF_TIME,
     OUT_OF_TIME_ERROR,
+    REASONING_EXHAUSTED,
     WORKER_LOST,
     ContentEvent,
     RequestRecord,
@@ -207,9 +209,10 @@ class Runner:
             stream=s.stream,
             timeout_s=s.timeout_s,
             min_tokens=job.data["output_tokens"] if job.data else None,
+            extra={"reasoning_effort": s.reasoning_effort} if s.reasoning_effort else {},
         )
         arrivals: list[tuple[int, int | None]] = []
-        parts: list[str] = []
+        parts: list[Piece] = []
         done: Completion | None = None
         error: str | None = None
         kind: str | None = None
@@ -222,7 +225,7 @@ class Runner:
                     if isinstance(ev, TextDelta):
                         if ev.text:
                             arrivals.append((ev.t_ns, ev.tokens))
-                            parts.append(ev.text)
+                            parts.append(Piece(ev.text, ev.reasoning))
                     elif isinstance(ev, Completion):
                         done = ev
                     elif isinstance(ev, Sent):
@@ -241,7 +244,10 @@ class Runner:
         except Exception as exc:
             error, kind = f"{type(exc).__name__}: {exc}", "engine"
         t_end = time.perf_counter_ns()
-        events = [ContentEvent(t - t0, k) for t, k in arrivals]
+        split = split_reasoning(parts)
+        events = [
+            ContentEvent(t - t0, k, r) for (t, k), r in zip(arrivals, split.reasoning_pieces, strict=True)
+        ]
         extra: dict[str, Any] = {"cache_tag": tag} if tag else {}
         if job.data:  # what --data asked of it, and (when it answered) whether the forced length held
             extra["data"] = dict(job.data)
@@ -261,19 +267,29 @@ class Runner:
             t0_ns=t0,
             t_end_ns=t_end,
             events=tuple(events),
-            output="".join(parts),
+            output=split.answer,
             extra=extra,
+            reasoning=split.reasoning,
         )
         if error is not None or done is None:
             return RequestRecord(status="error", error=error, error_kind=kind, **base)  # type: ignore[arg-type]
-        return RequestRecord(
-            status="ok",
+        counts: dict[str, Any] = dict(
             prompt_tokens=done.prompt_tokens,
             completion_tokens=done.completion_tokens,
             token_source=done.token_source,
             finish_reason=done.finish_reason,
-            **base,  # type: ignore[arg-type]
+            reasoning_tokens=reasoning_token_count(
+                done.reasoning_tokens, events, split.reasoning, done.completion_tokens
+            ),
         )
+        if split.reasoning and split.first_answer is None and done.finish_reason == "length":
+            error = (
+                f"the reasoning used all {req.max_tokens} max_tokens before any answer: raise --max-tokens "
+                "(or the prompt's max_tokens), or lower the model's reasoning effort"
+            )
+            kind = REASONING_EXHAUSTED
+            return RequestRecord(status="error", error=error, error_kind=kind, **base, **counts)  # type: ignore[arg-type]
+        return RequestRecord(status="ok", **base, **counts)  # type: ignore[arg-type]
 
 
 """A stage's own cut-off (or a scheduled request it never had a slot for) is evidence of a backlog and

@@ -33,6 +33,9 @@ class Column:
     outputs: frozenset[str] = frozenset({"terminal", "markdown", "html"})
     spread: bool = False
     """Show ``± std`` beside the value (for a mean, as llama-bench does)."""
+    shown_with: str | None = None
+    """Show the column only when some row has samples of this metric (the reasoning columns appear
+    when a model reasoned)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,14 @@ _BUILTIN = (
     Metric("ttft_s", "TTFT", "s", False, "request", per_request=lambda m: m.ttft_s,
            columns=(Column("p50", "TTFT p50"), Column("p95", "TTFT p95", frozenset({"markdown", "html"}))),
            compare_view=("p50",)),
+    Metric("ttfo_s", "TTFO (first answer token)", "s", False, "request", per_request=lambda m: m.ttfo_s,
+           columns=(Column("p50", "TTFO p50", shown_with="reasoning_s"),)),
+    Metric("reasoning_s", "Reasoning time", "s", False, "request", per_request=lambda m: m.reasoning_s,
+           columns=(Column("p50", "Think p50", frozenset({"markdown", "html"}), shown_with="reasoning_s"),)),
+    Metric("answer_decode_tokens_per_s", "Answer decode tok/s", "tok/s", True, "request",
+           per_request=lambda m: m.answer_decode_tokens_per_s,
+           columns=(Column("p50", "Answer tok/s", frozenset({"markdown", "html"}),
+                           shown_with="reasoning_s"),)),
     Metric("tpot_s", "TPOT", "s", False, "request", per_request=lambda m: m.tpot_s),
     Metric("itl_s", "ITL", "s", False, "request", per_request=lambda m: m.itl_s, compare=False),
     Metric("decode_tokens_per_s", "Decode tok/s", "tok/s", True, "request",

@@ -14,6 +14,12 @@ N_out = usage.completion_tokens, else native counters, else an estimate (flagged
   sent the request; in a closed loop, the client's own wait between taking the request and writing it
   (connection pool, connect), near 0
 - prefill tokens/s = N_in / TTFT (prompt tokens over the time to the first token; streaming only)
+
+Reasoning models (their thinking events flagged in the record; N_think = reasoning tokens):
+- TTFO (time to first output token) = t_a - t0, t_a the first event of the answer; TTFT when the
+  model did not reason (TTFT stays the first token of any kind)
+- reasoning time = TTFO - TTFT, only for a request that reasoned
+- answer decode tokens/s = (N_out - N_think - 1) / (E2E - TTFO), for at least 2 answer tokens
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ class RequestMetrics:
     ttft_from_scheduled_s: float | None = None
     queue_delay_s: float | None = None
     prefill_tokens_per_s: float | None = None
+    ttfo_s: float | None = None
+    reasoning_s: float | None = None
+    answer_decode_tokens_per_s: float | None = None
 
 
 def request_metrics(rec: RequestRecord) -> RequestMetrics:
@@ -56,6 +65,7 @@ def request_metrics(rec: RequestRecord) -> RequestMetrics:
     wait = (rec.t0_ns - rec.t_scheduled_ns) * NS  # open loop: how late the request really went out
     n_in = rec.prompt_tokens
     prefill = n_in / ttft if (n_in and ttft) else None
+    ttfo, reasoning, answer_rate = _answer_metrics(rec, ttft, latency)
     return RequestMetrics(
         ttft,
         latency,
@@ -67,7 +77,28 @@ def request_metrics(rec: RequestRecord) -> RequestMetrics:
         None if ttft is None else ttft + wait,
         wait,
         prefill,
+        ttfo,
+        reasoning,
+        answer_rate,
     )
+
+
+def _answer_metrics(
+    rec: RequestRecord, ttft: float | None, latency: float
+) -> tuple[float | None, float | None, float | None]:
+    """TTFO, reasoning time and answer decode rate (the module's docstring); None where undefined."""
+    if ttft is None:
+        return None, None, None
+    first = next((e for e in rec.events if not e.reasoning), None)
+    if first is None:
+        return None, None, None
+    ttfo = first.offset_ns * NS
+    reasoned = first is not rec.events[0]
+    n_answer = None if rec.completion_tokens is None else rec.completion_tokens - (rec.reasoning_tokens or 0)
+    rate = None
+    if n_answer is not None and n_answer >= 2 and latency > ttfo:
+        rate = (n_answer - 1) / (latency - ttfo)
+    return ttfo, (ttfo - ttft) if reasoned else None, rate
 
 
 def itl_samples(events: Sequence[ContentEvent], n_out: int | None) -> tuple[float, ...]:

@@ -101,7 +101,7 @@ class JudgeModel:
         t0 = time.perf_counter()
         parts: list[str] = []
         async for ev in self.backend.stream_chat(req):
-            if isinstance(ev, TextDelta):
+            if isinstance(ev, TextDelta) and not ev.reasoning:  # a reasoning judge's thinking is no verdict
                 parts.append(ev.text)
         return "".join(parts), time.perf_counter() - t0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bakeoff.metrics.definitions import Column, Metric, all_metrics
 from bakeoff.results.schema import ModelSummary
@@ -33,9 +34,14 @@ def num(v: float | None, digits: int = 1) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
-def metric_columns(output: str) -> list[tuple[Metric, Column]]:
-    """The summary-table columns of one output (terminal, markdown, html), in the table's order."""
-    return [(m, c) for m in all_metrics() for c in m.columns if output in c.outputs]
+def metric_columns(output: str, rows: Sequence[ModelSummary] = ()) -> list[tuple[Metric, Column]]:
+    """The summary-table columns of one output (terminal, markdown, html), in the table's order; a
+    column ``shown_with`` a metric only when one of ``rows`` has samples of it."""
+
+    def shown(c: Column) -> bool:
+        return c.shown_with is None or any((r.stat(c.shown_with).n or 0) > 0 for r in rows)
+
+    return [(m, c) for m in all_metrics() for c in m.columns if output in c.outputs and shown(c)]
 
 
 TOKEN_TIMES = frozenset({"itl_s", "tpot_s"})

@@ -206,7 +206,7 @@ def _slo_table(summary: Summary) -> list[str]:
 def render_html(report: RunReport) -> str:
     summary, records = report.summary, report.records
     rec = report.recommendation or recommend(summary)  # no records: a recommendation on points only
-    cols = metric_columns("html")
+    cols = metric_columns("html", summary.models)
     s = summary.run.settings
     env = summary.run.environment
     parts = [

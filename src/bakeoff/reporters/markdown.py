@@ -18,7 +18,10 @@ DEFINITIONS = """\
 - **mean ± std**: the sample standard deviation (n - 1), as llama-bench prints it.
 - N_out = server `usage.completion_tokens`, else the engine's native count, else an estimate (flagged).
 - Percentiles: numpy linear interpolation over the raw per-request samples; n is shown beside them.
-  Warm-up requests are excluded."""
+  Warm-up requests are excluded.
+- Reasoning models: **TTFO** = time to the first token of the answer (after the thinking; TTFT without
+  any); **Think** = TTFO - TTFT; **Answer tok/s** = (N_out - N_think - 1) / (E2E - TTFO). Checks and
+  judges read the answer only."""
 
 
 def _highlights(models: list[ModelSummary]) -> list[str]:
@@ -172,6 +175,32 @@ def _facts(summary: Summary) -> list[str]:
         cells += [pct(f.by_length.get(x)) for x in lengths] + [pct(f.by_position.get(p)) for p in positions]
         cells += [pct(f.owner_right), pct(f.due_right), f"{f.invented_owners} / {f.invented_dates}"]
         out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _reasoning(summary: Summary) -> list[str]:
+    """Thinking apart from the answer, for the models that reasoned (or ran out of tokens doing so)."""
+    rows = [m for m in summary.models if m.tokens.reasoning_mean is not None or m.tokens.reasoning_exhausted]
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Reasoning",
+        "",
+        "Tokens a model spent thinking before its answer (within its completion tokens), the time to the "
+        "first token of any kind (TTFT) and of the answer (TTFO), and the requests whose thinking used up "
+        "max_tokens before any answer (failed, never an empty answer).",
+        "",
+        "| Model | Thinking tokens | Answer tokens | TTFT p50 | TTFO p50 | Ran out thinking |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in rows:
+        t = m.tokens
+        answer = None if t.completion_mean is None else t.completion_mean - (t.reasoning_mean or 0)
+        out.append(
+            f"| {md(m.model)} | {num(t.reasoning_mean)} | {num(answer)} | {secs(m.ttft_s.p50)} "
+            f"| {secs(m.stat('ttfo_s').p50)} | {t.reasoning_exhausted} |"
+        )
     return out
 
 
@@ -339,7 +368,7 @@ def _quality(summary: Summary) -> list[str]:
 
 def render_markdown(report: RunReport) -> str:
     summary = report.summary
-    cols = metric_columns("markdown")
+    cols = metric_columns("markdown", summary.models)
     s = summary.run.settings
     env = summary.run.environment
     lines = [
@@ -384,6 +413,7 @@ def render_markdown(report: RunReport) -> str:
     lines += load_stages.prefill_generation(report)
     lines += _quality(summary)
     lines += _facts(summary)
+    lines += _reasoning(summary)
     hl = _highlights(summary.models)
     if hl:
         lines += ["", "## Highlights", ""] + [f"- {h}" for h in hl]

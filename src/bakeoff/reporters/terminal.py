@@ -15,7 +15,7 @@ _STYLE = {"ok": "green", "error": "red", "skipped": "yellow"}
 
 def summary_table(summary: Summary) -> Table:
     t = Table(title="bakeoff results", header_style="bold", show_lines=False)
-    cols = metric_columns("terminal")
+    cols = metric_columns("terminal", summary.models)
     for col, just in [
         ("Model", "left"),
         ("Status", "left"),

@@ -43,6 +43,12 @@ class TokenInfo(_Strict):
     prompt_mean: float | None = None
     completion_mean: float | None = None
     source: Literal["usage", "native", "estimated"] | None = None
+    reasoning_mean: float | None = Field(
+        None, description="thinking tokens an answer (within completion_mean); None: the model never reasoned"
+    )
+    reasoning_exhausted: int = Field(
+        0, description="requests whose thinking used all max_tokens before any answer (also errors)"
+    )
 
 
 class PromptSummary(_Strict):

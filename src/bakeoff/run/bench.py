@@ -168,6 +168,9 @@ def build_summary(
             )
         )
         models.append(row)
+        for key in ("device_warning", "context_warning"):  # the engine did not do what was asked
+            if o.info.get(key):
+                notes.append(f"{o.target.name}: {o.info[key]}")
         if note := warm_cache_note(o.target.name, recs, settings.prompt_cache):
             notes.append(note)
         notes += data_notes(o.target.name, recs)

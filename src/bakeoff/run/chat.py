@@ -71,7 +71,8 @@ async def chat_turn(
         elif isinstance(ev, TextDelta) and ev.text:
             first = first or ev.t_ns
             last = ev.t_ns
-            parts.append(ev.text)
+            if not ev.reasoning:  # thinking is shown as it streams, but it is not the answer
+                parts.append(ev.text)
             emit(ev.text)
         elif isinstance(ev, Completion):
             done = ev

@@ -333,6 +333,7 @@ def create_app(
                 raise
             return SSEResponse(_sse(stream, head, hosted, rid, created, body.model, include_usage, started))
         parts: list[str] = []
+        thinking: list[str] = []  # a reasoning model's deltas sent apart: passed on apart
         done: list[Completion] = []
 
         async def generate() -> None:
@@ -342,7 +343,7 @@ def create_app(
             try:
                 async for ev in gen:
                     if isinstance(ev, TextDelta):
-                        parts.append(ev.text)
+                        (thinking if ev.reasoning else parts).append(ev.text)
                     elif isinstance(ev, Completion):
                         done.append(ev)
             finally:
@@ -379,7 +380,11 @@ def create_app(
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(parts)},
+                        "message": {
+                            "role": "assistant",
+                            "content": "".join(parts),
+                            **({"reasoning_content": "".join(thinking)} if thinking else {}),
+                        },
                         "finish_reason": done[0].finish_reason or "stop",
                     }
                 ],
@@ -519,7 +524,7 @@ async def _sse(
         done: Completion | None = None
         async for ev in events():
             if isinstance(ev, TextDelta) and ev.text:
-                yield pending + frame(chunk({"content": ev.text}))
+                yield pending + frame(chunk({"reasoning_content" if ev.reasoning else "content": ev.text}))
                 pending = b""
             elif isinstance(ev, Completion):
                 done = ev

@@ -24,13 +24,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from types import TracebackType
 from typing import Any, Literal
 
 from bakeoff.serve import wire
 
 Fault = Literal["http_500", "drop", "malformed", "stall", "no_done"]
+
+
+REASONING_STYLES = ("reasoning_content", "reasoning", "think", "think_open")
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,34 @@ class FakePlan:
     status: int = 500  # status code for fault=http_500
     obeys_min_tokens: bool = True
     """Honour ``min_tokens`` / ``ignore_eos`` (False: a server that ignores them, stopping at ``tokens``)."""
+    reasoning_tokens: int = 0
+    """A reasoning model: this many tokens of thinking before the ``tokens`` of the answer (all within
+    ``max_tokens``, and counted in usage as ``completion_tokens_details.reasoning_tokens``)."""
+    reasoning_style: str = "reasoning_content"
+    """Where the thinking goes: a delta field (``reasoning_content``, ``reasoning``), or inline in the
+    content: ``think`` (``<think>`` ... ``</think>``, a token each, within ``reasoning_tokens``) or
+    ``think_open`` (the chat template opened the block: only ``</think>`` is sent)."""
+    reasoning_by_effort: dict[str, int] = field(default_factory=dict)
+    """``reasoning_tokens`` for a request's ``reasoning_effort`` (``{"low": 2, "high": 10}``); others
+    think ``reasoning_tokens``."""
     max_concurrent: int = 0
     """Requests of this model served at once (0: no limit). Others wait in arrival order, and their
     time starts when served: a server of known capacity (max_concurrent / service time per request)."""
+
+    def __post_init__(self) -> None:
+        if self.reasoning_style not in REASONING_STYLES:
+            raise ValueError(f"reasoning_style must be one of {', '.join(REASONING_STYLES)}")
+        if self.reasoning_style.startswith("think") and 0 < self.reasoning_tokens < 2:
+            raise ValueError("inline thinking needs reasoning_tokens >= 2 (its tags are tokens)")
+
+    def thinking(self) -> list[str]:
+        """The reasoning tokens' texts, in order."""
+        r = self.reasoning_tokens
+        if self.reasoning_style == "think":
+            return ["<think>"] + [f"r{i} " for i in range(r - 2)] + ["</think>"] if r else []
+        if self.reasoning_style == "think_open":
+            return [f"r{i} " for i in range(r - 1)] + ["</think>"] if r else []
+        return [f"r{i} " for i in range(r)]
 
     def merged(self, override: dict[str, Any] | None) -> FakePlan:
         if not override:
@@ -154,6 +182,9 @@ class FakeOpenAIServer:
                 plan = self.models[model].merged(req.get("fake"))
                 if "x-fake-plan" in headers:
                     plan = plan.merged(json.loads(headers["x-fake-plan"]))
+                effort = req.get("reasoning_effort")
+                if effort in plan.reasoning_by_effort:
+                    plan = replace(plan, reasoning_tokens=plan.reasoning_by_effort[effort])
             except (ValueError, TypeError, _BadRequest) as exc:
                 return _send_json(sock, 400, _error(str(exc)))
             limit = self.models[model].max_concurrent
@@ -166,8 +197,9 @@ class FakeOpenAIServer:
         return _send_json(sock, 404, _error(f"no route {method} {path}"))
 
     def chat(self, req: dict[str, Any], plan: FakePlan, sock: socket.socket, t0: float, seq: int) -> bool:
-        limit = int(req.get("max_tokens") or plan.tokens)
-        natural = plan.tokens  # where the model would stop on its own
+        thinking = plan.thinking()
+        limit = int(req.get("max_tokens") or len(thinking) + plan.tokens)
+        natural = len(thinking) + plan.tokens  # where the model would stop on its own
         if plan.obeys_min_tokens and req.get("min_tokens"):
             natural = max(natural, int(req["min_tokens"]))
         elif plan.obeys_min_tokens and req.get("ignore_eos"):
@@ -176,7 +208,11 @@ class FakeOpenAIServer:
         prompt_tokens = plan.prompt_tokens
         if prompt_tokens is None:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n
+        }  # fmt: skip
+        if thinking:
+            usage["completion_tokens_details"] = {"reasoning_tokens": min(len(thinking), n)}
         forced = plan.obeys_min_tokens and bool(req.get("min_tokens") or req.get("ignore_eos"))
         finish = "length" if n < natural or (forced and n == limit) else "stop"
         rid = f"chatcmpl-fake-{seq}"
@@ -185,7 +221,18 @@ class FakeOpenAIServer:
         if plan.fault == "http_500":
             _sleep_until(t0 + plan.ttft_ms / 1000)
             return _send_json(sock, plan.status, _error("injected failure", "server_error"))
-        words = [f"w{i} " for i in range(n)]
+        words = (thinking + [f"w{i} " for i in range(max(0, n - len(thinking)))])[:n]
+        into = plan.reasoning_style if not plan.reasoning_style.startswith("think") else None
+        r = len(thinking) if into else 0  # the first r words go in the reasoning field
+
+        def delta(first: int, group: list[str]) -> dict[str, Any]:
+            """One chunk's delta: words ``first``.. of the answer, the thinking ones in their field."""
+            cut = max(0, min(len(group), r - first))
+            out = {into: "".join(group[:cut])} if cut and into else {}
+            if cut < len(group):
+                out["content"] = "".join(group[cut:])
+            return out
+
         if not req.get("stream"):
             _sleep_until(t0 + (plan.ttft_ms + max(0, n - 1) * plan.itl_ms) / 1000)
             data: dict[str, Any] = {
@@ -196,7 +243,7 @@ class FakeOpenAIServer:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(words)},
+                        "message": {"role": "assistant", **delta(0, words)},
                         "finish_reason": finish,
                     }
                 ],
@@ -241,10 +288,10 @@ class FakeOpenAIServer:
                     self.closing.wait(3600)
                     return False
             if together:
-                due.append(frame(chunk({"content": "".join(group)})))
+                due.append(frame(chunk(delta(idx * k, group))))
                 continue
             _sleep_until(t0 + (plan.ttft_ms + idx * k * plan.itl_ms) / 1000)
-            out = frame(chunk({"content": "".join(group)}))
+            out = frame(chunk(delta(idx * k, group)))
             sent.append(time.perf_counter_ns())
             sock.sendall(out)
         sent.extend([time.perf_counter_ns()] * len(due))  # written together, with the tail

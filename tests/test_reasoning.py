@@ -189,3 +189,48 @@ def test_reasoning_effort_reaches_the_server(tmp_path: Path) -> None:
         unset = bench(srv.base_url, ["fake-model"], tmp_path / "unset", rounds=1, warmup=0)
     assert [s.models[0].tokens.reasoning_mean for s in (low, high, unset)] == [2, 10, 6]
     assert low.run.settings["reasoning_effort"] == "low"
+
+
+def test_the_splitter_edges() -> None:
+    assert split_reasoning([]).first_answer is None  # nothing sent: no answer either
+    # a template-opened block, then an answer that quotes the tag: the block is still the thinking
+    s = split_reasoning([Piece("plan</think>"), Piece("Use <think> tags.")])
+    assert (s.answer, s.reasoning, s.first_answer) == ("Use <think> tags.", "plan", 1)
+    # thinking sent apart and inline in the same answer: both are kept, in arrival order
+    both = split_reasoning([Piece("first ", True), Piece("<think>then</think>"), Piece("Done")])
+    assert (both.answer, both.reasoning, both.reasoning_pieces) == ("Done", "first then", (True, True, False))
+
+
+def test_an_answer_of_two_tokens_and_one_with_no_answer_event() -> None:
+    ms = 1_000_000
+    base = dict(model="m", backend="openai", prompt_id="p", round=1, warmup=False, stream=True, status="ok",
+                t_scheduled_ns=0, t0_ns=0, t_end_ns=100 * ms, reasoning="..")  # fmt: skip
+    two = RequestRecord(**base, events=(ContentEvent(10 * ms, None, True), ContentEvent(40 * ms, None),
+                        ContentEvent(60 * ms, None)), completion_tokens=3, reasoning_tokens=1)  # fmt: skip
+    assert request_metrics(two).answer_decode_tokens_per_s == pytest.approx(1 / 0.020)  # (2 - 1) / 20 ms
+    only = RequestRecord(**base, events=(ContentEvent(10 * ms, None, True),), completion_tokens=1)
+    m = request_metrics(only)  # thought, then stopped without an answer: no answer metrics
+    assert m.ttft_s == pytest.approx(0.010) and (m.ttfo_s, m.reasoning_s, m.answer_decode_tokens_per_s) == (
+        None, None, None)  # fmt: skip
+
+
+def test_events_that_carry_no_token_add_none() -> None:
+    ev = (ContentEvent(1, 2, True), ContentEvent(2, 0, True), ContentEvent(3, 1))
+    assert reasoning_token_count(None, ev, "abc", 9) == 2
+
+
+def test_a_models_thinking_tokens_average_over_every_answer() -> None:
+    from bakeoff.analysis.summarize import summarize_model
+
+    base = dict(model="m", backend="openai", prompt_id="p", warmup=False, stream=True, t_scheduled_ns=0,
+                t0_ns=0, t_end_ns=10, events=(ContentEvent(1, None),), completion_tokens=8)  # fmt: skip
+    recs = [
+        RequestRecord(**base, round=1, status="ok", reasoning="hm", reasoning_tokens=4),
+        RequestRecord(**base, round=2, status="ok"),  # answered without thinking: 0 of its tokens
+        RequestRecord(**base, round=3, status="error", error_kind="reasoning_exhausted", reasoning="x"),
+        RequestRecord(**base, round=4, status="error", error_kind="http"),
+    ]
+    row = summarize_model("m", "openai", "ok", None, recs)
+    assert row.tokens.reasoning_mean == 2.0 and row.tokens.reasoning_exhausted == 1
+    plain = summarize_model("m", "openai", "ok", None, [recs[1]])
+    assert plain.tokens.reasoning_mean is None and plain.tokens.reasoning_exhausted == 0

@@ -360,3 +360,53 @@ def test_a_web_page_cannot_drive_the_server() -> None:
         assert pre.status_code == 204 and "content-type" in pre.headers["access-control-allow-headers"]
         assert client.options("/v1/models", headers={"Origin": "http://evil.example"}).status_code == 403
         assert client.get("/health", headers={"Host": "[::1]:8000"}).status_code == 200
+
+
+def _raw(port: int, data: bytes, wait_s: float = 5.0) -> bytes:
+    """Send ``data`` on a fresh connection and read until the server closes it (or ``wait_s``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except TimeoutError:
+            pass
+        return out
+
+
+def test_request_heads_are_bounded_in_size_time_and_connections(tmp_path: Path) -> None:
+    """Issue 32, 7: a 431 for a 40 MB head, a 408 for a slow-loris head, a 503 past the per-client cap,
+    all before the key check; an ordinary request on a kept-alive connection still answers."""
+    spec = {"instant": {"adapter": f"{DATA}/echo_adapter.py:InstantEcho"}}
+    tmp = tmp_path / "models.json"
+    tmp.write_text(json.dumps(spec))
+    args = ("--models", "instant", "--models-file", str(tmp), "--header-timeout", "1",
+            "--max-client-connections", "4")  # fmt: skip
+    with bakeoff_serve(*args, env={**os.environ, "BAKEOFF_API_KEY": KEY}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        # 70 KiB of one header and no end to the head: more than the 64 KiB limit, all of it read by the
+        # server before it answers (a client still sending megabytes would see the close as a reset)
+        big = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * (70 << 10)
+        answer = _raw(port, big)
+        assert answer.startswith(b"HTTP/1.1 431") and b"over 65536 bytes" in answer, answer[:200]
+        fits = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * (60 << 10) + b"\r\n\r\n"
+        assert _raw(port, fits).startswith(b"HTTP/1.1 200")  # under the limit: answered
+        t = time.monotonic()
+        slow = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n", wait_s=10)  # never finished
+        assert slow.startswith(b"HTTP/1.1 408") and b"within 1 s" in slow, slow
+        assert 0.9 <= time.monotonic() - t < 5
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+        try:
+            time.sleep(0.2)
+            refused = _raw(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert refused.startswith(b"HTTP/1.1 503") and b"retry-after: 1" in refused.lower(), refused
+            assert b"--max-client-connections" in refused
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.3)  # the held ones are counted out as they close
+        with httpx.Client(base_url=base, headers=AUTH, timeout=10) as client:  # kept alive: both answer
+            for _ in range(2):
+                r = client.post("/v1/chat/completions", json=GOOD)
+                assert r.status_code == 200, r.text

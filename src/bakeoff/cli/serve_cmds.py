@@ -123,13 +123,35 @@ def serve(
             "any other origin is refused.",
         ),
     ] = None,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            min=0.1,
+            help="Seconds a connection has to send a complete request head (408 after; slow clients).",
+        ),
+    ] = 10.0,
+    max_client_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-client-connections",
+            min=1,
+            help="Open connections one client address may hold (503 above).",
+        ),
+    ] = 256,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", min=1, help="Open connections in all (503 above).")
+    ] = 1024,
 ) -> None:
-    """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health)."""
+    """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health).
+
+    Request heads are limited to 64 KiB (431 above) before any key check."""
     try:
         import uvicorn
 
         from bakeoff.serve.app import ModelHost, create_app
         from bakeoff.serve.guard import allowed_hosts
+        from bakeoff.serve.limits import Limits, protocol_for
     except ImportError:
         raise MissingExtraError("bakeoff serve", "serve", "uvicorn and starlette") from None
     user_models: dict[str, ModelSpec] = load_models_file(models_file) if models_file else {}
@@ -166,7 +188,15 @@ def serve(
         f"serving {len(targets)} models at http://{host}:{port}/v1: {', '.join(t.name for t in targets)}",
         highlight=False,
     )
-    config = uvicorn.Config(application, host=host, port=port, log_level="warning", lifespan="on")
+    limits = Limits(
+        header_timeout_s=header_timeout,
+        max_client_connections=max_client_connections,
+        max_connections=max_connections,
+    )
+    config = uvicorn.Config(
+        application, host=host, port=port, log_level="warning", lifespan="on",
+        http=protocol_for(limits), h11_max_incomplete_event_size=limits.max_header_bytes,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     if preload:
 

@@ -355,6 +355,7 @@ def test_disk_download_load_and_first_answer() -> None:
     assert out["disk_mb"] == 123.5 and out["download_mb"] == 98.8 and out["load_s"] == 1.5
     assert out["first_request_ttft_s"] == pytest.approx(0.9)  # the warm-up, answered cold
     assert out["warm_ttft_s"] == pytest.approx(0.2)  # p50 of the measured [0.1, 0.3]
+    assert out["cold_start_s"] == pytest.approx(1.5 + 0.9)  # load, then the cold first token
     assert _derive({}, download_bytes=None)["download_mb"] is None
 
 
@@ -366,6 +367,12 @@ def test_disk_size_the_backend_reported_wins() -> None:
         watts_per_core=10, price_per_kwh=0.3, max_memory_mb=None,
     )  # fmt: skip
     assert out["disk_mb"] == 77.0 and out["first_request_ttft_s"] is None
+    assert out["cold_start_s"] is None  # neither a load nor a first answer: unknown, never 0
+    loaded = derive_resources(
+        row, {}, [], load_s=2.0, model_bytes=None, download_bytes=None, bandwidth_gbs=None,
+        watts_per_core=10, price_per_kwh=0.3, max_memory_mb=None,
+    )  # fmt: skip
+    assert loaded["cold_start_s"] is None  # loaded, but no answer came: no first answer to add
 
 
 def test_roofline_ratio() -> None:

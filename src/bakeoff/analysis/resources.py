@@ -34,6 +34,8 @@ def derive_resources(
     first = next((r for r in records if r.status == "ok"), None)  # warm-up first: the cold first answer
     out["first_request_ttft_s"] = request_metrics(first).ttft_s if first else None
     out["warm_ttft_s"] = row.ttft_s.p50
+    cold = out["first_request_ttft_s"]  # the first answer of the day: the load, then a cold first token
+    out["cold_start_s"] = load_s + cold if load_s is not None and cold is not None else None
     tokens = sum(r.completion_tokens or 0 for r in records if not r.warmup and r.status == "ok")
     if "rapl_j" in raw or "gpu_energy_j" in raw:
         parts = [(raw.get("rapl_j"), "RAPL CPU package"), (raw.get("gpu_energy_j"), "NVML GPU")]

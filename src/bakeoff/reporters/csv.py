@@ -16,6 +16,7 @@ _FIELDS = tuple(Stats.model_fields)  # n, mean, min, max, p50, p90, p95, p99, st
 _RESOURCES = (
     "load_s",
     "first_request_ttft_s",
+    "cold_start_s",
     "peak_rss_mb",
     "steady_rss_mb",
     "fits_memory",

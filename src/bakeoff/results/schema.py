@@ -74,6 +74,9 @@ class Resources(_Strict):
     download_mb: float | None = None
     first_request_ttft_s: float | None = Field(None, description="the warm-up's TTFT: the cold first answer")
     warm_ttft_s: float | None = None
+    cold_start_s: float | None = Field(
+        None, description="load_s + first_request_ttft_s: what a user's first answer of the day waits for"
+    )
     peak_rss_mb: float | None = None
     steady_rss_mb: float | None = None
     baseline_rss_mb: float | None = None

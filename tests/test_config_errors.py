@@ -71,6 +71,15 @@ def _models_file(tmp_path: Path, text: str) -> Path:
             "mine.options",
             "options.use_mmap must be true or false, got 'yes'",
         ),
+        # an endpoint's key on an in-process entry: it would be silently ignored
+        (
+            '{\n  "a": {"embedded": "smollm2-135m"},\n'
+            '  "mine": {"embedded": "smollm2-135m", "model": "x"}\n}\n',
+            3,
+            "mine.model",
+            "a llamacpp entry does not read 'model'; it reads chat_format, embedded, options, path, "
+            "reuse_prompt_cache",
+        ),
     ],
 )
 def test_a_bad_models_json_entry_stops_before_anything_runs(

@@ -168,6 +168,8 @@ class LlamaCppBackend:
     supports_streaming = True
     in_process = True
     threaded_engine = True  # generates in a worker thread; takes realtime_stream options under serve
+    spec_keys = frozenset({"path", "embedded", "chat_format", "options", "reuse_prompt_cache"})
+    """The models.json keys a llamacpp entry reads; any other (``model``, ``base_url``...) is an error."""
     import_by_default = True  # `bakeoff models import FILE.gguf` without --to registers it here
 
     @classmethod

@@ -162,10 +162,21 @@ def _problems(targets: Sequence[ModelTarget], user_models: dict[str, ModelSpec])
                 )
             )
             continue
+        reads = backend_trait(t.backend, "spec_keys", None)
+        if reads is not None and file is not None:  # an entry of a models file: every key it set is read
+            for key in sorted(t.spec.model_fields_set - COMMON_SPEC_KEYS - set(reads)):
+                problems.append(
+                    (t.name, file, line, f"{t.name}.{key}",
+                     f"a {t.backend} entry does not read {key!r}; it reads {', '.join(sorted(reads))}")
+                )  # fmt: skip
         check = backend_trait(t.backend, "option_problems", None)
         for msg in check(t.spec.options) if check else []:
             problems.append((t.name, file, line, f"{t.name}.options", msg))
     return problems
+
+
+COMMON_SPEC_KEYS = frozenset({"backend", "license", "capabilities", "size_mb", "description"})
+"""models.json keys every backend takes (facts about the model, not how to run it)."""
 
 
 def _prefixed(name: str, backend: str, rest: str, endpoint: str | None) -> ModelTarget:

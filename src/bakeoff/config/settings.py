@@ -356,6 +356,7 @@ def _anchor_paths(spec: ModelSpec, base: Path, home_per_machine: bool = False) -
         return str(p if p.is_absolute() else (base / p).resolve())
 
     update: dict[str, Any] = {"path": anchor(spec.path, home_per_machine), "weights": anchor(spec.weights)}
+    update = {k: v for k, v in update.items() if v is not None}  # a key the entry did not set stays unset
     if spec.adapter and ".py:" in spec.adapter:
         file, _, cls = spec.adapter.rpartition(":")
         update["adapter"] = f"{anchor(file)}:{cls}"

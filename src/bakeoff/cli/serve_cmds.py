@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from bakeoff.backends.targets import prepare_embedded, resolve_targets
 from bakeoff.cli.app import _model_names, _split, app, console, err_console
+from bakeoff.config.durations import parse_duration
 from bakeoff.config.settings import (
     ModelSpec,
     env_overrides,
@@ -142,6 +143,22 @@ def serve(
     max_connections: Annotated[
         int, typer.Option("--max-connections", min=1, help="Open connections in all (503 above).")
     ] = 1024,
+    keep_warm: Annotated[
+        str | None,
+        typer.Option(
+            "--keep-warm",
+            help="Send each loaded model a one-token request when it has generated nothing for this long "
+            "(30s, 5m), so the next user's first answer is a warm one.",
+        ),
+    ] = None,
+    idle_unload: Annotated[
+        str | None,
+        typer.Option(
+            "--idle-unload",
+            help="Unload a model no client has used for this long (10m, 1h); the next request loads it "
+            "again. Keep-warm requests do not count as use.",
+        ),
+    ] = None,
 ) -> None:
     """Serve models over an OpenAI-compatible API (/v1/models, /v1/chat/completions, /health).
 
@@ -168,8 +185,13 @@ def serve(
             f"[yellow]warning:[/] binding {escape(host)} without --api-key: anyone who can reach this "
             "machine can use these models"
         )
+    warm_s = parse_duration(keep_warm, "--keep-warm") if keep_warm is not None else None
+    unload_s = parse_duration(idle_unload, "--idle-unload") if idle_unload is not None else None
     _check_port_free(host, port)
-    model_host = ModelHost(targets, stream_interval_ms=stream_interval_ms, max_queue=max_queue)
+    model_host = ModelHost(
+        targets, stream_interval_ms=stream_interval_ms, max_queue=max_queue, keep_warm_s=warm_s,
+        idle_unload_s=unload_s,
+    )  # fmt: skip
     if route is not None:
         from bakeoff.analysis.routing import routes_from_run
 

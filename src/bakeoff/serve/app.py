@@ -67,9 +67,14 @@ class HostedModel:
     rejected: int = 0
     tokens_out: int = 0
     seconds_ema: float | None = None  # recent seconds per request, for Retry-After
+    last_request: float | None = None  # monotonic time a client's request (or the load) last finished
+    last_generated: float | None = None  # ... or a keep-warm request
+    keep_warm_requests: int = 0
+    unloads: int = 0
 
     def finished(self, seconds: float) -> None:
         self.seconds_ema = seconds if self.seconds_ema is None else 0.8 * self.seconds_ema + 0.2 * seconds
+        self.last_request = self.last_generated = time.monotonic()
 
     def queued(self) -> int:
         """Requests waiting behind the one generating (an in-process engine runs one at a time). A
@@ -87,8 +92,12 @@ class ModelHost:
         realtime: bool = True,
         stream_interval_ms: float = 0.0,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        keep_warm_s: float | None = None,
+        idle_unload_s: float | None = None,
     ) -> None:
         self.models: dict[str, HostedModel] = {t.name: HostedModel(t) for t in targets}
+        self.keep_warm_s = keep_warm_s
+        self.idle_unload_s = idle_unload_s
         self.realtime = realtime
         self.stream_interval_ms = stream_interval_ms
         self.max_queue = max_queue
@@ -116,7 +125,63 @@ class ModelHost:
             hosted.load_s = await backend.load()
             hosted.backend = backend
             hosted.load_error = None
+            hosted.last_request = time.monotonic()  # idle from the load on
             return backend
+
+    def warm(self, hosted: HostedModel, now: float | None = None) -> bool:
+        """Loaded and generated recently: within ``keep_warm_s`` (and a second's slack) with keep-warm
+        on; with it off, at least once since loading (its caches are primed, nothing keeps them so)."""
+        if hosted.backend is None or hosted.last_generated is None:
+            return False
+        if self.keep_warm_s is None:
+            return True
+        return (now or time.monotonic()) - hosted.last_generated <= self.keep_warm_s + 1.0
+
+    async def tend(self, now: float | None = None) -> None:
+        """One pass of the idle policy: unload a model idle ``idle_unload_s`` (no client request, keep-warm
+        requests do not count), else send a model idle ``keep_warm_s`` one light request (one token)."""
+        now = time.monotonic() if now is None else now
+        for hosted in self.models.values():
+            if hosted.backend is None or hosted.active:
+                continue
+            idle = now - (hosted.last_request or now)
+            if self.idle_unload_s is not None and idle >= self.idle_unload_s:
+                async with hosted.load_lock:
+                    if hosted.backend is not None and not hosted.active:
+                        backend, hosted.backend = hosted.backend, None
+                        hosted.unloads += 1
+                        hosted.last_generated = None
+                        with contextlib.suppress(Exception):
+                            await backend.close()
+                continue
+            quiet = now - (hosted.last_generated or hosted.last_request or now)
+            if self.keep_warm_s is not None and quiet >= self.keep_warm_s:
+                await self._ping(hosted)
+
+    async def _ping(self, hosted: HostedModel) -> None:
+        backend = hosted.backend
+        if backend is None:
+            return
+        req = ChatRequest(
+            messages=({"role": "user", "content": "Hi"},), max_tokens=1, stream=True, timeout_s=60
+        )
+        try:
+            async for _ in backend.stream_chat(req):
+                pass
+        except Exception:  # a failed ping is tried again next time; the model's own requests say more
+            return
+        hosted.keep_warm_requests += 1
+        hosted.last_generated = time.monotonic()
+
+    async def tend_forever(self) -> None:
+        """``tend`` every quarter of the shortest interval (at most every 5 s), until cancelled."""
+        intervals = [s for s in (self.keep_warm_s, self.idle_unload_s) if s is not None]
+        if not intervals:
+            return
+        tick = min(5.0, max(0.05, min(intervals) / 4))
+        while True:
+            await asyncio.sleep(tick)
+            await self.tend()
 
     def resolve(self, name: str) -> str | None:
         """A served model's own name, or where an ``auto`` route points."""
@@ -223,6 +288,10 @@ def create_app(
         models = {
             name: {
                 "loaded": h.backend is not None,
+                "warm": host.warm(h),
+                "idle_s": None if h.last_request is None else round(time.monotonic() - h.last_request, 1),
+                "keep_warm_requests": h.keep_warm_requests,
+                "unloads": h.unloads,
                 "load_error": h.load_error,
                 "active": h.active,
                 "queued": h.queued(),
@@ -405,8 +474,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        yield
-        await host.close()
+        tending = asyncio.create_task(host.tend_forever())
+        try:
+            yield
+        finally:
+            tending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tending
+            await host.close()
 
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),

@@ -105,3 +105,32 @@ def test_a_server_batching_tokens_without_usage_is_not_counted_by_chunks(tmp_pat
     decode = f"{m.decode_tokens_per_s.p50:.1f}"  # in the summary and the quality-beside-speed tables
     rate_rows = [x for x in md_rows if f" {decode} " in x or f"~{decode} " in x]
     assert len(rate_rows) == 2 and all(f"~{decode}" in x for x in rate_rows), (decode, md_rows)
+
+
+@pytest.mark.realmodel
+def test_tokenizer_counts_the_answers_of_a_server_without_usage(tmp_path: Path) -> None:
+    """The same batching server, with ``--tokenizer`` a real GGUF: every answer is counted with that
+    vocabulary (checked here by llama.cpp's own tokenize call), marked "counted", never ~."""
+    pytest.importorskip("llama_cpp")
+    import llama_cpp
+
+    from bakeoff.models import embedded
+    from bakeoff.testing import FakePlan, FakeServer
+
+    gguf = embedded.ensure(embedded.EMBEDDED["smollm2-135m"])
+    vocab = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    text = "".join(f"w{i} " for i in range(16))
+    truth = len(vocab.tokenize(text.encode(), add_bos=False, special=False))
+    assert truth not in (4, 14)  # neither the chunks nor the characters / 4: the test can tell them apart
+    plan = FakePlan(ttft_ms=20, itl_ms=10, tokens=16, tokens_per_chunk=4, usage=False)
+    with FakeServer(plan, {"batchy": plan}) as srv:
+        s = bench(srv.base_url, ["batchy"], tmp_path, rounds=1, tokenizer=str(gguf))
+    m = s.models[0]
+    assert m.tokens.source == "counted" and m.tokens.completion_mean == truth
+    recs = read_records(tmp_path)
+    assert {r["completion_tokens"] for r in recs} == {truth} and {r["token_source"] for r in recs} == {
+        "counted"
+    }
+    first = truth / 4  # four chunks carry the counted tokens evenly: 40 ms per chunk over truth/4 tokens each
+    assert abs(m.itl_s.p50 - 0.040 / ((truth - first) / 3)) < 0.003
+    assert "counted with --tokenizer" in (tmp_path / "report.md").read_text()

@@ -61,8 +61,8 @@ def test_data_flags_from_the_cli(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--data needs output_tokens" in r.stderr
     r = cli(*base, "--data", "prompt_tokens=12,output_tokens=4", "--prompt", "hi")
     assert r.returncode == 2 and "only one of" in r.stderr
-    r = cli(*base, "--tokenizer", "x.gguf")
-    assert r.returncode == 2 and "--tokenizer goes with --data" in r.stderr
+    r = cli("bench", "-m", "smollm2-135m", "-o", str(tmp_path / "b"), "--tokenizer", "x.gguf")
+    assert r.returncode == 2 and "--tokenizer goes with --data or --endpoint" in r.stderr
     r = cli(*base, "--data", "prompt_tokens=12,output_tokens=4", "--tokenizer", str(tmp_path / "none.gguf"))
     assert r.returncode == 2 and "no such file" in r.stderr
 

@@ -6,7 +6,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-TokenSource = Literal["usage", "native", "estimated"]
+TokenSource = Literal["usage", "native", "counted", "estimated"]
+"""Where a completion-token count came from: the server's usage, the engine's own count, the text
+counted with ``--tokenizer`` (a server that sent no usage), or an estimate from the text."""
 Status = Literal["ok", "error"]
 
 

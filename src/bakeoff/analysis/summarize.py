@@ -14,7 +14,7 @@ from bakeoff.metrics.stats import stats
 from bakeoff.records import REASONING_EXHAUSTED, RequestRecord
 from bakeoff.results.schema import ModelSummary, PromptSummary, RequestCounts, TokenInfo
 
-_SOURCE_RANK = {"usage": 0, "native": 1, "estimated": 2}
+_SOURCE_RANK = {"usage": 0, "native": 1, "counted": 2, "estimated": 3}
 
 
 def _mean(values: Sequence[float | int | None]) -> float | None:

@@ -290,8 +290,9 @@ def bench(
         str | None,
         typer.Option(
             "--tokenizer",
-            help="With --data and an endpoint: a .gguf file or a folder with tokenizer.json to count "
-            "prompt tokens (else whitespace words, labelled approximate).",
+            help="A .gguf file or a folder with tokenizer.json: counts --data's prompt tokens (else "
+            "whitespace words, labelled approximate), and the answers of an endpoint that sends no usage "
+            "(else estimated from the text, marked ~).",
             rich_help_panel="Prompts",
         ),
     ] = None,
@@ -411,8 +412,10 @@ def bench(
         )
     if (column is not None or samples is not None) and dataset is None:
         raise UsageError("--column and --samples go with --dataset")
-    if tokenizer is not None and data is None:
-        raise UsageError("--tokenizer goes with --data")
+    if tokenizer is not None and data is None and not ep:
+        raise UsageError(
+            "--tokenizer goes with --data or --endpoint", hint="in-process engines count their own tokens"
+        )
     if tokenizer is not None and not Path(tokenizer).expanduser().exists():
         raise UsageError(f"--tokenizer {tokenizer}: no such file or folder")
     if data is not None:

@@ -246,7 +246,8 @@ class BenchSettings(BaseModel):
     max_seconds: float | None = Field(default=None, gt=0, description="the whole run's time budget")
     data: str | None = Field(default=None, description="prompt_tokens=256,output_tokens=64 (synthetic.py)")
     tokenizer: str | None = Field(
-        default=None, description="--data with an endpoint: a GGUF or tokenizer.json"
+        default=None,
+        description="a GGUF or tokenizer.json: --data's prompt lengths, and answers without usage",
     )
     max_concurrency: int | None = Field(default=None, ge=1, le=4096, description="requests in flight at most")
     shard: str | None = Field(

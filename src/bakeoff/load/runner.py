@@ -110,6 +110,17 @@ class Runner:
         self.max_consecutive_failures = max_consecutive_failures
         self._tokenizer: Tokenizer | WordTokenizer | None = None
 
+    def count_answer(self, parts: Sequence[Piece], reasoning: str) -> dict[str, Any]:
+        """Completion (and thinking) tokens of an answer counted with ``--tokenizer``: what every piece
+        said, as the model generated it (tags included)."""
+        tok = self.shared_tokenizer()
+        if isinstance(tok, WordTokenizer):  # no --tokenizer: the estimate stands
+            return {}
+        text = "".join(p.text for p in parts)
+        n = max(len(tok.encode(text)), 1) if text else 0
+        thinking = min(len(tok.encode(reasoning)), n) if reasoning else None
+        return {"completion_tokens": n, "token_source": "counted", "reasoning_tokens": thinking}
+
     def shared_tokenizer(self) -> Tokenizer | WordTokenizer:
         """``--tokenizer``'s tokenizer (loaded once per run), else whitespace words (approximate)."""
         if self._tokenizer is None:
@@ -282,6 +293,8 @@ class Runner:
                 done.reasoning_tokens, events, split.reasoning, done.completion_tokens
             ),
         )
+        if done.token_source == "estimated" and s.tokenizer:  # no usage: count the text (after t_end)
+            counts.update(self.count_answer(parts, split.reasoning))
         if split.reasoning and split.first_answer is None and done.finish_reason == "length":
             error = (
                 f"the reasoning used all {req.max_tokens} max_tokens before any answer: raise --max-tokens "

@@ -58,7 +58,14 @@ def _highlights(models: list[ModelSummary]) -> list[str]:
         if m.status == "ok" and m.info.get("ttft"):
             out.append(f"**{md(m.model)}**: TTFT {md(m.info['ttft'])}")
         if m.tokens.source == "estimated":
-            out.append(f"**{md(m.model)}**: token counts are estimated (the server sent no usage)")
+            out.append(
+                f"**{md(m.model)}**: token counts are estimated (the server sent no usage; --tokenizer "
+                "counts them exactly)"
+            )
+        if m.tokens.source == "counted":
+            out.append(
+                f"**{md(m.model)}**: the server sent no usage; its answers were counted with --tokenizer"
+            )
     return out
 
 

@@ -42,7 +42,7 @@ class RequestCounts(_Strict):
 class TokenInfo(_Strict):
     prompt_mean: float | None = None
     completion_mean: float | None = None
-    source: Literal["usage", "native", "estimated"] | None = None
+    source: Literal["usage", "native", "counted", "estimated"] | None = None
     reasoning_mean: float | None = Field(
         None, description="thinking tokens an answer (within completion_mean); None: the model never reasoned"
     )

@@ -26,6 +26,9 @@ class ChatRequest:
     min_tokens: int | None = None
     """Force the answer to at least this many tokens (the end-of-sequence token suppressed until then),
     where the engine allows: ``--data``'s fixed answer lengths."""
+    json_schema: dict[str, Any] | None = None
+    """Constrain decoding to JSON valid against this schema (``--structured-mode constrained``): a
+    grammar in llama.cpp, ``response_format`` at an endpoint; engines without either ignore it."""
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,7 @@ class LlamaCppBackend:
         self._format: Callable[[list[dict[str, str]]], tuple[str, bool, list[str]]] | None = None
         self.chat_format_used = ""
         self._eog: list[int] | None = None
+        self._grammars: dict[str, str] = {}  # JSON schema -> GBNF text
         self.realtime = bool(spec.options.get("realtime_stream", False))
         self._context_wanted: int | None = None
         self.context_note: str | None = None
@@ -412,6 +413,19 @@ class LlamaCppBackend:
                 n_layer = int(llama_cpp.llama_model_n_layer(self.llm._model.model))
         return device_facts(asked, supported, n_layer, backends)
 
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        """llama.cpp's GBNF grammar for a JSON schema (built once per schema; the engine keeps the state
+        of a grammar per generation, so a fresh copy is made each time from the cached text)."""
+        import json
+
+        llama_cpp = _import_llama()
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            self._grammars[key] = json_schema_to_gbnf(key)
+        return llama_cpp.LlamaGrammar.from_string(self._grammars[key], verbose=False)
+
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Stream one answer; each token is timed in the generating thread as it is sampled."""
         if self.llm is None or self._format is None:
@@ -467,6 +481,8 @@ class LlamaCppBackend:
                     return scores
 
                 sampling["logits_processor"] = llama_cpp.LogitsProcessorList([no_end])
+            if request.json_schema is not None:  # constrained: only tokens the schema's grammar allows
+                sampling["grammar"] = self._grammar(request.json_schema)
             # reset=True: with reuse, generate() itself keeps the longest matching prefix of the KV cache
             for token in llm.generate(tokens, temp=request.temperature, reset=True, **sampling):
                 t = time.perf_counter_ns()

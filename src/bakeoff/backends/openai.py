@@ -147,6 +147,11 @@ class OpenAIBackend:
         if req.min_tokens:  # vLLM's and llama.cpp server's extras for a forced answer length
             body["min_tokens"] = req.min_tokens
             body["ignore_eos"] = True
+        if req.json_schema is not None:  # OpenAI's structured outputs (vLLM, llama.cpp server, Foundry)
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": req.json_schema, "strict": True},
+            }
         body.update(self.spec.options)
         body.update(req.extra)
         return body

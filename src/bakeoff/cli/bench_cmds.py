@@ -52,6 +52,7 @@ from bakeoff.results.schema import Summary, load_summary
 from bakeoff.run.bench import KILLED_NOTE, recover_summary, run_bench, write_reports
 from bakeoff.workload.datasets import load_dataset
 from bakeoff.workload.meetings import resolve_suite
+from bakeoff.workload.structured import load_schema
 from bakeoff.workload.synthetic import parse_data
 
 
@@ -196,6 +197,24 @@ def bench(
             "--seed",
             help=f"Sampling seed sent with every request ({_d('seed')}).",
             rich_help_panel="Sampling",
+        ),
+    ] = None,
+    structured: Annotated[
+        str | None,
+        typer.Option(
+            "--structured",
+            help="Ask every model for its answer as JSON in this schema (a shipped name: meeting-notes; "
+            "or a JSON Schema file), scored by a json_schema check.",
+            rich_help_panel="Prompts",
+        ),
+    ] = None,
+    structured_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--structured-mode",
+            help="free (the schema asked for in the prompt) or constrained (decoding made to follow it: "
+            "a llama.cpp grammar, an endpoint's response_format).",
+            rich_help_panel="Prompts",
         ),
     ] = None,
     reasoning_effort: Annotated[
@@ -416,6 +435,10 @@ def bench(
         raise UsageError(
             "--tokenizer goes with --data or --endpoint", hint="in-process engines count their own tokens"
         )
+    if structured_mode is not None and structured is None:
+        raise UsageError("--structured-mode goes with --structured", hint="e.g. --structured meeting-notes")
+    if structured is not None:
+        load_schema(structured)  # an unknown name or a bad schema stops here, before anything loads
     if tokenizer is not None and not Path(tokenizer).expanduser().exists():
         raise UsageError(f"--tokenizer {tokenizer}: no such file or folder")
     if data is not None:
@@ -454,6 +477,8 @@ def bench(
             "temperature": temperature if temperature is not None else env.get("temperature"),
             "seed": seed,
             "reasoning_effort": reasoning_effort,
+            "structured": structured,
+            "structured_mode": structured_mode,
             "concurrency": concurrency,
             "timeout_s": timeout,
             "max_memory_mb": max_memory_mb,

@@ -88,7 +88,16 @@ class Aspect(BaseModel):
 
 
 CheckType = Literal[
-    "contains", "icontains", "not_contains", "regex", "max_words", "min_words", "is_json", "python"
+    "contains",
+    "icontains",
+    "not_contains",
+    "regex",
+    "max_words",
+    "min_words",
+    "is_json",
+    "contains_json",
+    "json_schema",
+    "python",
 ]
 
 
@@ -97,14 +106,17 @@ class CheckSpec(BaseModel):
 
     ``contains``/``icontains``/``not_contains`` take a string or a list (every item must / must not
     appear); ``regex`` a pattern searched anywhere (``flags`` may hold ``i``, ``m``, ``s``);
-    ``max_words``/``min_words`` a number; ``is_json`` no value; ``python`` a ``module:function`` or
-    ``file.py:function`` called as ``function(output, case)`` returning a bool or ``(bool, reason)``.
+    ``max_words``/``min_words`` a number; ``is_json`` (the whole answer, or one fenced block, is JSON)
+    and ``contains_json`` (a JSON object or array anywhere in it) no value; ``json_schema`` a JSON
+    Schema object, or the name of a shipped schema (``meeting-notes``) or a schema file: the answer
+    must be JSON valid against it; ``python`` a ``module:function`` or ``file.py:function`` called as
+    ``function(output, case)`` returning a bool or ``(bool, reason)``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     type: CheckType
-    value: str | int | list[str] | None = None
+    value: str | int | list[str] | dict[str, Any] | None = None
     flags: str = ""
     id: str | None = None
 
@@ -127,6 +139,10 @@ class CheckSpec(BaseModel):
                 raise ValueError("check 'python' value must be module:function or file.py:function")
         elif t in ("max_words", "min_words") and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             raise ValueError(f"check {t!r} needs a non-negative integer value")
+        elif t == "json_schema" and not (isinstance(v, dict) or (isinstance(v, str) and v)):
+            raise ValueError("check 'json_schema' needs a schema object, or a shipped schema's name or file")
+        elif t != "json_schema" and isinstance(v, dict):
+            raise ValueError(f"check {t!r} does not take an object as value")
         if set(self.flags) - set("ims"):
             raise ValueError("regex flags may only be i, m and s")
         return self
@@ -138,6 +154,8 @@ class CheckSpec(BaseModel):
             return self.id
         if self.value is None:
             return self.type
+        if isinstance(self.value, dict):
+            return f"{self.type}:{self.value.get('title') or 'inline schema'}"
         v = self.value if not isinstance(self.value, list) else ", ".join(self.value)
         return f"{self.type}:{str(v)[:40]}"
 
@@ -227,6 +245,13 @@ class BenchSettings(BaseModel):
     max_tokens: int = Field(default=128, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int | None = 0
+    structured: str | None = Field(
+        default=None, description="a shipped JSON schema's name (meeting-notes) or a schema file"
+    )
+    structured_mode: Literal["free", "constrained"] = Field(
+        default="free",
+        description="free: the schema asked for in the prompt; constrained: decoding made to follow it",
+    )
     reasoning_effort: Literal["low", "medium", "high"] | None = Field(
         default=None,
         description="sent as reasoning_effort to OpenAI-compatible endpoints (reasoning models that take it)",

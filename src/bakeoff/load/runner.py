@@ -45,6 +45,7 @@ from bakeoff.records import (
     ContentEvent,
     RequestRecord,
 )
+from bakeoff.workload.structured import load_schema
 from bakeoff.workload.synthetic import Tokenizer, WordTokenizer, build_cases, parse_data
 from bakeoff.workload.tokenizers import load_tokenizer
 
@@ -109,6 +110,16 @@ class Runner:
         self.on_event: EventSink = on_event or (lambda event: None)
         self.max_consecutive_failures = max_consecutive_failures
         self._tokenizer: Tokenizer | WordTokenizer | None = None
+        self._schema: dict[str, Any] | None = None
+
+    def constrained_schema(self) -> dict[str, Any] | None:
+        """``--structured``'s schema when decoding is to follow it (loaded once per run)."""
+        s = self.settings
+        if not s.structured or s.structured_mode != "constrained":
+            return None
+        if self._schema is None:
+            self._schema = load_schema(s.structured)[1]
+        return self._schema
 
     def count_answer(self, parts: Sequence[Piece], reasoning: str) -> dict[str, Any]:
         """Completion (and thinking) tokens of an answer counted with ``--tokenizer``: what every piece
@@ -221,6 +232,7 @@ class Runner:
             timeout_s=s.timeout_s,
             min_tokens=job.data["output_tokens"] if job.data else None,
             extra={"reasoning_effort": s.reasoning_effort} if s.reasoning_effort else {},
+            json_schema=self.constrained_schema(),
         )
         arrivals: list[tuple[int, int | None]] = []
         parts: list[Piece] = []

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.config.settings import CheckSpec, PromptCase
-from bakeoff.errors import ConfigError
+from bakeoff.errors import BakeoffError, ConfigError
+from bakeoff.workload.structured import load_schema
 
 HookFn = Callable[[str, dict[str, Any]], Any]
 _hooks: dict[str, HookFn] = {}
@@ -89,13 +90,13 @@ def run_check(spec: CheckSpec, output: str, case: PromptCase) -> CheckResult:
         ok = n <= limit if t == "max_words" else n >= limit
         return CheckResult(label, ok, "" if ok else f"{n} words")
     if t == "is_json":
-        text = output.strip()
-        fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.DOTALL)
-        try:
-            json.loads(fence.group(1) if fence else text)
-        except ValueError as exc:
-            return CheckResult(label, False, f"not JSON: {exc}")
-        return CheckResult(label, True)
+        _, problem = whole_json(output)
+        return CheckResult(label, problem is None, problem or "")
+    if t == "contains_json":
+        has = any(_json_at(output, i) is not None for i, ch in enumerate(output) if ch in "{[")
+        return CheckResult(label, has, "" if has else "no JSON object or array in the answer")
+    if t == "json_schema":
+        return _schema_check(label, v, output)
     # python hook
     fn = load_hook(str(v))
     try:
@@ -105,6 +106,52 @@ def run_check(spec: CheckSpec, output: str, case: PromptCase) -> CheckResult:
     if isinstance(got, tuple) and len(got) == 2:
         return CheckResult(label, bool(got[0]), "" if got[0] else str(got[1]))
     return CheckResult(label, bool(got), "" if got else "hook returned false")
+
+
+def whole_json(output: str) -> tuple[Any, str | None]:
+    """The answer as JSON (all of it, or one fenced block), or why it is not."""
+    text = output.strip()
+    fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.DOTALL)
+    try:
+        return json.loads(fence.group(1) if fence else text), None
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+
+
+def _json_at(text: str, start: int) -> Any:
+    """The JSON value that starts at ``start`` (and may end before the text does), or None."""
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def _schema_check(label: str, ref: object, output: str) -> CheckResult:
+    """Valid JSON, valid against the schema; the first violation's path (``$.action_items[0]``) and
+    message when not (the ``jsonschema`` package's most relevant error)."""
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+
+    if isinstance(ref, str):
+        if ref not in _SCHEMAS:
+            try:
+                _SCHEMAS[ref] = load_schema(ref)[1]
+            except BakeoffError as exc:
+                return CheckResult(label, False, f"cannot load schema {ref!r}: {exc.message}")
+        schema = _SCHEMAS[ref]
+    else:
+        schema = dict(ref)  # type: ignore[call-overload]
+    value, problem = whole_json(output)
+    if problem:
+        return CheckResult(label, False, problem)
+    error = best_match(validators.validator_for(schema)(schema).iter_errors(value))
+    if error is None:
+        return CheckResult(label, True)
+    return CheckResult(label, False, f"at {error.json_path}: {error.message}"[:300])
 
 
 def run_checks(case: PromptCase, output: str) -> list[CheckResult]:

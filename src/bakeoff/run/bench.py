@@ -48,6 +48,7 @@ from bakeoff.reporters import write_all
 from bakeoff.reporters.report import RunReport
 from bakeoff.results.folder import RunFolderError, claim, utc_now
 from bakeoff.results.schema import Resources, RunInfo, Summary, load_summary, save_summary, unreadable_lines
+from bakeoff.workload.structured import load_schema, structured_cases
 
 
 def record_line(rec: RequestRecord) -> dict[str, Any]:
@@ -264,6 +265,8 @@ def run_bench(
         check_streaming(parse_slo(settings.slo), settings.stream)
     if settings.profile:
         parse_profile(settings.profile)
+    if settings.structured:  # every prompt asks for JSON in the schema, and a check scores it
+        prompts = structured_cases(list(prompts), *load_schema(settings.structured))
     claim(out_dir, overwrite=overwrite)
     started = utc_now()
     env = snapshot()

@@ -9,9 +9,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bakeoff.backends.plugins import backend_names, backend_trait, load_backend_class
 from bakeoff.config.settings import DEFAULT_ENDPOINT, ModelSpec
+from bakeoff.config.vary import label
 from bakeoff.errors import BakeoffError, ConfigError
 from bakeoff.models import embedded
 from bakeoff.models.registry import registered_specs
@@ -225,3 +227,26 @@ def prepare_embedded(
         except BakeoffError as exc:
             reason = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
             targets[i] = ModelTarget(t.name, t.backend, t.spec, reason)
+
+
+def vary_targets(targets: Sequence[ModelTarget], combos: Sequence[dict[str, Any]]) -> list[ModelTarget]:
+    """Every target under every combination of ``--vary`` (``config.vary.parse_vary``), named
+    ``model [ngl=99 t=2]``, its options overridden by the combination's. A combination the backend's
+    option check refuses is a failed target with the reason (that row only); an already failed target
+    stays as it is, once."""
+    out: list[ModelTarget] = []
+    for t in targets:
+        if t.error or t.spec is None:
+            out.append(t)
+            continue
+        check = backend_trait(t.backend, "option_problems", None)
+        for combo in combos:
+            name = f"{t.name} [{label(combo)}]"
+            spec = t.spec.model_copy(update={"options": {**t.spec.options, **combo}})
+            problems = check(spec.options) if check else []
+            out.append(
+                ModelTarget(name, t.backend, None, problems[0])
+                if problems
+                else ModelTarget(name, t.backend, spec)
+            )
+    return out

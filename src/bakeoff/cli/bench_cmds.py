@@ -199,6 +199,15 @@ def bench(
             rich_help_panel="Sampling",
         ),
     ] = None,
+    vary: Annotated[
+        str | None,
+        typer.Option(
+            "--vary",
+            help="Run every model under every combination of engine settings, each a row: "
+            '"n_gpu_layers=0,99;n_threads=1,2,4" (ranges 1..8+1, 1..16*2; endpoints get them in the body).',
+            rich_help_panel="Models",
+        ),
+    ] = None,
     structured: Annotated[
         str | None,
         typer.Option(
@@ -478,6 +487,7 @@ def bench(
             "seed": seed,
             "reasoning_effort": reasoning_effort,
             "structured": structured,
+            "vary": vary,
             "structured_mode": structured_mode,
             "concurrency": concurrency,
             "timeout_s": timeout,

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from bakeoff.config.json_file import _raise_validation, _read_json, locate
+from bakeoff.config.vary import parse_vary
 from bakeoff.errors import ConfigError, UsageError
 
 DEFAULT_ENDPOINT = "http://localhost:5273/v1"
@@ -245,6 +246,9 @@ class BenchSettings(BaseModel):
     max_tokens: int = Field(default=128, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int | None = 0
+    vary: str | None = Field(
+        default=None, description='every model under every combination: "n_threads=1,2;n_gpu_layers=0,99"'
+    )
     structured: str | None = Field(
         default=None, description="a shipped JSON schema's name (meeting-notes) or a schema file"
     )
@@ -298,6 +302,16 @@ class BenchSettings(BaseModel):
     after the first would read a warm TTFT. ``unique-prefix`` (default) starts each request to a server
     with a short random tag so its prefill is cold, as in-process engines are (they reset their cache
     per request); ``reuse`` sends the prompts as they are, to measure the cache on purpose."""
+
+    @field_validator("vary")
+    @classmethod
+    def _vary_reads(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_vary(v)
+            except UsageError as exc:
+                raise ValueError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
+        return v
 
     @model_validator(mode="after")
     def _options_agree(self) -> BenchSettings:

@@ -23,8 +23,9 @@ from bakeoff.analysis.resources import derive_resources
 from bakeoff.analysis.slo import check_streaming, evaluate, parse_slo
 from bakeoff.analysis.summarize import data_notes, summarize_model, warm_cache_note
 from bakeoff.backends.plugins import backend_in_process
-from bakeoff.backends.targets import ModelTarget, catalog_facts
+from bakeoff.backends.targets import ModelTarget, catalog_facts, vary_targets
 from bakeoff.config.settings import BenchSettings, PromptCase
+from bakeoff.config.vary import parse_vary
 from bakeoff.load.events import (
     EventSink,
     MeasureStarted,
@@ -265,6 +266,8 @@ def run_bench(
         check_streaming(parse_slo(settings.slo), settings.stream)
     if settings.profile:
         parse_profile(settings.profile)
+    if settings.vary:  # every model under every combination of settings, each a row of its own
+        targets = vary_targets(targets, parse_vary(settings.vary))
     if settings.structured:  # every prompt asks for JSON in the schema, and a check scores it
         prompts = structured_cases(list(prompts), *load_schema(settings.structured))
     claim(out_dir, overwrite=overwrite)

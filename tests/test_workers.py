@@ -41,9 +41,16 @@ def srv() -> Iterator[FakeServer]:
 
 
 def _workers_of_this_process() -> list[psutil.Process]:
-    return [
-        p for p in psutil.Process().children(recursive=True) if "bakeoff.load.worker_process" in p.cmdline()
-    ]
+    """Live worker processes started by this test process (an exited child not yet reaped, a zombie,
+    has no command line to read: it is no worker any more)."""
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "bakeoff.load.worker_process" in p.cmdline():
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
 
 
 def test_a_closed_loop_from_two_workers_sends_each_request_once(srv: FakeServer, tmp_path: Path) -> None:

@@ -152,3 +152,20 @@ def test_constrained_decoding_makes_a_small_model_answer_in_the_schema(tmp_path:
         constrained.sample_response
     )
     assert json.loads(constrained.sample_response or "") in ({"ok": True}, {"ok": False})
+    assert constrained.info["structured"] == "constrained: llama.cpp grammar built from the schema"
+    assert "structured" not in rows["free"].info
+
+
+def test_a_backend_that_cannot_constrain_is_labelled_free(tmp_path: Path) -> None:
+    from bakeoff.backends.targets import ModelTarget
+    from bakeoff.config.settings import BenchSettings, ModelSpec
+    from bakeoff.run.bench import run_bench
+
+    spec = ModelSpec(adapter=f"{Path(__file__).parent / 'data'}/echo_adapter.py:EchoAdapter")
+    settings = BenchSettings(models=["echo"], rounds=1, warmup=0, max_tokens=3, structured="meeting-notes",
+                             structured_mode="constrained")  # fmt: skip
+    s = run_bench(
+        settings, [PromptCase(id="q", prompt="Notes.")], [ModelTarget("echo", "adapter", spec)], tmp_path
+    )
+    assert s.models[0].info["structured"] == "free: this backend cannot constrain"
+    assert any(n.startswith("echo: its backend (adapter) cannot constrain decoding") for n in s.run.notes)

@@ -77,13 +77,14 @@ Event = Sent | TextDelta | Completion
 class Backend(Protocol):
     """What every engine implements. Construct with ``(name, spec)``; nothing heavy in ``__init__``.
 
-        Optional class-level hooks, read where core modules would otherwise decide by backend name:
-        ``spec_for(ref, endpoint)`` resolves ``BACKEND:REF``; ``spec_keys``, the models.json keys it reads
-    (any other key of its entry is a configuration error); ``option_problems(options)`` checks a
-        models.json ``options`` block before any model loads; ``doctor_checks()``; ``in_process`` (its
-        memory is this process's) and ``threaded_engine`` (generates in a worker thread). Optional
-        instance hook: ``tokenizer()``, the loaded model's tokenizer (``name``, ``encode``, ``decode``),
-        so ``--data`` builds prompts of an exact token count."""
+            Optional class-level hooks, read where core modules would otherwise decide by backend name:
+            ``spec_for(ref, endpoint)`` resolves ``BACKEND:REF``; ``spec_keys``, the models.json keys it reads
+        (any other key of its entry is a configuration error); ``constrains``, how it applies
+    ``--structured-mode constrained`` (absent: it cannot); ``option_problems(options)`` checks a
+            models.json ``options`` block before any model loads; ``doctor_checks()``; ``in_process`` (its
+            memory is this process's) and ``threaded_engine`` (generates in a worker thread). Optional
+            instance hook: ``tokenizer()``, the loaded model's tokenizer (``name``, ``encode``, ``decode``),
+            so ``--data`` builds prompts of an exact token count."""
 
     kind: str
     supports_streaming: bool

@@ -167,6 +167,7 @@ class LlamaCppBackend:
     kind = "llamacpp"
     supports_streaming = True
     in_process = True
+    constrains = "llama.cpp grammar built from the schema"
     threaded_engine = True  # generates in a worker thread; takes realtime_stream options under serve
     spec_keys = frozenset({"path", "embedded", "chat_format", "options", "reuse_prompt_cache"})
     """The models.json keys a llamacpp entry reads; any other (``model``, ``base_url``...) is an error."""

@@ -36,6 +36,8 @@ class OpenAIBackend:
     kind = "openai"
     supports_streaming = True
     in_process = False  # the model lives in a server: its memory is the server process's, if local
+    constrains = "response_format json_schema (the server must honour it)"
+    """How ``--structured-mode constrained`` is applied here (a backend without it cannot constrain)."""
 
     @classmethod
     def spec_for(cls, ref: str, endpoint: str | None) -> ModelSpec:

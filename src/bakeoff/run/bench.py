@@ -22,7 +22,7 @@ from bakeoff.analysis.client import client_over
 from bakeoff.analysis.resources import derive_resources
 from bakeoff.analysis.slo import check_streaming, evaluate, parse_slo
 from bakeoff.analysis.summarize import data_notes, summarize_model, warm_cache_note
-from bakeoff.backends.plugins import backend_in_process
+from bakeoff.backends.plugins import backend_in_process, backend_trait
 from bakeoff.backends.targets import ModelTarget, catalog_facts, vary_targets
 from bakeoff.config.settings import BenchSettings, PromptCase
 from bakeoff.config.vary import parse_vary
@@ -170,6 +170,14 @@ def build_summary(
             )
         )
         models.append(row)
+        if settings.structured and settings.structured_mode == "constrained":  # labelled, never assumed
+            how = backend_trait(o.target.backend, "constrains", None)
+            row.info["structured"] = f"constrained: {how}" if how else "free: this backend cannot constrain"
+            if not how:
+                notes.append(
+                    f"{o.target.name}: its backend ({o.target.backend}) cannot constrain decoding: its "
+                    "answers were asked for the schema only (free)"
+                )
         for key in ("device_warning", "context_warning"):  # the engine did not do what was asked
             if o.info.get(key):
                 notes.append(f"{o.target.name}: {o.info[key]}")

@@ -121,3 +121,41 @@ def test_key_term_rules_each_by_hand() -> None:
     assert key_terms("Pay the TAX Refund now.") == ["tax", "refund"]
     # a term is listed once, in first-seen order
     assert key_terms("Ask Lena, then ask Lena again on Friday and Friday.") == ["lena", "friday"]
+
+
+def test_intervals_follow_the_runs_seed() -> None:
+    """Issue 32, 16: same seed, same interval; the run's seed, not a constant, drives the bootstrap."""
+    from bakeoff.quality.aggregate import interval, run_seed
+    from bakeoff.results.schema import RunInfo, Summary
+
+    values = [0.1 * i + 0.013 * (i % 3) for i in range(12)]
+    assert interval(values, 7) == interval(values, 7)
+    assert interval(values, 7) != interval(values, 8)
+    per_case = {str(i): [(v, v / 2)] for i, v in enumerate(values)}
+    assert reference_block(per_case, 3) == reference_block(per_case, 3)
+    assert reference_block(per_case, 3)["rouge_l_ci95"] != reference_block(per_case, 4)["rouge_l_ci95"]
+    assert (
+        reference_block(per_case, 3)["term_recall_ci95"] != reference_block(per_case, 4)["term_recall_ci95"]
+    )
+
+    def seeded(settings: dict[str, object]) -> int:
+        return run_seed(Summary(run=RunInfo(settings=settings, environment={}, started_at="x"), models=[]))
+
+    assert [seeded({"seed": 5}), seeded({"seed": None}), seeded({}), seeded({"seed": True})] == [5, 0, 0, 0]
+
+
+def test_a_runs_reference_intervals_use_its_seed(tmp_path: Path) -> None:
+    from bakeoff.testing import FakePlan, FakeServer
+
+    from .conftest import bench
+
+    refs = ["w0 w1 w2", "w0 x", "y z w2", "w1", "w0 w1 q r", "w2 w0", "a b c w1", "w0 w1 w2 w3 w4"]
+    cases = [PromptCase(id=f"c{i}", prompt="Say it.", reference=r) for i, r in enumerate(refs)]
+    got = {}
+    with FakeServer(FakePlan(ttft_ms=1, itl_ms=1, tokens=3)) as srv:
+        for name, seed in (("a", 0), ("b", 0), ("c", 11)):
+            s = bench(srv.base_url, ["fake-model"], tmp_path / name, cases, rounds=1, warmup=0, seed=seed)
+            q = s.models[0].quality
+            assert q is not None and q.reference is not None
+            got[name] = q.reference.rouge_l_ci95
+    assert got["a"] == got["b"] and got["a"] != got["c"], got

@@ -58,9 +58,10 @@ def bootstrap_ci(values: Sequence[float], boot: int = 2000, seed: int = 0) -> tu
     return ci95(means)
 
 
-def interval(values: Sequence[float]) -> list[float] | None:
-    """``bootstrap_ci`` rounded to 4 places, as summary.json keeps it; None for fewer than two values."""
-    ci = bootstrap_ci(values)
+def interval(values: Sequence[float], seed: int = 0) -> list[float] | None:
+    """``bootstrap_ci`` rounded to 4 places, as summary.json keeps it; None for fewer than two values.
+    ``seed`` is the run's (``--seed``): the same run gives the same interval, another seed may not."""
+    ci = bootstrap_ci(values, seed=seed)
     return None if ci is None else [round(ci[0], 4), round(ci[1], 4)]
 
 
@@ -110,6 +111,7 @@ def model_quality(
     humans: Sequence[HumanScore],
     skipped_self: bool = False,
     qualified: frozenset[str] | None = None,
+    seed: int = 0,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The quality block of one model (see module docstring for how scores combine). ``qualified``
     names the judges that passed qualification for rubric scoring (None: every judge counts); the
@@ -182,15 +184,15 @@ def model_quality(
     unparsed = sum(not j.ok for j in mine)
     block: dict[str, Any] = {
         "mean": rounded(mean),
-        "ci95": interval(case_scores),
+        "ci95": interval(case_scores, seed),
         "n": len(case_scores),
         "n_outputs": sum(len(v) for v in per_case[True].values()),
         "source": "+".join(sorted(sources[True], reverse=True)) or None,
         "mean_trusting_judges": rounded(mean_all),
-        "ci95_trusting_judges": interval(case_scores_all),
+        "ci95_trusting_judges": interval(case_scores_all, seed),
         "source_trusting_judges": "+".join(sorted(sources[False], reverse=True)) or None,
         "unqualified_judges": sorted({j.judge for j in mine} - trusted),
-        "reference": reference_block(ref_case),
+        "reference": reference_block(ref_case, seed),
         "judge_mean": case_mean(judge_case)[0],
         "human_mean": case_mean(human_case)[0],
         "judges": sorted({j.judge for j in mine}),
@@ -208,7 +210,9 @@ def model_quality(
     return block, check_rows
 
 
-def reference_block(per_case: dict[str, list[tuple[float, float | None]]]) -> dict[str, Any] | None:
+def reference_block(
+    per_case: dict[str, list[tuple[float, float | None]]], seed: int = 0
+) -> dict[str, Any] | None:
     """ROUGE-L F1 and key-term recall: each case's mean over its answers, then the mean over cases with
     a bootstrap 95% interval. None when no answered case has a reference."""
     if not per_case:
@@ -218,9 +222,9 @@ def reference_block(per_case: dict[str, list[tuple[float, float | None]]]) -> di
     return {
         "n": len(per_case),
         "rouge_l": round(float(np.mean(rouge)), 4),
-        "rouge_l_ci95": interval(rouge),
+        "rouge_l_ci95": interval(rouge, seed),
         "term_recall": round(float(np.mean(recall)), 4) if recall else None,
-        "term_recall_ci95": interval(recall),
+        "term_recall_ci95": interval(recall, seed),
     }
 
 
@@ -265,10 +269,12 @@ def apply_quality(
     }
     self_skipped = {m for info in judges_meta.values() for m in info.get("skipped_self", [])}
     all_rows: list[dict[str, Any]] = []
+    seed = run_seed(summary)
     for m in summary.models:
         block, rows = model_quality(
-            m.model, by_id, _measured(recs, m.model), judgments, humans, m.model in self_skipped, qualified
-        )
+            m.model, by_id, _measured(recs, m.model), judgments, humans, m.model in self_skipped, qualified,
+            seed,
+        )  # fmt: skip
         m.quality = ModelQuality.model_validate(block)
         all_rows += rows
     with (run_dir / "checks.jsonl").open("w", encoding="utf-8") as fh:
@@ -291,7 +297,7 @@ def apply_quality(
     if pairs:
         names = [m.model for m in summary.models if m.status == "ok"]
         in_pairs = {v.first for v in pairs} | {v.second for v in pairs}
-        run_q["pairwise"] = rank([n for n in names if n in in_pairs], pairs)
+        run_q["pairwise"] = rank([n for n in names if n in in_pairs], pairs, seed=seed)
     quality = RunQuality.model_validate(run_q)
     if quality.pairwise is not None:
         for name, standing in quality.pairwise.models.items():
@@ -306,6 +312,12 @@ def apply_quality(
         )
     summary.quality = quality
     return summary
+
+
+def run_seed(summary: Summary) -> int:
+    """The seed the bootstrap intervals use: the run's ``--seed`` (0 when it had none)."""
+    seed = summary.run.settings.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
 def judge_stats(

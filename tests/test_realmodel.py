@@ -160,11 +160,17 @@ def test_missing_gguf_and_bad_file_fail_only_that_model(tmp_path: Path) -> None:
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not a gguf at all")
     targets = resolve_targets(["smollm2-135m", f"llamacpp:{junk}", "llamacpp:/nonexistent.gguf"], {}, None)
-    s = _run(targets, tmp_path, [PromptCase(id="p", prompt="Hi")], rounds=1, warmup=0, max_tokens=2)
-    good, bad, missing = s.models
+    folder = ModelTarget("folder", "llamacpp", ModelSpec(backend="llamacpp", path=str(tmp_path)))
+    out = tmp_path / "run"
+    s = _run([*targets, folder], out, [PromptCase(id="p", prompt="Hi")], rounds=1, warmup=0, max_tokens=2)
+    good, bad, missing, a_folder = s.models
     assert good.status == "ok"
     assert bad.status == "error" and "could not load" in (bad.error or "")
     assert missing.status == "error" and "no GGUF file" in (missing.error or "")
+    assert a_folder.error == (
+        f"load failed: {tmp_path} is a folder, not a GGUF file (give 'path' the .gguf file inside it: "
+        "llama.cpp loads one file)"
+    )
 
 
 def test_example_adapter_streaming_and_blocking(tmp_path: Path) -> None:

@@ -410,3 +410,28 @@ def test_request_heads_are_bounded_in_size_time_and_connections(tmp_path: Path) 
             for _ in range(2):
                 r = client.post("/v1/chat/completions", json=GOOD)
                 assert r.status_code == 200, r.text
+                assert "server" not in r.headers  # no "server: uvicorn" on the answers
+
+
+def test_an_unrouted_auto_says_why_in_its_404() -> None:
+    from starlette.testclient import TestClient
+
+    from bakeoff.backends.targets import ModelTarget
+    from bakeoff.config.settings import ModelSpec
+    from bakeoff.serve.app import ModelHost, create_app
+
+    spec = ModelSpec(adapter=f"{DATA}/echo_adapter.py:InstantEcho")
+    host = ModelHost([ModelTarget("instant", "adapter", spec)])
+    host.unrouted["auto"] = "recommended big-model is not served here"
+    with TestClient(create_app(host), base_url="http://127.0.0.1") as client:
+        r = client.post("/v1/chat/completions", json={**GOOD, "model": "auto"})
+        err = _is_openai_error(r, 404)
+        assert err["message"] == (
+            "model 'auto' is not routed: recommended big-model is not served here; this server has: instant"
+        )
+        assert (
+            _is_openai_error(client.post("/v1/chat/completions", json={**GOOD, "model": "nope"}), 404)[
+                "message"
+            ]
+            == "model 'nope' not found; this server has: instant"
+        )

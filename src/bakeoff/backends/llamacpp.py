@@ -269,6 +269,11 @@ class LlamaCppBackend:
     def _resolve_path(self) -> Path:
         if self.spec.path:
             p = Path(self.spec.path).expanduser()
+            if p.is_dir():
+                raise ModelNotFoundError(
+                    f"{p} is a folder, not a GGUF file",
+                    hint="give 'path' the .gguf file inside it: llama.cpp loads one file",
+                )
             if not p.is_file():
                 raise ModelNotFoundError(f"GGUF file not found: {p}", hint="fix 'path' in models.json")
             return p

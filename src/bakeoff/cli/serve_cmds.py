@@ -198,6 +198,8 @@ def serve(
         model_host.routes, notes = routes_from_run(route, [t.name for t in targets])
         for note in notes:
             err_console.print(f"[yellow]route[/] {escape(note)}", highlight=False)
+            route_name, _, why = note.partition(": ")
+            model_host.unrouted[route_name] = why
         for name, target in model_host.routes.items():
             err_console.print(f"route {escape(name)} -> {escape(target)}", highlight=False)
     application = create_app(
@@ -218,6 +220,7 @@ def serve(
     config = uvicorn.Config(
         application, host=host, port=port, log_level="warning", lifespan="on",
         http=protocol_for(limits), h11_max_incomplete_event_size=limits.max_header_bytes,
+        server_header=False,  # no "server: uvicorn" on every answer
     )  # fmt: skip
     server = uvicorn.Server(config)
     if preload:

@@ -176,7 +176,8 @@ class Runner:
             outcome.info = backend.describe()
             self.on_event(ModelLoaded(target.name, outcome.load_s))
         except BakeoffError as exc:
-            outcome.status, outcome.error = "error", f"load failed: {exc.message}"
+            hint = f" ({exc.hint})" if exc.hint else ""  # the next step: an install, a path to fix
+            outcome.status, outcome.error = "error", f"load failed: {exc.message}{hint}"
         except Exception as exc:  # an engine's own failure must not stop the batch
             outcome.status, outcome.error = "error", f"load failed: {type(exc).__name__}: {exc}"
         if outcome.error is None and backend is not None:

@@ -102,6 +102,7 @@ class ModelHost:
         self.stream_interval_ms = stream_interval_ms
         self.max_queue = max_queue
         self.routes: dict[str, str] = {}  # "auto" / "auto:<capability>" -> a served model
+        self.unrouted: dict[str, str] = {}  # a route --route could not set -> why (said in its 404)
         self.created = int(time.time())
 
     async def get(self, name: str) -> Backend:
@@ -337,9 +338,11 @@ def create_app(
         served = host.resolve(body.model)
         if served is None:
             known = ", ".join([*host.models, *host.routes])
-            return _error(
-                404, f"model {body.model!r} not found; this server has: {known}", "not_found_error", "model"
-            )
+            why = host.unrouted.get(body.model)
+            message = f"model {body.model!r} not found; this server has: {known}"
+            if why:
+                message = f"model {body.model!r} is not routed: {why}; this server has: {known}"
+            return _error(404, message, "not_found_error", "model")
         body.model = served  # answers name the model that really served the request
         hosted = host.models[served]
         # an in-process engine: one generating + max_queue waiting (0: no waiting); a proxy queues nothing

@@ -23,8 +23,10 @@ from bakeoff.reporters.terminal import summary_table
 from bakeoff.results.schema import ModelSummary, RequestCounts, RunInfo, Stats, Summary
 
 STATS = ("mean", "min", "max", "p50", "p90", "p95", "p99", "std")
-METRICS = ("latency_s", "ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "prefill_tokens_per_s",
-           "ttfo_s", "reasoning_s", "answer_decode_tokens_per_s")  # fmt: skip
+METRICS = (
+    "latency_s", "ttft_s", "tpot_s", "decode_tokens_per_s", "output_tokens_per_s", "prefill_tokens_per_s",
+    "ttfo_s", "reasoning_s", "answer_decode_tokens_per_s",
+)  # fmt: skip
 # header -> (metric, statistic): what the README says each column is
 TERMINAL = {
     "Avg latency": ("latency_s", "mean"), "p95": ("latency_s", "p95"), "TTFT p50": ("ttft_s", "p50"),
@@ -58,10 +60,7 @@ def _summary() -> Summary:
 
 
 def _value(row: ModelSummary, metric: str, stat: str) -> float:
-    if stat == "":
-        v = row.window(metric)
-    else:
-        v = getattr(row.stat(metric), stat)
+    v = row.window(metric) if stat == "" else getattr(row.stat(metric), stat)
     assert v is not None
     return float(v)
 

@@ -125,3 +125,19 @@ def test_empty_parts_are_skipped_and_a_value_may_hold_an_equals_sign() -> None:
 
 def test_exactly_the_limit_of_combinations_is_allowed() -> None:
     assert len(parse_vary("a=1..16+1;b=1..16+1")) == 256  # 16 x 16: at the limit, not over it
+
+
+def test_ranges_at_their_edges() -> None:
+    assert [c["t"] for c in parse_vary("t=1..3")] == [1, 2, 3]  # no step: one at a time
+    assert [c["t"] for c in parse_vary("t=2..2")] == [2]  # a range of one value
+    assert [c["t"] for c in parse_vary("t=1..8*2")] == [1, 2, 4, 8]  # a factor may start at 1
+    assert [c["t"] for c in parse_vary("t=1..3,8")] == [1, 2, 3, 8]  # ranges and values mix
+    for bad in ("t=0..8*2", "t=1..8*1", "t=4..1", "t=1..4+0"):
+        with pytest.raises(UsageError) as e:
+            parse_vary(bad)
+        assert e.value.message == f"--vary t: cannot count {bad[2:]!r}"
+        assert e.value.hint == "a range is a..b+step (1..8+1) or a..b*factor (1..16*2)"
+    assert len(parse_vary("t=1..256")) == 256  # as many values as combinations allowed: fine
+    with pytest.raises(UsageError) as e:
+        parse_vary("t=1..1000000+1")
+    assert e.value.message == "--vary t: '1..1000000+1' gives more than 256 values"

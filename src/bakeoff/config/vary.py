@@ -49,6 +49,8 @@ def _values(key: str, text: str) -> list[Any]:
         v = lo
         while v <= hi:
             out.append(v)
+            if len(out) > MAX_COMBINATIONS:  # 1..1000000+1 stops here, not after a million values
+                raise UsageError(f"--vary {key}: {item!r} gives more than {MAX_COMBINATIONS} values")
             v = v + by if op == "+" else v * by
     if len(set(map(json.dumps, out))) != len(out):
         raise UsageError(f"--vary {key}: a value is given twice in {text!r}")

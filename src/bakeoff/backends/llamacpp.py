@@ -16,6 +16,7 @@ import asyncio
 import codecs
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import threading
@@ -422,8 +423,6 @@ class LlamaCppBackend:
     def _grammar(self, schema: dict[str, Any]) -> Any:
         """llama.cpp's GBNF grammar for a JSON schema (built once per schema; the engine keeps the state
         of a grammar per generation, so a fresh copy is made each time from the cached text)."""
-        import json
-
         llama_cpp = _import_llama()
         key = json.dumps(schema, sort_keys=True)
         if key not in self._grammars:

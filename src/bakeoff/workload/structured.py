@@ -22,17 +22,21 @@ INSTRUCTION = (
 )
 
 
+def _shipped() -> Any:
+    """The folder of shipped schemas (package data)."""
+    return resources.files("bakeoff.workload") / "schemas"
+
+
 def shipped_schemas() -> list[str]:
     """Names of the schemas shipped with bakeoff (``meeting-notes``)."""
-    folder = resources.files("bakeoff.workload") / "schemas"
-    return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
+    return sorted(p.name.removesuffix(".json") for p in _shipped().iterdir() if p.name.endswith(".json"))
 
 
 def load_schema(ref: str) -> tuple[str, dict[str, Any]]:
     """``(name, schema)`` of a shipped schema's name or a schema file; a usage error naming the next
     step when it is neither, or not a valid JSON Schema (checked by the ``jsonschema`` package)."""
     if ref in shipped_schemas():
-        text = (resources.files("bakeoff.workload") / "schemas" / f"{ref}.json").read_text("utf-8")
+        text = (_shipped() / f"{ref}.json").read_text("utf-8")
         name = ref
     else:
         path = Path(ref).expanduser()

@@ -26,6 +26,8 @@ def derive_resources(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("rapl_j", "cpu_s", "gpu_energy_j")}
     out["load_s"] = load_s
+    prediction = row.info.get("memory_prediction")
+    out["predicted_mb"] = prediction.get("ram_mb") if isinstance(prediction, dict) else None
     if "disk_mb" in row.info:
         out["disk_mb"] = row.info["disk_mb"]
     elif model_bytes:

@@ -27,11 +27,15 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bakeoff.backends.base import ChatRequest, Completion, Event, TextDelta
 from bakeoff.backends.threaded import Put, stream_from_thread
 from bakeoff.config.settings import ModelSpec
 from bakeoff.errors import BackendUnavailableError, ModelError, ModelNotFoundError, RequestError
-from bakeoff.models import embedded
+from bakeoff.models import embedded, fit
+from bakeoff.models.fit import MemoryPrediction
+from bakeoff.models.gguf_header import read_header
 
 _INSTALL_HINT = "install the engine: pip install 'bakeoff[llamacpp]' (compiles llama.cpp, about 4 minutes)"
 
@@ -46,6 +50,9 @@ _ENGINE_OPTIONS = {
     "use_mmap",
     "use_mlock",
     "flash_attn",
+    "n_ubatch",
+    "type_k",
+    "type_v",
 }
 _DELIVERY_OPTIONS = ("realtime_stream", "stream_interval_ms")
 # key -> (lowest, highest, whole number): checked at config time, so a typo is not a load-time TypeError
@@ -55,6 +62,7 @@ _OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
     "n_threads": (1, 1024, True),
     "n_threads_batch": (1, 1024, True),
     "n_batch": (1, 1_048_576, True),
+    "n_ubatch": (1, 1_048_576, True),
     "n_gpu_layers": (-1, 100_000, True),
     "stream_interval_ms": (0, 60_000, False),
     "top_k": (0, 1_000_000, True),
@@ -66,6 +74,18 @@ _OPTION_RANGES: dict[str, tuple[float, float, bool]] = {
     "presence_penalty": (-2, 2, False),
 }
 _BOOL_OPTIONS = frozenset({"realtime_stream", "use_mmap", "use_mlock", "flash_attn"})
+_GGML_TYPES = {
+    "f32": 0,
+    "f16": 1,
+    "q4_0": 2,
+    "q4_1": 3,
+    "q5_0": 6,
+    "q5_1": 7,
+    "q8_0": 8,
+    "iq4_nl": 20,
+    "bf16": 30,
+}
+"""KV-cache types by name (``options.type_k`` / ``type_v``) and the GGML type number llama.cpp takes."""
 _SAMPLING_OPTIONS = {
     "top_k",
     "top_p",
@@ -248,6 +268,8 @@ class LlamaCppBackend:
                     out.append(f"options.{key} must be {kind} from {span}, got {value!r}")
             elif key in _BOOL_OPTIONS and not isinstance(value, bool):
                 out.append(f"options.{key} must be true or false, got {value!r}")
+            elif key in ("type_k", "type_v") and value not in _GGML_TYPES:
+                out.append(f"options.{key} must be one of {', '.join(_GGML_TYPES)}, got {value!r}")
         return out
 
     def __init__(self, name: str, spec: ModelSpec) -> None:
@@ -266,6 +288,8 @@ class LlamaCppBackend:
         self._context_wanted: int | None = None
         self.context_note: str | None = None
         self.interval_s = float(spec.options.get("stream_interval_ms", 0)) / 1000
+        self._memory_budget: tuple[float | None, bool] = (None, False)
+        self.prediction: MemoryPrediction | None = None
 
     def _resolve_path(self) -> Path:
         if self.spec.path:
@@ -307,6 +331,10 @@ class LlamaCppBackend:
             "n_threads",
             len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
         )
+        self._check_fit(opts)  # before any load: a model that will not fit fails with the next step
+        for key in ("type_k", "type_v"):
+            if key in opts:
+                opts[key] = _GGML_TYPES[opts[key]]
         start = time.perf_counter()
         try:
             self.llm = await asyncio.to_thread(self._construct, llama_cpp, opts)
@@ -323,6 +351,37 @@ class LlamaCppBackend:
             )
         self._format = self._make_formatter(llama_cpp)
         return elapsed
+
+    def set_memory_budget(self, max_memory_mb: float | None, force: bool) -> None:
+        """The run's ``--max-memory-mb`` (else the RAM free at load time is the budget) and ``--force``
+        (load even when the prediction says it will not fit)."""
+        self._memory_budget = (max_memory_mb, force)
+
+    def _check_fit(self, opts: dict[str, Any]) -> None:
+        """Predict the model's memory from its GGUF header (``models.fit``) and refuse to load it when
+        the RAM budget (the free RAM now, or ``--max-memory-mb`` where lower) is smaller."""
+        assert self.path is not None
+        try:
+            header = read_header(self.path)
+        except (ModelError, OSError):
+            return  # not a readable GGUF header: llama.cpp's own load says what is wrong
+        settings: dict[str, Any] = {
+            "type_k": opts.get("type_k", "f16"),
+            "type_v": opts.get("type_v", "f16"),
+            "n_ubatch": int(opts.get("n_ubatch", fit.DEFAULT_UBATCH)),
+            "n_gpu_layers": int(opts.get("n_gpu_layers", 0)),
+            "flash_attn": bool(opts.get("flash_attn", False)),
+        }
+        self.prediction = fit.predict(header, int(opts["n_ctx"]), **settings)
+        limit, force = self._memory_budget
+        free = psutil.virtual_memory().available / fit.MB
+        if limit is not None and limit < free:
+            budget, why = limit, "--max-memory-mb budget"
+        else:
+            budget, why = free, "of RAM free now"
+        verdict = fit.will_not_fit(header, self.prediction, budget, why, **settings)
+        if verdict is not None and not force:
+            raise ModelError(f"{self.name}: {verdict[0]}", hint=verdict[1])
 
     def want_context(self, tokens: int) -> None:
         """The run's longest request needs about ``tokens`` of context: without ``options.n_ctx`` the
@@ -394,6 +453,8 @@ class LlamaCppBackend:
             info["n_threads"] = self.llm.n_threads
             if hasattr(self.llm, "n_ctx_train"):
                 info["n_ctx_train"] = self.llm.n_ctx_train()
+        if self.prediction is not None:
+            info["memory_prediction"] = self.prediction.as_info()
         if self.context_note:
             info["context_warning"] = self.context_note
         if self.spec.embedded:

@@ -287,10 +287,19 @@ def bench(
         float | None,
         typer.Option(
             "--max-memory-mb",
-            help="Memory budget: models whose peak exceeds it do not fit.",
+            help="Memory budget: models whose peak exceeds it do not fit; a GGUF model predicted over it "
+            "(or over the free RAM) fails before it loads.",
             rich_help_panel="SLO and budget",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Load a model even when its predicted memory is over the budget or the free RAM.",
+            rich_help_panel="SLO and budget",
+        ),
+    ] = False,
     rate: Annotated[
         float | None,
         typer.Option(
@@ -492,6 +501,7 @@ def bench(
             "concurrency": concurrency,
             "timeout_s": timeout,
             "max_memory_mb": max_memory_mb,
+            "force": force,
             "rate": rate,
             "slo": slo,
             "profile": profile,

@@ -293,6 +293,9 @@ class BenchSettings(BaseModel):
     timeout_s: float = Field(default=120.0, gt=0)
     endpoint: str | None = None
     max_memory_mb: float | None = Field(default=None, gt=0)
+    force: bool = Field(
+        default=False, description="load a model even when its predicted memory is over the budget"
+    )
     watts_per_core: float = Field(default=10.0, gt=0)
     price_per_kwh: float = Field(default=0.30, ge=0)
     prompts_source: str = "built-in session prompts"

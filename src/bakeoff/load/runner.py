@@ -172,6 +172,8 @@ class Runner:
             backend = make_backend(load_backend_class(target.backend), target.name, target.spec)
             if (want := getattr(backend, "want_context", None)) is not None:
                 want(self.context_needed())  # an in-process engine sizes its context to the prompts
+            if (budget := getattr(backend, "set_memory_budget", None)) is not None:
+                budget(self.settings.max_memory_mb, self.settings.force)  # checked before the load
             outcome.load_s = await backend.load()
             outcome.info = backend.describe()
             self.on_event(ModelLoaded(target.name, outcome.load_s))

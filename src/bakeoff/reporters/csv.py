@@ -18,6 +18,7 @@ _RESOURCES = (
     "first_request_ttft_s",
     "cold_start_s",
     "peak_rss_mb",
+    "predicted_mb",
     "steady_rss_mb",
     "fits_memory",
     "disk_mb",

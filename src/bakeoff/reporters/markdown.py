@@ -81,9 +81,9 @@ def _resources(summary: Summary) -> list[str]:
         "",
         "## Resources",
         "",
-        "| Model | Peak memory | Steady | Fits budget | Disk | Cold load | First answer TTFT | Cold start "
-        "| Warm TTFT | Energy/token | Cost per 1M tokens | Decode ceiling | Of ceiling |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Model | Peak memory | Predicted | Steady | Fits budget | Disk | Cold load | First answer TTFT "
+        "| Cold start | Warm TTFT | Energy/token | Cost per 1M tokens | Decode ceiling | Of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in rows:
         r = m.resources
@@ -93,7 +93,8 @@ def _resources(summary: Summary) -> list[str]:
         cost = "n/a" if r.cost_per_mtok is None else f"{r.cost_per_mtok:.4f}"
         ratio = r.roofline_ratio
         out.append(
-            f"| {md(m.model)} | {_mb(r.peak_rss_mb)} | {_mb(r.steady_rss_mb)} | {fits} "
+            f"| {md(m.model)} | {_mb(r.peak_rss_mb)} | {_mb(r.predicted_mb)} | {_mb(r.steady_rss_mb)} "
+            f"| {fits} "
             f"| {_mb(r.disk_mb)} | {secs(r.load_s)} | {secs(r.first_request_ttft_s)} "
             f"| {secs(r.cold_start_s)} | {secs(r.warm_ttft_s)} | {energy} | {cost} "
             f"| {num(r.decode_ceiling_tok_s)} tok/s | {'n/a' if ratio is None else f'{ratio:.0%}'} |"

@@ -78,6 +78,9 @@ class Resources(_Strict):
         None, description="load_s + first_request_ttft_s: what a user's first answer of the day waits for"
     )
     peak_rss_mb: float | None = None
+    predicted_mb: float | None = Field(
+        None, description="RAM predicted from the GGUF header before the load (models.fit), beside the peak"
+    )
     steady_rss_mb: float | None = None
     baseline_rss_mb: float | None = None
     rss_samples: int | None = None

@@ -98,19 +98,16 @@ def test_import_rejects_what_llamacpp_cannot_run(fresh: dict[str, str], tmp_path
 
 
 def test_hub_download_offline_fails_with_what_to_do(fresh: dict[str, str]) -> None:
-    env = {**fresh, "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5"}
+    env = {**fresh, "BAKEOFF_DOWNLOAD_STALL_S": "5"}
     r = run(
         "models",
         "download",
         "hf:HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2-135m-instruct-q8_0.gguf",
         env=env,
     )
-    assert r.returncode == 1
-    if importlib.util.find_spec("huggingface_hub") is None:
-        assert "bakeoff[hub]" in r.stderr
-    else:
-        assert "could not download smollm2-135m-instruct-q8_0.gguf from huggingface.co" in r.stderr
-        assert "bakeoff models import" in r.stderr
+    assert r.returncode == 1  # bakeoff's own downloader: no extra needed, a clear offline error
+    assert "could not download smollm2-135m-instruct-q8_0.gguf from huggingface.co" in r.stderr
+    assert "bakeoff models import" in r.stderr
     r = run("models", "download", "hf:just-a-name", env=fresh)
     assert r.returncode == 2 and "hf:OWNER/REPO/FILE.gguf" in r.stderr
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bakeoff.errors import BackendUnavailableError, DownloadError, UsageError
+from bakeoff.errors import UsageError
 from bakeoff.models import embedded
+from bakeoff.models.download import fetch, hub_remote, settings_from_env
 from bakeoff.models.entry import Entry, Progress, size_mb
 from bakeoff.models.registry import Registered, home, register
 from bakeoff.results.folder import utc_now
-
-HUB_HINT = "pip install 'bakeoff[hub]' (huggingface-hub)"
 
 
 def entries() -> list[Entry]:
@@ -81,20 +80,21 @@ def download(ref: str, progress: Progress | None, alias: str | None = None) -> s
     if hub is None:
         return None
     repo, filename = hub
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        raise BackendUnavailableError("huggingface-hub is not installed", hint=HUB_HINT) from None
-    try:
-        # resumable: an interrupted download continues from its .incomplete file
-        file = hf_hub_download(repo_id=repo, filename=filename, cache_dir=str(home() / "hub"))
-    except Exception as exc:
-        raise DownloadError(
-            f"could not download {filename} from huggingface.co/{repo}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "),
-            hint="offline? download the file on a connected machine, copy it here and run "
-            "`bakeoff models import FILE.gguf --name ALIAS`",
-        ) from None
+    knobs = settings_from_env()
+    dest = home() / "hub" / repo.replace("/", "--") / filename
+    if dest.exists():
+        file = dest  # only a verified file ever gets its name: this one is complete
+    else:
+        remote = hub_remote(repo, filename, stall_s=knobs.get("stall_s", 30.0))
+        show = (lambda done, total: progress(ref, done, total or 0)) if progress else None
+        file = fetch(
+            remote,
+            dest,
+            progress=show,
+            stall_s=knobs.get("stall_s", 30.0),
+            retries=int(knobs.get("retries", 4)),
+            backoff_s=knobs.get("backoff_s", 1.0),
+        ).path
     name = alias or Path(filename).stem.lower()
     register(name, Registered("llamacpp", str(file), "gguf", f"hf:{repo}/{filename}", utc_now(), owned=True))
     return f"{name}: downloaded {filename} to {file}"

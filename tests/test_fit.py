@@ -1,10 +1,8 @@
-"""Memory-fit prediction: the GGUF header read against the ``gguf`` library (llama.cpp's own reader),
-the prediction's parts by hand, and a real model refused before its load."""
+"""Memory-fit prediction: the GGUF header read against the ``gguf`` library (llama.cpp's own reader)
+and the prediction's parts by hand (a real model refused before its load: ``test_realmodel.py``)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import struct
 from pathlib import Path
 
@@ -129,36 +127,3 @@ def test_not_a_gguf_is_a_clear_error(tmp_path: Path) -> None:
     short.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 500) + b"abc")
     with pytest.raises(ModelError, match="runs past the end"):
         read_header(short)
-
-
-@pytest.mark.realmodel
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("BAKEOFF_REQUIRE_REALMODEL"),
-    reason="llama-cpp-python not installed",
-)
-def test_a_model_over_the_budget_fails_before_it_loads(tmp_path: Path) -> None:
-    from bakeoff.backends.targets import resolve_targets
-    from bakeoff.config.settings import BenchSettings, ModelSpec, PromptCase
-    from bakeoff.run.bench import run_bench
-
-    full = predict(read_header(embedded.ensure(SMOL)), 2048)
-    budget = predict(read_header(embedded.model_path(SMOL)), 1024).ram_mb + 1  # 1024 fits, 2048 does not
-    prompts = [PromptCase(id="p", prompt="Say hi.")]
-    spec = {"smol": ModelSpec(embedded="smollm2-135m", options={"n_ctx": 2048})}
-    s = run_bench(
-        BenchSettings(models=["smol"], max_memory_mb=budget, rounds=1, warmup=0, max_tokens=2),
-        prompts, resolve_targets(["smol"], spec, None), tmp_path / "refused",
-    )  # fmt: skip
-    m = s.models[0]
-    assert m.status == "error" and m.requests.ok == 0 and m.resources.load_s is None
-    assert f"will not fit: predicted {full.total_mb:.0f} MB" in (m.error or "")
-    assert "options.n_ctx 1024 would need" in (m.error or "")
-    forced = run_bench(
-        BenchSettings(models=["smol"], max_memory_mb=budget, force=True, rounds=1, warmup=0, max_tokens=2),
-        prompts, resolve_targets(["smol"], spec, None), tmp_path / "forced",
-    )  # fmt: skip
-    f = forced.models[0]
-    assert f.status == "ok", f.error
-    assert f.resources.predicted_mb == pytest.approx(full.ram_mb, abs=0.1)
-    assert f.info["memory_prediction"]["n_ctx"] == 2048
-    assert f.resources.peak_rss_mb is not None and f.resources.fits_memory is False

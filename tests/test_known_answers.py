@@ -375,6 +375,17 @@ def test_disk_size_the_backend_reported_wins() -> None:
     assert loaded["cold_start_s"] is None  # loaded, but no answer came: no first answer to add
 
 
+def test_the_memory_prediction_stands_beside_the_peak() -> None:
+    row = _row()
+    row.info["memory_prediction"] = {"total_mb": 190.0, "ram_mb": 150.5, "vram_mb": 39.5}
+    out = derive_resources(
+        row, {"peak_rss_mb": 160.0}, [], load_s=None, model_bytes=None, download_bytes=None,
+        bandwidth_gbs=None, watts_per_core=10, price_per_kwh=0.3, max_memory_mb=None,
+    )  # fmt: skip
+    assert out["predicted_mb"] == 150.5 and out["peak_rss_mb"] == 160.0  # the RAM share, as the peak is RAM
+    assert _derive({})["predicted_mb"] is None  # no prediction (an endpoint): unknown
+
+
 def test_roofline_ratio() -> None:
     # 10 GB/s / 0.2 GB per token = 50 tok/s ceiling; decode p50 25 -> ratio 0.5
     out = _derive({}, bandwidth_gbs=10.0, model_bytes=200_000_000)

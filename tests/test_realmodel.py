@@ -252,3 +252,32 @@ def test_qwen_judges_a_smollm2_answer(tmp_path: Path, monkeypatch: pytest.Monkey
         q["smollm2-135m"].mean is None
         and q["smollm2-135m"].mean_trusting_judges == q["smollm2-135m"].judge_mean
     )
+
+
+def test_a_model_over_the_budget_fails_before_it_loads(tmp_path: Path) -> None:
+    from bakeoff.models import embedded
+    from bakeoff.models.fit import predict
+    from bakeoff.models.gguf_header import read_header
+
+    smol = embedded.EMBEDDED["smollm2-135m"]
+    full = predict(read_header(embedded.ensure(smol)), 2048)
+    budget = predict(read_header(embedded.model_path(smol)), 1024).ram_mb + 1  # 1024 fits, 2048 does not
+    prompts = [PromptCase(id="p", prompt="Say hi.")]
+    spec = {"smol": ModelSpec(embedded="smollm2-135m", options={"n_ctx": 2048})}
+    s = run_bench(
+        BenchSettings(models=["smol"], max_memory_mb=budget, rounds=1, warmup=0, max_tokens=2),
+        prompts, resolve_targets(["smol"], spec, None), tmp_path / "refused",
+    )  # fmt: skip
+    m = s.models[0]
+    assert m.status == "error" and m.requests.ok == 0 and m.resources.load_s is None
+    assert f"will not fit: predicted {full.total_mb:.0f} MB" in (m.error or "")
+    assert "options.n_ctx 1024 would need" in (m.error or "")
+    forced = run_bench(
+        BenchSettings(models=["smol"], max_memory_mb=budget, force=True, rounds=1, warmup=0, max_tokens=2),
+        prompts, resolve_targets(["smol"], spec, None), tmp_path / "forced",
+    )  # fmt: skip
+    f = forced.models[0]
+    assert f.status == "ok", f.error
+    assert f.resources.predicted_mb == pytest.approx(full.ram_mb, abs=0.1)
+    assert f.info["memory_prediction"]["n_ctx"] == 2048
+    assert f.resources.peak_rss_mb is not None and f.resources.fits_memory is False

@@ -15,7 +15,6 @@ partial file, and the result verified before it gets its name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -25,11 +24,11 @@ from pathlib import Path
 import httpx
 
 from bakeoff.errors import DownloadError
+from bakeoff.models.embedded import sha256_file
 
 ProgressFn = Callable[[int, int | None], None]
 """Called with (bytes so far, total bytes or None) as a download goes."""
 MAX_BACKOFF_S = 30.0
-CHUNK = 1 << 20
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -54,14 +53,6 @@ class Fetched:
 
 def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _Retry(Exception):
@@ -150,7 +141,7 @@ def _finish(remote: Remote, part: Path, dest: Path, attempts: int, resumed: int)
     size = part.stat().st_size
     if remote.size is not None and size != remote.size:
         raise _Retry(f"ended at {size} of {remote.size} bytes")
-    digest = _sha256(part)
+    digest = sha256_file(part)
     if remote.sha256 is not None and digest != remote.sha256.lower():
         part.unlink()
         raise _Retry(f"sha256 {digest[:12]}... is not the expected {remote.sha256[:12]}...: fetched again")

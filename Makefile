@@ -17,7 +17,7 @@ ARGS ?=
 $(BIN)/.bakeoff-installed: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	CMAKE_ARGS="-DGGML_OPENMP=OFF" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python \
+	CMAKE_ARGS="-DGGML_OPENMP=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" $(BIN)/pip install --no-cache-dir --no-binary llama-cpp-python \
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	# torch first and pinned: 2.13.0 is a CPU build (a bare "torch" would pull a multi-GB CUDA one)
 	$(BIN)/pip install -q "torch==$(TORCH_VERSION)"

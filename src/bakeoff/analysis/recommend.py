@@ -20,7 +20,7 @@ import numpy as np
 
 from bakeoff.errors import UsageError
 from bakeoff.metrics.stats import ci95
-from bakeoff.results.schema import ModelSummary, Summary, load_records, measured_samples
+from bakeoff.results.schema import ModelSummary, Summary, iter_records, measured_sample_arrays
 
 DIMENSIONS = ("latency", "throughput", "quality", "checks", "memory", "capacity")
 LOWER_IS_BETTER = frozenset({"latency", "memory"})
@@ -220,6 +220,10 @@ def relative(d: str, value: float | None, best: float | None) -> float | None:
     return max(value, 0.0) / best  # nothing passed, no throughput: 0 points, and the whole gap
 
 
+_SAMPLED = {"latency": "latency_s", "throughput": "decode_tokens_per_s"}
+"""The dimensions bootstrapped from per-request samples, and the metric each one resamples."""
+
+
 def recommend(
     summary: Summary,
     run_dir: Path | None = None,
@@ -265,14 +269,11 @@ def recommend(
         )
     vals = {x.model: x.values for x in ok}
     point = _scores(vals, dims, w)
-    records = load_records(run_dir) if run_dir else []
-    samples: dict[str, dict[str, list[float]]] = {}
+    columns = measured_sample_arrays(iter_records(run_dir) if run_dir else (), list(_SAMPLED.values()))
+    samples: dict[str, dict[str, np.ndarray]] = {}
     for name in vals:
-        per = {
-            "latency": measured_samples(records, name, "latency_s"),
-            "throughput": measured_samples(records, name, "decode_tokens_per_s"),
-        }
-        if any(per.values()):
+        per = {d: columns.get(name, {}).get(metric, np.empty(0)) for d, metric in _SAMPLED.items()}
+        if any(xs.size for xs in per.values()):
             samples[name] = per
     rng = np.random.default_rng(0)
     draws: dict[str, list[float]] = {x.model: [] for x in ok}
@@ -282,7 +283,7 @@ def recommend(
             v2 = dict(v)
             for d in ("latency", "throughput"):
                 xs = samples.get(name, {}).get(d)
-                if d in dims and xs:
+                if d in dims and xs is not None and xs.size:
                     v2[d] = float(np.median(rng.choice(xs, size=len(xs))))
             rv[name] = v2
         for name, s in _scores(rv, dims, w).items():

@@ -13,7 +13,7 @@ from bakeoff.reporters import load_stages
 from bakeoff.reporters.format import metric_cell, metric_columns, num, per_s, secs
 from bakeoff.reporters.report import RunReport
 from bakeoff.reporters.terminal import judge_cell, quality_cell, reference_cell
-from bakeoff.results.schema import ModelQuality, Summary, measured_samples
+from bakeoff.results.schema import ModelQuality, Summary, measured_sample_arrays
 
 W, ROW = 640, 26
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d"]
@@ -46,19 +46,36 @@ def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def _box_plot(title: str, series: list[tuple[str, list[float]]], unit: float, label: str) -> str:
-    """Horizontal box plots (min, quartiles, median, max) with every sample as a dot."""
-    data = [(n, xs) for n, xs in series if xs]
+MAX_DOTS = 1000
+"""Dots drawn per box plot row at most: past it, evenly spaced order statistics stand for the rest
+(the report's size stays bounded whatever the run's length; the quartiles use every sample)."""
+
+
+def dot_sample(xs: np.ndarray, limit: int = MAX_DOTS) -> np.ndarray:
+    """``xs`` itself when it has at most ``limit`` values, else ``limit`` of its order statistics at
+    evenly spaced ranks, the smallest and the largest included."""
+    if xs.size <= limit:
+        return xs
+    ranks = np.round(np.linspace(0, xs.size - 1, limit)).astype(np.int64)
+    return np.sort(xs)[ranks]
+
+
+def _box_plot(title: str, series: list[tuple[str, np.ndarray]], unit: float, label: str) -> str:
+    """Horizontal box plots (min, quartiles, median, max) with every sample as a dot (past
+    ``MAX_DOTS`` samples, that many order statistics, and the title says so)."""
+    data = [(n, xs) for n, xs in series if xs.size]
     if not data:
         return f"<p class=muted>{_e(title)}: no samples.</p>"
-    hi = max(max(xs) for _, xs in data) * unit * 1.05 or 1.0
+    hi = max(float(xs.max()) for _, xs in data) * unit * 1.05 or 1.0
     left, width = 150, W - 170
     h = 30 + ROW * len(data)
     out = [f'<svg class="chart" role="img" aria-label="{_e(title)}" width="{W}" height="{h}">']
-    out.append(f'<text x="{left}" y="14">{_e(title)} ({_e(label)}; 0 to {hi:.3g})</text>')
+    cut = [f"{n} {MAX_DOTS:,} of {xs.size:,}" for n, xs in data if xs.size > MAX_DOTS]
+    drawn = f"; dots drawn, evenly spaced by rank: {', '.join(cut)}" if cut else ""
+    out.append(f'<text x="{left}" y="14">{_e(title)} ({_e(label)}; 0 to {hi:.3g}){_e(drawn)}</text>')
     for i, (name, xs) in enumerate(data):
         y = 30 + i * ROW
-        q = np.percentile(np.asarray(xs) * unit, [0, 25, 50, 75, 100])
+        q = np.percentile(xs * unit, [0, 25, 50, 75, 100])
         sx = [left + width * v / hi for v in q]
         c = _colour(i)
         out.append(f'<text x="0" y="{y + 12}">{_e(name)}</text>')
@@ -70,7 +87,7 @@ def _box_plot(title: str, series: list[tuple[str, list[float]]], unit: float, la
         out.append(
             f'<line x1="{sx[2]:.1f}" x2="{sx[2]:.1f}" y1="{y}" y2="{y + 16}" stroke="{c}" stroke-width="2"/>'
         )
-        for v in xs:
+        for v in dot_sample(xs):
             out.append(f'<circle cx="{left + width * v * unit / hi:.1f}" cy="{y + 8}" r="1.6" fill="{c}"/>')
     out.append("</svg>")
     return "".join(out)
@@ -204,7 +221,7 @@ def _slo_table(summary: Summary) -> list[str]:
 
 
 def render_html(report: RunReport) -> str:
-    summary, records = report.summary, report.records
+    summary = report.summary
     rec = report.recommendation or recommend(summary)  # no records: a recommendation on points only
     cols = metric_columns("html", summary.models)
     s = summary.run.settings
@@ -263,6 +280,11 @@ def render_html(report: RunReport) -> str:
         if m.error:
             parts.append(f"<p class=bad>{_e(m.model)}: {_e(m.error)}</p>")
     names = [m.model for m in summary.models]
+    samples = measured_sample_arrays(report.iter_records(), ["latency_s", "ttft_s"])
+
+    def _of(name: str, metric: str) -> np.ndarray:
+        return samples.get(name, {}).get(metric, np.empty(0))
+
     parts += [
         f"<h2>{FRONTIER_TITLES.get(rec.frontier_axes[1], 'Memory')} against speed</h2>"
         f"<div class=chart>{_scatter(rec)}</div>",
@@ -270,13 +292,13 @@ def render_html(report: RunReport) -> str:
         "<h2>Latency distributions</h2><div class=chart>",
         _box_plot(
             "end-to-end latency",
-            [(n, measured_samples(records, n, "latency_s")) for n in names],
+            [(n, _of(n, "latency_s")) for n in names],
             1.0,
             "s",
         ),
         _box_plot(
             "time to first token",
-            [(n, measured_samples(records, n, "ttft_s")) for n in names],
+            [(n, _of(n, "ttft_s")) for n in names],
             1000.0,
             "ms",
         ),

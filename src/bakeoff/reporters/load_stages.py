@@ -312,12 +312,16 @@ def prefill_generation(report: RunReport) -> list[str]:
         f"| Model | {pp} tok/s | {tg} tok/s | Prompt tokens (engine) | Length held | Tokenizer |",
         "|---|---|---|---|---|---|",
     ]
+    sync_only = bool(summary.run.settings.get("profile"))  # one request at a time: no queueing in TTFT
     for m in summary.models:
-        mine = [r for r in report.records if r.get("model") == m.model and not r.get("warmup")]
-        if summary.run.settings.get("profile"):  # one request at a time: no queueing in TTFT
-            mine = [r for r in mine if r.get("stage") == "sync"]
-        asked = [r for r in mine if r.get("status") == "ok" and "data" in (r.get("extra") or {})]
-        held = sum(r["extra"]["data"].get("length_held") is True for r in asked)
+        asked: list[dict[str, Any]] = [  # what the table reads of each record, not the record
+            {"held": r["extra"]["data"].get("length_held") is True, "prompt_tokens": r.get("prompt_tokens"),
+             "metrics": {k: (r.get("metrics") or {}).get(k) for k in _DATA_METRICS}}
+            for r in report.iter_records()
+            if r.get("model") == m.model and not r.get("warmup") and r.get("status") == "ok"
+            and "data" in (r.get("extra") or {}) and (not sync_only or r.get("stage") == "sync")
+        ]  # fmt: skip
+        held = sum(bool(r["held"]) for r in asked)
         prompt = [r["prompt_tokens"] for r in asked if r.get("prompt_tokens") is not None]
         out.append(
             f"| {md(m.model)} | {_spread(_values(asked, 'prefill_tokens_per_s'))} "
@@ -326,6 +330,9 @@ def prefill_generation(report: RunReport) -> list[str]:
             f"| {md(m.info.get('data_tokenizer', 'n/a'))} |"
         )
     return out
+
+
+_DATA_METRICS = ("prefill_tokens_per_s", "decode_tokens_per_s")
 
 
 def _values(records: Sequence[dict[str, Any]], metric: str) -> Stats:

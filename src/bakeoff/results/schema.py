@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -532,47 +534,63 @@ def save_summary(summary: Summary, out_dir: Path) -> Path:
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
     """The run's ``records.jsonl`` as dicts (unreadable lines skipped, see ``unreadable_lines``;
     empty when there is none)."""
-    return _read_records(run_dir)[0]
+    return list(iter_records(run_dir))
+
+
+def iter_records(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """The run's records one at a time, read line by line (a long run's file is never held whole);
+    unreadable lines are skipped as by ``load_records``."""
+    for _, row in _read_lines(run_dir):
+        if row is not None:
+            yield row
 
 
 def unreadable_lines(run_dir: Path) -> list[int]:
     """The 1-based numbers of the lines of ``records.jsonl`` that are not a JSON object (a line cut
     short by a kill, or damage): ``load_records`` leaves them out, and a rebuilt summary names them."""
-    return _read_records(run_dir)[1]
+    return [n for n, row in _read_lines(run_dir) if row is None]
 
 
-def _read_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[int]]:
+def _read_lines(run_dir: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
     path = (run_dir if run_dir.is_dir() else run_dir.parent) / "records.jsonl"
     if not path.exists():
-        return [], []
-    out: list[dict[str, Any]] = []
-    bad: list[int] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            row = None
-        if isinstance(row, dict):
-            out.append(row)
-        else:
-            bad.append(n)
-    return out, bad
+        return
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            yield n, row if isinstance(row, dict) else None
 
 
-def measured_samples(records: Sequence[dict[str, Any]], model: str, metric: str) -> list[float]:
+def measured_samples(records: Iterable[dict[str, Any]], model: str, metric: str) -> list[float]:
     """One metric's per-request values for a model: measured (not warm-up), successful requests."""
-    out: list[float] = []
+    return [float(x) for x in measured_sample_arrays(records, [metric]).get(model, {}).get(metric, [])]
+
+
+def measured_sample_arrays(
+    records: Iterable[dict[str, Any]], metrics: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """``measured_samples`` of several metrics for every model, in one pass over the records, kept as
+    float64 arrays (8 bytes a value, in record order): model -> metric -> values."""
+    cols: dict[str, dict[str, array[float]]] = {}
     for r in records:
-        if r.get("model") != model or r.get("warmup") or r.get("status") != "ok":
+        if r.get("warmup") or r.get("status") != "ok":
             continue
-        v = (r.get("metrics") or {}).get(metric)
-        if isinstance(v, list):  # a metric with several samples per request (ITL)
-            out += [float(x) for x in v]
-        elif v is not None:
-            out.append(float(v))
-    return out
+        mine = cols.get(r.get("model"))  # type: ignore[arg-type]
+        if mine is None:
+            mine = cols[str(r.get("model"))] = {m: array("d") for m in metrics}
+        got = r.get("metrics") or {}
+        for m in metrics:
+            v = got.get(m)
+            if isinstance(v, list):  # a metric with several samples per request (ITL)
+                mine[m].extend(float(x) for x in v)
+            elif v is not None:
+                mine[m].append(float(v))
+    return {name: {m: np.frombuffer(a, dtype=np.float64) for m, a in c.items()} for name, c in cols.items()}
 
 
 def load_summary(path: Path) -> Summary:

@@ -132,20 +132,47 @@ def test_not_a_gguf_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_the_summary_keeps_every_part_rounded() -> None:
     p = MemoryPrediction(
-        weights_mb=10.04, kv_mb=2.26, compute_mb=0.55, overhead_mb=5.01, n_ctx=512, vram_mb=1.0
+        weights_mb=10.24, kv_mb=2.26, compute_mb=0.55, overhead_mb=5.21, n_ctx=512, vram_mb=1.44
     )
-    # total 17.86, RAM 16.86; each part to 0.1 MB
-    assert p.as_info() == {
-        "total_mb": 17.9,
-        "ram_mb": 16.9,
-        "vram_mb": 1.0,
-        "weights_mb": 10.0,
+    # total 18.26, RAM 16.82; each part to 0.1 MB (none of them a whole number)
+    info = p.as_info()
+    assert info == {
+        "total_mb": 18.3,
+        "ram_mb": 16.8,
+        "vram_mb": 1.4,
+        "weights_mb": 10.2,
         "kv_mb": 2.3,
         "compute_mb": 0.6,
-        "overhead_mb": 5.0,
+        "overhead_mb": 5.2,
         "n_ctx": 512,
     }
-    assert p.breakdown() == ("18 MB (weights 10 + KV cache 2 for n_ctx 512 + compute 1 + vocabulary 5)")
+    assert all(isinstance(v, float) for k, v in info.items() if k != "n_ctx")
+    assert p.breakdown() == "18 MB (weights 10 + KV cache 2 for n_ctx 512 + compute 1 + vocabulary 5)"
+
+
+def test_a_header_missing_sizes_predicts_from_what_it_has() -> None:
+    # no embedding length, feed-forward length or head count: zeros and one head
+    bare = {"llama.block_count": 2, "llama.attention.key_length": 8, "llama.attention.head_count_kv": 2}
+    h = _header(bare)
+    assert kv_bytes_per_token(h) == 2 * 2 * (8 * 2 + 8 * 2)
+    # nothing to size a key by (no embedding length, no key length): no cache, not a made-up one
+    assert kv_bytes_per_token(_header({"llama.block_count": 2, "llama.attention.head_count": 1})) == 0
+    p = predict(h, 1024)
+    # micro-batch 512: 512 x 4 x (3 x 0 + 4 x 0) = 0; scores 512 x 512 x 1 head x 4 bytes
+    assert p.compute_mb == pytest.approx(512 * 512 * 4 / MB)
+    # empty per-layer lists: no feed-forward, one head
+    empty = {**TINY, "llama.feed_forward_length": [], "llama.attention.head_count": []}
+    assert predict(_header(empty), 256).compute_mb == pytest.approx(
+        (256 * 4 * (4 * 64) + 256 * 256 * 1 * 4) / MB
+    )
+    # one layer: only the first entry of a per-layer list counts
+    one = {**TINY, "llama.block_count": 1, "llama.feed_forward_length": [100, 500],
+           "llama.attention.head_count": [2, 8]}  # fmt: skip
+    assert predict(_header(one), 256).compute_mb == pytest.approx(
+        (256 * 4 * (3 * 100 + 4 * 64) + 256 * 256 * 2 * 4) / MB
+    )
+    # a per-layer kv head list shorter than the layers: the layers it names (3 heads x 64 bytes)
+    assert kv_bytes_per_token(_header({**TINY, "llama.attention.head_count_kv": [3]})) == 3 * 64
 
 
 def test_missing_header_values_take_llama_cpp_defaults() -> None:
@@ -219,6 +246,17 @@ def test_context_and_quant_alternatives_at_their_edges() -> None:
     assert smaller_quant(wide, roomy, 1024) == ("Q8_0", pytest.approx(q8))
     q6 = predict(wide, 1024).ram_mb - 40.0 + 20_000_000 * 6.56 / 8 / MB
     assert smaller_quant(wide, q8 - 0.01, 1024) == ("Q6_K", pytest.approx(q6))
+    # one parameter in two bytes: 16 bits a weight, so Q8_0 is the first smaller one
+    single = _header(TINY, tensor_bytes=2, params=1)
+    assert smaller_quant(single, roomy, 1024) == (
+        "Q8_0",
+        pytest.approx(predict(single, 1024).ram_mb + 8.5 / 8 / MB - 2 / MB),
+    )
+    # the settings reach the prediction the quantization starts from (flash attention: no scores)
+    flash = smaller_quant(h, roomy, 1024, flash_attn=True)
+    assert flash is not None and flash[1] == pytest.approx(
+        predict(h, 1024, flash_attn=True).ram_mb - 10.0 + 20_000_000 * 3.91 / 8 / MB
+    )
     # a header with no tensors does not divide by zero
     empty = GgufHeader(Path("x.gguf"), 3, {"general.architecture": "llama", **TINY}, (), 64, 64)
     assert smaller_quant(empty, roomy, 1024) is None
@@ -250,4 +288,13 @@ def test_the_refusal_lists_every_next_step() -> None:
     # the settings reach the alternatives: flash attention makes 2048 fit where it did not
     flash_budget = predict(h, 2048, flash_attn=True).ram_mb
     flash = will_not_fit(h, predict(h, 4096, flash_attn=True), flash_budget, "x", flash_attn=True)
-    assert flash is not None and flash[1].startswith("options.n_ctx 2048 would need")
+    assert flash is not None and flash[1].startswith(f"options.n_ctx 2048 would need {flash_budget:.0f} MB;")
+    # and the quantization: with flash attention a Q3_K_M of it fits a budget it would not without
+    fp = predict(h, 4096, flash_attn=True)
+    q_need = fp.ram_mb - 10.0 + 20_000_000 * 3.91 / 8 / MB
+    assert q_need + 0.01 < fp.ram_mb
+    with_quant = will_not_fit(h, fp, q_need + 0.01, "x", flash_attn=True)
+    assert (
+        with_quant is not None
+        and f"a Q3_K_M variant of these weights would need about {q_need:.0f} MB" in with_quant[1]
+    )

@@ -7,6 +7,7 @@ arrives at TTFT + R * ITL."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -89,13 +90,11 @@ def test_ttfo_reasoning_time_and_answer_rate_by_hand() -> None:
     assert m.answer_decode_tokens_per_s == pytest.approx((10 - 4 - 1) / (0.180 - 0.120))
     assert m.tpot_s == pytest.approx((0.180 - 0.050) / 9)  # TPOT stays over every token
     plain = request_metrics(
-        RequestRecord(
-            **{
-                **rec.__dict__,
-                "events": tuple(ContentEvent(e.offset_ns, None) for e in rec.events),
-                "reasoning": "",
-                "reasoning_tokens": None,
-            }
+        dataclasses.replace(
+            rec,
+            events=tuple(ContentEvent(e.offset_ns, None) for e in rec.events),
+            reasoning="",
+            reasoning_tokens=None,
         )
     )
     assert plain.ttfo_s == plain.ttft_s and plain.reasoning_s is None

@@ -26,7 +26,7 @@ REASONING_EXHAUSTED = "reasoning_exhausted"
 empty answer."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentEvent:
     """Arrival of one event that carries content: offset from t0, the tokens it carries (if known), and
     whether it was all reasoning (a reasoning model's thinking, before the answer)."""
@@ -36,7 +36,7 @@ class ContentEvent:
     reasoning: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
     """One request to one model. Timestamps are ``time.perf_counter_ns()`` values.
 

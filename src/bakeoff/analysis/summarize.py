@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,17 @@ _SOURCE_RANK = {"usage": 0, "native": 1, "counted": 2, "estimated": 3}
 def _mean(values: Sequence[float | int | None]) -> float | None:
     xs = [float(v) for v in values if v is not None]
     return float(np.mean(xs)) if xs else None
+
+
+@dataclass
+class _PromptSamples:
+    """One prompt's successful requests' values, in the order they were sent, and its failures."""
+
+    n: int = 0
+    errors: int = 0
+    latency: list[float | None] = field(default_factory=list)
+    ttft: list[float | None] = field(default_factory=list)
+    completion: list[int | None] = field(default_factory=list)
 
 
 def summarize_model(
@@ -40,36 +53,48 @@ def summarize_model(
     """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
-    metrics = [request_metrics(r) for r in ok]
-    samples: dict[str, list[float | None]] = {}
-    for d in definitions.request_metrics_defs():
-        assert d.per_request is not None
-        values: list[float | None] = []  # stats() drops the None (unknown) values
-        for rm in metrics:
+    defs = definitions.request_metrics_defs()
+    # one pass: each request's metrics go into float64 columns (unknown values dropped, as stats()
+    # drops them) and its prompt's sums, and are not kept (a long run's RequestMetrics are many)
+    samples: dict[str, array[float]] = {d.name: array("d") for d in defs}
+    prompts: dict[str, _PromptSamples] = {}
+    for r in measured:
+        mine = prompts.get(r.prompt_id)
+        if mine is None:
+            mine = prompts[r.prompt_id] = _PromptSamples()
+        if r.status != "ok":
+            mine.errors += 1
+            continue
+        rm = request_metrics(r)
+        for d in defs:
+            assert d.per_request is not None
             v = d.per_request(rm)
-            values += list(v) if isinstance(v, tuple) else [v]
-        samples[d.name] = values
+            col = samples[d.name]
+            if isinstance(v, tuple):
+                col.extend(v)
+            elif v is not None:
+                col.append(v)
+        mine.n += 1
+        mine.latency.append(rm.latency_s)
+        mine.ttft.append(rm.ttft_s)
+        mine.completion.append(r.completion_tokens)
     windows = {}
     for d in definitions.window_metrics_defs():
         assert d.over_window is not None
         windows[d.name] = d.over_window(measured)
     sources: set[str] = {r.token_source for r in ok if r.token_source}
     source = max(sources, key=lambda s: _SOURCE_RANK[s]) if sources else None
-    per_prompt: list[PromptSummary] = []
-    for pid in dict.fromkeys(r.prompt_id for r in measured):
-        rs = [r for r in measured if r.prompt_id == pid]
-        good = [r for r in rs if r.status == "ok"]
-        ms = [request_metrics(r) for r in good]
-        per_prompt.append(
-            PromptSummary(
-                prompt_id=pid,
-                n=len(good),
-                latency_s_mean=_mean([m.latency_s for m in ms]),
-                ttft_s_mean=_mean([m.ttft_s for m in ms]),
-                completion_tokens_mean=_mean([r.completion_tokens for r in good]),
-                errors=len(rs) - len(good),
-            )
+    per_prompt = [
+        PromptSummary(
+            prompt_id=pid,
+            n=p.n,
+            latency_s_mean=_mean(p.latency),
+            ttft_s_mean=_mean(p.ttft),
+            completion_tokens_mean=_mean(p.completion),
+            errors=p.errors,
         )
+        for pid, p in prompts.items()
+    ]
     sample = next((r.output for r in ok if r.output), None)
     return ModelSummary(
         model=model,

@@ -30,6 +30,7 @@ from bakeoff.cli.app import (
     err_console,
     sigterm_as_interrupt,
 )
+from bakeoff.config.durations import parse_duration
 from bakeoff.config.settings import (
     BenchSettings,
     ModelSpec,
@@ -369,6 +370,33 @@ def bench(
             rich_help_panel="Load",
         ),
     ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            "--duration",
+            help="Soak: each model's measured phase sends for this long (90, 30s, 10m, 24h), cycling "
+            "through the prompts; requests in flight at the end finish. Goes with --rate or a closed loop.",
+            rich_help_panel="Load",
+        ),
+    ] = None,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(
+            "--max-requests",
+            help="Soak: each model's measured phase sends at most this many requests, cycling through "
+            "the prompts (with --duration: whichever comes first).",
+            rich_help_panel="Load",
+        ),
+    ] = None,
+    summary_every: Annotated[
+        str,
+        typer.Option(
+            "--summary-every",
+            help="Rewrite summary.json and the reports this often while a model runs (a long run is "
+            "readable as it goes; a kill loses no more than this of the summary, nothing of the records).",
+            rich_help_panel="Load",
+        ),
+    ] = "5m",
     max_concurrency: Annotated[
         int | None,
         typer.Option(
@@ -510,6 +538,9 @@ def bench(
             "stage_seconds": stage_seconds,
             "stage_requests": stage_requests,
             "max_seconds": max_seconds,
+            "duration": parse_duration(duration, "--duration") if duration is not None else None,
+            "max_requests": max_requests,
+            "summary_every": parse_duration(summary_every, "--summary-every"),
             "max_concurrency": max_concurrency,
             "workers": _workers(workers),
             "watts_per_core": watts_per_core,

@@ -273,6 +273,15 @@ class BenchSettings(BaseModel):
     )
     stage_requests: int | None = Field(default=None, ge=1, description="each stage sends at most this many")
     max_seconds: float | None = Field(default=None, gt=0, description="the whole run's time budget")
+    duration: float | None = Field(
+        default=None, gt=0, description="soak: each model's measured phase sends for this long (seconds)"
+    )
+    max_requests: int | None = Field(
+        default=None, ge=1, description="soak: each model's measured phase sends at most this many"
+    )
+    summary_every: float = Field(
+        default=300.0, gt=0, description="seconds between rewrites of summary.json and the reports mid-run"
+    )
     data: str | None = Field(default=None, description="prompt_tokens=256,output_tokens=64 (synthetic.py)")
     tokenizer: str | None = Field(
         default=None,
@@ -330,6 +339,10 @@ class BenchSettings(BaseModel):
             raise ValueError(CONFLICTS["poisson-closed-loop"])
         if "concurrency" in self.model_fields_set and (self.profile is not None or self.rate is not None):
             raise ValueError(CONFLICTS["concurrency-open-loop"])
+        if (self.duration is not None or self.max_requests is not None) and (
+            self.profile is not None or self.shard is not None
+        ):
+            raise ValueError(CONFLICTS["soak+profile"])
         return self
 
 
@@ -354,6 +367,9 @@ CONFLICTS = {
     "cap the requests in flight with --max-concurrency (max_concurrency)",
     "poisson-closed-loop": "--poisson (arrival=poisson) goes with --rate or --profile; a closed loop "
     "sends each request when one finishes",
+    "soak+profile": "--duration and --max-requests (duration, max_requests) go with a closed loop or "
+    "--rate, not with --profile or --load-nodes; a profile's stages take --stage-seconds and "
+    "--stage-requests",
 }
 
 

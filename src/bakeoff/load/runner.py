@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,7 +28,7 @@ from bakeoff.load.client_watch import ClientSamples, ClientWatch
 from bakeoff.load.events import EventSink, MeasureStarted, ModelEnded, ModelLoaded, ModelStarted, StageStarted
 from bakeoff.load.job import Job
 from bakeoff.load.profile import DEFAULT_MAX_CONCURRENCY, Profile, Stage, parse_profile, sweep_rates
-from bakeoff.load.schedule import arrival_offsets, closed_share, owns_request, shard_of
+from bakeoff.load.schedule import arrival_offsets, closed_share, iter_arrival_offsets, owns_request, shard_of
 from bakeoff.load.worker_count import node_share, workers_for
 from bakeoff.load.workers import WorkerPool
 from bakeoff.metrics import definitions
@@ -68,6 +69,9 @@ class ModelOutcome:
 
 
 RecordSink = Callable[[RequestRecord], None]
+SOAK_LEAD_S = 0.05
+"""A soak's open loop makes each request's task this long before it is due (each still waits for
+its own send time, as ``open_loop``'s do)."""
 
 
 @dataclass(frozen=True)
@@ -411,7 +415,10 @@ class _ModelRun:
                 self.outcome.status, self.outcome.error = "error", f"building --data prompts failed: {exc}"
                 return
         warm = [self.job(self.prompts[i % len(self.prompts)], 0, True) for i in range(s.warmup)]
-        measured = [self.job(p, r, False) for r in range(1, s.rounds + 1) for p in self.prompts]
+        soak = s.duration is not None or s.max_requests is not None
+        measured = (
+            [] if soak else [self.job(p, r, False) for r in range(1, s.rounds + 1) for p in self.prompts]
+        )
         await self.closed(warm, min(s.concurrency, max(1, len(warm))), None, self.deadline_ns)
         if not self._halted():
             self.runner.on_event(MeasureStarted(self.target.name))
@@ -421,6 +428,8 @@ class _ModelRun:
             try:
                 if s.profile:
                     await self.profile(parse_profile(s.profile))
+                elif soak:
+                    await self.soak()
                 elif s.rate:
                     start = await self.common_start(MEASURE)
                     await self.open_loop(measured, s.rate, None, self.deadline_ns, s.max_concurrency, start)
@@ -438,6 +447,74 @@ class _ModelRun:
         else:
             o.status = "error"
             o.error = o.aborted or (self.errors[0] if self.errors else "no measured request finished in time")
+
+    def soak_jobs(self) -> Iterator[Job]:
+        """``--duration`` / ``--max-requests``: the prompts over and over (rounds 1, 2, ...), made one
+        at a time as they are sent, at most ``max_requests`` of them."""
+        jobs = (self.job(p, r, False) for r in itertools.count(1) for p in self.prompts)
+        return itertools.islice(jobs, self.settings.max_requests)
+
+    async def soak(self) -> None:
+        """A soak's measured phase in memory that does not grow with its length: a closed loop of
+        ``--concurrency``, or ``--rate``'s schedule dispatched as it comes due; sending stops at
+        ``--duration`` (requests in flight finish) or after ``--max-requests``."""
+        s = self.settings
+        if s.rate:
+            start = await self.common_start(MEASURE) or time.perf_counter_ns()
+            end = None if s.duration is None else start + int(s.duration * 1e9)
+            await self.open_soak(s.rate, start, end, s.max_concurrency)
+        else:
+            end = None if s.duration is None else time.perf_counter_ns() + int(s.duration * 1e9)
+            await self.closed(self.soak_jobs(), s.concurrency, end, self.deadline_ns)
+
+    async def open_soak(
+        self, rate: float, start: int, send_end_ns: int | None, in_flight: int | None
+    ) -> None:
+        """``open_loop`` for a schedule with no fixed length: each request's task is made shortly
+        before it is due (``SOAK_LEAD_S``) instead of all of them up front, so the tasks alive are
+        those in flight and about to go; the send times are ``open_loop``'s for the same rate."""
+        slots = asyncio.Semaphore(in_flight) if in_flight else None
+        alive: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        async def fire(job: Job, at_ns: int) -> None:
+            delay = (at_ns - time.perf_counter_ns()) / 1e9
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopped.wait(), delay)
+            if self._halted():
+                return
+            async with slots or contextlib.nullcontext():
+                if self._halted():
+                    return
+                if _past(send_end_ns, self.deadline_ns):
+                    self.tally(self.not_sent(job, at_ns, self.cut_kind(self.deadline_ns)))
+                    return
+                await self.send(job, self.deadline_ns, at_ns)
+
+        def done(task: asyncio.Task[None]) -> None:
+            alive.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+
+        offsets = iter_arrival_offsets(rate, self.settings.arrival, self.settings.seed)
+        for job, offset in zip(self.soak_jobs(), offsets, strict=False):
+            at = start + offset
+            if (send_end_ns is not None and at >= send_end_ns) or self._halted() or failures:
+                break
+            lead = (at - time.perf_counter_ns()) / 1e9 - SOAK_LEAD_S
+            if lead > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopped.wait(), lead)
+                if self._halted():
+                    break
+            task = asyncio.create_task(fire(job, at))
+            alive.add(task)
+            task.add_done_callback(done)
+        if alive:
+            await asyncio.gather(*alive, return_exceptions=True)
+        if failures:
+            raise failures[0]
 
     async def send(self, job: Job, hard_end_ns: int | None, scheduled_ns: int | None = None) -> None:
         """Send one job (from a worker process with ``--workers``), cut off at ``hard_end_ns``, and count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 
@@ -13,6 +15,26 @@ def arrival_offsets(n: int, rate: float, arrival: str, seed: int | None) -> list
         times = np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.array([])
         return [int(t * 1e9) for t in times]
     return [int(i / rate * 1e9) for i in range(n)]
+
+
+SOAK_CHUNK = 4096
+"""Poisson gaps drawn at a time by ``iter_arrival_offsets``."""
+
+
+def iter_arrival_offsets(rate: float, arrival: str, seed: int | None) -> Iterator[int]:
+    """``arrival_offsets`` without an end, made as they are asked for (a soak's schedule): the same
+    offsets, in the same order, for the same rate, arrival and seed."""
+    if arrival == "poisson":
+        rng = np.random.default_rng(seed)
+        total = 0.0
+        while True:
+            for gap in rng.exponential(1.0 / rate, size=SOAK_CHUNK):
+                yield int(total * 1e9)
+                total += float(gap)
+    i = 0
+    while True:
+        yield int(i / rate * 1e9)
+        i += 1
 
 
 def shard_of(count: int, shard: str) -> list[int]:

@@ -153,9 +153,9 @@ def predict(
 def largest_context(header: GgufHeader, budget_mb: float, n_ctx: int, **settings: Any) -> int | None:
     """The largest power-of-two context below ``n_ctx`` (at least 256) whose prediction fits
     ``budget_mb`` of RAM; None when even 256 does not."""
-    size = 1 << (max(n_ctx - 1, 1).bit_length() - 1)
+    size = 1 << (max(n_ctx - 1, 1).bit_length() - 1)  # the largest power of two below n_ctx
     while size >= 256:
-        if size < n_ctx and predict(header, size, **settings).ram_mb <= budget_mb:
+        if predict(header, size, **settings).ram_mb <= budget_mb:
             return size
         size //= 2
     return None

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -191,6 +192,7 @@ def build_summary(
     return Summary(run=run, models=models)
 
 
+RUNNING_NOTE = "running: partial results, rewritten every --summary-every while the model runs"
 KILLED_NOTE = (
     "rebuilt from records.jsonl by `bakeoff report`: the run was killed before it finished "
     "(resources of models that had not finished are unknown)"
@@ -316,6 +318,23 @@ def run_bench(
         write_reports(summary, out_dir)
         return summary
 
+    def rewrite(running: ModelOutcome) -> None:
+        """summary.json and the reports as they stand, the running model's row partial."""
+        mine = [r for r in writer.records if r.model == running.target.name and not r.warmup]
+        now = (
+            replace(running, status="ok", error=RUNNING_NOTE)
+            if any(r.status == "ok" for r in mine)
+            else replace(running, status="skipped", error="running: no measured request has finished yet")
+        )
+        shown = [now if o is running else o for o in outcomes]
+        partial = build_summary(settings, env, started, shown, writer.records, prompts)
+        write_reports(apply_quality(partial, out_dir, prompts, writer.records), out_dir)
+
+    async def rewrite_every(running: ModelOutcome) -> None:
+        while True:
+            await asyncio.sleep(settings.summary_every)
+            rewrite(running)
+
     async def main() -> None:
         run_end = (
             None if settings.max_seconds is None else time.perf_counter_ns() + int(settings.max_seconds * 1e9)
@@ -324,7 +343,11 @@ def run_bench(
             share = None  # --max-seconds: each model gets an equal share of the time still left
             if run_end is not None:
                 share = time.perf_counter_ns() + (run_end - time.perf_counter_ns()) // (len(outcomes) - i)
-            await runner.run_model(outcome.target, outcome, share)
+            rewriter = asyncio.create_task(rewrite_every(outcome))
+            try:
+                await runner.run_model(outcome.target, outcome, share)
+            finally:
+                rewriter.cancel()
             partial = build_summary(settings, env, started, outcomes, writer.records, prompts)
             save_summary(apply_quality(partial, out_dir, prompts, writer.records), out_dir)
 

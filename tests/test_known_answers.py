@@ -553,9 +553,9 @@ def test_itl_when_the_first_event_claims_every_token() -> None:
     # 5 tokens, the first carried 2: 3 left over 2 later events, 1.5 a gap: 30 / 1.5 = 20 ms, 40 / 1.5
     three = (ContentEvent(100 * MS, 2), ContentEvent(130 * MS, None), ContentEvent(190 * MS, None))
     assert itl_samples(three, 5) == pytest.approx((0.020, 0.040))
-    # exactly a token for each later event is still spread: 3 tokens, first 1, so 1 a gap
-    assert itl_samples((ContentEvent(0, 1), ContentEvent(MS, None), ContentEvent(3 * MS, None)), 3) == (
-        pytest.approx((0.001, 0.002))
+    # less than a token a later event is still spread: 3 tokens, first 2, so 0.5 a gap: 2 and 4 ms
+    assert itl_samples((ContentEvent(0, 2), ContentEvent(MS, None), ContentEvent(3 * MS, None)), 3) == (
+        pytest.approx((0.002, 0.004))
     )
     # no count on the first: n_out / events for it, the rest spread (4 tokens, 2 events: 2 and 2)
     assert itl_samples((ContentEvent(0, None), ContentEvent(10 * MS, None)), 4) == pytest.approx((0.005,))

@@ -102,7 +102,8 @@ def test_a_registered_renderer_is_written_by_every_run(fake, tmp_path: Path) -> 
     from bakeoff.reporters.report import RunReport
 
     def models_txt(report: RunReport) -> str:
-        return "".join(f"{m.model} {m.status} {len(report.records)}\n" for m in report.summary.models)
+        n = sum(1 for _ in report.iter_records())  # read from records.jsonl as the renderer asks
+        return "".join(f"{m.model} {m.status} {n}\n" for m in report.summary.models)
 
     register_renderer("txt", "models.txt", models_txt)
     try:

@@ -500,7 +500,7 @@ class _ModelRun:
         offsets = iter_arrival_offsets(rate, self.settings.arrival, self.settings.seed)
         for job, offset in zip(self.soak_jobs(), offsets, strict=False):
             at = start + offset
-            if (send_end_ns is not None and at >= send_end_ns) or self._halted() or failures:
+            if (send_end_ns is not None and at >= send_end_ns) or self._halted() or failures or self._over():
                 break
             lead = (at - time.perf_counter_ns()) / 1e9 - SOAK_LEAD_S
             if lead > 0:

@@ -106,16 +106,17 @@ def itl_samples(events: Sequence[ContentEvent], n_out: int | None) -> tuple[floa
 
     When events do not say how many tokens they carry (an HTTP stream), the tokens after the
     first event are spread evenly over the later events: exact when every chunk carries the same
-    number of tokens, as servers do. Counts that leave less than a token for each later event (a
-    first event claiming them all) are not trusted: each later event counts as one token.
+    number of tokens, as servers do. A first event that claims every token leaves none to spread:
+    each later event then counts as one token (not a division by zero).
     """
     if len(events) < 2:
         return ()
-    first = float(events[0].tokens) if events[0].tokens else (n_out or 0) / len(events)
     if all(e.tokens for e in events):
         per_event = [float(e.tokens or 1) for e in events[1:]]
-    elif n_out and n_out - first >= len(events) - 1:  # at least a token for every later event
-        per_event = [(n_out - first) / (len(events) - 1)] * (len(events) - 1)
+    elif n_out and n_out >= len(events):
+        first = float(events[0].tokens) if events[0].tokens else n_out / len(events)
+        spread = (n_out - first) / (len(events) - 1)
+        per_event = [spread if spread > 0 else 1.0] * (len(events) - 1)
     else:
         per_event = [1.0] * (len(events) - 1)
     offsets = [e.offset_ns for e in events]

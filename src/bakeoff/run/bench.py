@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -219,7 +220,7 @@ def recover_summary(folder: Path) -> Summary | None:
     for name in names:
         recs = [r for r in records if r.model == name]
         old = kept.get(name)
-        if old is not None and old.status != "skipped":
+        if old is not None and old.status != "skipped" and old.error != RUNNING_NOTE:
             models.append(old)  # finished before the kill: its saved row (with resources) stands
             continue
         if recs:
@@ -333,7 +334,10 @@ def run_bench(
     async def rewrite_every(running: ModelOutcome) -> None:
         while True:
             await asyncio.sleep(settings.summary_every)
-            rewrite(running)
+            try:
+                rewrite(running)
+            except Exception as exc:  # a mid-run snapshot failing must not end the run; the next may work
+                warnings.warn(f"could not rewrite summary.json mid-run: {exc}", stacklevel=1)
 
     async def main() -> None:
         run_end = (

@@ -525,6 +525,31 @@ def test_poisson_offsets_are_numpys_exponential_gaps_in_whole_nanoseconds() -> N
     assert arrival_offsets(6, 5.0, "poisson", 42) == expected
 
 
+def test_the_endless_schedule_is_numpys_draws_past_one_chunk() -> None:
+    import itertools
+
+    import numpy as np
+
+    from bakeoff.load.schedule import SOAK_CHUNK, iter_arrival_offsets
+
+    # poisson: the cumulative sum of numpy's exponential draws at 1/rate, starting at 0, and the same
+    # past the first chunk as if drawn in one go (the generator draws SOAK_CHUNK at a time)
+    n = SOAK_CHUNK + 5
+    gaps = np.random.default_rng(9).exponential(1 / 2.0, size=2 * SOAK_CHUNK)[: n - 1]
+    expected = [0] + [int(t * 1_000_000_000) for t in np.cumsum(gaps)]
+    assert list(itertools.islice(iter_arrival_offsets(2.0, "poisson", 9), n)) == expected
+    # constant at 4 per second: a quarter of a second apart, by hand
+    assert list(itertools.islice(iter_arrival_offsets(4.0, "constant", None), 4)) == [
+        0, 250_000_000, 500_000_000, 750_000_000,
+    ]  # fmt: skip
+    # any arrival that is not poisson is evenly spaced, and the seed does not matter to it
+    assert list(itertools.islice(iter_arrival_offsets(8.0, "constant", 3), 2)) == [0, 125_000_000]
+    # at half a request a second the gaps are 2 s exactly (a scale off by one part in 1e9 shows here)
+    assert list(itertools.islice(iter_arrival_offsets(0.5, "constant", None), 3)) == [
+        0, 2_000_000_000, 4_000_000_000,
+    ]  # fmt: skip
+
+
 def test_ci95_is_the_2_5th_and_97_5th_percentile() -> None:
     from bakeoff.metrics.stats import ci95
 

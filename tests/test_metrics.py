@@ -79,6 +79,24 @@ def test_stats_drop_unknown_values_and_handle_empty() -> None:
     assert empty.n == 0 and empty.mean is None and empty.p95 is None
 
 
+def test_per_prompt_counts_every_answer_and_error_in_any_order() -> None:
+    # p1: an error first, then two answers (TTFT 100 and 300 ms), then another error; p2: two errors.
+    # By hand: p1 n 2, errors 2, TTFT mean 0.2 s; p2 n 0, errors 2.
+    bad = {"status": "error", "error": "HTTP 500: x", "error_kind": "http"}
+    recs = [
+        rec([], None, **bad),
+        rec([(100 * MS, None), (120 * MS, None)], 2),
+        rec([(300 * MS, None), (320 * MS, None)], 2),
+        rec([], None, **bad),
+        rec([], None, prompt_id="p2", **bad),
+        rec([], None, prompt_id="p2", **bad),
+    ]
+    by = {p.prompt_id: p for p in summarize_model("m", "openai", "ok", None, recs).per_prompt}
+    assert (by["p1"].n, by["p1"].errors) == (2, 2)
+    assert by["p1"].ttft_s_mean == pytest.approx(0.2)
+    assert (by["p2"].n, by["p2"].errors) == (0, 2)
+
+
 def test_summary_excludes_warmup_and_counts_errors() -> None:
     good = rec([(100 * MS, None), (120 * MS, None)], 2)
     warm = rec([(900 * MS, None), (950 * MS, None)], 2, warmup=True)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,10 @@ from bakeoff.config.settings import BenchSettings, PromptCase
 from bakeoff.results.schema import Summary
 from bakeoff.run.bench import run_bench
 from bakeoff.testing import FakePlan, FakeServer
+
+# Every run a test writes goes into a run index of its own, never the user's (~/.local/share/bakeoff);
+# subprocesses (the CLI tests) inherit it.
+os.environ["BAKEOFF_DATA_DIR"] = tempfile.mkdtemp(prefix="bakeoff-test-data-")
 
 # Property tests draw the same examples every run: a CI result (and a mutation score) is repeatable.
 settings.register_profile("bakeoff", derandomize=True, deadline=None)

@@ -80,6 +80,29 @@ def test_combine_order_swapped_pairs() -> None:
     }
 
 
+def test_a_persons_verdicts_count_one_order_each_and_not_in_position_consistency() -> None:
+    people = [
+        v("1", "b", "a", "A", judge="human:ana"),  # b shown first and picked: b wins, stored a < b
+        v("2", "a", "b", "B", judge="human:ana"),  # b
+        v("3", "a", "b", "tie", judge="human:ben"),  # a tie
+        v("4", "a", "b", None, ok=False, judge="human:ana"),  # not a verdict: dropped
+        v("5", "a", "b", "A", judge="humans"),  # a model judge whose name only starts alike: needs a twin
+    ]  # fmt: skip
+    got = sorted((c.case_id, c.a, c.b, c.winner, c.consistent, c.human) for c in combine(people))
+    assert got == [
+        ("1", "a", "b", "b", True, True),
+        ("2", "a", "b", "b", True, True),
+        ("3", "a", "b", None, True, True),
+    ]
+    judged = [v("9", "a", "b", "A"), v("9", "b", "a", "A")]  # one model-judge pair, position-biased
+    out = rank(["a", "b"], [*people[:3], *judged], boot=10)
+    # by hand: b wins 2 (cases 1, 2), ties 2 (case 3, and case 9's inconsistent pair), a wins none
+    assert (out["models"]["b"]["wins"], out["models"]["b"]["ties"], out["models"]["a"]["wins"]) == (2, 2, 0)
+    assert out["comparisons"] == 4
+    assert out["position_consistency"] == 0.0  # only the model judge's pair counts, and it was inconsistent
+    assert rank(["a", "b"], people[:3], boot=10)["position_consistency"] is None
+
+
 def test_bradley_terry_two_models_closed_form() -> None:
     # a beats b 3 times, b beats a once, one tie; prior adds one virtual tie: wins a = 3 + 0.5 + 0.5 = 4,
     # wins b = 1 + 0.5 + 0.5 = 2; MLE p_a / p_b = 4 / 2, log-strengths centred: +-ln(2)/2

@@ -11,7 +11,7 @@ import traceback
 
 from rich.markup import escape
 
-from bakeoff.cli import bench_cmds, fleet_cmds, model_cmds, quality_cmds, serve_cmds
+from bakeoff.cli import bench_cmds, fleet_cmds, model_cmds, quality_cmds, serve_cmds, view_cmds
 from bakeoff.cli.app import _state, app, err_console
 from bakeoff.cli.serve_cmds import _is_loopback
 from bakeoff.errors import BakeoffError
@@ -25,6 +25,7 @@ __all__ = [
     "model_cmds",
     "quality_cmds",
     "serve_cmds",
+    "view_cmds",
 ]
 
 

@@ -218,6 +218,10 @@ def annotate_export(
 def annotate_import(
     run_dir: Annotated[Path, typer.Argument(help="The run the sheet was exported from.")],
     sheet: Annotated[Path, typer.Argument(help="The filled-in sheet (CSV).")],
+    rater: Annotated[
+        str,
+        typer.Option("--rater", help="Whose scores these are: each rater's are kept apart (default: none)."),
+    ] = "",
 ) -> None:
     """Validate a filled-in sheet, merge the human scores, and report agreement with each judge."""
     from bakeoff.quality.aggregate import apply_quality
@@ -226,7 +230,7 @@ def annotate_import(
 
     folder = locate(run_dir)
     summary = load_summary(folder)
-    scores = import_sheet(folder, load_cases(folder), sheet)
+    scores = import_sheet(folder, load_cases(folder), sheet, rater.strip())
     apply_quality(summary, folder)
     write_reports(summary, folder)
     console.print(f"imported {len(scores)} scores from {sheet}", highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -32,6 +33,23 @@ def _pkg(name: str) -> str | None:
         return None
 
 
+def git_state(cwd: str | None = None) -> dict[str, Any] | None:
+    """The git commit and whether the working tree had uncommitted changes to tracked files, of the
+    folder a run started in; None outside a repository or without git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return {"commit": head.stdout.strip(), "dirty": dirty}
+
+
 def snapshot() -> dict[str, Any]:
     """CPU, cores, RAM, OS, Python, engine versions and the load on the machine when the run began."""
     vm = psutil.virtual_memory()
@@ -49,6 +67,8 @@ def snapshot() -> dict[str, Any]:
         "ram_gb": round(vm.total / 2**30, 1),
         "ram_available_gb": round(vm.available / 2**30, 1),
         "os": f"{platform.system()} {platform.release()}",
+        "host": platform.node(),
+        "git": git_state(),
         "machine": platform.machine(),
         "python": platform.python_version(),
         "python_executable": sys.executable,

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +104,32 @@ def check_block(
     return block, rows
 
 
+@dataclass(frozen=True)
+class _Rated:
+    """One answer's human score over every rater who scored it: the mean score, and each aspect's
+    mean mark over the raters who marked it."""
+
+    score: float
+    aspects: dict[str, float | None]
+
+
+def combine_raters(humans: Iterable[HumanScore]) -> dict[tuple[str, str], _Rated]:
+    """(case, answer) -> the raters' mean score and aspect marks (one rater: their own)."""
+    scores: dict[tuple[str, str], list[int]] = defaultdict(list)
+    marks: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for h in humans:
+        k = (h.case_id, h.output_sha)
+        scores[k].append(h.score)
+        for a, v in h.aspects.items():
+            seen = marks[k].setdefault(a, [])  # an aspect every rater left blank stays, as None
+            if v is not None:
+                seen.append(v)
+    return {
+        k: _Rated(float(np.mean(v)), {a: (float(np.mean(m)) if m else None) for a, m in marks[k].items()})
+        for k, v in scores.items()
+    }
+
+
 def model_quality(
     model: str,
     cases: dict[str, PromptCase],
@@ -128,7 +155,7 @@ def model_quality(
             if j.judge in trusted:
                 scores[True][key].append(j.score)
                 judge_aspects.setdefault(key, j.aspects)
-    human = {(h.case_id, h.output_sha): h for h in humans if h.model == model}
+    human = combine_raters(h for h in humans if h.model == model)
 
     judge_case: dict[str, list[float]] = defaultdict(list)
     human_case: dict[str, list[float]] = defaultdict(list)
@@ -200,7 +227,7 @@ def model_quality(
         "unparsed": unparsed,
         "unparsed_rate": unparsed / len(mine) if mine else None,
         "self_judging_skipped": skipped_self,
-        "human_scored": len({(h.case_id, h.output_sha) for h in human.values()}),
+        "human_scored": len(human),
         "checks": checks,
         "check_pass_rate": checks["pass_rate"],
         "aspect_coverage": {k: round(float(np.mean(v)), 4) for k, v in sorted(coverage.items())},
@@ -231,12 +258,15 @@ def reference_block(
 def _agreement_by_judge(
     judgments: Sequence[Judgment], humans: Sequence[HumanScore]
 ) -> dict[str, dict[str, Any]]:
-    human = {(h.model, h.case_id, h.output_sha): h.score for h in humans}
+    human: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for h in humans:  # each rater's score pairs with the judge's on its own
+        human[(h.model, h.case_id, h.output_sha)].append(h.score)
     pairs: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
     for j in judgments:
-        h = human.get((j.model, j.case_id, j.output_sha))
-        if h is not None and j.ok and j.score is not None:
-            pairs[j.judge][0].append(h)
+        if not (j.ok and j.score is not None):
+            continue
+        for score in human.get((j.model, j.case_id, j.output_sha), []):
+            pairs[j.judge][0].append(score)
             pairs[j.judge][1].append(j.score)
     return {judge: agreement(hs, js) for judge, (hs, js) in sorted(pairs.items())}
 

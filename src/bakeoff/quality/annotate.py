@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bakeoff.config.settings import PromptCase
 from bakeoff.errors import ConfigError
-from bakeoff.quality.store import HUMAN_FILE, KEY_FILE, HumanScore, Output, append, load_human
+from bakeoff.quality.store import KEY_FILE, HumanScore, Output, save_human
 
 KEY_FIELDS = ["row_id", "model", "case_id", "output_sha"]
 MARKS = {"y": 1.0, "yes": 1.0, "1": 1.0, "p": 0.5, "partial": 0.5, "0.5": 0.5, "n": 0.0, "no": 0.0, "0": 0.0}
@@ -51,13 +51,15 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def export_sheet(
-    run_dir: Path, cases: Sequence[PromptCase], outs: Sequence[Output], sheet: Path, seed: int | None = None
-) -> int:
-    """Write the blind sheet and the key; ids already in the key are kept for the same answers, so
-    exporting again after a re-judge does not invalidate a sheet someone is filling in."""
+def assign_rows(
+    run_dir: Path, cases: Sequence[PromptCase], outs: Sequence[Output]
+) -> list[tuple[str, Output]]:
+    """A blind row id for every answer to a known case, kept in ``annotation-key.csv``: ids already in
+    the key are kept for the same answers (a sheet being filled in, or ratings made in ``bakeoff view``,
+    stay valid after a re-judge) and rows of answers no longer present stay in the key."""
     by_id = {c.id: c for c in cases}
-    old = {(k.model, k.case_id, k.output_sha): k.row_id for k in read_key(run_dir).values()}
+    key = read_key(run_dir)
+    old = {(k.model, k.case_id, k.output_sha): k.row_id for k in key.values()}
     rows: list[tuple[str, Output]] = []
     used = set(old.values())
     for o in outs:
@@ -68,6 +70,24 @@ def export_sheet(
             rid = secrets.token_hex(4)
         used.add(rid)
         rows.append((rid, o))
+        key[rid] = KeyRow(rid, o.model, o.case_id, o.output_sha)
+    tmp = run_dir / (KEY_FILE + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        kw = csv.writer(fh)
+        kw.writerow(KEY_FIELDS)
+        for rid in sorted(key):
+            k = key[rid]
+            kw.writerow([rid, k.model, k.case_id, k.output_sha])
+    tmp.replace(run_dir / KEY_FILE)
+    return rows
+
+
+def export_sheet(
+    run_dir: Path, cases: Sequence[PromptCase], outs: Sequence[Output], sheet: Path, seed: int | None = None
+) -> int:
+    """Write the blind sheet (rows shuffled) and the key (``assign_rows``)."""
+    by_id = {c.id: c for c in cases}
+    rows = assign_rows(run_dir, cases, outs)
     random.Random(seed).shuffle(rows)
     width = max((len(by_id[o.case_id].aspects) for _, o in rows), default=0)
     header = ["row_id", "case_id", "prompt", "source", "output"]
@@ -87,16 +107,11 @@ def export_sheet(
                     else ["", ""]
                 )
             w.writerow([spreadsheet_safe(cell) for cell in [*line, "", ""]])
-    with (run_dir / KEY_FILE).open("w", newline="", encoding="utf-8") as fh:
-        kw = csv.writer(fh)
-        kw.writerow(KEY_FIELDS)
-        for rid, o in sorted(rows, key=lambda r: r[0]):
-            kw.writerow([rid, o.model, o.case_id, o.output_sha])
     return len(rows)
 
 
 def parse_sheet(
-    text: str, sheet_name: str, key: dict[str, KeyRow], cases: dict[str, PromptCase]
+    text: str, sheet_name: str, key: dict[str, KeyRow], cases: dict[str, PromptCase], rater: str = ""
 ) -> list[HumanScore]:
     """Validate a filled-in sheet; raise one ``ConfigError`` listing every bad line."""
     reader = csv.DictReader(io.StringIO(text))
@@ -147,7 +162,14 @@ def parse_sheet(
             continue
         out.append(
             HumanScore(
-                rid, k.model, k.case_id, k.output_sha, int(raw), aspects, (row.get("notes") or "").strip()
+                rid,
+                k.model,
+                k.case_id,
+                k.output_sha,
+                int(raw),
+                aspects,
+                (row.get("notes") or "").strip(),
+                rater,
             )
         )
     if errors:
@@ -162,8 +184,11 @@ def parse_sheet(
     return out
 
 
-def import_sheet(run_dir: Path, cases: Sequence[PromptCase], sheet: Path) -> list[HumanScore]:
-    """Validate and merge a sheet into ``human.jsonl`` (a re-import replaces earlier scores by row)."""
+def import_sheet(
+    run_dir: Path, cases: Sequence[PromptCase], sheet: Path, rater: str = ""
+) -> list[HumanScore]:
+    """Validate and merge a sheet into ``human.jsonl`` (a re-import replaces the rater's earlier
+    scores by row)."""
     key = read_key(run_dir)
     if not key:
         raise ConfigError(
@@ -178,14 +203,6 @@ def import_sheet(run_dir: Path, cases: Sequence[PromptCase], sheet: Path) -> lis
         raise ConfigError(
             "the sheet is not UTF-8 text", source=str(sheet), hint="save it as CSV UTF-8"
         ) from None
-    scores = parse_sheet(text, str(sheet), key, {c.id: c for c in cases})
-    kept = {h.row_id: h for h in load_human(run_dir)}
-    for h in scores:
-        kept[h.row_id] = h
-    path = run_dir / HUMAN_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("", encoding="utf-8")
-    for h in kept.values():
-        append(tmp, h)
-    tmp.replace(path)
+    scores = parse_sheet(text, str(sheet), key, {c.id: c for c in cases}, rater)
+    save_human(run_dir, scores)
     return scores

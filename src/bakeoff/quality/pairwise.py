@@ -19,6 +19,11 @@ import numpy as np
 from bakeoff.metrics.stats import ci95
 from bakeoff.quality.store import PairVerdict
 
+HUMAN = "human:"
+"""A judge named ``human:NAME`` is a person rating in ``bakeoff view``: a person is shown one order, so
+their verdict counts as it is given, and is left out of the position consistency (a model judge's
+check)."""
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -29,14 +34,23 @@ class Comparison:
     b: str
     winner: str | None
     consistent: bool
+    human: bool = False
 
 
 def combine(verdicts: Sequence[PairVerdict]) -> list[Comparison]:
-    """Pair each verdict with its swapped twin (same judge and case); unparsed halves drop the pair."""
+    """Pair each verdict with its swapped twin (same judge and case); unparsed halves drop the pair. A
+    person's verdict (``HUMAN``) is a comparison on its own."""
     by: dict[tuple[str, str, str, str], PairVerdict] = {}
-    for v in verdicts:
-        by[(v.judge, v.case_id, v.first, v.second)] = v
     out: list[Comparison] = []
+    for v in verdicts:
+        if v.judge.startswith(HUMAN):
+            if v.ok:
+                x, y = sorted((v.first, v.second))
+                out.append(
+                    Comparison(v.case_id, x, y, {"A": v.first, "B": v.second}.get(v.winner or ""), True, True)
+                )
+            continue
+        by[(v.judge, v.case_id, v.first, v.second)] = v
     for (judge, case, x, y), v in sorted(by.items()):
         if x > y:
             continue
@@ -126,12 +140,13 @@ def rank(
             "bt": round(bt[m], 4),
             "bt_ci95": [round(x, 4) for x in ci95(s)] if s else None,
         }
-    consistent = sum(c.consistent for c in comps)
+    judged = [c for c in comps if not c.human]
+    consistent = sum(c.consistent for c in judged)
     return {
         "models": ranking,
         "order": sorted(models, key=lambda m: -bt[m]),
         "comparisons": len(comps),
-        "position_consistency": consistent / len(comps) if comps else None,
+        "position_consistency": consistent / len(judged) if judged else None,
         "unparsed": sum(not v.ok for v in verdicts),
         "verdicts": len(verdicts),
     }

@@ -83,7 +83,8 @@ class PairVerdict:
 
 @dataclass(frozen=True)
 class HumanScore:
-    """A person's score for one output, from an imported annotation sheet."""
+    """A person's score for one output, from an imported annotation sheet or ``bakeoff view``; each
+    rater (by name, "" for an unnamed one) keeps their own score of an answer."""
 
     row_id: str
     model: str
@@ -92,6 +93,7 @@ class HumanScore:
     score: int
     aspects: dict[str, float | None] = field(default_factory=dict)
     notes: str = ""
+    rater: str = ""
 
 
 def save_cases(cases: Sequence[PromptCase], run_dir: Path) -> None:
@@ -168,5 +170,21 @@ def load_pairs(run_dir: Path) -> list[PairVerdict]:
 
 
 def load_human(run_dir: Path) -> list[HumanScore]:
-    by_row = {d["row_id"]: HumanScore(**d) for d in _read_jsonl(run_dir / HUMAN_FILE)}
+    """Latest score per answer row and rater (a rater who scores again replaces their own score)."""
+    rows = (HumanScore(**d) for d in _read_jsonl(run_dir / HUMAN_FILE))
+    by_row = {(h.row_id, h.rater): h for h in rows}
     return list(by_row.values())
+
+
+def save_human(run_dir: Path, scores: Iterable[HumanScore]) -> None:
+    """Merge ``scores`` into ``human.jsonl`` (replacing a rater's earlier score of the same row),
+    written whole to a temporary file and renamed, so a crash leaves the old file or the new one."""
+    kept = {(h.row_id, h.rater): h for h in load_human(run_dir)}
+    for h in scores:
+        kept[(h.row_id, h.rater)] = h
+    path = run_dir / HUMAN_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("", encoding="utf-8")
+    for h in kept.values():
+        append(tmp, h)
+    tmp.replace(path)

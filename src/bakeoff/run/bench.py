@@ -50,6 +50,7 @@ from bakeoff.records import WORKER_LOST, RequestRecord
 from bakeoff.reporters import write_all
 from bakeoff.reporters.report import RunReport
 from bakeoff.results.folder import RunFolderError, claim, utc_now
+from bakeoff.results.index import register
 from bakeoff.results.schema import Resources, RunInfo, Summary, load_summary, save_summary, unreadable_lines
 from bakeoff.workload.structured import load_schema, structured_cases
 
@@ -317,6 +318,7 @@ def run_bench(
         summary.run.wall_s = time.perf_counter() - t_start
         summary.run.interrupted = interrupted
         write_reports(summary, out_dir)
+        register(out_dir)  # into the user's run index, for `bakeoff view`
         return summary
 
     def rewrite(running: ModelOutcome) -> None:

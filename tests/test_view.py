@@ -250,3 +250,34 @@ def test_aspect_marks_and_pairwise_verdicts(runs: Path, tmp_path: Path) -> None:
         assert client.post(f"/api/run/{rid}/prefer", json={"rater": "ana", **body}).status_code == 400
     # two answers of the same case: the fake server gives both models the same text, told apart by row
     assert len(load_pairs(folder)) == 1
+
+
+def test_the_commands_a_user_types(runs: Path, tmp_path: Path) -> None:
+    from .test_cli import run
+
+    idx = str(tmp_path / "i.sqlite")
+    r = run("view", str(runs), "--index-only", "--index", idx)
+    assert r.returncode == 0, r.stderr
+    assert f"indexed 2 runs, skipped 2 in {idx}" in r.stdout
+    assert "skipped" in r.stderr and "broken" in r.stderr and "Traceback" not in r.stderr
+    again = run("view", "--reindex", "--index-only", "--index", idx)  # rebuilt from the folders it knew
+    assert "indexed 2 runs, skipped 2" in again.stdout
+    wide = run("view", str(runs), "--host", "0.0.0.0", "--no-open", "--index", idx)
+    assert wide.returncode == 2 and "BAKEOFF_VIEW_KEY" in wide.stderr
+    gone = run("view", str(tmp_path / "nope"), "--index-only", "--index", idx)
+    assert gone.returncode == 2 and "does not exist" in gone.stderr
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database, just text " * 100)
+    bad = run("view", "--index-only", "--index", str(junk))
+    assert bad.returncode == 1 and "not a bakeoff run index" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bench_adds_its_run_to_the_users_index(tmp_path: Path) -> None:
+    import os
+
+    data = Path(os.environ["BAKEOFF_DATA_DIR"])  # conftest points it at a folder of the test session
+    plan = FakePlan(ttft_ms=1, itl_ms=0, tokens=2)
+    with FakeServer(plan, {"m": plan}) as srv:
+        bench(srv.base_url, ["m"], tmp_path / "run", CASES, rounds=1)
+    index = RunIndex(data / "runs.sqlite")
+    assert index.get(run_id(tmp_path / "run")) is not None

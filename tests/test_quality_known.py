@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.backends.targets import ModelTarget
+from bakeoff.config.settings import FactSpec, PromptCase
 from bakeoff.quality.agreement import agreement
 from bakeoff.quality.identity import identity, judge_key_id, judge_label, self_models
 from bakeoff.quality.pairwise import Comparison, bradley_terry, combine, rank
@@ -304,3 +305,95 @@ def test_rank_intervals_are_seeded() -> None:
     r0 = rank(["a", "b"], verdicts, boot=200)
     assert r0 == rank(["a", "b"], verdicts, boot=200)
     assert r0 != rank(["a", "b"], verdicts, boot=200, seed=1)  # fine-grained enough to show a reseed
+
+
+# --- structured notes read field by field (issue 28), worked by hand -----------------------------
+
+
+def _fields_case() -> PromptCase:
+    source = (
+        "Amara: I'll update the pricing sheet by Friday. Bilal: I can book the offsite venue by March 3. "
+        "Chen: test handsets by Tuesday. Budget is 48,200 dollars. Open: the Lisbon office."
+    )
+    facts = [
+        FactSpec(id="d1", kind="decision", key="Halcyon"),
+        FactSpec(id="d2", kind="decision", key="Kestrel"),
+        FactSpec(id="a1", kind="action", key="pricing sheet", owner="Amara", due="Friday"),
+        FactSpec(id="a2", kind="action", key="offsite venue", owner="Bilal", due="March 3"),
+        FactSpec(id="a3", kind="action", key="test handsets", owner="Chen", due="Tuesday"),
+        FactSpec(id="q1", kind="question", key="Lisbon office"),
+        FactSpec(id="n1", kind="number", key="48,200"),
+    ]
+    return PromptCase(id="m", prompt="Notes as JSON.", source=source, facts=facts)
+
+
+ANSWER_A = """{"summary": "Budget 48200 dollars.",
+ "decisions": ["Go with Halcyon", "Move to Brightwater"],
+ "action_items": [
+   {"owner": "Amara", "task": "Update the pricing sheet", "due": "Friday"},
+   {"owner": "Chen", "task": "Book the offsite venue", "due": "Tuesday"},
+   {"owner": "Yara", "task": "Order snacks", "due": "June 2"}],
+ "open_questions": ["Kestrel design?"]}"""
+ANSWER_C = """```json
+{"decisions": [], "action_items": [{"owner": "Bilal", "task": "offsite venue", "due": "March 3"}],
+ "open_questions": ["the Lisbon office"]}
+```"""
+
+
+def test_structured_notes_are_read_field_by_field() -> None:
+    from bakeoff.quality.fields import score_fields
+
+    case = _fields_case()
+    a = score_fields(ANSWER_A, case.facts, case.user_text())
+    assert a.parsed
+    assert a.decisions == (1, 2)  # Halcyon; Kestrel is only in open_questions: the wrong field
+    assert a.actions == (2, 3) and a.owners == ("right", "wrong") and a.dues == ("right", "wrong")
+    assert a.questions == (0, 1) and a.numbers == (1, 1)  # 48200 = 48,200
+    assert a.listed_decisions == (1, 2) and a.listed_actions == (
+        2,
+        3,
+    )  # Brightwater, snacks: not the meeting's
+    assert a.invented_owners == 1  # Yara is never in the meeting
+    prose = score_fields("We chose Halcyon; Amara does the pricing sheet.", case.facts, case.user_text())
+    assert not prose.parsed and prose.decisions == (0, 2) and prose.actions == (0, 3) and prose.owners == ()
+    nulls = score_fields('{"action_items": [{"owner": "", "task": "test handsets", "due": null}]}',
+                         case.facts, case.user_text())  # fmt: skip
+    assert nulls.owners == ("missing",) and nulls.dues == ("missing",)
+    assert not score_fields('{"title": "no notes fields"}', case.facts, case.user_text()).parsed
+    assert not score_fields("[1, 2]", case.facts, case.user_text()).parsed
+
+
+def test_the_fields_block_of_a_model() -> None:
+    from bakeoff.quality.fields import fields_block
+
+    case = _fields_case()
+
+    def r(text: str, **kw: object) -> object:
+        from bakeoff.records import RequestRecord
+
+        base: dict[str, object] = dict(model="m", backend="openai", prompt_id="m", round=1, warmup=False,
+                                       stream=True, status="ok", t_scheduled_ns=0, t0_ns=0, t_end_ns=1,
+                                       output=text)  # fmt: skip
+        base.update(kw)
+        return RequestRecord(**base)  # type: ignore[arg-type]
+
+    recs = [r(ANSWER_A), r("Halcyon chosen."), r(ANSWER_C), r(ANSWER_C, warmup=True), r("", status="error")]
+    got = fields_block({"m": case}, recs)  # type: ignore[arg-type]
+    # by hand over A, the prose answer and C (the warm-up and the failure left out):
+    assert got == {
+        "answers": 3,
+        "parsed": 2,
+        "decision_recall": round(1 / 6, 4),  # (1 + 0 + 0) / (2 + 2 + 2)
+        "decision_precision": 0.5,  # (1 + 0) / (2 + 0)
+        "action_recall": round(3 / 9, 4),  # (2 + 0 + 1) / 9
+        "action_precision": 0.75,  # (2 + 1) / (3 + 1)
+        "owner_right": round(2 / 3, 4),  # right, wrong, right
+        "owner_wrong": 1,
+        "due_right": round(2 / 3, 4),  # right, wrong, right
+        "due_wrong": 1,
+        "question_recall": round(1 / 3, 4),
+        "number_recall": round(1 / 3, 4),
+        "invented_owners": 1,
+    }
+    assert fields_block({"m": case}, [r("just prose")]) is None  # type: ignore[list-item]
+    assert fields_block({}, recs) is None  # type: ignore[arg-type]

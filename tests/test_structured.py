@@ -169,3 +169,53 @@ def test_a_backend_that_cannot_constrain_is_labelled_free(tmp_path: Path) -> Non
     )
     assert s.models[0].info["structured"] == "free: this backend cannot constrain"
     assert any(n.startswith("echo: its backend (adapter) cannot constrain decoding") for n in s.run.notes)
+
+
+def test_structured_notes_get_field_scores_in_the_summary_and_the_report(tmp_path: Path) -> None:
+    """A generated meeting, notes written from its own gold facts (a perfect app-readable answer) and a
+    prose answer: every field recalled and right in the first, nothing in the second."""
+    from bakeoff.quality.aggregate import apply_quality
+    from bakeoff.records import RequestRecord
+    from bakeoff.reporters.markdown import render_markdown
+    from bakeoff.reporters.report import RunReport
+    from bakeoff.results.schema import ModelSummary, RunInfo, Summary
+    from bakeoff.workload.meetings import build_meeting
+
+    text, facts = build_meeting(1000, seed=3)
+    case = PromptCase(id="meet", prompt="Write the notes.", source=text, facts=facts)
+    perfect = {
+        "summary": " ".join(f.text for f in facts if f.kind == "number"),
+        "decisions": [f.text for f in facts if f.kind == "decision"],
+        "action_items": [
+            {"owner": f.owner, "task": f.text, "due": f.due} for f in facts if f.kind == "action"
+        ],
+        "open_questions": [f.text for f in facts if f.kind == "question"],
+    }
+    assert perfect["decisions"] and perfect["action_items"]  # the generator planted both kinds
+
+    def rec(model: str, output: str) -> RequestRecord:
+        return RequestRecord(model=model, backend="openai", prompt_id="meet", round=1, warmup=False,
+                             stream=False, status="ok", t_scheduled_ns=0, t0_ns=0, t_end_ns=1,
+                             output=output)  # fmt: skip
+
+    records = [rec("json", json.dumps(perfect)), rec("prose", "We decided things; people will do them.")]
+    summary = Summary(
+        run=RunInfo(settings={}, environment={}, started_at="t"),
+        models=[ModelSummary(model=m, backend="openai", status="ok") for m in ("json", "prose")],
+    )
+    apply_quality(summary, tmp_path, [case], records)
+    by = {m.model: m.quality for m in summary.models}
+    f = by["json"].fields if by["json"] else None
+    assert f is not None and (f.answers, f.parsed) == (1, 1)
+    assert (f.decision_recall, f.decision_precision, f.action_recall, f.action_precision) == (
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    )
+    assert (f.owner_right, f.due_right, f.owner_wrong, f.due_wrong, f.invented_owners) == (1.0, 1.0, 0, 0, 0)
+    assert f.question_recall in (1.0, None) and f.number_recall in (1.0, None)
+    assert by["prose"] is not None and by["prose"].fields is None  # prose notes: quality.facts scores them
+    page = render_markdown(RunReport(summary))
+    assert "## Fields of the structured notes" in page
+    assert "| json | 1/1 | 100% / 100% | 100% / 100% | 100% | 100% |" in page

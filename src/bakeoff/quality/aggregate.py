@@ -27,6 +27,7 @@ from bakeoff.metrics.stats import ci95
 from bakeoff.quality.agreement import agreement
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.facts import facts_block
+from bakeoff.quality.fields import fields_block
 from bakeoff.quality.pairwise import rank
 from bakeoff.quality.reference import match
 from bakeoff.quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
@@ -233,6 +234,7 @@ def model_quality(
         "aspect_coverage": {k: round(float(np.mean(v)), 4) for k, v in sorted(coverage.items())},
         "aspect_coverage_mean": round(float(np.mean(weighted)), 4) if weighted else None,
         "facts": facts_block(cases, recs),
+        "fields": fields_block(cases, recs),
     }
     return block, check_rows
 

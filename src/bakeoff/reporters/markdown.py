@@ -186,6 +186,35 @@ def _facts(summary: Summary) -> list[str]:
     return out
 
 
+def _fields(summary: Summary) -> list[str]:
+    """Structured notes read field by field (``quality.fields``): what an app parsing them would get."""
+    rows = [(m, m.quality.fields) for m in summary.models if m.quality and m.quality.fields]
+    if not rows:
+        return []
+    head = ["Model", "Parsed", "Decisions recall / precision", "Actions recall / precision", "Owner right",
+            "Due right", "Questions", "Numbers", "Invented owners"]  # fmt: skip
+    out = [
+        "",
+        "## Fields of the structured notes",
+        "",
+        "The JSON notes read as an app reads them: a decision counts only in `decisions`, an action "
+        "only as an item of `action_items` (with its owner and due date), a question only in "
+        "`open_questions`; precision is the share of listed decisions and actions that the meeting "
+        "had. An answer that is not a notes object recalls nothing.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---" * len(head) + "|",
+    ]
+    for m, f in rows:
+        cells = [
+            md(m.model), f"{f.parsed}/{f.answers}", f"{pct(f.decision_recall)} / {pct(f.decision_precision)}",
+            f"{pct(f.action_recall)} / {pct(f.action_precision)}", pct(f.owner_right), pct(f.due_right),
+            pct(f.question_recall), pct(f.number_recall), str(f.invented_owners),
+        ]  # fmt: skip
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def _reasoning(summary: Summary) -> list[str]:
     """Thinking apart from the answer, for the models that reasoned (or ran out of tokens doing so)."""
     rows = [m for m in summary.models if m.tokens.reasoning_mean is not None or m.tokens.reasoning_exhausted]
@@ -421,6 +450,7 @@ def render_markdown(report: RunReport) -> str:
     lines += load_stages.prefill_generation(report)
     lines += _quality(summary)
     lines += _facts(summary)
+    lines += _fields(summary)
     lines += _reasoning(summary)
     hl = _highlights(summary.models)
     if hl:

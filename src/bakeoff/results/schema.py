@@ -157,6 +157,27 @@ class FactScores(_Strict):
     invented_dates: int = 0
 
 
+class FieldScores(_Strict):
+    """Structured notes read field by field against the gold facts (``quality.fields``): recall over
+    every answer to a case with facts (an answer that is not a notes object recalls nothing),
+    precision over the decisions and action items the answers list, owner and due date over the
+    actions recalled."""
+
+    answers: int = 0
+    parsed: int = 0
+    decision_recall: float | None = None
+    decision_precision: float | None = None
+    action_recall: float | None = None
+    action_precision: float | None = None
+    owner_right: float | None = None
+    owner_wrong: int = 0
+    due_right: float | None = None
+    due_wrong: int = 0
+    question_recall: float | None = None
+    number_recall: float | None = None
+    invented_owners: int = 0
+
+
 class ModelQuality(_Strict):
     """One model's quality: the score (people over qualified judges, per case), the same score trusting
     every judge, reference figures, checks, aspects, pairwise standing."""
@@ -187,6 +208,7 @@ class ModelQuality(_Strict):
     aspect_coverage_mean: float | None = None
     pairwise: PairwiseStanding | None = None
     facts: FactScores | None = None
+    fields: FieldScores | None = None
 
 
 class QualificationResult(_Strict):

@@ -29,11 +29,14 @@ CASES = [
 ]
 
 
-def _set_env(run: Path, commit: str, started: str) -> None:
-    """Give a run a known commit and start time (a test's runs start within a second of each other)."""
+def _set_env(run: Path, commit: str, started: str, committed: str, source: str) -> None:
+    """Give a run a known commit, commit date, start time and prompt source (a test's runs start
+    within a second of each other, from one commit)."""
     data = json.loads((run / "summary.json").read_text())
-    data["run"]["environment"]["git"] = {"commit": commit, "dirty": commit.startswith("b")}
+    data["run"]["environment"]["git"] = {"commit": commit, "dirty": commit.startswith("b"),
+                                         "committed_at": committed}  # fmt: skip
     data["run"]["started_at"] = started
+    data["run"]["settings"]["prompts_source"] = source
     (run / "summary.json").write_text(json.dumps(data))
 
 
@@ -44,8 +47,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with FakeServer(fast, {"fast": fast, "slow": slow}) as srv:
         bench(srv.base_url, ["fast", "slow"], root / "old", CASES, rounds=2)
         bench(srv.base_url, ["fast"], root / "new", CASES, rounds=2)
-    _set_env(root / "old", "a" * 40, "2026-12-01T10:00:00+00:00")
-    _set_env(root / "new", "b" * 40, "2026-12-02T10:00:00+00:00")
+    # new ran later, from a commit made earlier (a bisect, or an old release measured again)
+    _set_env(
+        root / "old",
+        "a" * 40,
+        "2026-12-01T10:00:00+00:00",
+        "2026-11-20T09:00:00+00:00",
+        "suite meeting-notes",
+    )
+    _set_env(root / "new", "b" * 40, "2026-12-02T10:00:00+00:00", "2026-11-02T09:00:00+00:00", "prompts.json")
     (root / "nested" / "broken").mkdir(parents=True)
     (root / "nested" / "broken" / "summary.json").write_text("{not json")
     (root / "killed").mkdir()
@@ -81,9 +91,13 @@ def test_the_index_reads_every_run_and_skips_what_it_cannot(runs: Path, tmp_path
     assert [Path(r.path).name for r in index.runs(commit="bbb")] == ["new"]
     assert index.runs(commit="c") == []
     assert len(index.runs(machine=old.machine[:4])) == 2
-    # a trend: oldest first, one point per run and model
+    # the suite is what the run asked for, and filters
+    assert old.suite == "suite meeting-notes"
+    assert [Path(r.path).name for r in index.runs(suite="MEETING")] == ["old"]
+    # a trend: oldest first, one point per run and model; by commit, in the commits' own order
     trend = index.trend("ttft_s.p50", "fast")
     assert [Path(r.path).name for r, _, _ in trend] == ["old", "new"]
+    assert [Path(r.path).name for r, _, _ in index.trend("ttft_s.p50", "fast", by="commit")] == ["new", "old"]
     # the index survives being rebuilt and does not double anything
     index.reindex([runs], fresh=True)
     assert len(index.runs()) == 2 and len(index.skipped()) == 2
@@ -101,6 +115,26 @@ def test_a_damaged_summary_is_skipped_and_every_other_run_still_opens(runs: Path
     assert client.get(f"/run/{run_id(root / 'new')}").status_code == 200
     gone = client.get(f"/run/{run_id(root / 'old')}")
     assert gone.status_code == 404
+    # damage the index cannot see: a byte that is not UTF-8 in records.jsonl, a human.jsonl line that is
+    # not a score. The page says what is wrong; nothing is a bare 500
+    with (root / "new" / "records.jsonl").open("ab") as fh:
+        fh.write(b"\xff\xfe garbage\n")
+    broken = client.get(f"/run/{run_id(root / 'new')}")
+    assert broken.status_code == 500 and "could not be read: UnicodeDecodeError" in broken.text
+    assert client.get(f"/run/{run_id(root / 'new')}/report").status_code == 500
+    api = client.post(f"/api/run/{run_id(root / 'new')}/rate", json={"rater": "a", "row_id": "x", "score": 3})
+    assert api.status_code in (400, 500) and api.json()["error"]
+    # a summary nested too deep to parse, and one naming a model twice: skipped or indexed, never fatal
+    (root / "deep").mkdir()
+    (root / "deep" / "summary.json").write_text("[" * 100_000)
+    twice = json.loads((runs / "old" / "summary.json").read_text())
+    twice["models"].append(twice["models"][0])
+    (root / "twice").mkdir()
+    (root / "twice" / "summary.json").write_text(json.dumps(twice))
+    done, skipped = index.reindex([root])
+    assert str(root / "deep") in {s.path for s in skipped}
+    assert str((root / "twice").resolve()) in {r.path for r in done}
+    assert client.get("/").status_code == 200
 
 
 def test_pages_list_open_compare_and_trend(runs: Path, tmp_path: Path) -> None:
@@ -129,6 +163,8 @@ def test_pages_list_open_compare_and_trend(runs: Path, tmp_path: Path) -> None:
     assert client.get("/compare", params=[("ids", old), ("ids", new), ("rules", "bogus")]).status_code == 400
     trend = client.get("/trend", params={"metric": "ttft_s.p50", "rule": "10"})
     assert trend.status_code == 200 and "<polyline" in trend.text and "class=rule" in trend.text
+    for bad in ("nan", "inf", "ten"):
+        assert client.get("/trend", params={"rule": bad}).status_code == 400
     assert client.get("/run/000000000000").status_code == 404
     api = client.get("/api/runs").json()
     assert len(api["runs"]) == 2 and len(api["skipped"]) == 2
@@ -160,6 +196,19 @@ def test_a_web_page_cannot_drive_the_view_and_a_key_guards_it(runs: Path, tmp_pa
     first = keyed.get("/", params={"key": "s3cret"}, follow_redirects=False)
     assert first.status_code == 303 and "key=" not in first.headers["location"]
     assert keyed.get("/").status_code == 200  # the cookie now
+    odd = TestClient(
+        create_view_app(index, "a+b/c=&#", allowed_hosts("127.0.0.1")), base_url="http://127.0.0.1"
+    )
+    assert (
+        odd.get("/?key=a%2Bb%2Fc%3D%26%23", follow_redirects=False).status_code == 303
+    )  # as the CLI prints it
+    # bound to every address, the app answers to the names it was given, and no other
+    wide = TestClient(
+        create_view_app(index, "k", allowed_hosts("0.0.0.0", ["box.lan"])), base_url="http://box.lan"
+    )
+    assert wide.get("/", headers={"authorization": "Bearer k"}).status_code == 200
+    other = wide.get("/", headers={"authorization": "Bearer k", "host": "evil.example"})
+    assert other.status_code == 421 and "bakeoff view with --allowed-host" in other.text
 
 
 def test_rating_in_the_browser_goes_to_the_annotation_store_and_recommend(runs: Path, tmp_path: Path) -> None:
@@ -240,6 +289,12 @@ def test_aspect_marks_and_pairwise_verdicts(runs: Path, tmp_path: Path) -> None:
     assert "1 of 2 pairs left" in client.get(f"/rate/{rid}/pairs", params={"rater": "ana"}).text
     summary = load_summary(folder)
     assert summary.quality is not None and summary.quality.pairwise is not None
+    assert "human:ana" not in summary.quality.judges  # a person is no judge to qualify
+    assert not [n for n in summary.quality.notes if "not qualified" in n]
+    assert (
+        "the pairwise ranking counts 1 verdicts of people (ana, rated in `bakeoff view`)"
+        in summary.quality.notes
+    )
     winner = v.first
     assert summary.quality.pairwise.models[winner].wins == 1
     for body in (
@@ -270,6 +325,20 @@ def test_the_commands_a_user_types(runs: Path, tmp_path: Path) -> None:
     junk.write_text("not a database, just text " * 100)
     bad = run("view", "--index-only", "--index", str(junk))
     assert bad.returncode == 1 and "not a bakeoff run index" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_index_of_another_version_is_rebuilt_from_its_folders(runs: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "i.sqlite"
+    RunIndex(path).reindex([runs])
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 1")  # as an older bakeoff left it
+    db.commit()
+    db.close()
+    again = RunIndex(path)
+    assert sorted(Path(r.path).name for r in again.runs()) == ["new", "old"]
+    assert len(again.skipped()) == 2
 
 
 def test_bench_adds_its_run_to_the_users_index(tmp_path: Path) -> None:

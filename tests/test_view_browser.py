@@ -112,6 +112,23 @@ def test_list_filter_open_compare_and_rate_in_chromium(app_url: str, root: Path,
             with page.expect_navigation():
                 page.keyboard.press("Enter")
         assert page.inner_text("#left") == "1"
+        # a pair, blind, with the keyboard: b is better
+        page.goto(app_url.rstrip("/") + f"/rate/{run_id(folder)}/pairs?rater=ana")
+        assert "2 of 2 pairs left" in page.content() and "fast" not in page.content()
+        page.screenshot(path=str(shots / "view-pairs.png"), full_page=True)
+        with page.expect_navigation():
+            page.keyboard.press("b")
+        assert "1 of 2 pairs left" in page.content()
+        # trends and records
+        page.goto(app_url.rstrip("/") + "/trend?metric=ttft_s.p50&rule=10")
+        assert (
+            page.locator("svg.chart polyline").count() == 2
+            and page.locator("svg.chart line.rule").count() == 2
+        )
+        page.screenshot(path=str(shots / "view-trend.png"), full_page=True)
+        page.goto(app_url.rstrip("/") + f"/run/{run_id(folder)}/records")
+        assert page.locator("#records tr").count() == 1 + 10  # 2 models x (warm-up + 2 prompts x 2 rounds)
+        page.screenshot(path=str(shots / "view-records.png"), full_page=True)
         browser.close()
     assert not errors, errors
     humans = load_human(folder)  # annotate's store
@@ -121,4 +138,5 @@ def test_list_filter_open_compare_and_rate_in_chromium(app_url: str, root: Path,
     assert sum(scored.values()) == 3
     rec = recommend(summary, folder)  # recommend reads them: each rated model has a quality value
     assert all(c.values.get("quality") is not None for c in rec.candidates if scored.get(c.model))
-    assert all((shots / f"view-{n}.png").stat().st_size > 5_000 for n in ("runs", "run", "compare", "rate"))
+    pages = ("runs", "run", "compare", "rate", "pairs", "trend", "records")
+    assert all((shots / f"view-{n}.png").stat().st_size > 5_000 for n in pages)

@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -35,6 +36,10 @@ def view(
     index_file: Annotated[
         Path | None,
         typer.Option("--index", help="The SQLite index (default: runs.sqlite in the user's data dir)."),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-host", help="Another name this app answers to (repeatable; * any)."),
     ] = None,
     api_key: Annotated[
         str | None,
@@ -86,9 +91,14 @@ def view(
             hint="pick another --port, or leave it out for a free one",
         ) from None
     bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}/" + (f"?key={api_key}" if api_key else "")
-    application = create_view_app(index, api_key, allowed_hosts(host))
+    name = host
+    extra = list(allowed_host or ())
+    if host in ("0.0.0.0", "::", ""):  # a wildcard: print (and answer to) this machine's name
+        name = socket.gethostname()
+        extra.append(name)
+    shown = f"[{name}]" if ":" in name else name
+    url = f"http://{shown}:{bound}/" + (f"?key={quote(api_key, safe='')}" if api_key else "")
+    application = create_view_app(index, api_key, allowed_hosts(host, extra))
     console.print(start_message(url, index.runs(), len(index.skipped())), highlight=False, soft_wrap=True)
     if not no_open:
         import webbrowser

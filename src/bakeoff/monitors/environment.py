@@ -34,8 +34,8 @@ def _pkg(name: str) -> str | None:
 
 
 def git_state(cwd: str | None = None) -> dict[str, Any] | None:
-    """The git commit and whether the working tree had uncommitted changes to tracked files, of the
-    folder a run started in; None outside a repository or without git."""
+    """The git commit (and its committer date) and whether the working tree had uncommitted changes to
+    tracked files, of the folder a run started in; None outside a repository or without git."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
@@ -47,7 +47,10 @@ def git_state(cwd: str | None = None) -> dict[str, Any] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return {"commit": head.stdout.strip(), "dirty": dirty}
+    when = subprocess.run(["git", "show", "-s", "--format=%cI", "HEAD"], cwd=cwd, capture_output=True,
+                          text=True, timeout=5)  # fmt: skip
+    committed = when.stdout.strip() if when.returncode == 0 and when.stdout.strip() else None
+    return {"commit": head.stdout.strip(), "dirty": dirty, "committed_at": committed}
 
 
 def snapshot() -> dict[str, Any]:

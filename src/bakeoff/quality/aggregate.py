@@ -28,7 +28,7 @@ from bakeoff.quality.agreement import agreement
 from bakeoff.quality.checks import run_checks
 from bakeoff.quality.facts import facts_block
 from bakeoff.quality.fields import fields_block
-from bakeoff.quality.pairwise import rank
+from bakeoff.quality.pairwise import HUMAN, rank
 from bakeoff.quality.reference import match
 from bakeoff.quality.rubric import PAIRWISE_VERSION, RUBRIC_VERSION
 from bakeoff.quality.store import (
@@ -312,7 +312,9 @@ def apply_quality(
     with (run_dir / "checks.jsonl").open("w", encoding="utf-8") as fh:
         for row in all_rows:
             fh.write(json.dumps(row) + "\n")
-    for prefix, verdicts in (("", judgments), ("pairwise_", pairs)):
+    people = [v for v in pairs if v.judge.startswith(HUMAN)]  # raters in `bakeoff view`: not judges
+    model_pairs = [v for v in pairs if not v.judge.startswith(HUMAN)]
+    for prefix, verdicts in (("", judgments), ("pairwise_", model_pairs)):
         for label, stats in judge_stats(verdicts, prefix).items():
             judges_meta.setdefault(label, {}).update(stats)
     run_q: dict[str, Any] = {
@@ -337,6 +339,12 @@ def apply_quality(
             if q is not None:
                 q.pairwise = standing
     quality.notes = quality_notes(summary, quality)
+    if people:
+        raters = sorted({v.judge.removeprefix(HUMAN) for v in people})
+        quality.notes.append(
+            f"the pairwise ranking counts {len(people)} verdicts of people ({', '.join(raters)}, rated in "
+            f"`bakeoff view`){f' with {len(model_pairs)} of judges' if model_pairs else ''}"
+        )
     if stale:
         quality.notes.append(
             f"{stale} verdicts under older rubric versions are ignored (current: {RUBRIC_VERSION}, "

@@ -10,8 +10,10 @@ writes to the index in the user's data dir (``$BAKEOFF_DATA_DIR``, else ``$XDG_D
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.errors import BakeoffError
-from bakeoff.results.schema import Summary, load_summary
+from bakeoff.results.schema import ModelSummary, Summary, load_summary
 
-INDEX_SCHEMA = 1
+INDEX_SCHEMA = 2
 """Version of the index's tables; an index of another version is rebuilt from its folders."""
 
 HEADLINE = (
@@ -73,6 +75,7 @@ class IndexedRun:
     models: tuple[str, ...]
     statuses: tuple[str, ...]
     figures: dict[str, dict[str, float | None]]  # model -> "metric.stat" -> value
+    committed_at: str | None = None  # the commit's own date (git's committer date), where recorded
 
 
 @dataclass(frozen=True)
@@ -84,26 +87,50 @@ class SkippedRun:
 
 
 def _suite(settings: dict[str, Any]) -> str:
-    for key in ("suite", "dataset", "prompts_file"):
+    """What the run asked (``prompts_source``: "suite meeting-notes", a prompt file, "--data ...")."""
+    for key in ("prompts_source", "data", "dataset"):
         if settings.get(key):
             return str(settings[key])
-    return "prompts" if settings.get("prompt") else "default"
+    return "unknown"
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is None or math.isfinite(v) else None
+
+
+def figures_of_model(m: ModelSummary) -> dict[str, float | None]:
+    """A model's headline figures (HEADLINE, peak RSS, quality mean, requests ok and failed); a
+    figure that is not finite is None."""
+    row: dict[str, float | None] = {}
+    for metric, stat in HEADLINE:
+        s = m.stats.get(metric)
+        row[f"{metric}.{stat}"] = _finite(getattr(s, stat)) if s is not None else None
+    row["peak_rss_mb"] = _finite(m.resources.peak_rss_mb)
+    row["quality.mean"] = _finite(m.quality.mean) if m.quality is not None else None
+    row["requests.ok"] = float(m.requests.ok)
+    row["requests.error"] = float(m.requests.error)
+    return row
 
 
 def figures_of(summary: Summary) -> dict[str, dict[str, float | None]]:
-    """Each model's headline figures (HEADLINE, peak RSS, quality mean, requests ok and failed)."""
-    out: dict[str, dict[str, float | None]] = {}
-    for m in summary.models:
-        row: dict[str, float | None] = {}
-        for metric, stat in HEADLINE:
-            s = m.stats.get(metric)
-            row[f"{metric}.{stat}"] = getattr(s, stat) if s is not None else None
-        row["peak_rss_mb"] = m.resources.peak_rss_mb
-        row["quality.mean"] = m.quality.mean if m.quality is not None else None
-        row["requests.ok"] = float(m.requests.ok)
-        row["requests.error"] = float(m.requests.error)
-        out[m.model] = row
-    return out
+    """Each model's ``figures_of_model``."""
+    return {m.model: figures_of_model(m) for m in summary.models}
+
+
+def _reason(exc: Exception, folder: Path) -> str:
+    """Why a folder could not be indexed, in words a user can act on."""
+    if isinstance(exc, FileNotFoundError) and not folder.exists():
+        return f"{folder} is gone"
+    if isinstance(exc, FileNotFoundError):
+        if (folder / "records.jsonl").exists():
+            hint = f"`bakeoff report {folder}` rebuilds it from records.jsonl"
+            return f"{folder / 'summary.json'} not found: {hint}"
+        return f"{folder / 'summary.json'} not found"
+    if isinstance(exc, BakeoffError):
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    if isinstance(exc, OSError):
+        return f"cannot read {folder / 'summary.json'}: {exc.strerror or exc}"
+    return f"{folder / 'summary.json'} cannot be read: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 def run_folders(roots: Iterable[Path], depth: int = MAX_DEPTH) -> Iterator[Path]:
@@ -139,28 +166,39 @@ class RunIndex:
 
     def _schema(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, INDEX_SCHEMA):
+        known: list[str] = []
+        if version not in (0, INDEX_SCHEMA):  # another version's tables: rebuilt from the folders it knew
+            for table in ("runs", "skipped"):
+                with contextlib.suppress(sqlite3.Error):
+                    known += [r[0] for r in self.db.execute(f"SELECT path FROM {table}")]
             self.db.executescript(
-                "DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS models; DROP TABLE IF EXISTS skipped;"
+                "DROP TABLE IF EXISTS models; DROP TABLE IF EXISTS runs; DROP TABLE IF EXISTS skipped;"
             )
+        self.db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a bench adding its run
         self.db.executescript(
             """
             CREATE TABLE IF NOT EXISTS runs (
                 id TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL, started_at TEXT NOT NULL,
-                git_commit TEXT, dirty INTEGER, host TEXT NOT NULL, machine TEXT NOT NULL,
-                suite TEXT NOT NULL, mtime_ns INTEGER NOT NULL, settings TEXT NOT NULL
+                git_commit TEXT, committed_at TEXT, dirty INTEGER, host TEXT NOT NULL,
+                machine TEXT NOT NULL, suite TEXT NOT NULL, mtime_ns INTEGER NOT NULL, settings TEXT NOT NULL
             );
             CREATE TABLE IF NOT EXISTS models (
                 run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, position INTEGER NOT NULL,
                 model TEXT NOT NULL, status TEXT NOT NULL, figures TEXT NOT NULL,
-                PRIMARY KEY (run_id, model)
+                PRIMARY KEY (run_id, position)
             );
             CREATE INDEX IF NOT EXISTS models_by_name ON models(model);
-            CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS skipped (
+                path TEXT PRIMARY KEY, reason TEXT NOT NULL, mtime_ns INTEGER
+            );
             """
         )
         self.db.execute(f"PRAGMA user_version = {INDEX_SCHEMA}")
         self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.commit()
+        for path in dict.fromkeys(known):
+            if Path(path).exists():
+                self.add(Path(path), commit=False)
         self.db.commit()
 
     def close(self) -> None:
@@ -172,6 +210,7 @@ class RunIndex:
         folder = folder.resolve()
         rid = run_id(folder)
         summary_path = folder / "summary.json"
+        mtime: int | None = None
         try:
             mtime = summary_path.stat().st_mtime_ns
             old = self.db.execute("SELECT mtime_ns FROM runs WHERE id = ?", (rid,)).fetchone()
@@ -180,31 +219,38 @@ class RunIndex:
                 if run is not None:
                     return run
             summary = load_summary(folder)
-        except (BakeoffError, OSError) as exc:
-            if isinstance(exc, BakeoffError):
-                reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            else:
-                reason = f"cannot read {summary_path}: {exc.strerror or exc}"
-            if isinstance(exc, FileNotFoundError):
-                reason = f"{summary_path} not found: `bakeoff report {folder}` rebuilds it from records.jsonl"
+            self._insert(rid, folder, summary, mtime)
+        except sqlite3.OperationalError:
+            raise  # the index itself is busy or broken: not this folder's fault
+        except Exception as exc:  # a damaged folder is skipped with its reason, whatever is wrong in it
+            reason = _reason(exc, folder)
             self.db.execute("DELETE FROM runs WHERE id = ?", (rid,))
-            self.db.execute("INSERT OR REPLACE INTO skipped VALUES (?, ?)", (str(folder), reason))
+            self.db.execute("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)", (str(folder), reason, mtime))
             if commit:
                 self.db.commit()
             return SkippedRun(str(folder), reason)
+        if commit:
+            self.db.commit()
+        run = self.get(rid)
+        assert run is not None
+        return run
+
+    def _insert(self, rid: str, folder: Path, summary: Summary, mtime: int) -> None:
         env = summary.run.environment
         got = env.get("git")
         git: dict[str, Any] = got if isinstance(got, dict) else {}
         dirty = git.get("dirty")
+        figures = [(m.model, m.status, figures_of_model(m)) for m in summary.models]
         self.db.execute("DELETE FROM skipped WHERE path = ?", (str(folder),))
         self.db.execute("DELETE FROM runs WHERE id = ?", (rid,))
         self.db.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rid,
                 str(folder),
                 summary.run.started_at,
                 git.get("commit"),
+                git.get("committed_at"),
                 None if dirty is None else int(bool(dirty)),
                 str(env.get("host") or ""),
                 str(env.get("cpu_model") or env.get("machine") or ""),
@@ -213,16 +259,10 @@ class RunIndex:
                 json.dumps(summary.run.settings, sort_keys=True, default=str),
             ),
         )
-        figures = figures_of(summary)
         self.db.executemany(
             "INSERT INTO models VALUES (?, ?, ?, ?, ?)",
-            [(rid, i, m.model, m.status, json.dumps(figures[m.model])) for i, m in enumerate(summary.models)],
+            [(rid, i, name, status, json.dumps(figs)) for i, (name, status, figs) in enumerate(figures)],
         )
-        if commit:
-            self.db.commit()
-        run = self.get(rid)
-        assert run is not None
-        return run
 
     def reindex(
         self, roots: Sequence[Path], *, fresh: bool = False
@@ -257,7 +297,13 @@ class RunIndex:
                 now = None
             if now != mtime:
                 stale.append(Path(path))
-        stale += [Path(s.path) for s in self.skipped()]
+        for path, mtime in self.db.execute("SELECT path, mtime_ns FROM skipped").fetchall():
+            try:
+                now = (Path(path) / "summary.json").stat().st_mtime_ns
+            except OSError:
+                now = None
+            if now != mtime or not Path(path).exists():
+                stale.append(Path(path))  # repaired, damaged anew, or gone
         for folder in stale:
             if folder.exists():
                 self.add(folder, commit=False)
@@ -271,13 +317,14 @@ class RunIndex:
 
     def _rows(self, where: str, args: Sequence[Any]) -> list[IndexedRun]:
         rows = self.db.execute(
-            "SELECT r.id, r.path, r.started_at, r.git_commit, r.dirty, r.host, r.machine, r.suite, "
+            "SELECT r.id, r.path, r.started_at, r.git_commit, r.committed_at, r.dirty, r.host, r.machine, "
+            "r.suite, "
             "m.model, m.status, m.figures FROM runs r LEFT JOIN models m ON m.run_id = r.id "
             f"{where} ORDER BY r.started_at DESC, r.id, m.position",
             args,
         ).fetchall()
         runs: dict[str, IndexedRun] = {}
-        for rid, path, started, commit, dirty, host, machine, suite, model, status, figs in rows:
+        for rid, path, started, commit, committed, dirty, host, machine, suite, model, status, figs in rows:
             if rid not in runs:
                 runs[rid] = IndexedRun(
                     rid,
@@ -291,6 +338,7 @@ class RunIndex:
                     (),
                     (),
                     {},
+                    committed,
                 )
             if model is not None:
                 r = runs[rid]
@@ -348,10 +396,10 @@ class RunIndex:
                 value = run.figures.get(name, {}).get(metric)
                 if value is not None:
                     out.append((run, name, float(value)))
-        if by == "commit":
-            first: dict[str, int] = {}
+        if by == "commit":  # by the commit's own date where recorded, else when it was first run
+            first: dict[str, tuple[str, int]] = {}
             for i, (run, _, _) in enumerate(out):
-                first.setdefault(run.commit or "", i)
+                first.setdefault(run.commit or "", (run.committed_at or run.started_at, i))
             out.sort(key=lambda t: first[t[0].commit or ""])
         return out
 

@@ -51,8 +51,11 @@ def allowed_hosts(bound: str, extra: Iterable[str] = ()) -> frozenset[str] | Non
 class Guard:
     """The ASGI middleware of the module docstring."""
 
-    def __init__(self, app: App, hosts: frozenset[str] | None, cors_origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self, app: App, hosts: frozenset[str] | None, cors_origins: Iterable[str] = (), command: str = "serve"
+    ) -> None:
         self.app = app
+        self.command = command
         self.hosts = hosts
         self.cors = frozenset(o.rstrip("/").lower() for o in cors_origins)
 
@@ -64,7 +67,8 @@ class Guard:
         host = headers.get("host", "")
         if self.hosts is not None and host_name(host) not in self.hosts:
             msg = (
-                f"host {host!r} is not a name of this server; start serve with --allowed-host NAME to add it"
+                f"host {host!r} is not a name of this server; start {self.command} with --allowed-host NAME "
+                "to add it"
             )
             await _refuse(send, 421, msg, "misdirected_request")
             return
@@ -72,6 +76,8 @@ class Guard:
         allowed_origin = origin is not None and origin.rstrip("/").lower() in self.cors
         if origin is not None and not allowed_origin and not _same_origin(origin, host):
             msg = f"cross-origin request from {origin!r} refused; start serve with --cors-origin {origin}"
+            if self.command != "serve":
+                msg = f"cross-origin request from {origin!r} refused"
             await _refuse(send, 403, msg, "forbidden")
             return
         if scope["method"] == "OPTIONS" and allowed_origin:

@@ -9,7 +9,9 @@ event loop, so the SQLite index is used from one thread only.
 
 from __future__ import annotations
 
+import math
 import secrets
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,6 +151,8 @@ def create_view_app(
         try:
             rule = float(raw) if raw else None
         except ValueError:
+            rule = math.nan
+        if rule is not None and not math.isfinite(rule):
             return _html(pages.error_page(400, f"gate rule {raw!r} is not a number of percent"), 400)
         points = index.trend(metric, model or None, by)
         models = sorted({m for r in index.runs() for m in r.models})
@@ -222,8 +226,23 @@ def create_view_app(
         Route("/api/run/{rid:str}/rate", post_rate, methods=["POST"]),
         Route("/api/run/{rid:str}/prefer", post_prefer, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={BakeoffError: on_error})
-    guarded = Guard(app, allowed_hosts)
+
+    async def on_broken(request: Request, exc: Exception) -> Response:
+        """A run's files damaged in a way no reader names (a non-UTF-8 byte, a record without its
+        fields...): the page says which error, never a bare 500."""
+        if isinstance(exc, sqlite3.OperationalError):
+            status, what = 503, f"the run index is busy or cannot be written ({exc}); try again"
+        else:
+            status, what = 500, f"this run's files could not be read: {type(exc).__name__}: {str(exc)[:300]}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": what}, status)
+        return _html(pages.error_page(status, what), status)
+
+    handlers: dict[Any, Any] = {BakeoffError: on_error}
+    for kind in (ValueError, KeyError, TypeError, OSError, RecursionError, sqlite3.Error):
+        handlers[kind] = on_broken
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    guarded = Guard(app, allowed_hosts, command="bakeoff view")
     return guarded if api_key is None else _KeyCheck(guarded, api_key)
 
 

@@ -247,6 +247,9 @@ def trend_page(
     def X(i: int) -> float:
         return left + (w - left - 20) * (i / max(1, len(order) - 1))
 
+    def anchor(i: int) -> str:  # the first and last labels stay inside the chart
+        return "start" if i == 0 and len(order) > 1 else "end" if i == len(order) - 1 and i else "middle"
+
     def Y(v: float) -> float:
         return 10 + (h - bottom - 10) * (1 - (v - lo) / (hi - lo))
 
@@ -278,7 +281,7 @@ def trend_page(
         run = next(r for r, _, _ in points if r.id == rid)
         label = (run.commit or "")[:7] if by == "commit" else run.started_at[5:16]
         svg.append(
-            f"<text x={X(i):.1f} y={h - bottom + 16} text-anchor=middle font-size=10>{e(label)}</text>"
+            f"<text x={X(i):.1f} y={h - bottom + 16} text-anchor={anchor(i)} font-size=10>{e(label)}</text>"
         )
     svg.append("</svg>")
     note = (
@@ -304,6 +307,7 @@ notes:document.getElementById('notes').value})}).then(function(r){return r.json(
 if(!r.ok){document.getElementById('msg').textContent=j.error||'failed';return;}location.reload();});});}
 f.addEventListener('submit',function(ev){ev.preventDefault();send();});
 document.addEventListener('keydown',function(ev){if(ev.target.tagName==='TEXTAREA')return;
+if(ev.ctrlKey||ev.metaKey||ev.altKey||ev.repeat)return;
 if(ev.key>='1'&&ev.key<='5'){pick(Number(ev.key));}else if(ev.key==='Enter'){ev.preventDefault();send();}});
 })();
 """
@@ -316,7 +320,8 @@ body:JSON.stringify({rater:f.dataset.rater,first:f.dataset.first,second:f.datase
 if(!r.ok){document.getElementById('msg').textContent=j.error||'failed';return;}location.reload();});});}
 document.querySelectorAll('#prefer button').forEach(function(b){b.addEventListener('click',function(ev){
 ev.preventDefault();send(b.dataset.winner);});});
-document.addEventListener('keydown',function(ev){var k=ev.key.toLowerCase();
+document.addEventListener('keydown',function(ev){if(ev.ctrlKey||ev.metaKey||ev.altKey||ev.repeat)return;
+var k=ev.key.toLowerCase();
 if(k==='a')send('A');else if(k==='b')send('B');else if(k==='t')send('tie');});
 })();
 """

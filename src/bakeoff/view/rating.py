@@ -147,8 +147,8 @@ def prefer(run_dir: Path, rater: str, first_row: str, second_row: str, winner: s
         raise UsageError(f"winner {winner!r} must be A, B or tie")
     key = read_key(run_dir)
     a, b = key.get(first_row), key.get(second_row)
-    if a is None or b is None or a.case_id != b.case_id or a.model == b.model:
-        raise UsageError("those two answers are not a pair of this run", hint="reload the rating page")
+    if a is None or b is None or a.case_id != b.case_id or a.model == b.model:  # one message: blind
+        raise UsageError("those answers cannot be compared here", hint="reload the rating page")
     vkey = sha(json.dumps(["human", rater, a.case_id, a.row_id, b.row_id]))
     verdict = PairVerdict(vkey, f"human:{rater}", PAIRWISE_VERSION, a.case_id, a.model, b.model, True, winner)
     append(run_dir / PAIRWISE_FILE, verdict)

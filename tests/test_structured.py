@@ -219,3 +219,36 @@ def test_structured_notes_get_field_scores_in_the_summary_and_the_report(tmp_pat
     page = render_markdown(RunReport(summary))
     assert "## Fields of the structured notes" in page
     assert "| json | 1/1 | 100% / 100% | 100% / 100% | 100% | 100% |" in page
+
+
+def test_free_and_constrained_in_one_run_with_vary(tmp_path: Path) -> None:
+    """``--vary structured=free,constrained``: each model twice, labelled; only the constrained row's
+    requests carry response_format, and its row says how it was constrained."""
+    import httpx
+
+    from bakeoff.testing import FakePlan, FakeServer
+
+    from .conftest import bench
+
+    with FakeServer(FakePlan(ttft_ms=2, itl_ms=1, tokens=4), send_log=True) as srv:
+        log = srv.base_url.removesuffix("/v1") + "/fake/send-log"
+        cases = [PromptCase(id="q", prompt="Notes.")]
+        s = bench(srv.base_url, ["fake-model"], tmp_path / "run", cases, rounds=2, warmup=0,
+                  structured="meeting-notes", vary="structured=free,constrained")  # fmt: skip
+        sent = httpx.get(log).json()
+    names = [m.model for m in s.models]
+    assert names == ["fake-model [structured=free]", "fake-model [structured=constrained]"]
+    formats = [e["response_format"] for e in sent]
+    assert formats[:2] == [None, None]  # models run one after the other: the free row first
+    assert [f["type"] for f in formats[2:]] == ["json_schema", "json_schema"]
+    assert formats[2]["json_schema"]["schema"]["required"] == ["decisions", "action_items", "open_questions"]
+    free, constrained = s.models
+    assert "structured" not in free.info
+    assert constrained.info["structured"].startswith("constrained: response_format")
+    for vary, structured, why in (
+        ("structured=free,constrained", None, "needs --structured"),
+        ("structured=free,maybe", "meeting-notes", "must be free or constrained"),
+    ):
+        with pytest.raises(UsageError, match=why):
+            bench("http://127.0.0.1:9/v1", ["m"], tmp_path / why[:5], [PromptCase(id="q", prompt="x")],
+                  structured=structured, vary=vary)  # fmt: skip

@@ -27,6 +27,7 @@ class ModelTarget:
     backend: str
     spec: ModelSpec | None
     error: str | None = None
+    structured_mode: str | None = None  # ``--vary structured=...``: this row's mode, over the run's
 
 
 def catalog_facts(target: ModelTarget) -> tuple[str | None, list[str]]:
@@ -229,6 +230,11 @@ def prepare_embedded(
             targets[i] = ModelTarget(t.name, t.backend, t.spec, reason)
 
 
+HARNESS_KEYS = frozenset({"structured"})
+"""``--vary`` keys that are bakeoff's, not the engine's: ``structured=free,constrained`` runs each model
+with and without constrained decoding (``--structured`` says the schema)."""
+
+
 def vary_targets(targets: Sequence[ModelTarget], combos: Sequence[dict[str, Any]]) -> list[ModelTarget]:
     """Every target under every combination of ``--vary`` (``config.vary.parse_vary``), named
     ``model [ngl=99 t=2]``, its options overridden by the combination's. A combination the backend's
@@ -242,11 +248,13 @@ def vary_targets(targets: Sequence[ModelTarget], combos: Sequence[dict[str, Any]
         check = backend_trait(t.backend, "option_problems", None)
         for combo in combos:
             name = f"{t.name} [{label(combo)}]"
-            spec = t.spec.model_copy(update={"options": {**t.spec.options, **combo}})
+            engine = {k: v for k, v in combo.items() if k not in HARNESS_KEYS}
+            spec = t.spec.model_copy(update={"options": {**t.spec.options, **engine}})
             problems = check(spec.options) if check else []
+            mode = combo.get("structured")
             out.append(
                 ModelTarget(name, t.backend, None, problems[0])
                 if problems
-                else ModelTarget(name, t.backend, spec)
+                else ModelTarget(name, t.backend, spec, None, None if mode is None else str(mode))
             )
     return out

@@ -116,10 +116,12 @@ class Runner:
         self._tokenizer: Tokenizer | WordTokenizer | None = None
         self._schema: dict[str, Any] | None = None
 
-    def constrained_schema(self) -> dict[str, Any] | None:
-        """``--structured``'s schema when decoding is to follow it (loaded once per run)."""
+    def constrained_schema(self, target: ModelTarget | None = None) -> dict[str, Any] | None:
+        """``--structured``'s schema when decoding is to follow it (loaded once per run): the target's
+        own mode (``--vary structured=free,constrained``) where it has one, else the run's."""
         s = self.settings
-        if not s.structured or s.structured_mode != "constrained":
+        mode = (target.structured_mode if target is not None else None) or s.structured_mode
+        if not s.structured or mode != "constrained":
             return None
         if self._schema is None:
             self._schema = load_schema(s.structured)[1]
@@ -239,7 +241,7 @@ class Runner:
             timeout_s=s.timeout_s,
             min_tokens=job.data["output_tokens"] if job.data else None,
             extra={"reasoning_effort": s.reasoning_effort} if s.reasoning_effort else {},
-            json_schema=self.constrained_schema(),
+            json_schema=self.constrained_schema(target),
         )
         arrivals: list[tuple[int, int | None]] = []
         parts: list[Piece] = []

@@ -28,6 +28,7 @@ from bakeoff.backends.plugins import backend_in_process, backend_trait
 from bakeoff.backends.targets import ModelTarget, catalog_facts, vary_targets
 from bakeoff.config.settings import BenchSettings, PromptCase
 from bakeoff.config.vary import parse_vary
+from bakeoff.errors import UsageError
 from bakeoff.load.events import (
     EventSink,
     MeasureStarted,
@@ -116,6 +117,20 @@ def prompts_fingerprint(prompts: Sequence[PromptCase]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def check_harness_vary(combos: Sequence[dict[str, Any]], settings: BenchSettings) -> None:
+    """``--vary structured=...`` needs ``--structured`` (the schema) and takes free or constrained."""
+    modes = {c["structured"] for c in combos if "structured" in c}
+    if not modes:
+        return
+    if not settings.structured:
+        raise UsageError(
+            "--vary structured=... needs --structured (the schema to answer in)",
+            hint="e.g. --structured meeting-notes --vary structured=free,constrained",
+        )
+    if bad := sorted(str(m) for m in modes - {"free", "constrained"}):
+        raise UsageError(f"--vary structured={','.join(bad)}: each value must be free or constrained")
+
+
 def build_summary(
     settings: BenchSettings,
     env: dict[str, Any],
@@ -173,7 +188,8 @@ def build_summary(
             )
         )
         models.append(row)
-        if settings.structured and settings.structured_mode == "constrained":  # labelled, never assumed
+        mode = o.target.structured_mode or settings.structured_mode
+        if settings.structured and mode == "constrained":  # labelled, never assumed
             how = backend_trait(o.target.backend, "constrains", None)
             row.info["structured"] = f"constrained: {how}" if how else "free: this backend cannot constrain"
             if not how:
@@ -279,7 +295,9 @@ def run_bench(
     if settings.profile:
         parse_profile(settings.profile)
     if settings.vary:  # every model under every combination of settings, each a row of its own
-        targets = vary_targets(targets, parse_vary(settings.vary))
+        combos = parse_vary(settings.vary)
+        check_harness_vary(combos, settings)
+        targets = vary_targets(targets, combos)
     if settings.structured:  # every prompt asks for JSON in the schema, and a check scores it
         prompts = structured_cases(list(prompts), *load_schema(settings.structured))
     claim(out_dir, overwrite=overwrite)

@@ -267,7 +267,8 @@ class FakeOpenAIServer:
         if self.send_log is not None:
             with self._lock:
                 content = str(req["messages"][0].get("content", "")) if req["messages"] else ""
-                self.send_log.append({"content": content, "frames_ns": sent})
+                self.send_log.append({"content": content, "frames_ns": sent,
+                                      "response_format": req.get("response_format")})  # fmt: skip
         k = max(1, plan.tokens_per_chunk)
         groups = [words[i : i + k] for i in range(0, n, k)]
         due: list[bytes] = []  # a zero-latency plan's frames, all due at once: written together

@@ -377,7 +377,8 @@ def test_the_fields_block_of_a_model() -> None:
         base.update(kw)
         return RequestRecord(**base)  # type: ignore[arg-type]
 
-    recs = [r(ANSWER_A), r("Halcyon chosen."), r(ANSWER_C), r(ANSWER_C, warmup=True), r("", status="error")]
+    # the warm-up first, the failure in the middle: both are passed over, the answers after them read
+    recs = [r(ANSWER_C, warmup=True), r(ANSWER_A), r("", status="error"), r("Halcyon chosen."), r(ANSWER_C)]
     got = fields_block({"m": case}, recs)  # type: ignore[arg-type]
     # by hand over A, the prose answer and C (the warm-up and the failure left out):
     assert got == {
@@ -397,3 +398,40 @@ def test_the_fields_block_of_a_model() -> None:
     }
     assert fields_block({"m": case}, [r("just prose")]) is None  # type: ignore[list-item]
     assert fields_block({}, recs) is None  # type: ignore[arg-type]
+
+
+def test_what_is_not_a_notes_object_or_field() -> None:
+    from bakeoff.quality.fields import _texts, fields_block, score_fields
+
+    case = _fields_case()
+    # true, false and null are no text; lists and objects are read all the way down
+    assert _texts({"a": True, "b": None, "c": [1, "x", [2.5, False]], "d": {"e": "y"}}) == [
+        "1",
+        "x",
+        "2.5",
+        "y",
+    ]
+    assert not score_fields('"decisions"', case.facts, case.user_text()).parsed  # a JSON string is no object
+    odd = score_fields('{"decisions": null, "action_items": null, "open_questions": "Lisbon office"}',
+                       case.facts, case.user_text())  # fmt: skip
+    assert odd.parsed and odd.decisions == (0, 2) and odd.actions == (0, 3) and odd.questions == (0, 1)
+    no_task = score_fields(
+        '{"action_items": [{"owner": "Amara"}, "pricing sheet"]}', case.facts, case.user_text()
+    )
+    assert no_task.actions == (0, 3) and no_task.listed_actions == (
+        0,
+        1,
+    )  # an item without a task lists nothing
+
+    def r(text: str) -> object:
+        from bakeoff.records import RequestRecord
+
+        return RequestRecord(model="m", backend="openai", prompt_id="m", round=1, warmup=False, stream=True,
+                             status="ok", t_scheduled_ns=0, t0_ns=0, t_end_ns=1, output=text)  # fmt: skip
+
+    # no decision listed and no action recalled: those shares are unknown (None), not 0 or a crash
+    got = fields_block({"m": case}, [r('{"decisions": [], "open_questions": ["the Lisbon office"]}')])  # type: ignore[list-item]
+    assert got is not None
+    assert got["decision_precision"] is None and got["action_precision"] is None
+    assert got["owner_right"] is None and got["due_right"] is None
+    assert (got["question_recall"], got["decision_recall"]) == (1.0, 0.0)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from bakeoff.reporters.csv import render_csv
+from bakeoff.reporters.html import render_html
 from bakeoff.reporters.markdown import render_markdown
 from bakeoff.reporters.report import RunReport
 from bakeoff.reporters.terminal import summary_table
@@ -127,3 +130,70 @@ def test_csv_columns_are_named_by_metric_and_statistic() -> None:
                     st,
                 )
         assert float(row["aggregate_output_tokens_per_s"]) == m.window("aggregate_output_tokens_per_s")
+
+
+class _Tables(HTMLParser):
+    """Every <table> of a page as rows of cell texts (header cells included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self.tables and self.tables[-1]:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_html_cells_are_the_statistics_their_headers_name() -> None:
+    s = _summary()
+    parser = _Tables()
+    parser.feed(render_html(RunReport(summary=s, records=[])))
+    table = next(t for t in parser.tables if t and t[0][:2] == ["Model", "Status"])
+    headers = table[0]
+    shown = {h: MARKDOWN[h] for h in headers if h in MARKDOWN}
+    assert {"Avg latency", "p95", "TTFT p50", "Decode tok/s"} <= set(shown), headers
+    for cells, row in zip(table[1:], s.models, strict=True):
+        assert cells[0] == row.model
+        assert _check(headers, cells, row, shown) == len(shown)
+
+
+def test_compare_diff_shows_each_runs_own_statistic_and_the_change(tmp_path: Path) -> None:
+    """The diff's Base and New cells are the statistic its Metric column names, of each run; Change is
+    New - Base and the percentage (New - Base) / Base, worked from the two summaries here."""
+    from bakeoff.analysis.compare import compare
+    from bakeoff.reporters.diff import render_diff
+    from bakeoff.results.schema import save_summary
+
+    base, new = _summary(), _summary()
+    new.models = [_row("model-a", 7), _row("model-b", 9)]
+    for name, summary in (("base", base), ("new", new)):
+        (tmp_path / name).mkdir()
+        save_summary(summary, tmp_path / name)
+    text = render_diff(compare(tmp_path / "base", tmp_path / "new"), tmp_path / "base", tmp_path / "new")
+    rows = [ln for ln in text.splitlines() if ln.startswith("| model-")]
+    assert len(rows) >= 8  # two models x the default view's four statistics at least
+    by = {m.model: m for m in base.models}, {m.model: m for m in new.models}
+    for line in rows:
+        model, metric_stat, b, n, change = (c.strip() for c in line.strip("|").split("|")[:5])
+        metric, stat = metric_stat.split(".")
+        want_b, want_n = _value(by[0][model], metric, stat), _value(by[1][model], metric, stat)
+        assert float(b) == pytest.approx(want_b, rel=1e-3), line
+        assert float(n) == pytest.approx(want_n, rel=1e-3), line
+        m = re.fullmatch(r"(-?[\d.e+-]+) \(([+-][\d.]+)%\)", change)
+        assert m, line
+        assert float(m.group(1)) == pytest.approx(want_n - want_b, rel=1e-3), line
+        assert float(m.group(2)) == pytest.approx(100 * (want_n - want_b) / want_b, abs=0.051), line

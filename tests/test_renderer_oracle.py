@@ -197,3 +197,47 @@ def test_compare_diff_shows_each_runs_own_statistic_and_the_change(tmp_path: Pat
         assert m, line
         assert float(m.group(1)) == pytest.approx(want_n - want_b, rel=1e-3), line
         assert float(m.group(2)) == pytest.approx(100 * (want_n - want_b) / want_b, abs=0.051), line
+
+
+# load stages: header -> (metric, statistic) of the stage, as the README's stage table describes it
+STAGE = {
+    "TTFT p50": ("ttft_s", "p50"), "TTFT p95": ("ttft_s", "p95"), "ITL p50": ("itl_s", "p50"),
+    "Latency p95": ("latency_s", "p95"),
+}  # fmt: skip
+
+
+def test_stage_cells_are_the_statistics_their_headers_name() -> None:
+    from bakeoff.results.schema import LoadSummary, StageSummary
+
+    s = _summary()
+    for k, m in enumerate(s.models):
+        stages = []
+        for i, label in enumerate(("rate=2/s", "rate=4/s")):
+            st = {
+                metric: Stats(
+                    n=9,
+                    **{
+                        q: round(0.2 * (1 + a / 10 + j / 100 + i / 1000 + k / 10_000), 6)
+                        for j, q in enumerate(STATS)
+                    },
+                )
+                for a, metric in enumerate(("ttft_s", "itl_s", "latency_s"))
+            }
+            stages.append(StageSummary(label=label, kind="open", offered_rate_per_s=2.0 * (i + 1),
+                                       achieved_rate_per_s=1.9 * (i + 1) + k / 100,
+                                       requests=RequestCounts(ok=9, error=0), stats=st))  # fmt: skip
+        m.load = LoadSummary(stages=stages)
+    s.run.settings["profile"] = "rates=2,4"
+    lines = render_markdown(RunReport(summary=s, records=[])).splitlines()
+    for m in s.models:
+        at = lines.index(f"### Stages: {m.model}") + 2
+        headers = [c.strip() for c in lines[at].strip("|").split("|")]
+        assert m.load is not None
+        for line, stage in zip(lines[at + 2 : at + 4], m.load.stages, strict=True):
+            cells = dict(zip(headers, (c.strip() for c in line.strip("|").split("|")), strict=True))
+            assert cells["Stage"] == stage.label
+            for h, (metric, stat) in STAGE.items():
+                got, _ = _parse(cells[h])
+                assert got == pytest.approx(getattr(stage.stats[metric], stat), rel=2e-3), (h, cells[h])
+            assert _parse(cells["Offered"])[0] == pytest.approx(stage.offered_rate_per_s, rel=1e-3)
+            assert _parse(cells["Achieved"])[0] == pytest.approx(stage.achieved_rate_per_s, rel=1e-3)

@@ -317,6 +317,11 @@ def test_the_commands_a_user_types(runs: Path, tmp_path: Path) -> None:
     assert "skipped" in r.stderr and "broken" in r.stderr and "Traceback" not in r.stderr
     again = run("view", "--reindex", "--index-only", "--index", idx)  # rebuilt from the folders it knew
     assert "indexed 2 runs, skipped 2" in again.stdout
+    known = run("view", "--index-only", "--index", idx)  # nothing new to index: says what it holds
+    assert (
+        "indexed 0 runs, skipped 0" in known.stdout
+        and "it holds 2 runs and 2 skipped folders" in known.stdout
+    )
     wide = run("view", str(runs), "--host", "0.0.0.0", "--no-open", "--index", idx)
     assert wide.returncode == 2 and "BAKEOFF_VIEW_KEY" in wide.stderr
     gone = run("view", str(tmp_path / "nope"), "--index-only", "--index", idx)

@@ -70,7 +70,11 @@ def view(
     for s in skipped:
         err_console.print(f"[yellow]skipped[/] {escape(s.path)}: {escape(s.reason)}", highlight=False)
     if index_only:
-        console.print(f"indexed {len(done)} runs, skipped {len(skipped)} in {index.path}", highlight=False)
+        console.print(
+            f"indexed {len(done)} runs, skipped {len(skipped)} in {index.path}; it holds "
+            f"{len(index.runs())} runs and {len(index.skipped())} skipped folders",
+            highlight=False,
+        )
         return
     try:
         import uvicorn

@@ -158,23 +158,21 @@ def create_view_app(
         models = sorted({m for r in index.runs() for m in r.models})
         return _html(pages.trend_page(points, metric, model, by, rule, models))
 
-    async def rate_page(request: Request) -> Response:
+    def rater_page(request: Request, todo_of: Any, render: Any) -> Response:
+        """A rating page: the rater's name asked first, then what ``todo_of`` says is left, the
+        first of it shown by ``render``."""
         run = run_of(request)
         rater = request.query_params.get("rater")
         if not rater:
             return _html(pages.rater_form(request.url.path))
-        folder = folder_of(run)
-        todo, total = rating.queue(folder, rating.check_rater(rater))
-        return _html(pages.rate_page(run, rater.strip(), todo[0] if todo else None, len(todo), total))
+        todo, total = todo_of(folder_of(run), rating.check_rater(rater))
+        return _html(render(run, rater.strip(), todo[0] if todo else None, len(todo), total))
+
+    async def rate_page(request: Request) -> Response:
+        return rater_page(request, rating.queue, pages.rate_page)
 
     async def pair_page(request: Request) -> Response:
-        run = run_of(request)
-        rater = request.query_params.get("rater")
-        if not rater:
-            return _html(pages.rater_form(request.url.path))
-        folder = folder_of(run)
-        todo, total = rating.pairs(folder, rating.check_rater(rater))
-        return _html(pages.pair_page(run, rater.strip(), todo[0] if todo else None, len(todo), total))
+        return rater_page(request, rating.pairs, pages.pair_page)
 
     async def post_rate(request: Request) -> Response:
         folder = folder_of(run_of(request))
